@@ -1,0 +1,180 @@
+import type { TallyConfig } from '../config.js';
+import { type ChangeContext, resolveContext } from '../context.js';
+import type { Executor } from '../db/types.js';
+import { TallyError } from '../errors.js';
+import type { EntityDefinition } from './definition.js';
+import type { TableShape } from './introspect.js';
+import { canonicalKeys, type EntityKey, keyFromText } from './keys.js';
+import type { ChangeResult, Rejection } from './result.js';
+import { type ChangeOp, changeSql, lockRowsSql, lockWhereSql } from './sql.js';
+
+/** Which rows: explicit keys, or an equality filter (`{ state: 'active', region: ['eu', 'us'] }`). */
+export type Selection = { keys: readonly EntityKey[] } | { where: Readonly<Record<string, unknown>> };
+
+export interface ApplyOptions {
+  /** `atomic` (default): any rejection and nothing changes. `partial`: apply the valid ones. */
+  mode?: 'atomic' | 'partial';
+  /** Log action name. Defaults to `transition` / `update`. */
+  action?: string;
+}
+
+export interface EntityRuntime {
+  readonly config: TallyConfig;
+  readonly def: EntityDefinition;
+  shape(db: Executor): Promise<TableShape>;
+}
+
+/**
+ * The one path every change takes, for one key or a hundred thousand: lock in key order, then one
+ * statement that classifies, updates and logs. Two statements whatever N is.
+ */
+export async function applyChange(
+  rt: EntityRuntime,
+  db: Executor,
+  selection: Selection,
+  op: ChangeOp,
+  context: ChangeContext | undefined,
+  options: ApplyOptions = {},
+): Promise<ChangeResult> {
+  const ctx = resolveContext(context);
+  const mode = options.mode ?? 'atomic';
+  if (mode !== 'atomic' && mode !== 'partial') {
+    throw new TallyError('INVALID_SELECTION', `mode must be 'atomic' or 'partial'`);
+  }
+  const action = options.action ?? op.kind;
+  if (typeof action !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(action)) {
+    throw new TallyError('INVALID_SELECTION', 'action must be 1-64 letters, digits or _ . : -');
+  }
+  const { def, config } = rt;
+  const shape = await rt.shape(db);
+  const byText = new Map<string, EntityKey>();
+  let keys: string[] | null = null;
+  if ('keys' in selection) {
+    keys = canonicalSelection(selection.keys, shape, def, byText);
+    checkBatchSize(keys.length, config, def);
+  } else {
+    validateWhere(selection, shape, def);
+  }
+
+  const run = async (tx: Executor): Promise<ChangeResult> => {
+    if (keys === null) {
+      const where = Object.entries((selection as { where: Record<string, unknown> }).where).map(
+        ([col, v]) => [`"${col}"`, Array.isArray(v) ? v : [v]] as [string, unknown[]],
+      );
+      const [row] = await tx.query<{ keys: string[] }>(lockWhereSql(def, where));
+      keys = row?.keys ?? [];
+      checkBatchSize(keys.length, config, def);
+      for (const k of keys) byText.set(k, keyFromText(k, shape.keyType));
+      if (keys.length === 0) return { changed: [], unchanged: [], rejected: [], applied: true };
+    } else {
+      await tx.query(lockRowsSql(def, shape, keys));
+    }
+    const params = { keys, entityType: def.name, action, ...ctx, at: config.clock() };
+    const [res] = await tx.query<{ updated: number; logged: number; to_change: number; others: unknown }>(
+      changeSql(config.s, def, shape, op, params, mode === 'atomic'),
+    );
+    return interpret(res!, keys, byText, op, def, mode === 'atomic');
+  };
+  return db.inTransaction ? run(db) : db.transaction(run);
+}
+
+function canonicalSelection(
+  raw: readonly EntityKey[],
+  shape: TableShape,
+  def: EntityDefinition,
+  byText: Map<string, EntityKey>,
+): string[] {
+  if (!Array.isArray(raw)) throw new TallyError('INVALID_SELECTION', `entity ${def.name}: keys must be an array`);
+  if (raw.length === 0) {
+    throw new TallyError('EMPTY_KEYS', `entity ${def.name}: the key list is empty; nothing to change`);
+  }
+  const texts = canonicalKeys(raw, shape.keyType, def.name);
+  // Duplicates are one row: the first spelling of a key names it in the result.
+  for (let i = 0; i < texts.length; i++) if (!byText.has(texts[i]!)) byText.set(texts[i]!, raw[i]!);
+  return [...byText.keys()];
+}
+
+function validateWhere(selection: { where: Readonly<Record<string, unknown>> }, shape: TableShape, def: EntityDefinition) {
+  const where = selection.where;
+  if (!where || typeof where !== 'object' || Object.keys(where).length === 0) {
+    throw new TallyError('INVALID_SELECTION', `entity ${def.name}: where must name at least one column`);
+  }
+  for (const [col, v] of Object.entries(where)) {
+    if (!shape.columns.has(col)) {
+      throw new TallyError('COLUMN_NOT_FOUND', `entity ${def.name}: filter column does not exist`, {
+        details: { column: col.slice(0, 64) },
+      });
+    }
+    const list = Array.isArray(v) ? v : [v];
+    if (list.length === 0 || list.some((x) => !['string', 'number', 'bigint', 'boolean'].includes(typeof x))) {
+      throw new TallyError(
+        'INVALID_SELECTION',
+        `entity ${def.name}: where.${col} must be a string, number, boolean or a non-empty array of them`,
+      );
+    }
+  }
+}
+
+function checkBatchSize(n: number, config: TallyConfig, def: EntityDefinition): void {
+  if (n > config.maxBatch) {
+    throw new TallyError(
+      'BATCH_TOO_LARGE',
+      `entity ${def.name}: ${n} rows exceed maxBatch (${config.maxBatch}) for one statement; run it as a job`,
+      { details: { rows: n, maxBatch: config.maxBatch } },
+    );
+  }
+}
+
+function interpret(
+  res: { updated: number; logged: number; to_change: number; others: unknown },
+  keys: readonly string[],
+  byText: ReadonlyMap<string, EntityKey>,
+  op: ChangeOp,
+  def: EntityDefinition,
+  atomic: boolean,
+): ChangeResult {
+  const others = (typeof res.others === 'string' ? JSON.parse(res.others) : res.others) as [
+    string,
+    string,
+    string | null,
+  ][];
+  const unchanged: EntityKey[] = [];
+  const rejected: Rejection[] = [];
+  const notChanged = new Set<string>();
+  for (const [k, st, from] of others) {
+    notChanged.add(k);
+    const key = byText.get(k) ?? k;
+    if (st === 'unchanged') unchanged.push(key);
+    else if (st === 'not_found') rejected.push({ key, reason: 'not_found', message: `${def.name} ${k} does not exist` });
+    else {
+      const to = op.kind === 'transition' ? op.to : '?';
+      rejected.push({
+        key,
+        reason: 'illegal_transition',
+        from: from ?? undefined,
+        message: `${def.name} ${k} cannot go from ${from} to ${to}`,
+      } as Rejection);
+    }
+  }
+  if (atomic && rejected.length > 0) {
+    const first = rejected[0]!;
+    // A batch of one is still a batch; only the error code names the single reason.
+    const code =
+      keys.length > 1 ? 'BATCH_REJECTED' : first.reason === 'not_found' ? 'NOT_FOUND' : 'ILLEGAL_TRANSITION';
+    throw new TallyError(
+      code,
+      `${def.name}: ${rejected.length} of ${keys.length} keys were rejected, so nothing changed (first: ${rejected[0]!.message}); pass mode 'partial' to apply the valid ones`,
+      { details: { rejected: rejected.slice(0, 100), rejectedCount: rejected.length, unchanged: unchanged.length } },
+    );
+  }
+  if (res.updated !== res.to_change || res.logged !== res.updated) {
+    // The rows were locked, so this means someone bypassed the lock (e.g. a non-transaction `tx`).
+    throw new TallyError(
+      'DB_ERROR',
+      `${def.name}: expected ${res.to_change} changes, updated ${res.updated}, logged ${res.logged}; pass a transaction as tx`,
+    );
+  }
+  const changed: EntityKey[] = [];
+  for (const k of keys) if (!notChanged.has(k)) changed.push(byText.get(k) ?? k);
+  return { changed, unchanged, rejected, applied: true };
+}

@@ -1,0 +1,156 @@
+import type { TallyConfig } from '../config.js';
+import type { ChangeContext } from '../context.js';
+import { asExecutor } from '../db/joined.js';
+import type { Executor, QueryableLike } from '../db/types.js';
+import { TallyError } from '../errors.js';
+import { type ApplyOptions, applyChange, type EntityRuntime, type Selection } from './apply.js';
+import { createRows } from './create.js';
+import type { EntityDefinition } from './definition.js';
+import { type FoldCheck, history, type LogEntry, stateAt, verifyFold } from './history.js';
+import { introspect, type TableShape } from './introspect.js';
+import type { EntityKey } from './keys.js';
+import type { ChangeResult } from './result.js';
+
+/** Options every write accepts: the change context, and the caller's transaction to join. */
+export interface WriteOptions extends ChangeContext {
+  /** Join this transaction (a `pg` client after BEGIN, a PGlite transaction, or a Tally executor). */
+  tx?: Executor | QueryableLike;
+}
+
+/** One key, a list of keys, or an equality filter. */
+export type SelectionInput = { key: EntityKey } | Selection;
+export type TransitionInput = SelectionInput & WriteOptions & ApplyOptions & { to: string };
+export type UpdateInput = SelectionInput & WriteOptions & ApplyOptions & { set: Record<string, unknown> };
+
+/** An audited entity: every write goes through one set-based path and leaves hash-chained log rows. */
+export class Entity {
+  readonly name: string;
+  readonly #rt: EntityRuntime;
+  #shape: Promise<TableShape> | null = null;
+
+  constructor(
+    readonly config: TallyConfig,
+    readonly definition: EntityDefinition,
+  ) {
+    this.name = definition.name;
+    this.#rt = {
+      config,
+      def: definition,
+      shape: (db) => {
+        // Learned once; a failed look-up (table missing) is retried next time, after the user fixes it.
+        this.#shape ??= introspect(db, definition).catch((err) => {
+          this.#shape = null;
+          throw err;
+        });
+        return this.#shape;
+      },
+    };
+  }
+
+  /** @internal the runtime that jobs and other modules drive changes through. */
+  get runtime(): EntityRuntime {
+    return this.#rt;
+  }
+
+  #db(tx: WriteOptions['tx']): Executor {
+    return tx === undefined ? this.config.db : asExecutor(tx, this.config.db.dialect);
+  }
+
+  /**
+   * Moves 1..N rows to a state, checking each against the state machine. One path for any N.
+   *
+   * @example
+   * const r = await resources.transition({ keys: [1, 2, 3], to: 'frozen', actor: 'ops:alice', reason: 'fraud' });
+   * r.changed; r.unchanged; r.rejected;
+   */
+  async transition(input: TransitionInput): Promise<ChangeResult> {
+    const def = this.definition;
+    if (typeof input?.to !== 'string' || !def.states.has(input.to)) {
+      throw new TallyError('UNKNOWN_STATE', `entity ${def.name}: target state is not declared`, {
+        details: { states: [...def.states] },
+      });
+    }
+    const op = { kind: 'transition' as const, to: input.to, from: def.sourcesOf.get(input.to)! };
+    return applyChange(this.#rt, this.#db(input.tx), selectionOf(input), op, input, input);
+  }
+
+  /**
+   * Sets fields on 1..N rows (never key, state or version: states move only through `transition`).
+   *
+   * @example
+   * await accounts.update({ keys: [7], set: { level: 'gold' }, actor: 'ops:bob' });
+   */
+  async update(input: UpdateInput): Promise<ChangeResult> {
+    const def = this.definition;
+    const set = input?.set;
+    if (!set || typeof set !== 'object' || Array.isArray(set) || Object.keys(set).length === 0) {
+      throw new TallyError('INVALID_UPDATE', `entity ${def.name}: set must name at least one column`);
+    }
+    const shape = await this.#rt.shape(this.#db(input.tx));
+    for (const col of Object.keys(set)) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(col) || !shape.columns.has(col)) {
+        throw new TallyError('COLUMN_NOT_FOUND', `entity ${def.name}: set names a column that does not exist`, {
+          details: { column: col.slice(0, 64) },
+        });
+      }
+      if (col === def.key.name || col === def.state.name || col === def.version.name) {
+        throw new TallyError(
+          'INVALID_UPDATE',
+          `entity ${def.name}: ${col} cannot be set directly (states change through transition; key and version are Tally's)`,
+        );
+      }
+    }
+    return applyChange(this.#rt, this.#db(input.tx), selectionOf(input), { kind: 'update', set }, input, input);
+  }
+
+  /**
+   * Inserts new rows at version 1, each with a `create` log entry.
+   *
+   * @example
+   * await resources.create({ rows: [{ id: 1, state: 'active', owner: 'a' }], actor: 'seed' });
+   */
+  async create(input: { rows: Record<string, unknown>[] } & WriteOptions): Promise<{ created: EntityKey[] }> {
+    return createRows(this.#rt, this.#db(input?.tx), input?.rows, input);
+  }
+
+  /**
+   * The entity's log, oldest first.
+   *
+   * @example
+   * for (const e of await resources.history(42)) console.log(e.version, e.action, e.actor);
+   */
+  history(key: EntityKey, options: { limit?: number; tx?: WriteOptions['tx'] } = {}): Promise<LogEntry[]> {
+    return history(this.#rt, this.#db(options.tx), key, options.limit);
+  }
+
+  /**
+   * The row as of a version or a time, rebuilt from the log.
+   *
+   * @example
+   * const then = await resources.stateAt(42, { at: new Date('2026-11-01') });
+   */
+  stateAt(key: EntityKey, at: { version: number } | { at: Date }): Promise<Record<string, unknown> | null> {
+    return stateAt(this.#rt, this.config.db, key, at);
+  }
+
+  /**
+   * Checks that folding the log gives the row and that the hash chain is intact.
+   *
+   * @example
+   * const check = await resources.verify(42); if (!check.ok) console.error(check.problems);
+   */
+  verify(key: EntityKey): Promise<FoldCheck> {
+    return verifyFold(this.#rt, this.config.db, key);
+  }
+}
+
+function selectionOf(input: SelectionInput): Selection {
+  const i = input as { keys?: unknown; key?: unknown; where?: unknown };
+  const given = [i.keys !== undefined, i.key !== undefined, i.where !== undefined].filter(Boolean).length;
+  if (given !== 1) {
+    throw new TallyError('INVALID_SELECTION', 'pass exactly one of key, keys or where');
+  }
+  if (i.key !== undefined) return { keys: [i.key as EntityKey] };
+  if (i.keys !== undefined) return { keys: i.keys as EntityKey[] };
+  return { where: i.where as Record<string, unknown> };
+}

@@ -1,0 +1,57 @@
+import type { Executor, SqlQuery } from '../db/types.js';
+import { TallyError } from '../errors.js';
+import type { EntityDefinition } from './definition.js';
+import { keyKindOf } from './keys.js';
+
+/** What Tally learns of the user's table the first time an entity is used. */
+export interface TableShape {
+  /** Column name → type name (pg_type.typname), in table order. */
+  readonly columns: ReadonlyMap<string, string>;
+  readonly keyType: string;
+}
+
+const columnsOf = (qualified: string): SqlQuery => ({
+  text: `SELECT to_regclass($1) IS NOT NULL AS present,
+                coalesce((SELECT json_agg(json_build_array(a.attname, t.typname) ORDER BY a.attnum)
+                            FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+                           WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped), '[]') AS cols`,
+  values: [qualified],
+});
+
+const VERSION_TYPES = new Set(['int2', 'int4', 'int8']);
+
+/** Reads the table's columns and checks that the declaration fits them, with exact messages. */
+export async function introspect(db: Executor, def: EntityDefinition): Promise<TableShape> {
+  const [row] = await db.query<{ present: boolean; cols: unknown }>(columnsOf(def.table.sql));
+  if (!row?.present) {
+    throw new TallyError('TABLE_NOT_FOUND', `entity ${def.name}: table ${def.table.sql} does not exist`, {
+      details: { table: def.table.sql },
+    });
+  }
+  const list = (typeof row.cols === 'string' ? JSON.parse(row.cols) : row.cols) as [string, string][];
+  const columns = new Map(list);
+  for (const [what, c] of [
+    ['key', def.key],
+    ['state', def.state],
+    ['version', def.version],
+  ] as const) {
+    if (!columns.has(c.name)) {
+      throw new TallyError(
+        'COLUMN_NOT_FOUND',
+        `entity ${def.name}: ${what} column ${c.sql} does not exist in ${def.table.sql}`,
+        { details: { column: c.name, table: def.table.sql } },
+      );
+    }
+  }
+  const keyType = columns.get(def.key.name)!;
+  if (!keyKindOf(keyType)) {
+    throw new TallyError(
+      'UNSUPPORTED_KEY_TYPE',
+      `entity ${def.name}: key column type ${keyType} is not supported (use an integer, text or uuid key)`,
+    );
+  }
+  if (!VERSION_TYPES.has(columns.get(def.version.name)!)) {
+    throw new TallyError('INVALID_ENTITY', `entity ${def.name}: version column ${def.version.sql} must be an integer`);
+  }
+  return { columns, keyType };
+}

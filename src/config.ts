@@ -1,0 +1,68 @@
+import { randomUUID } from 'node:crypto';
+import { quoteIdent } from './db/ident.js';
+import type { Executor } from './db/types.js';
+import { TallyError } from './errors.js';
+
+export interface TallyOptions {
+  /** Where Tally's tables and your entity tables live: `await pglite(dir)` or `postgres(pool)`. */
+  db: Executor;
+  /** Schema for Tally's own tables. Default `tally`. */
+  schema?: string;
+  /** Largest batch one statement may change; larger ones must run as a job. Default 100,000. */
+  maxBatch?: number;
+  /** Items per chunk for jobs, unless a job says otherwise. Default 1,000. */
+  chunkSize?: number;
+  /** How long a job runner's lease lasts without renewal. Default 30 s. */
+  jobLeaseMs?: number;
+  /** Injected time source (tests and the simulator replay schedules with it). */
+  clock?: () => Date;
+  /** Injected id source for job ids and lease owners. Must return UUIDs. */
+  ids?: () => string;
+}
+
+export interface TallyConfig {
+  readonly db: Executor;
+  readonly schemaName: string;
+  /** The quoted schema name, ready for SQL text. */
+  readonly s: string;
+  readonly maxBatch: number;
+  readonly chunkSize: number;
+  readonly jobLeaseMs: number;
+  readonly clock: () => Date;
+  readonly ids: () => string;
+}
+
+function positiveInt(value: unknown, name: string, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+    throw new TallyError('INVALID_CONFIG', `${name} must be an integer from 1 to ${max}`);
+  }
+  return value;
+}
+
+/** Validates options once, at construction, and freezes the result. */
+export function resolveConfig(options: TallyOptions): TallyConfig {
+  if (!options || typeof options !== 'object') throw new TallyError('INVALID_CONFIG', 'createTally needs options');
+  const db = options.db as Partial<Executor> | undefined;
+  if (!db || typeof db.query !== 'function' || typeof db.transaction !== 'function') {
+    throw new TallyError('INVALID_CONFIG', 'options.db must be an executor: use postgres(pool) or await pglite(dir)');
+  }
+  const schemaName = options.schema ?? 'tally';
+  const s = quoteIdent(schemaName, 'options.schema');
+  if (options.clock !== undefined && typeof options.clock !== 'function') {
+    throw new TallyError('INVALID_CONFIG', 'options.clock must be a function returning a Date');
+  }
+  if (options.ids !== undefined && typeof options.ids !== 'function') {
+    throw new TallyError('INVALID_CONFIG', 'options.ids must be a function returning a UUID string');
+  }
+  return Object.freeze({
+    db: options.db,
+    schemaName,
+    s,
+    maxBatch: positiveInt(options.maxBatch, 'options.maxBatch', 100_000, 10_000_000),
+    chunkSize: positiveInt(options.chunkSize, 'options.chunkSize', 1_000, 1_000_000),
+    jobLeaseMs: positiveInt(options.jobLeaseMs, 'options.jobLeaseMs', 30_000, 86_400_000),
+    clock: options.clock ?? (() => new Date()),
+    ids: options.ids ?? randomUUID,
+  });
+}

@@ -1,0 +1,67 @@
+import { wrapDbError } from '../errors.js';
+import { joinTransaction } from '../joined.js';
+import { ISOLATION_SQL } from '../isolation.js';
+import type { Executor, QueryableLike, Row, SqlQuery } from '../types.js';
+
+/** The part of a PGlite instance Tally uses. */
+export interface PGliteLike extends QueryableLike {
+  exec(text: string): Promise<unknown>;
+  transaction<T>(fn: (tx: QueryableLike & { exec(text: string): Promise<unknown> }) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+
+/**
+ * An executor over embedded PGlite. Pass a PGlite instance, or a data directory (or nothing, for an
+ * in-memory database) and Tally opens one that `close()` closes.
+ *
+ * @example
+ * const tally = await createTally({ db: await pglite('./.tally-data') });
+ */
+export function pglite(db: PGliteLike): Executor;
+export function pglite(dataDir?: string): Promise<Executor>;
+export function pglite(source?: PGliteLike | string): Executor | Promise<Executor> {
+  if (source === undefined || typeof source === 'string') {
+    return import('@electric-sql/pglite').then(async ({ PGlite }) => {
+      const db = source === undefined ? await PGlite.create() : await PGlite.create(source);
+      return fromPGlite(db as unknown as PGliteLike, true);
+    });
+  }
+  return fromPGlite(source, false);
+}
+
+function fromPGlite(db: PGliteLike, owned: boolean): Executor {
+  return {
+    dialect: 'pglite',
+    inTransaction: false,
+    async query<R extends Row = Row>(q: SqlQuery): Promise<R[]> {
+      try {
+        const res = await db.query(q.text, (q.values ?? []) as unknown[]);
+        return res.rows as R[];
+      } catch (err) {
+        throw wrapDbError(err);
+      }
+    },
+    async exec(text: string): Promise<void> {
+      try {
+        await db.exec(text);
+      } catch (err) {
+        throw wrapDbError(err);
+      }
+    },
+    async transaction(fn, options) {
+      try {
+        return await db.transaction(async (tx) => {
+          const iso = options?.isolation;
+          if (iso) await tx.query(`SET TRANSACTION ISOLATION LEVEL ${ISOLATION_SQL[iso]}`);
+          return fn(joinTransaction(tx, 'pglite'));
+        });
+      } catch (err) {
+        throw wrapDbError(err);
+      }
+    },
+    async close() {
+      if (owned) await db.close();
+    },
+  };
+}

@@ -1,0 +1,88 @@
+import { wrapDbError } from '../errors.js';
+import { joinTransaction } from '../joined.js';
+import { ISOLATION_SQL } from '../isolation.js';
+import type { Executor, Row, SqlQuery } from '../types.js';
+
+/** The part of a `pg` PoolClient Tally uses. */
+export interface PgClientLike {
+  query(text: string, values?: unknown[]): Promise<{ rows: any[] }>;
+  release(err?: boolean | Error): void;
+}
+
+/** The part of a `pg` Pool Tally uses; any pool with this shape works. */
+export interface PgPoolLike {
+  connect(): Promise<PgClientLike>;
+  query(text: string, values?: unknown[]): Promise<{ rows: any[] }>;
+  end?(): Promise<void>;
+}
+
+
+/**
+ * A PostgreSQL executor over a `pg` Pool (or a connection string, for which a pool is created and
+ * owned: `close()` ends it).
+ *
+ * @example
+ * import pg from 'pg';
+ * const db = postgres(new pg.Pool({ connectionString: process.env.DATABASE_URL }));
+ * const tally = await createTally({ db });
+ */
+export function postgres(pool: PgPoolLike): Executor;
+export function postgres(connectionString: string): Promise<Executor>;
+export function postgres(source: PgPoolLike | string): Executor | Promise<Executor> {
+  if (typeof source === 'string') {
+    return import('pg').then((mod) => {
+      const Pool = (mod.default ?? mod).Pool;
+      return fromPool(new Pool({ connectionString: source }) as unknown as PgPoolLike, true);
+    });
+  }
+  return fromPool(source, false);
+}
+
+function fromPool(pool: PgPoolLike, owned: boolean): Executor {
+  return {
+    dialect: 'postgres',
+    inTransaction: false,
+    async query<R extends Row = Row>(q: SqlQuery): Promise<R[]> {
+      try {
+        const res = await pool.query(q.text, (q.values ?? []) as unknown[]);
+        return res.rows as R[];
+      } catch (err) {
+        throw wrapDbError(err);
+      }
+    },
+    async exec(text: string): Promise<void> {
+      try {
+        await pool.query(text);
+      } catch (err) {
+        throw wrapDbError(err);
+      }
+    },
+    async transaction(fn, options) {
+      let client: PgClientLike;
+      try {
+        client = await pool.connect();
+      } catch (err) {
+        throw wrapDbError(err);
+      }
+      let broken = false;
+      try {
+        await client.query(`BEGIN ISOLATION LEVEL ${ISOLATION_SQL[options?.isolation ?? 'read committed']}`);
+        const result = await fn(joinTransaction(client, 'postgres'));
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          broken = true; // the connection is gone; do not hand it back to the pool
+        }
+        throw wrapDbError(err);
+      } finally {
+        client.release(broken);
+      }
+    },
+    async close() {
+      if (owned) await pool.end?.();
+    },
+  };
+}

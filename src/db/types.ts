@@ -1,0 +1,43 @@
+/** A parameterized statement. Values travel separately from the text, always. */
+export interface SqlQuery {
+  readonly text: string;
+  readonly values?: readonly unknown[];
+}
+
+export type Row = Record<string, unknown>;
+
+export type Isolation = 'read committed' | 'repeatable read' | 'serializable';
+
+export type DialectName = 'postgres' | 'pglite';
+
+export interface TransactionOptions {
+  isolation?: Isolation;
+}
+
+/**
+ * The one narrow interface every Tally module talks to. A pool-backed executor opens transactions;
+ * a transaction-bound executor joins the transaction it already holds.
+ */
+export interface Executor {
+  readonly dialect: DialectName;
+  /** True when every query runs inside one open transaction. */
+  readonly inTransaction: boolean;
+  query<R extends Row = Row>(q: SqlQuery): Promise<R[]>;
+  /** Runs several statements without parameters (migrations). */
+  exec(text: string): Promise<void>;
+  /**
+   * Runs `fn` in a transaction. On a transaction-bound executor `fn` joins the open transaction
+   * (the caller owns commit and rollback).
+   */
+  transaction<T>(fn: (tx: Executor) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /** Releases what the executor owns (pools it created, embedded databases it opened). */
+  close(): Promise<void>;
+}
+
+/**
+ * Anything that runs a parameterized query and returns rows: a `pg` Client or PoolClient, a PGlite
+ * instance or PGlite transaction. A caller passes one of these to join Tally's writes to its transaction.
+ */
+export interface QueryableLike {
+  query(text: string, values?: unknown[]): Promise<{ rows: any[] }>;
+}

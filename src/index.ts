@@ -1,0 +1,15 @@
+export type { ApplyOptions, Selection } from './changes/apply.js';
+export type { EntityOptions } from './changes/definition.js';
+export type { Entity, SelectionInput, TransitionInput, UpdateInput, WriteOptions } from './changes/entity.js';
+export type { FoldCheck, LogEntry } from './changes/history.js';
+export type { EntityKey } from './changes/keys.js';
+export type { ChangeResult, RejectReason, Rejection } from './changes/result.js';
+export type { TallyOptions } from './config.js';
+export { type ChangeContext, currentContext, withContext } from './context.js';
+export { joinTransaction } from './db/joined.js';
+export { pglite } from './db/pglite/index.js';
+export { postgres } from './db/postgres/index.js';
+export type { DialectName, Executor, Isolation, QueryableLike, SqlQuery } from './db/types.js';
+export { type ErrorCode, ErrorCodes, isTallyError, TallyError } from './errors.js';
+export type { MigrateResult } from './schema/migrate.js';
+export { createTally, Tally } from './tally.js';

@@ -1,0 +1,72 @@
+/**
+ * Tally's own tables, as an ordered list of migrations. A migration is never edited once released:
+ * a change is a new entry with the next version. `s` is the quoted schema name.
+ */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: (s: string) => string;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'operation log and chunked jobs',
+    sql: (s) => `
+CREATE TABLE ${s}.log (
+  id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  entity_type text        NOT NULL,
+  entity_key  text        NOT NULL,
+  version     bigint      NOT NULL CHECK (version >= 1),
+  action      text        NOT NULL,
+  actor       text        NOT NULL,
+  source_ip   text,
+  reason      text,
+  request_id  text,
+  command_id  text,
+  before      jsonb,
+  after       jsonb,
+  changed     text[]      NOT NULL,
+  at          timestamptz NOT NULL,
+  txid        xid8        NOT NULL DEFAULT pg_current_xact_id(),
+  prev_hash   bytea,
+  hash        bytea       NOT NULL,
+  CONSTRAINT log_entity_version UNIQUE (entity_type, entity_key, version)
+);
+COMMENT ON TABLE ${s}.log IS 'Tally operation log: one row per changed entity row, hash-chained per entity';
+
+CREATE TABLE ${s}.jobs (
+  id          uuid        PRIMARY KEY,
+  key         text        UNIQUE,
+  entity_type text        NOT NULL,
+  op          jsonb       NOT NULL,
+  fingerprint text        NOT NULL,
+  status      text        NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'running', 'done', 'failed')),
+  total       integer     NOT NULL,
+  changed     integer     NOT NULL DEFAULT 0,
+  unchanged   integer     NOT NULL DEFAULT 0,
+  rejected    integer     NOT NULL DEFAULT 0,
+  chunks_done integer     NOT NULL DEFAULT 0,
+  chunk_size  integer     NOT NULL CHECK (chunk_size > 0),
+  lease_owner text,
+  lease_until timestamptz,
+  error       text,
+  created_at  timestamptz NOT NULL,
+  updated_at  timestamptz NOT NULL,
+  finished_at timestamptz
+);
+
+CREATE TABLE ${s}.job_items (
+  job_id uuid    NOT NULL REFERENCES ${s}.jobs (id) ON DELETE CASCADE,
+  seq    integer NOT NULL,
+  key    text    NOT NULL,
+  status text    NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'changed', 'unchanged', 'rejected')),
+  reason text,
+  PRIMARY KEY (job_id, seq)
+);
+CREATE INDEX job_items_pending ON ${s}.job_items (job_id, seq) WHERE status = 'pending';
+`,
+  },
+];
+
+export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

@@ -1,0 +1,83 @@
+import { type Entity as EntityT, Entity } from './changes/entity.js';
+import { defineEntity, type EntityOptions } from './changes/definition.js';
+import { resolveConfig, type TallyConfig, type TallyOptions } from './config.js';
+import { TallyError } from './errors.js';
+import { type MigrateResult, migrate, migrationScript, schemaVersion } from './schema/migrate.js';
+import { LATEST_VERSION } from './schema/migrations.js';
+
+/** A Tally instance: entities declared over your tables, sharing one database and one log. */
+export class Tally {
+  readonly config: TallyConfig;
+  readonly #entities = new Map<string, EntityT>();
+
+  constructor(options: TallyOptions) {
+    this.config = resolveConfig(options);
+  }
+
+  /**
+   * Applies Tally's pending migrations (safe when several processes start together).
+   *
+   * @example
+   * await tally.migrate();
+   */
+  migrate(): Promise<MigrateResult> {
+    return migrate(this.config.db, this.config.schemaName, this.config.s);
+  }
+
+  /** The SQL `migrate()` would run on an empty database. */
+  migrationSql(): string {
+    return migrationScript(this.config.schemaName, this.config.s);
+  }
+
+  /** Throws SCHEMA_NOT_MIGRATED unless the database holds this version of Tally's tables. */
+  async assertMigrated(): Promise<void> {
+    const v = await schemaVersion(this.config.db, this.config.s);
+    if (v < LATEST_VERSION) {
+      throw new TallyError(
+        'SCHEMA_NOT_MIGRATED',
+        `schema ${this.config.schemaName} is at version ${Math.max(v, 0)}, expected ${LATEST_VERSION}: run tally.migrate() or \`tally migrate\``,
+      );
+    }
+  }
+
+  /**
+   * Declares an entity over your own table, with its state machine.
+   *
+   * @example
+   * const resources = tally.entity('resource', {
+   *   table: 'resources', states: { active: ['frozen'], frozen: ['active'] },
+   * });
+   */
+  entity(name: string, options: EntityOptions): EntityT {
+    const def = defineEntity(name, options);
+    if (this.#entities.has(def.name)) {
+      throw new TallyError('DUPLICATE_ENTITY', `entity ${def.name} is already declared`);
+    }
+    const e = new Entity(this.config, def);
+    this.#entities.set(def.name, e);
+    return e;
+  }
+
+  /** A declared entity by name; UNKNOWN_ENTITY if there is none. */
+  getEntity(name: string): EntityT {
+    const e = this.#entities.get(name);
+    if (!e) throw new TallyError('UNKNOWN_ENTITY', `no entity named ${JSON.stringify(String(name).slice(0, 64))} is declared`);
+    return e;
+  }
+
+  /** Closes the database if Tally opened it. */
+  close(): Promise<void> {
+    return this.config.db.close();
+  }
+}
+
+/**
+ * Creates a Tally instance. Validates options now, with exact messages.
+ *
+ * @example
+ * const tally = await createTally({ db: await pglite('./.tally-data') });
+ * await tally.migrate();
+ */
+export async function createTally(options: TallyOptions): Promise<Tally> {
+  return new Tally(options);
+}

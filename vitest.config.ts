@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+// Real databases are slow to start (PGlite boots a WASM Postgres); two cores means two workers.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+    pool: 'forks',
+    maxWorkers: 2,
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
