@@ -1,0 +1,22 @@
+/** What a command may touch of the process: output lines, the environment, the working directory. */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+}
+
+/**
+ * The real process as an Io.
+ *
+ * @example
+ * const code = await run(process.argv.slice(2), processIo());
+ */
+export function processIo(): Io {
+  return {
+    out: (text) => process.stdout.write(`${text}\n`),
+    err: (text) => process.stderr.write(`${text}\n`),
+    env: process.env,
+    cwd: process.cwd(),
+  };
+}

@@ -1,0 +1,28 @@
+import { logHashSql } from '../changes/hash-sql.js';
+import type { SqlQuery } from '../db/types.js';
+
+/**
+ * One entity's log rows, oldest first, each with its chain checks computed in the database by the
+ * same hash expression that wrote it: the hash matches the row, prev_hash is the previous row's
+ * hash, and the version follows the previous one by one. `s` is the quoted schema name.
+ */
+export const entityLogRowsSql = (s: string, entityType: string, key: string): SqlQuery => ({
+  text: `
+    SELECT x.id::text AS id, x.version::int8 AS version, x.action, x.actor, x.source_ip, x.reason,
+           x.request_id, x.command_id, x.before, x.after, x.changed, x.at, x.txid::text AS txid,
+           encode(x.prev_hash, 'hex') AS prev_hash, encode(x.hash, 'hex') AS hash,
+           x.hash = ${logHashSql('x')} AS hash_ok,
+           x.prev_hash IS NOT DISTINCT FROM lag(x.hash) OVER w AS link_ok,
+           x.version = coalesce(lag(x.version) OVER w, 0) + 1 AS version_ok
+      FROM ${s}.log x
+     WHERE x.entity_type = $1 AND x.entity_key = $2
+    WINDOW w AS (ORDER BY x.version)
+     ORDER BY x.version`,
+  values: [entityType, key],
+});
+
+/** Whether Tally's log table exists in the schema (it does once `tally migrate` ran). */
+export const logTablePresentSql = (s: string): SqlQuery => ({
+  text: `SELECT to_regclass($1) IS NOT NULL AS present`,
+  values: [`${s}.log`],
+});
