@@ -42,10 +42,14 @@ function positiveInt(value: unknown, name: string, fallback: number, max: number
 
 /** Validates options once, at construction, and freezes the result. */
 export function resolveConfig(options: TallyOptions): TallyConfig {
-  if (!options || typeof options !== 'object') throw new TallyError('INVALID_CONFIG', 'createTally needs options');
+  if (!options || typeof options !== 'object')
+    throw new TallyError('INVALID_CONFIG', 'createTally needs options');
   const db = options.db as Partial<Executor> | undefined;
   if (!db || typeof db.query !== 'function' || typeof db.transaction !== 'function') {
-    throw new TallyError('INVALID_CONFIG', 'options.db must be an executor: use postgres(pool) or await pglite(dir)');
+    throw new TallyError(
+      'INVALID_CONFIG',
+      'options.db must be an executor: use postgres(pool) or await pglite(dir)',
+    );
   }
   const schemaName = options.schema ?? 'tally';
   const s = quoteIdent(schemaName, 'options.schema');

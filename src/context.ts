@@ -57,7 +57,10 @@ export function resolveContext(explicit: ChangeContext | undefined): ResolvedCon
     const v = merged[field];
     if (v === undefined || v === null) continue;
     if (typeof v !== 'string' || v.length > max) {
-      throw new TallyError('INVALID_CONTEXT', `context.${field} must be a string of at most ${max} characters`);
+      throw new TallyError(
+        'INVALID_CONTEXT',
+        `context.${field} must be a string of at most ${max} characters`,
+      );
     }
   }
   if (!merged.actor || merged.actor.trim() === '') {

@@ -3,7 +3,7 @@ export type { EntityOptions } from './changes/definition.js';
 export type { Entity, SelectionInput, TransitionInput, UpdateInput, WriteOptions } from './changes/entity.js';
 export type { FoldCheck, LogEntry } from './changes/history.js';
 export type { EntityKey } from './changes/keys.js';
-export type { ChangeResult, RejectReason, Rejection } from './changes/result.js';
+export type { ChangeResult, Rejection, RejectReason } from './changes/result.js';
 export type { TallyOptions } from './config.js';
 export { type ChangeContext, currentContext, withContext } from './context.js';
 export { joinTransaction } from './db/joined.js';

@@ -1,5 +1,5 @@
-import { type Entity as EntityT, Entity } from './changes/entity.js';
 import { defineEntity, type EntityOptions } from './changes/definition.js';
+import { Entity, type Entity as EntityT } from './changes/entity.js';
 import { resolveConfig, type TallyConfig, type TallyOptions } from './config.js';
 import { TallyError } from './errors.js';
 import { type MigrateResult, migrate, migrationScript, schemaVersion } from './schema/migrate.js';
@@ -61,7 +61,11 @@ export class Tally {
   /** A declared entity by name; UNKNOWN_ENTITY if there is none. */
   getEntity(name: string): EntityT {
     const e = this.#entities.get(name);
-    if (!e) throw new TallyError('UNKNOWN_ENTITY', `no entity named ${JSON.stringify(String(name).slice(0, 64))} is declared`);
+    if (!e)
+      throw new TallyError(
+        'UNKNOWN_ENTITY',
+        `no entity named ${JSON.stringify(String(name).slice(0, 64))} is declared`,
+      );
     return e;
   }
 

@@ -84,7 +84,8 @@ function canonicalSelection(
   def: EntityDefinition,
   byText: Map<string, EntityKey>,
 ): string[] {
-  if (!Array.isArray(raw)) throw new TallyError('INVALID_SELECTION', `entity ${def.name}: keys must be an array`);
+  if (!Array.isArray(raw))
+    throw new TallyError('INVALID_SELECTION', `entity ${def.name}: keys must be an array`);
   if (raw.length === 0) {
     throw new TallyError('EMPTY_KEYS', `entity ${def.name}: the key list is empty; nothing to change`);
   }
@@ -94,7 +95,11 @@ function canonicalSelection(
   return [...byText.keys()];
 }
 
-function validateWhere(selection: { where: Readonly<Record<string, unknown>> }, shape: TableShape, def: EntityDefinition) {
+function validateWhere(
+  selection: { where: Readonly<Record<string, unknown>> },
+  shape: TableShape,
+  def: EntityDefinition,
+) {
   const where = selection.where;
   if (!where || typeof where !== 'object' || Object.keys(where).length === 0) {
     throw new TallyError('INVALID_SELECTION', `entity ${def.name}: where must name at least one column`);
@@ -106,7 +111,10 @@ function validateWhere(selection: { where: Readonly<Record<string, unknown>> }, 
       });
     }
     const list = Array.isArray(v) ? v : [v];
-    if (list.length === 0 || list.some((x) => !['string', 'number', 'bigint', 'boolean'].includes(typeof x))) {
+    if (
+      list.length === 0 ||
+      list.some((x) => !['string', 'number', 'bigint', 'boolean'].includes(typeof x))
+    ) {
       throw new TallyError(
         'INVALID_SELECTION',
         `entity ${def.name}: where.${col} must be a string, number, boolean or a non-empty array of them`,
@@ -145,7 +153,8 @@ function interpret(
     notChanged.add(k);
     const key = byText.get(k) ?? k;
     if (st === 'unchanged') unchanged.push(key);
-    else if (st === 'not_found') rejected.push({ key, reason: 'not_found', message: `${def.name} ${k} does not exist` });
+    else if (st === 'not_found')
+      rejected.push({ key, reason: 'not_found', message: `${def.name} ${k} does not exist` });
     else {
       const to = op.kind === 'transition' ? op.to : '?';
       rejected.push({
@@ -164,7 +173,13 @@ function interpret(
     throw new TallyError(
       code,
       `${def.name}: ${rejected.length} of ${keys.length} keys were rejected, so nothing changed (first: ${rejected[0]!.message}); pass mode 'partial' to apply the valid ones`,
-      { details: { rejected: rejected.slice(0, 100), rejectedCount: rejected.length, unchanged: unchanged.length } },
+      {
+        details: {
+          rejected: rejected.slice(0, 100),
+          rejectedCount: rejected.length,
+          unchanged: unchanged.length,
+        },
+      },
     );
   }
   if (res.updated !== res.to_change || res.logged !== res.updated) {

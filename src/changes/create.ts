@@ -22,31 +22,48 @@ export async function createRows(
     throw new TallyError('EMPTY_KEYS', `entity ${def.name}: create needs at least one row`);
   }
   if (rows.length > config.maxBatch) {
-    throw new TallyError('BATCH_TOO_LARGE', `entity ${def.name}: ${rows.length} rows exceed maxBatch (${config.maxBatch})`);
+    throw new TallyError(
+      'BATCH_TOO_LARGE',
+      `entity ${def.name}: ${rows.length} rows exceed maxBatch (${config.maxBatch})`,
+    );
   }
   const shape = await rt.shape(db);
   const columns = new Set<string>();
   for (const row of rows) {
-    if (!row || typeof row !== 'object') throw new TallyError('INVALID_UPDATE', `entity ${def.name}: rows must be objects`);
+    if (!row || typeof row !== 'object')
+      throw new TallyError('INVALID_UPDATE', `entity ${def.name}: rows must be objects`);
     for (const c of Object.keys(row)) {
       if (!shape.columns.has(c)) {
-        throw new TallyError('COLUMN_NOT_FOUND', `entity ${def.name}: column does not exist in ${def.table.sql}`, {
-          details: { column: c.slice(0, 64) },
-        });
+        throw new TallyError(
+          'COLUMN_NOT_FOUND',
+          `entity ${def.name}: column does not exist in ${def.table.sql}`,
+          {
+            details: { column: c.slice(0, 64) },
+          },
+        );
       }
       columns.add(c);
     }
     const st = row[def.state.name];
     if (typeof st !== 'string' || !def.states.has(st)) {
-      throw new TallyError('UNKNOWN_STATE', `entity ${def.name}: every row needs a declared ${def.state.name}`);
+      throw new TallyError(
+        'UNKNOWN_STATE',
+        `entity ${def.name}: every row needs a declared ${def.state.name}`,
+      );
     }
   }
   if (!columns.has(def.key.name)) {
     throw new TallyError('INVALID_KEY', `entity ${def.name}: every row needs its key ${def.key.name}`);
   }
-  canonicalKeys(rows.map((r) => r[def.key.name]), shape.keyType, def.name);
+  canonicalKeys(
+    rows.map((r) => r[def.key.name]),
+    shape.keyType,
+    def.name,
+  );
   columns.delete(def.version.name);
-  const [res] = await db.query<{ n: number }>(createSql(config.s, def, [...columns], rows, ctx, config.clock()));
+  const [res] = await db.query<{ n: number }>(
+    createSql(config.s, def, [...columns], rows, ctx, config.clock()),
+  );
   if (Number(res?.n) !== rows.length) {
     throw new TallyError('DB_ERROR', `entity ${def.name}: inserted ${res?.n} of ${rows.length} rows`);
   }

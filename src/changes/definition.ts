@@ -49,12 +49,18 @@ export function defineEntity(name: unknown, options: EntityOptions): EntityDefin
   const state = col(options.state, 'state', 'state');
   const version = col(options.version, 'version', 'version');
   if (new Set([key.name, state.name, version.name]).size !== 3) {
-    throw new TallyError('INVALID_ENTITY', `entity ${name}: key, state and version must be different columns`);
+    throw new TallyError(
+      'INVALID_ENTITY',
+      `entity ${name}: key, state and version must be different columns`,
+    );
   }
 
   const machine = options.states;
   if (!machine || typeof machine !== 'object' || Object.keys(machine).length === 0) {
-    throw new TallyError('INVALID_ENTITY', `entity ${name}: states must map each state to its allowed targets`);
+    throw new TallyError(
+      'INVALID_ENTITY',
+      `entity ${name}: states must map each state to its allowed targets`,
+    );
   }
   const states = new Set(Object.keys(machine));
   const sourcesOf = new Map<string, string[]>();
@@ -68,7 +74,10 @@ export function defineEntity(name: unknown, options: EntityOptions): EntityDefin
     }
     for (const to of targets) {
       if (!states.has(to)) {
-        throw new TallyError('INVALID_ENTITY', `entity ${name}: states.${from} names undeclared state ${JSON.stringify(to)}`);
+        throw new TallyError(
+          'INVALID_ENTITY',
+          `entity ${name}: states.${from} names undeclared state ${JSON.stringify(to)}`,
+        );
       }
       if (to !== from) sourcesOf.get(to)!.push(from);
     }

@@ -89,9 +89,13 @@ export class Entity {
     const shape = await this.#rt.shape(this.#db(input.tx));
     for (const col of Object.keys(set)) {
       if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(col) || !shape.columns.has(col)) {
-        throw new TallyError('COLUMN_NOT_FOUND', `entity ${def.name}: set names a column that does not exist`, {
-          details: { column: col.slice(0, 64) },
-        });
+        throw new TallyError(
+          'COLUMN_NOT_FOUND',
+          `entity ${def.name}: set names a column that does not exist`,
+          {
+            details: { column: col.slice(0, 64) },
+          },
+        );
       }
       if (col === def.key.name || col === def.state.name || col === def.version.name) {
         throw new TallyError(
@@ -100,7 +104,14 @@ export class Entity {
         );
       }
     }
-    return applyChange(this.#rt, this.#db(input.tx), selectionOf(input), { kind: 'update', set }, input, input);
+    return applyChange(
+      this.#rt,
+      this.#db(input.tx),
+      selectionOf(input),
+      { kind: 'update', set },
+      input,
+      input,
+    );
   }
 
   /**

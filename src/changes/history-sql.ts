@@ -33,7 +33,12 @@ export const firstLogSql = (s: string, entityType: string, key: string): SqlQuer
  * by one, each before image equals the previous after image, each hash is right and links to the
  * previous one, and the last after image is the row as it is now.
  */
-export const verifyEntitySql = (s: string, def: EntityDefinition, keyType: string, key: string): SqlQuery => ({
+export const verifyEntitySql = (
+  s: string,
+  def: EntityDefinition,
+  keyType: string,
+  key: string,
+): SqlQuery => ({
   text: `
     WITH l AS (
       SELECT x.*, lag(x.version) OVER w AS prev_version, lag(x.after) OVER w AS prev_after,

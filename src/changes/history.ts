@@ -1,8 +1,8 @@
-import type { Executor } from '../db/types.js';
+import type { Executor, SqlQuery } from '../db/types.js';
 import { TallyError } from '../errors.js';
 import type { EntityRuntime } from './apply.js';
-import { canonicalKeys, type EntityKey } from './keys.js';
 import { entityLogSql, firstLogSql, logAtTimeSql, logAtVersionSql, verifyEntitySql } from './history-sql.js';
+import { canonicalKeys, type EntityKey } from './keys.js';
 
 /** One operation-log row as read back. */
 export interface LogEntry {
@@ -52,7 +52,12 @@ async function keyText(rt: EntityRuntime, db: Executor, key: EntityKey): Promise
 }
 
 /** An entity's log, oldest first. */
-export async function history(rt: EntityRuntime, db: Executor, key: EntityKey, limit = 10_000): Promise<LogEntry[]> {
+export async function history(
+  rt: EntityRuntime,
+  db: Executor,
+  key: EntityKey,
+  limit = 10_000,
+): Promise<LogEntry[]> {
   const [k] = await keyText(rt, db, key);
   const rows = await db.query(entityLogSql(rt.config.s, rt.def.name, k, limit));
   return rows.map(normalize);
@@ -70,7 +75,7 @@ export async function stateAt(
 ): Promise<Record<string, unknown> | null> {
   const [k] = await keyText(rt, db, key);
   const s = rt.config.s;
-  let q;
+  let q: SqlQuery;
   if ('version' in at) {
     if (!Number.isInteger(at.version) || at.version < 0) {
       throw new TallyError('INVALID_SELECTION', 'version must be a non-negative integer');
@@ -98,9 +103,11 @@ export async function verifyFold(rt: EntityRuntime, db: Executor, key: EntityKey
   const lastVersion = r!.last_version === null ? 0 : Number(r!.last_version);
   const rowVersion = r!.row_version === null ? null : Number(r!.row_version);
   for (const v of list(r!.version_gaps)) problems.push(`version ${v} does not follow the previous entry`);
-  for (const v of list(r!.broken_images)) problems.push(`version ${v}: before image differs from the previous after image`);
+  for (const v of list(r!.broken_images))
+    problems.push(`version ${v}: before image differs from the previous after image`);
   for (const v of list(r!.bad_hashes)) problems.push(`version ${v}: hash does not match the entry (edited)`);
-  for (const v of list(r!.broken_links)) problems.push(`version ${v}: does not link to the previous entry's hash`);
+  for (const v of list(r!.broken_links))
+    problems.push(`version ${v}: does not link to the previous entry's hash`);
   if (rowVersion === null) {
     if (entries > 0) problems.push('the row does not exist but the log has entries');
   } else if (entries === 0) {

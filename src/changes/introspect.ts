@@ -51,7 +51,10 @@ export async function introspect(db: Executor, def: EntityDefinition): Promise<T
     );
   }
   if (!VERSION_TYPES.has(columns.get(def.version.name)!)) {
-    throw new TallyError('INVALID_ENTITY', `entity ${def.name}: version column ${def.version.sql} must be an integer`);
+    throw new TallyError(
+      'INVALID_ENTITY',
+      `entity ${def.name}: version column ${def.version.sql} must be an integer`,
+    );
   }
   return { columns, keyType };
 }

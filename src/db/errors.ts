@@ -16,10 +16,14 @@ export function wrapDbError(err: unknown): unknown {
   if (!(err instanceof Error)) return err;
   const sqlState = (err as { code?: unknown }).code;
   const state = typeof sqlState === 'string' ? sqlState : undefined;
-  return new TallyError('DB_ERROR', `database error${state ? ` ${state}` : ''}: ${redact(err.message, state)}`, {
-    cause: err,
-    details: { sqlState: state },
-  });
+  return new TallyError(
+    'DB_ERROR',
+    `database error${state ? ` ${state}` : ''}: ${redact(err.message, state)}`,
+    {
+      cause: err,
+      details: { sqlState: state },
+    },
+  );
 }
 
 /** The SQLSTATE of a (wrapped) database error, if any. */

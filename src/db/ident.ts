@@ -16,7 +16,10 @@ export function quoteIdent(name: unknown, what: string): string {
 }
 
 /** Splits `schema.table` or `table`, validates each part and returns the quoted qualified name. */
-export function quoteQualified(name: unknown, what: string): { schema: string | null; name: string; sql: string } {
+export function quoteQualified(
+  name: unknown,
+  what: string,
+): { schema: string | null; name: string; sql: string } {
   if (typeof name !== 'string') return { schema: null, name: '', sql: quoteIdent(name, what) };
   const parts = name.split('.');
   if (parts.length === 1) return { schema: null, name, sql: quoteIdent(name, what) };

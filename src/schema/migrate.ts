@@ -51,7 +51,12 @@ export async function schemaVersion(db: Executor, s: string): Promise<number> {
 
 /** The SQL `migrate` would run on an empty database, for a DBA to review or apply by hand. */
 export function migrationScript(schemaName: string, s: string): string {
-  const parts = [`-- Tally schema ${schemaName}, migrations 1..${LATEST_VERSION}`, 'BEGIN;', bootstrap(s).trim(), 'COMMIT;'];
+  const parts = [
+    `-- Tally schema ${schemaName}, migrations 1..${LATEST_VERSION}`,
+    'BEGIN;',
+    bootstrap(s).trim(),
+    'COMMIT;',
+  ];
   for (const m of migrations) {
     parts.push(
       '',

@@ -62,6 +62,7 @@ CREATE TABLE ${s}.job_items (
   key    text    NOT NULL,
   status text    NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'changed', 'unchanged', 'rejected')),
   reason text,
+  message text,
   PRIMARY KEY (job_id, seq)
 );
 CREATE INDEX job_items_pending ON ${s}.job_items (job_id, seq) WHERE status = 'pending';

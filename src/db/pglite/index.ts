@@ -1,15 +1,16 @@
 import { wrapDbError } from '../errors.js';
-import { joinTransaction } from '../joined.js';
 import { ISOLATION_SQL } from '../isolation.js';
+import { joinTransaction } from '../joined.js';
 import type { Executor, QueryableLike, Row, SqlQuery } from '../types.js';
 
 /** The part of a PGlite instance Tally uses. */
 export interface PGliteLike extends QueryableLike {
   exec(text: string): Promise<unknown>;
-  transaction<T>(fn: (tx: QueryableLike & { exec(text: string): Promise<unknown> }) => Promise<T>): Promise<T>;
+  transaction<T>(
+    fn: (tx: QueryableLike & { exec(text: string): Promise<unknown> }) => Promise<T>,
+  ): Promise<T>;
   close(): Promise<void>;
 }
-
 
 /**
  * An executor over embedded PGlite. Pass a PGlite instance, or a data directory (or nothing, for an
@@ -50,14 +51,21 @@ function fromPGlite(db: PGliteLike, owned: boolean): Executor {
       }
     },
     async transaction(fn, options) {
+      // What the callback threw is the caller's (or already wrapped): hand it back untouched.
+      const fromCaller = new WeakSet<object>();
       try {
         return await db.transaction(async (tx) => {
           const iso = options?.isolation;
           if (iso) await tx.query(`SET TRANSACTION ISOLATION LEVEL ${ISOLATION_SQL[iso]}`);
-          return fn(joinTransaction(tx, 'pglite'));
+          try {
+            return await fn(joinTransaction(tx, 'pglite'));
+          } catch (err) {
+            if (typeof err === 'object' && err !== null) fromCaller.add(err);
+            throw err;
+          }
         });
       } catch (err) {
-        throw wrapDbError(err);
+        throw typeof err === 'object' && err !== null && fromCaller.has(err) ? err : wrapDbError(err);
       }
     },
     async close() {

@@ -1,6 +1,6 @@
 import { wrapDbError } from '../errors.js';
-import { joinTransaction } from '../joined.js';
 import { ISOLATION_SQL } from '../isolation.js';
+import { joinTransaction } from '../joined.js';
 import type { Executor, Row, SqlQuery } from '../types.js';
 
 /** The part of a `pg` PoolClient Tally uses. */
@@ -15,7 +15,6 @@ export interface PgPoolLike {
   query(text: string, values?: unknown[]): Promise<{ rows: any[] }>;
   end?(): Promise<void>;
 }
-
 
 /**
  * A PostgreSQL executor over a `pg` Pool (or a connection string, for which a pool is created and
@@ -65,9 +64,12 @@ function fromPool(pool: PgPoolLike, owned: boolean): Executor {
         throw wrapDbError(err);
       }
       let broken = false;
+      let fromCaller = false;
       try {
         await client.query(`BEGIN ISOLATION LEVEL ${ISOLATION_SQL[options?.isolation ?? 'read committed']}`);
+        fromCaller = true;
         const result = await fn(joinTransaction(client, 'postgres'));
+        fromCaller = false;
         await client.query('COMMIT');
         return result;
       } catch (err) {
@@ -76,7 +78,8 @@ function fromPool(pool: PgPoolLike, owned: boolean): Executor {
         } catch {
           broken = true; // the connection is gone; do not hand it back to the pool
         }
-        throw wrapDbError(err);
+        // What the callback threw is the caller's (or already wrapped): hand it back untouched.
+        throw fromCaller ? err : wrapDbError(err);
       } finally {
         client.release(broken);
       }
