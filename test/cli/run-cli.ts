@@ -1,0 +1,41 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const TSX = join(ROOT, 'node_modules/.bin/tsx');
+const MAIN = join(ROOT, 'src/cli/main.ts');
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `tally ...args` (the TypeScript source, through tsx) as a child process. */
+export function runCli(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliRun> {
+  const env = { ...process.env, ...options.env };
+  if (options.env && 'DATABASE_URL' in options.env && options.env.DATABASE_URL === undefined)
+    delete env.DATABASE_URL;
+  return new Promise((done) => {
+    execFile(
+      TSX,
+      [MAIN, ...args],
+      { cwd: options.cwd ?? ROOT, env, timeout: 90_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        done({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** A new empty directory under the OS temp dir. */
+export function tempDir(prefix = 'tally-cli-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
