@@ -2,6 +2,19 @@ export type { ApplyOptions, Selection } from './changes/apply.js';
 export type { EntityOptions } from './changes/definition.js';
 export type { Entity, SelectionInput, TransitionInput, UpdateInput, WriteOptions } from './changes/entity.js';
 export type { FoldCheck, LogEntry } from './changes/history.js';
+export type { Job } from './changes/jobs/job.js';
+export type { Jobs } from './changes/jobs/jobs.js';
+export type {
+  JobInput,
+  JobItem,
+  JobItemStatus,
+  JobItemsOptions,
+  JobItemsPage,
+  JobState,
+  JobStatus,
+  ResumeResult,
+  RunOptions,
+} from './changes/jobs/types.js';
 export type { EntityKey } from './changes/keys.js';
 export type { ChangeResult, Rejection, RejectReason } from './changes/result.js';
 export type { TallyOptions } from './config.js';

@@ -1,5 +1,6 @@
 import { defineEntity, type EntityOptions } from './changes/definition.js';
 import { Entity, type Entity as EntityT } from './changes/entity.js';
+import { Jobs } from './changes/jobs/jobs.js';
 import { resolveConfig, type TallyConfig, type TallyOptions } from './config.js';
 import { TallyError } from './errors.js';
 import { type MigrateResult, migrate, migrationScript, schemaVersion } from './schema/migrate.js';
@@ -9,9 +10,12 @@ import { LATEST_VERSION } from './schema/migrations.js';
 export class Tally {
   readonly config: TallyConfig;
   readonly #entities = new Map<string, EntityT>();
+  /** Chunked jobs: run, resume after a crash, status and per-item results. */
+  readonly jobs: Jobs;
 
   constructor(options: TallyOptions) {
     this.config = resolveConfig(options);
+    this.jobs = new Jobs(this.config, (name) => this.getEntity(name).runtime);
   }
 
   /**

@@ -8,6 +8,8 @@ import { createRows } from './create.js';
 import type { EntityDefinition } from './definition.js';
 import { type FoldCheck, history, type LogEntry, stateAt, verifyFold } from './history.js';
 import { introspect, type TableShape } from './introspect.js';
+import { entityJob, type Job } from './jobs/job.js';
+import type { JobInput } from './jobs/types.js';
 import type { EntityKey } from './keys.js';
 import type { ChangeResult } from './result.js';
 
@@ -122,6 +124,18 @@ export class Entity {
    */
   async create(input: { rows: Record<string, unknown>[] } & WriteOptions): Promise<{ created: EntityKey[] }> {
     return createRows(this.#rt, this.#db(input?.tx), input?.rows, input);
+  }
+
+  /**
+   * Creates a chunked job for a very large batch (or, with a `key` used before for the same operation,
+   * returns that job). Items are snapshotted now; `job.run()` or `tally.jobs.run(id)` applies them.
+   *
+   * @example
+   * const job = await resources.job({ key: 'freeze-2026-11-22', where: { region: 'eu' }, to: 'frozen', actor: 'ops:alice' });
+   * const status = await job.run();
+   */
+  job(input: JobInput): Promise<Job> {
+    return entityJob(this.#rt, this.#db(input?.tx), input);
   }
 
   /**
