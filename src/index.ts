@@ -17,6 +17,25 @@ export type {
 } from './changes/jobs/types.js';
 export type { EntityKey } from './changes/keys.js';
 export type { ChangeResult, Rejection, RejectReason } from './changes/result.js';
+export { canonicalJson, fingerprintOf } from './commands/canonical.js';
+export type { Command, CommandRef } from './commands/command.js';
+export type {
+  CallSpec,
+  CallStep,
+  CommandDefinition,
+  CommandFailure,
+  LocalStep,
+  Outcome,
+  QueryAnswer,
+  Reply,
+  RetryPolicy,
+  StepContext,
+} from './commands/definition.js';
+export type { NotifyResult } from './commands/notify.js';
+export type { Definite } from './commands/resolve.js';
+export type { CommandResult } from './commands/result.js';
+export type { CommandStatus } from './commands/sql.js';
+export type { CommandAlert, Timeline, TimelineEvent } from './commands/timeline.js';
 export type { TallyOptions } from './config.js';
 export { type ChangeContext, currentContext, withContext } from './context.js';
 export { joinTransaction } from './db/joined.js';
@@ -26,3 +45,4 @@ export type { DialectName, Executor, Isolation, QueryableLike, SqlQuery } from '
 export { type ErrorCode, ErrorCodes, isTallyError, TallyError } from './errors.js';
 export type { MigrateResult } from './schema/migrate.js';
 export { createTally, Tally } from './tally.js';
+export type { RoundResult, Worker, WorkerOptions } from './worker/worker.js';

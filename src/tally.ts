@@ -1,15 +1,19 @@
 import { defineEntity, type EntityOptions } from './changes/definition.js';
 import { Entity, type Entity as EntityT } from './changes/entity.js';
 import { Jobs } from './changes/jobs/jobs.js';
+import { Command } from './commands/command.js';
+import { type CommandDefinition, defineCommand } from './commands/definition.js';
 import { resolveConfig, type TallyConfig, type TallyOptions } from './config.js';
 import { TallyError } from './errors.js';
 import { type MigrateResult, migrate, migrationScript, schemaVersion } from './schema/migrate.js';
 import { LATEST_VERSION } from './schema/migrations.js';
+import { Worker, type WorkerOptions } from './worker/worker.js';
 
 /** A Tally instance: entities declared over your tables, sharing one database and one log. */
 export class Tally {
   readonly config: TallyConfig;
   readonly #entities = new Map<string, EntityT>();
+  readonly #commands = new Map<string, Command>();
   /** Chunked jobs: run, resume after a crash, status and per-item results. */
   readonly jobs: Jobs;
 
@@ -71,6 +75,49 @@ export class Tally {
         `no entity named ${JSON.stringify(String(name).slice(0, 64))} is declared`,
       );
     return e;
+  }
+
+  /**
+   * Declares a once-only command: key parameters, steps (local and downstream calls), compensation.
+   *
+   * @example
+   * const redeem = tally.command('redeem', {
+   *   fingerprint: (i) => ({ user: i.user, prize: i.prize, qty: i.qty }),
+   *   steps: [{ name: 'deduct', run: (ctx) => deduct(ctx) }, { name: 'issue', call: { request, send, query } }],
+   *   compensate: (ctx) => refund(ctx),
+   * });
+   */
+  command<I = any, R = unknown>(name: string, definition: CommandDefinition<I>): Command<I, R> {
+    const spec = defineCommand(name, definition);
+    if (this.#commands.has(spec.name)) {
+      throw new TallyError('DUPLICATE_COMMAND', `command ${spec.name} is already declared`);
+    }
+    const c = new Command<I, R>(this.config, spec);
+    this.#commands.set(spec.name, c as Command);
+    return c;
+  }
+
+  /** A declared command by name; UNKNOWN_COMMAND if there is none. */
+  getCommand(name: string): Command {
+    const c = this.#commands.get(name);
+    if (!c) {
+      throw new TallyError(
+        'UNKNOWN_COMMAND',
+        `no command named ${JSON.stringify(String(name).slice(0, 64))} is declared`,
+      );
+    }
+    return c;
+  }
+
+  /**
+   * A worker that drives unfinished commands of every type declared on this instance.
+   *
+   * @example
+   * const worker = tally.worker({ pollMs: 500 });
+   * worker.start(); // ... await worker.stop();
+   */
+  worker(options?: WorkerOptions): Worker {
+    return new Worker(this.config, () => this.#commands, options);
   }
 
   /** Closes the database if Tally opened it. */

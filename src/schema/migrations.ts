@@ -68,6 +68,77 @@ CREATE TABLE ${s}.job_items (
 CREATE INDEX job_items_pending ON ${s}.job_items (job_id, seq) WHERE status = 'pending';
 `,
   },
+  {
+    version: 2,
+    name: 'once-only commands',
+    sql: (s) => `
+CREATE TABLE ${s}.commands (
+  id          uuid        PRIMARY KEY,
+  type        text        NOT NULL,
+  principal   text        NOT NULL,
+  key         text        NOT NULL,
+  fingerprint text        NOT NULL,
+  params      jsonb       NOT NULL,
+  input       jsonb       NOT NULL,
+  status      text        NOT NULL DEFAULT 'pending'
+              CHECK (status IN ('pending', 'compensating', 'succeeded', 'failed', 'needs_attention')),
+  step_index  integer     NOT NULL DEFAULT 0 CHECK (step_index >= 0),
+  decisions   jsonb       NOT NULL DEFAULT '{}',
+  outputs     jsonb       NOT NULL DEFAULT '{}',
+  result      jsonb,
+  error       jsonb,
+  attempts    integer     NOT NULL DEFAULT 0,
+  next_at     timestamptz NOT NULL,
+  lease_owner text,
+  lease_until timestamptz,
+  created_at  timestamptz NOT NULL,
+  updated_at  timestamptz NOT NULL,
+  finished_at timestamptz,
+  CONSTRAINT commands_idempotency UNIQUE (type, principal, key)
+);
+COMMENT ON TABLE ${s}.commands IS 'Tally once-only commands: idempotency key, fingerprint, input snapshot, state, decisions';
+CREATE INDEX commands_due ON ${s}.commands (next_at) WHERE status IN ('pending', 'compensating');
+
+CREATE TABLE ${s}.command_calls (
+  command_id     uuid        NOT NULL REFERENCES ${s}.commands (id) ON DELETE CASCADE,
+  step           text        NOT NULL,
+  downstream_key text        NOT NULL UNIQUE,
+  request        jsonb       NOT NULL,
+  sends          integer     NOT NULL DEFAULT 0,
+  queries        integer     NOT NULL DEFAULT 0,
+  first_sent_at  timestamptz,
+  last_sent_at   timestamptz,
+  outcome        text        CHECK (outcome IN ('success', 'failure')),
+  value          jsonb,
+  resolved_by    text,
+  resolved_at    timestamptz,
+  created_at     timestamptz NOT NULL,
+  PRIMARY KEY (command_id, step)
+);
+
+CREATE TABLE ${s}.command_events (
+  id         bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  command_id uuid        NOT NULL REFERENCES ${s}.commands (id) ON DELETE CASCADE,
+  kind       text        NOT NULL,
+  step       text,
+  data       jsonb,
+  at         timestamptz NOT NULL
+);
+CREATE INDEX command_events_by_command ON ${s}.command_events (command_id, id);
+
+CREATE TABLE ${s}.command_alerts (
+  id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  command_id   uuid        REFERENCES ${s}.commands (id) ON DELETE CASCADE,
+  command_type text        NOT NULL,
+  kind         text        NOT NULL,
+  message      text        NOT NULL,
+  data         jsonb,
+  at           timestamptz NOT NULL,
+  resolved_at  timestamptz
+);
+CREATE INDEX command_alerts_open ON ${s}.command_alerts (command_type, id) WHERE resolved_at IS NULL;
+`,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

@@ -1,0 +1,135 @@
+import type { TallyConfig } from '../config.js';
+import { TallyError } from '../errors.js';
+import { checkIdempotencyKey, checkPrincipal } from './canonical.js';
+import type { CommandRuntime } from './context.js';
+import type { CommandSpec } from './definition.js';
+import { drive } from './drive.js';
+import { normalizeRow, TRANSITIONS } from './machine.js';
+import { type NotifyResult, notify } from './notify.js';
+import type { Definite } from './resolve.js';
+import { type CommandResult, toResult } from './result.js';
+import { alertsSql, type CommandStatus, claimCommandSql, commandByIdSql, commandByKeySql } from './sql.js';
+import { type SubmitInput, submit } from './submit.js';
+import { type CommandAlert, readTimeline, type Timeline, toAlert } from './timeline.js';
+
+export type CommandRef = { id: string } | { key: string; principal: string };
+
+const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+/** A declared once-only command type. */
+export class Command<I = any, R = unknown> {
+  readonly name: string;
+  readonly #rt: CommandRuntime;
+
+  constructor(config: TallyConfig, spec: CommandSpec<I>) {
+    this.name = spec.name;
+    this.#rt = { config, spec };
+  }
+
+  /** @internal how the worker drives commands of this type. */
+  get runtime(): CommandRuntime {
+    return this.#rt;
+  }
+
+  /** The command's states: its steps in order, and the allowed moves between statuses. */
+  get states(): { steps: string[]; transitions: Readonly<Record<CommandStatus, readonly CommandStatus[]>> } {
+    return { steps: this.#rt.spec.steps.map((s) => s.name), transitions: TRANSITIONS };
+  }
+
+  /**
+   * Submits a request once: the first time it is recorded and run; a retry with the same key returns
+   * the recorded outcome (or continues from the recorded state); changed key parameters are refused.
+   *
+   * @example
+   * const r = await redeem.submit({ key: req.headers['idempotency-key'], principal: user.id, input: body });
+   * if (r.status === 'succeeded') reply.send(r.result); else if (r.status === 'pending') reply.code(202);
+   */
+  submit(args: SubmitInput<I>): Promise<CommandResult<R>> {
+    return submit(this.#rt, args) as Promise<CommandResult<R>>;
+  }
+
+  /**
+   * The recorded state of the command a principal submitted with `key` (null if none: another
+   * principal's commands are invisible).
+   *
+   * @example
+   * const r = await redeem.get({ key, principal: 'user:42' });
+   */
+  async get(ref: { key: string; principal: string }): Promise<CommandResult<R> | null> {
+    const row = await this.#find(ref);
+    return row ? toResult<R>(normalizeRow(row), true) : null;
+  }
+
+  /**
+   * Everything recorded about a command: attempts, decisions, snapshots, outcomes, alerts, with times.
+   *
+   * @example
+   * const t = await redeem.timeline({ key, principal: 'user:42' });
+   * for (const e of t!.events) console.log(e.at.toISOString(), e.kind, e.step ?? '', e.data);
+   */
+  async timeline(ref: CommandRef): Promise<Timeline | null> {
+    const row = await this.#find(ref);
+    return row ? readTimeline(this.#rt, this.#rt.config.db, row) : null;
+  }
+
+  /**
+   * Takes in the downstream's asynchronous message about a call (by the key it was sent with).
+   * Duplicates are absorbed; a contradiction of a recorded outcome raises an alert and changes nothing.
+   *
+   * @example
+   * app.post('/callbacks/prizes', async (req) => redeem.notify(req.body.key, req.body.ok
+   *   ? { outcome: 'success', value: req.body.prize } : { outcome: 'failure', reason: req.body.code }));
+   */
+  notify(downstreamKey: string, message: Definite, options?: { drive?: boolean }): Promise<NotifyResult> {
+    return notify(this.#rt, downstreamKey, message, options);
+  }
+
+  /**
+   * Alerts raised for this command type (attempt limit reached, contradicting or unknown messages).
+   *
+   * @example
+   * for (const a of await redeem.alerts({ open: true })) page(a.message);
+   */
+  async alerts(options: { open?: boolean; commandId?: string } = {}): Promise<CommandAlert[]> {
+    const { config } = this.#rt;
+    const rows = await config.db.query(
+      alertsSql(config.s, this.name, options.commandId ?? null, options.open ?? false),
+    );
+    return rows.map(toAlert);
+  }
+
+  /**
+   * Drives one command now if nobody holds it (an operator's "retry now"; the worker does this on its own).
+   *
+   * @example
+   * await redeem.resume({ id: commandId });
+   */
+  async resume(ref: CommandRef): Promise<CommandResult<R> | null> {
+    const { config, spec } = this.#rt;
+    const row = await this.#find(ref);
+    if (!row) return null;
+    const id = String(row.id);
+    const owner = `resume:${config.ids()}`;
+    const t = config.clock();
+    const [claimed] = await config.db.query(
+      claimCommandSql(config.s, id, owner, t, new Date(t.getTime() + spec.leaseMs)),
+    );
+    const after = claimed ? await drive(this.#rt, id, owner) : normalizeRow(row);
+    return toResult<R>(after, true);
+  }
+
+  async #find(ref: CommandRef): Promise<Record<string, unknown> | null> {
+    const { config } = this.#rt;
+    if (ref && 'id' in ref) {
+      if (typeof ref.id !== 'string' || !UUID_RE.test(ref.id)) {
+        throw new TallyError('COMMAND_NOT_FOUND', 'a command id is a UUID');
+      }
+      const [row] = await config.db.query(commandByIdSql(config.s, ref.id));
+      return row && row.type === this.name ? row : null;
+    }
+    const key = checkIdempotencyKey(ref?.key);
+    const principal = checkPrincipal(ref?.principal);
+    const [row] = await config.db.query(commandByKeySql(config.s, this.name, principal, key));
+    return row ?? null;
+  }
+}

@@ -1,0 +1,201 @@
+import type { Executor } from '../db/types.js';
+import { TallyError } from '../errors.js';
+
+/** What a downstream answer means. Only `success` and `failure` end a call; `unknown` is a state. */
+export type Outcome<V = unknown> =
+  | { outcome: 'success'; value?: V }
+  | { outcome: 'failure'; reason: string; details?: Record<string, unknown> }
+  | { outcome: 'unknown'; reason?: string };
+
+/** A downstream's answer to "what happened to the request with this key?". */
+export type QueryAnswer<V = unknown> =
+  | { outcome: 'success'; value?: V }
+  | { outcome: 'failure'; reason: string; details?: Record<string, unknown> }
+  | { outcome: 'not_found' };
+
+/** What `send` produced: its value, or what it threw. */
+export type Reply<R = unknown> = { ok: true; value: R } | { ok: false; error: unknown };
+
+/** The context a local step, a call's request builder and the compensation run with. */
+export interface StepContext<I = unknown> {
+  readonly id: string;
+  readonly type: string;
+  readonly key: string;
+  readonly principal: string;
+  /** The input recorded at the first submit (a retry's input is never used). */
+  readonly input: I;
+  /** The step's transaction; it holds the command's row lock. */
+  readonly tx: Executor;
+  /** Spread into entity writes: `points.update({ key, set, ...ctx.write })` joins the step's transaction. */
+  readonly write: { tx: Executor; commandId: string; actor: string; requestId: string };
+  /** The injected clock, read once when the step began. */
+  readonly now: Date;
+  /** Recorded decisions so far (by name). */
+  readonly decisions: Readonly<Record<string, unknown>>;
+  /** Outputs of completed steps (a call's output is its success value). */
+  readonly outputs: Readonly<Record<string, unknown>>;
+  /** The definite failure being compensated (only in `compensate`). */
+  readonly failure: CommandFailure | null;
+  /** Evaluates a check once and records its answer; on every later run returns the recorded answer. */
+  decide<T>(name: string, check: () => T | Promise<T>): Promise<T>;
+  /** Ends the command as a definite failure: this step's effects are rolled back, earlier ones compensated. */
+  fail(reason: string, details?: Record<string, unknown>): never;
+}
+
+export interface CommandFailure {
+  step: string;
+  reason: string;
+  details?: Record<string, unknown>;
+  compensated?: boolean;
+}
+
+/** A step that changes local state in one transaction holding the command's row lock. */
+export interface LocalStep<I = any> {
+  name: string;
+  run(ctx: StepContext<I>): unknown;
+}
+
+/** A step that calls a party we do not own. */
+export interface CallStep<I = any> {
+  name: string;
+  call: CallSpec<I>;
+}
+
+export interface CallSpec<I = any, Req = any, Res = any> {
+  /** Builds the exact request (timestamps and nonces included). Runs once; the result is stored and re-sent. */
+  request(ctx: StepContext<I>): Req | Promise<Req>;
+  /** Sends the stored request. `key` is derived 1:1 from the command; pass it as the downstream's idempotency key. */
+  send(request: Req, meta: { key: string; attempt: number }): Promise<Res>;
+  /** Maps a reply (or what send threw) to an outcome. Default: a value is success (or the Outcome it is), a throw is unknown. */
+  classify?(reply: Reply<Res>): Outcome;
+  /** Asks the downstream what became of the request with `key`. A throw is unknown. */
+  query?(key: string, request: Req): Promise<QueryAnswer>;
+  /** Never query before this long after the first send (ms or '500ms' / '5s' / '2m'). Default 5 s. */
+  queryAfter?: number | string;
+  /** Re-send the stored request while the outcome is unknown. Default true (the downstream dedupes by key). */
+  resend?: boolean;
+}
+
+export interface RetryPolicy {
+  /** Attempts (each unknown outcome or transient error is one) before `needs_attention`. Default 8. */
+  maxAttempts?: number;
+  /** First backoff. Default 1 s; doubles per attempt up to `maxMs` (default 5 min). */
+  baseMs?: number;
+  maxMs?: number;
+  /** Injected randomness for jitter, in [0, 1). Default Math.random. */
+  random?: () => number;
+}
+
+export interface CommandDefinition<I = any> {
+  /** The key parameters: a retry whose key parameters differ from the first request's is rejected. */
+  fingerprint(input: I): unknown;
+  /** Local steps and downstream calls, run in order. The command's states follow from them. */
+  steps: readonly (LocalStep<I> | CallStep<I>)[];
+  /** Runs exactly once, in one transaction, when a definite failure follows completed steps. */
+  compensate?(ctx: StepContext<I>): unknown;
+  /** The command's result from the step outputs. Default: the last step's output. */
+  result?(outputs: Record<string, unknown>, input: I): unknown;
+  retry?: RetryPolicy;
+  /** How long one attempt may hold the command before another may take over. Default 30 s. */
+  leaseMs?: number;
+  /** How long `submit` waits for an in-flight attempt before COMMAND_IN_FLIGHT. Default 0 (no wait). */
+  waitMs?: number;
+}
+
+export type ResolvedStep<I> =
+  | { kind: 'local'; index: number; name: string; run: LocalStep<I>['run'] }
+  | { kind: 'call'; index: number; name: string; call: CallSpec<I>; queryAfterMs: number; resend: boolean };
+
+export interface CommandSpec<I = any> {
+  readonly name: string;
+  readonly def: CommandDefinition<I>;
+  readonly steps: readonly ResolvedStep<I>[];
+  readonly maxAttempts: number;
+  readonly baseMs: number;
+  readonly maxMs: number;
+  readonly random: () => number;
+  readonly leaseMs: number;
+  readonly waitMs: number;
+}
+
+const NAME_RE = /^[a-z][a-z0-9_.-]{0,62}$/;
+
+function bad(name: string, what: string): TallyError {
+  return new TallyError('INVALID_COMMAND', `command ${name}: ${what}`);
+}
+
+/** Parses '250ms', '5s', '2m', '1h' or a number of milliseconds. */
+export function durationMs(value: number | string, what: string): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
+  const m = typeof value === 'string' ? /^(\d+)(ms|s|m|h)$/.exec(value) : null;
+  if (!m) throw new TallyError('INVALID_COMMAND', `${what} must be milliseconds or like '500ms', '5s', '2m'`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+  return Number(m[1]) * unit;
+}
+
+function int(v: unknown, name: string, what: string, fallback: number, min: number, max: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw bad(name, `${what} must be an integer from ${min} to ${max}`);
+  }
+  return v;
+}
+
+/** Validates a declaration once, at `tally.command(...)`. */
+export function defineCommand<I>(name: unknown, def: CommandDefinition<I>): CommandSpec<I> {
+  if (typeof name !== 'string' || !NAME_RE.test(name)) {
+    throw new TallyError('INVALID_COMMAND', `command name must match ${NAME_RE.source}`);
+  }
+  if (!def || typeof def !== 'object') throw bad(name, 'a definition is required');
+  if (typeof def.fingerprint !== 'function') throw bad(name, 'fingerprint(input) must be a function');
+  if (!Array.isArray(def.steps) || def.steps.length === 0) throw bad(name, 'steps must be a non-empty array');
+  for (const f of ['compensate', 'result'] as const) {
+    if (def[f] !== undefined && typeof def[f] !== 'function') throw bad(name, `${f} must be a function`);
+  }
+  const seen = new Set<string>();
+  const steps = def.steps.map((step, index): ResolvedStep<I> => {
+    const s = step as Partial<LocalStep<I> & CallStep<I>>;
+    if (!s || typeof s.name !== 'string' || !NAME_RE.test(s.name) || seen.has(s.name)) {
+      throw bad(name, `step ${index} needs a unique name matching ${NAME_RE.source}`);
+    }
+    seen.add(s.name);
+    if (typeof s.run === 'function' && s.call === undefined)
+      return { kind: 'local', index, name: s.name, run: s.run };
+    const c = s.call;
+    if (!c || typeof c.request !== 'function' || typeof c.send !== 'function' || s.run !== undefined) {
+      throw bad(name, `step ${s.name} must have either run(ctx) or call: { request, send }`);
+    }
+    for (const f of ['classify', 'query'] as const) {
+      if (c[f] !== undefined && typeof c[f] !== 'function')
+        throw bad(name, `step ${s.name}: ${f} must be a function`);
+    }
+    if (c.resend !== undefined && typeof c.resend !== 'boolean')
+      throw bad(name, `step ${s.name}: resend must be a boolean`);
+    const queryAfterMs = durationMs(c.queryAfter ?? 5000, `command ${name}: step ${s.name}: queryAfter`);
+    return { kind: 'call', index, name: s.name, call: c, queryAfterMs, resend: c.resend ?? true };
+  });
+  const r = def.retry ?? {};
+  if (r.random !== undefined && typeof r.random !== 'function')
+    throw bad(name, 'retry.random must be a function');
+  return Object.freeze({
+    name,
+    def,
+    steps,
+    maxAttempts: int(r.maxAttempts, name, 'retry.maxAttempts', 8, 1, 1000),
+    baseMs: int(r.baseMs, name, 'retry.baseMs', 1000, 1, 86_400_000),
+    maxMs: int(r.maxMs, name, 'retry.maxMs', 300_000, 1, 7 * 86_400_000),
+    random: r.random ?? Math.random,
+    leaseMs: int(def.leaseMs, name, 'leaseMs', 30_000, 100, 86_400_000),
+    waitMs: int(def.waitMs, name, 'waitMs', 0, 0, 600_000),
+  });
+}
+
+/**
+ * Exponential backoff with jitter: base × 2^(attempt−1), capped, then scaled into [½, 1) of that by the
+ * injected randomness (so retries of many commands spread out, and tests replay exact schedules).
+ */
+export function backoffMs(spec: CommandSpec, attempt: number): number {
+  const exp = Math.min(spec.maxMs, spec.baseMs * 2 ** Math.max(0, attempt - 1));
+  const r = Math.min(Math.max(spec.random(), 0), 1);
+  return Math.max(1, Math.round(exp * (0.5 + r / 2)));
+}

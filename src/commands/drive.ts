@@ -1,0 +1,113 @@
+import { TallyError } from '../errors.js';
+import { performCall, planCall } from './call.js';
+import { asStored } from './canonical.js';
+import { type CommandRuntime, describeError, inCommandScope, StepFailure, stepContext } from './context.js';
+import { ACTIVE, Draft, lockRow } from './machine.js';
+import type { CommandRow } from './sql.js';
+
+/** What the next locked transaction left to do. */
+export type Plan =
+  | { kind: 'stop'; row: CommandRow }
+  | { kind: 'again' }
+  | { kind: 'io'; what: 'send' | 'query'; step: string; attempt: number };
+
+/**
+ * Drives a command the caller holds the lease of as far as it can go now: each step in its own
+ * transaction under the row lock, downstream calls outside any transaction. Returns the row where it
+ * stopped (finished, waiting for an unknown outcome, or taken over by someone else).
+ */
+export async function drive(rt: CommandRuntime, id: string, owner: string): Promise<CommandRow> {
+  const queried = new Set<string>();
+  for (;;) {
+    const plan = await next(rt, id, owner, queried);
+    if (plan.kind === 'stop') return plan.row;
+    if (plan.kind === 'io') {
+      if (plan.what === 'query') queried.add(plan.step);
+      const after = await performCall(rt, id, owner, plan);
+      if (after.kind === 'stop') return after.row;
+    }
+  }
+}
+
+/** One locked transaction: run the local step, the compensation, or plan the call that is due. */
+async function next(
+  rt: CommandRuntime,
+  id: string,
+  owner: string,
+  queried: ReadonlySet<string>,
+): Promise<Plan> {
+  const { config, spec } = rt;
+  let failing: { d: Draft; step: string } | null = null;
+  try {
+    return await config.db.transaction(async (tx): Promise<Plan> => {
+      const row = await lockRow(tx, config.s, id);
+      if (row.lease_owner !== owner || !ACTIVE.has(row.status)) return { kind: 'stop', row };
+      const d = new Draft(config.s, row, spec, config.clock());
+      d.keepLease(owner);
+      if (row.status === 'compensating') {
+        const ctx = stepContext(tx, d, 'compensate');
+        await inCommandScope(ctx, () => spec.def.compensate!(ctx));
+        d.compensated();
+        return { kind: 'stop', row: await d.save(tx) };
+      }
+      const step = spec.steps[row.step_index]!;
+      failing = { d, step: step.name };
+      if (step.kind === 'call') return planCall(tx, d, step, queried);
+      const ctx = stepContext(tx, d, step.name);
+      const output = asStored(await inCommandScope(ctx, () => step.run(ctx)), `step ${step.name} output`);
+      d.stepDone(step.name, output);
+      const saved = await d.save(tx);
+      return ACTIVE.has(saved.status) ? { kind: 'again' } : { kind: 'stop', row: saved };
+    });
+  } catch (err) {
+    const f = failing as { d: Draft; step: string } | null;
+    if (err instanceof StepFailure && f && f.d.row.status === 'pending') {
+      return recordFailure(rt, id, owner, f.d, f.step, err);
+    }
+    if (err instanceof TallyError && err.code === 'COMMAND_NOT_FOUND') throw err;
+    return recordTransient(rt, id, owner, f?.step ?? (err instanceof StepFailure ? 'compensate' : null), err);
+  }
+}
+
+/** A step said no: its effects were rolled back; record the failure with the decisions that led to it. */
+async function recordFailure(
+  rt: CommandRuntime,
+  id: string,
+  owner: string,
+  failed: Draft,
+  step: string,
+  f: StepFailure,
+): Promise<Plan> {
+  const { config, spec } = rt;
+  return config.db.transaction(async (tx) => {
+    const row = await lockRow(tx, config.s, id);
+    if (row.lease_owner !== owner || row.status !== 'pending' || row.step_index !== failed.row.step_index) {
+      return { kind: 'stop', row };
+    }
+    const d = new Draft(config.s, row, spec, config.clock());
+    Object.assign(d.row.decisions, failed.row.decisions);
+    d.events.push(...failed.events.filter((e) => e.kind === 'decision'));
+    d.keepLease(owner);
+    d.failDefinitely(step, f.reason, f.details);
+    const saved = await d.save(tx);
+    return ACTIVE.has(saved.status) ? { kind: 'again' } : { kind: 'stop', row: saved };
+  });
+}
+
+/** A transient error (a bug, a lost connection): nothing of the step was kept; back off and retry. */
+async function recordTransient(
+  rt: CommandRuntime,
+  id: string,
+  owner: string,
+  step: string | null,
+  err: unknown,
+): Promise<Plan> {
+  const { config, spec } = rt;
+  return config.db.transaction(async (tx) => {
+    const row = await lockRow(tx, config.s, id);
+    if (row.lease_owner !== owner || !ACTIVE.has(row.status)) return { kind: 'stop', row };
+    const d = new Draft(config.s, row, spec, config.clock());
+    d.attemptFailed('error', step, { error: describeError(err) });
+    return { kind: 'stop', row: await d.save(tx) };
+  });
+}

@@ -1,0 +1,183 @@
+import type { Executor } from '../db/types.js';
+import { TallyError } from '../errors.js';
+import { backoffMs, type CommandSpec } from './definition.js';
+import {
+  type CommandRow,
+  type CommandStatus,
+  type EventIn,
+  insertAlertSql,
+  lockCommandSql,
+  saveCommandSql,
+} from './sql.js';
+
+/**
+ * The command's own state machine. Where a `pending` command stands inside its steps is `step_index`;
+ * only a definite answer moves it to `succeeded` or `failed` (through `compensating` when completed steps
+ * must be undone). `needs_attention` waits for a person, or for a definite answer that arrives late.
+ */
+export const TRANSITIONS: Readonly<Record<CommandStatus, readonly CommandStatus[]>> = {
+  pending: ['pending', 'compensating', 'succeeded', 'failed', 'needs_attention'],
+  compensating: ['compensating', 'failed', 'needs_attention'],
+  needs_attention: ['pending', 'compensating', 'succeeded', 'failed'],
+  succeeded: [],
+  failed: [],
+};
+
+export const ACTIVE: ReadonlySet<CommandStatus> = new Set(['pending', 'compensating']);
+export const FINAL: ReadonlySet<CommandStatus> = new Set(['succeeded', 'failed']);
+
+export function normalizeRow(r: Record<string, unknown>): CommandRow {
+  const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
+  const date = (v: unknown) =>
+    v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v));
+  return {
+    ...(r as unknown as CommandRow),
+    params: json(r.params),
+    input: json(r.input),
+    decisions: (json(r.decisions) ?? {}) as Record<string, unknown>,
+    outputs: (json(r.outputs) ?? {}) as Record<string, unknown>,
+    result: json(r.result) ?? null,
+    error: (json(r.error) ?? null) as CommandRow['error'],
+    step_index: Number(r.step_index),
+    attempts: Number(r.attempts),
+    next_at: date(r.next_at)!,
+    lease_until: date(r.lease_until),
+    created_at: date(r.created_at)!,
+    updated_at: date(r.updated_at)!,
+    finished_at: date(r.finished_at),
+  };
+}
+
+/** Lock, check, update: reads the command under its row lock (COMMAND_NOT_FOUND when there is none). */
+export async function lockRow(tx: Executor, s: string, id: string): Promise<CommandRow> {
+  const [row] = await tx.query(lockCommandSql(s, id));
+  if (!row) throw new TallyError('COMMAND_NOT_FOUND', 'no command with this id', { details: { id } });
+  return normalizeRow(row);
+}
+
+interface AlertIn {
+  kind: string;
+  message: string;
+  data?: unknown;
+}
+
+/** A command row being changed inside one locked transaction, with the events the change leaves. */
+export class Draft {
+  readonly row: CommandRow;
+  readonly events: EventIn[] = [];
+  readonly alerts: AlertIn[] = [];
+
+  constructor(
+    readonly s: string,
+    row: CommandRow,
+    readonly spec: CommandSpec,
+    readonly now: Date,
+  ) {
+    this.row = { ...row, decisions: { ...row.decisions }, outputs: { ...row.outputs } };
+  }
+
+  move(to: CommandStatus): void {
+    if (!TRANSITIONS[this.row.status].includes(to)) {
+      throw new TallyError(
+        'INVALID_COMMAND',
+        `command ${this.spec.name}: ${this.row.status} cannot move to ${to}`,
+      );
+    }
+    this.row.status = to;
+  }
+
+  keepLease(owner: string): void {
+    this.row.lease_owner = owner;
+    this.row.lease_until = new Date(this.now.getTime() + this.spec.leaseMs);
+  }
+
+  release(): void {
+    this.row.lease_owner = null;
+    this.row.lease_until = null;
+  }
+
+  /** A step finished with `output`; after the last step the command has succeeded. */
+  stepDone(step: string, output: unknown): void {
+    this.row.outputs[step] = output ?? null;
+    this.row.step_index += 1;
+    this.events.push({ kind: 'step_done', step, data: { output: output ?? null } });
+    this.move('pending');
+    this.row.next_at = this.now;
+    if (this.row.step_index >= this.spec.steps.length) this.#succeed();
+  }
+
+  #succeed(): void {
+    const def = this.spec.def;
+    const last = this.spec.steps[this.spec.steps.length - 1]!.name;
+    const result = def.result ? def.result(this.row.outputs, this.row.input) : this.row.outputs[last];
+    this.move('succeeded');
+    this.row.result = result === undefined ? null : JSON.parse(JSON.stringify(result));
+    this.#finish();
+    this.events.push({ kind: 'succeeded', data: { result: this.row.result } });
+  }
+
+  /** A definite failure: undo completed steps (once, later) or end as failed. */
+  failDefinitely(step: string, reason: string, details?: Record<string, unknown>): void {
+    this.row.error = { step, reason, ...(details ? { details } : {}) };
+    if (this.row.step_index > 0 && this.spec.def.compensate) {
+      this.move('compensating');
+      this.row.next_at = this.now;
+      this.events.push({ kind: 'compensating', step, data: { reason, details: details ?? null } });
+    } else {
+      this.move('failed');
+      this.#finish();
+      this.events.push({ kind: 'failed', step, data: { reason, details: details ?? null } });
+    }
+  }
+
+  compensated(): void {
+    this.move('failed');
+    this.row.error = { ...this.row.error, compensated: true };
+    this.#finish();
+    this.events.push({ kind: 'compensated' }, { kind: 'failed', data: this.row.error });
+  }
+
+  /** An attempt ended without a definite answer: back off, or after the limit flag it for a person. */
+  attemptFailed(kind: string, step: string | null, data: Record<string, unknown>): void {
+    this.row.attempts += 1;
+    this.events.push({ kind, step, data: { ...data, attempt: this.row.attempts } });
+    this.release();
+    if (this.row.attempts >= this.spec.maxAttempts) {
+      this.move('needs_attention');
+      this.events.push({ kind: 'needs_attention', step, data: { attempts: this.row.attempts } });
+      this.alerts.push({
+        kind: 'needs_attention',
+        message: `command ${this.spec.name} gave up after ${this.row.attempts} attempts without a definite outcome`,
+        data: { step, attempts: this.row.attempts },
+      });
+    } else {
+      const delay = backoffMs(this.spec, this.row.attempts);
+      this.row.next_at = new Date(this.now.getTime() + delay);
+      this.events.push({ kind: 'backoff', step, data: { delayMs: delay, nextAt: this.row.next_at } });
+    }
+  }
+
+  #finish(): void {
+    this.row.finished_at = this.now;
+    this.release();
+  }
+
+  async save(tx: Executor): Promise<CommandRow> {
+    await tx.query(saveCommandSql(this.s, this.row, this.events, this.now));
+    for (const a of this.alerts) {
+      await tx.query(
+        insertAlertSql(this.s, {
+          id: this.row.id,
+          type: this.spec.name,
+          kind: a.kind,
+          message: a.message,
+          data: a.data,
+          at: this.now,
+        }),
+      );
+    }
+    this.events.length = 0;
+    this.alerts.length = 0;
+    return { ...this.row };
+  }
+}

@@ -1,0 +1,102 @@
+import type { Executor } from '../db/types.js';
+import type { Outcome, QueryAnswer, ResolvedStep } from './definition.js';
+import type { Draft } from './machine.js';
+import { type CallRow, callSql, resolveCallSql } from './sql.js';
+
+/** A definite answer about a call, whoever brought it: the reply, a query, or an inbound message. */
+export type Definite =
+  | { outcome: 'success'; value?: unknown }
+  | { outcome: 'failure'; reason: string; details?: Record<string, unknown> };
+
+export type Resolution = 'recorded' | 'duplicate' | 'contradiction' | 'ignored';
+
+export function isDefinite(o: Outcome | QueryAnswer | null | undefined): o is Definite {
+  if (!o || typeof o !== 'object') return false;
+  if (o.outcome === 'success') return true;
+  return o.outcome === 'failure' && typeof (o as { reason?: unknown }).reason === 'string';
+}
+
+export function normalizeCall(r: Record<string, unknown>): CallRow {
+  const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
+  const date = (v: unknown) =>
+    v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v));
+  return {
+    ...(r as unknown as CallRow),
+    request: json(r.request),
+    value: json(r.value) ?? null,
+    sends: Number(r.sends),
+    queries: Number(r.queries),
+    first_sent_at: date(r.first_sent_at),
+    last_sent_at: date(r.last_sent_at),
+    resolved_at: date(r.resolved_at),
+    created_at: date(r.created_at)!,
+  };
+}
+
+export async function readCall(tx: Executor, s: string, id: string, step: string): Promise<CallRow | null> {
+  const [row] = await tx.query(callSql(s, id, step));
+  return row ? normalizeCall(row) : null;
+}
+
+/** Moves the command on from a call's final outcome (recorded earlier or just now). */
+export function applyOutcome(d: Draft, step: ResolvedStep<unknown>, o: Definite): void {
+  if (o.outcome === 'success') d.stepDone(step.name, o.value ?? null);
+  else d.failDefinitely(step.name, o.reason, o.details);
+}
+
+/**
+ * Records a definite answer on the call, once, under the command's row lock. A second answer that
+ * agrees is absorbed; one that contradicts the recorded outcome raises an alert and changes nothing.
+ */
+export async function resolveCall(
+  tx: Executor,
+  d: Draft,
+  step: ResolvedStep<unknown>,
+  o: Definite,
+  via: 'reply' | 'query' | 'notify',
+): Promise<Resolution> {
+  const row = d.row;
+  const call = await readCall(tx, d.s, row.id, step.name);
+  if (!call) return 'ignored';
+  const said = { via, outcome: o.outcome, ...(o.outcome === 'failure' ? { reason: o.reason } : {}) };
+  if (call.outcome === null) {
+    const waiting =
+      row.step_index === step.index && (row.status === 'pending' || row.status === 'needs_attention');
+    if (!waiting) {
+      d.events.push({ kind: 'message_ignored', step: step.name, data: said });
+      return 'ignored';
+    }
+    const value =
+      o.outcome === 'success' ? (o.value ?? null) : { reason: o.reason, details: o.details ?? null };
+    await tx.query(
+      resolveCallSql(d.s, {
+        id: row.id,
+        step: step.name,
+        outcome: o.outcome,
+        value: JSON.stringify(value),
+        via,
+        at: d.now,
+      }),
+    );
+    d.events.push({ kind: 'outcome', step: step.name, data: { ...said, value } });
+    applyOutcome(d, step, o);
+    return 'recorded';
+  }
+  if (call.outcome === o.outcome) {
+    d.events.push({ kind: 'duplicate', step: step.name, data: said });
+    return 'duplicate';
+  }
+  d.events.push({ kind: 'contradiction', step: step.name, data: { ...said, recorded: call.outcome } });
+  d.alerts.push({
+    kind: 'contradicting_message',
+    message: `a ${via} reported ${o.outcome} for step ${step.name}, but ${call.outcome} is recorded; the recorded outcome stands`,
+    data: {
+      step: step.name,
+      via,
+      reported: o.outcome,
+      recorded: call.outcome,
+      downstreamKey: call.downstream_key,
+    },
+  });
+  return 'contradiction';
+}

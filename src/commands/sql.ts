@@ -1,0 +1,226 @@
+import type { SqlQuery } from '../db/types.js';
+
+export type CommandStatus = 'pending' | 'compensating' | 'succeeded' | 'failed' | 'needs_attention';
+
+export interface CommandRow {
+  id: string;
+  type: string;
+  principal: string;
+  key: string;
+  fingerprint: string;
+  params: unknown;
+  input: unknown;
+  status: CommandStatus;
+  step_index: number;
+  decisions: Record<string, unknown>;
+  outputs: Record<string, unknown>;
+  result: unknown;
+  error: Record<string, unknown> | null;
+  attempts: number;
+  next_at: Date;
+  lease_owner: string | null;
+  lease_until: Date | null;
+  created_at: Date;
+  updated_at: Date;
+  finished_at: Date | null;
+}
+
+export interface CallRow {
+  command_id: string;
+  step: string;
+  downstream_key: string;
+  request: unknown;
+  sends: number;
+  queries: number;
+  first_sent_at: Date | null;
+  last_sent_at: Date | null;
+  outcome: 'success' | 'failure' | null;
+  value: unknown;
+  resolved_by: string | null;
+  resolved_at: Date | null;
+  created_at: Date;
+}
+
+/** An event as written: it lands on the command's timeline. */
+export interface EventIn {
+  kind: string;
+  step?: string | null;
+  data?: unknown;
+}
+
+const COLS = `id::text AS id, type, principal, key, fingerprint, params, input, status, step_index, decisions,
+  outputs, result, error, attempts, next_at, lease_owner, lease_until, created_at, updated_at, finished_at`;
+const CALL_COLS = `command_id::text AS command_id, step, downstream_key, request, sends, queries, first_sent_at,
+  last_sent_at, outcome, value, resolved_by, resolved_at, created_at`;
+
+/** Records key, fingerprint and input snapshot (leased to the submitter); no row when the key exists. */
+export const insertCommandSql = (
+  s: string,
+  c: {
+    id: string;
+    type: string;
+    principal: string;
+    key: string;
+    fingerprint: string;
+    params: string;
+    input: string;
+    owner: string;
+    at: Date;
+    leaseUntil: Date;
+  },
+): SqlQuery => ({
+  text: `WITH ins AS (
+           INSERT INTO ${s}.commands (id, type, principal, key, fingerprint, params, input, next_at,
+                                      lease_owner, lease_until, created_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $8, $8)
+           ON CONFLICT (type, principal, key) DO NOTHING
+           RETURNING *),
+         ev AS (INSERT INTO ${s}.command_events (command_id, kind, data, at)
+                SELECT id, 'submitted', jsonb_build_object('fingerprint', fingerprint), $8 FROM ins)
+         SELECT ${COLS} FROM ins`,
+  values: [c.id, c.type, c.principal, c.key, c.fingerprint, c.params, c.input, c.at, c.owner, c.leaseUntil],
+});
+
+export const commandByKeySql = (s: string, type: string, principal: string, key: string): SqlQuery => ({
+  text: `SELECT ${COLS} FROM ${s}.commands WHERE type = $1 AND principal = $2 AND key = $3`,
+  values: [type, principal, key],
+});
+
+export const commandByIdSql = (s: string, id: string): SqlQuery => ({
+  text: `SELECT ${COLS} FROM ${s}.commands WHERE id = $1::uuid`,
+  values: [id],
+});
+
+/** Lock, check, update: the row lock every step of a command runs under. */
+export const lockCommandSql = (s: string, id: string): SqlQuery => ({
+  text: `SELECT ${COLS} FROM ${s}.commands WHERE id = $1::uuid FOR UPDATE`,
+  values: [id],
+});
+
+/** Takes the lease of an unfinished command nobody holds (or whose holder's lease ran out). */
+export const claimCommandSql = (s: string, id: string, owner: string, now: Date, until: Date): SqlQuery => ({
+  text: `UPDATE ${s}.commands SET lease_owner = $2, lease_until = $4, updated_at = $3
+          WHERE id = $1::uuid AND status IN ('pending', 'compensating')
+            AND (lease_owner IS NULL OR lease_until <= $3)
+         RETURNING ${COLS}`,
+  values: [id, owner, now, until],
+});
+
+/** Writes the mutable fields of a command and appends its events, in one statement. */
+export const saveCommandSql = (s: string, r: CommandRow, events: readonly EventIn[], at: Date): SqlQuery => ({
+  text: `WITH u AS (
+           UPDATE ${s}.commands
+              SET status = $2, step_index = $3, decisions = $4::jsonb, outputs = $5::jsonb, result = $6::jsonb,
+                  error = $7::jsonb, attempts = $8, next_at = $9, lease_owner = $10, lease_until = $11,
+                  updated_at = $12, finished_at = $13
+            WHERE id = $1::uuid RETURNING 1),
+         e AS (
+           INSERT INTO ${s}.command_events (command_id, kind, step, data, at)
+           SELECT $1::uuid, x ->> 'kind', x ->> 'step', x -> 'data', $12
+             FROM jsonb_array_elements($14::jsonb) WITH ORDINALITY AS t(x, n) ORDER BY n
+           RETURNING 1)
+         SELECT (SELECT count(*)::int FROM u) AS n`,
+  values: [
+    r.id,
+    r.status,
+    r.step_index,
+    JSON.stringify(r.decisions),
+    JSON.stringify(r.outputs),
+    r.result === undefined ? null : JSON.stringify(r.result),
+    r.error === null ? null : JSON.stringify(r.error),
+    r.attempts,
+    r.next_at,
+    r.lease_owner,
+    r.lease_until,
+    at,
+    r.finished_at,
+    JSON.stringify(events.map((e) => ({ kind: e.kind, step: e.step ?? null, data: e.data ?? null }))),
+  ],
+});
+
+export const callSql = (s: string, id: string, step: string): SqlQuery => ({
+  text: `SELECT ${CALL_COLS} FROM ${s}.command_calls WHERE command_id = $1::uuid AND step = $2`,
+  values: [id, step],
+});
+
+export const callsOfSql = (s: string, id: string): SqlQuery => ({
+  text: `SELECT ${CALL_COLS} FROM ${s}.command_calls WHERE command_id = $1::uuid ORDER BY created_at, step`,
+  values: [id],
+});
+
+export const callByDownstreamKeySql = (s: string, downstreamKey: string): SqlQuery => ({
+  text: `SELECT ${CALL_COLS} FROM ${s}.command_calls WHERE downstream_key = $1`,
+  values: [downstreamKey],
+});
+
+/** Stores the outbound request before its first send. */
+export const insertCallSql = (
+  s: string,
+  c: { id: string; step: string; downstreamKey: string; request: string; at: Date },
+): SqlQuery => ({
+  text: `INSERT INTO ${s}.command_calls (command_id, step, downstream_key, request, created_at)
+         VALUES ($1::uuid, $2, $3, $4::jsonb, $5) RETURNING ${CALL_COLS}`,
+  values: [c.id, c.step, c.downstreamKey, c.request, c.at],
+});
+
+/** Counts a send (recorded before it happens) or a query. */
+export const markCallSql = (
+  s: string,
+  id: string,
+  step: string,
+  what: 'send' | 'query',
+  at: Date,
+): SqlQuery => ({
+  text:
+    what === 'send'
+      ? `UPDATE ${s}.command_calls SET sends = sends + 1, first_sent_at = coalesce(first_sent_at, $3), last_sent_at = $3
+          WHERE command_id = $1::uuid AND step = $2 RETURNING sends AS n`
+      : `UPDATE ${s}.command_calls SET queries = queries + 1
+          WHERE command_id = $1::uuid AND step = $2 RETURNING queries AS n`,
+  values: what === 'send' ? [id, step, at] : [id, step],
+});
+
+/** Records a call's final outcome, once: a resolved call is never overwritten. */
+export const resolveCallSql = (
+  s: string,
+  c: {
+    id: string;
+    step: string;
+    outcome: 'success' | 'failure';
+    value: string | null;
+    via: string;
+    at: Date;
+  },
+): SqlQuery => ({
+  text: `UPDATE ${s}.command_calls SET outcome = $3, value = $4::jsonb, resolved_by = $5, resolved_at = $6
+          WHERE command_id = $1::uuid AND step = $2 AND outcome IS NULL RETURNING 1 AS n`,
+  values: [c.id, c.step, c.outcome, c.value, c.via, c.at],
+});
+
+export const insertAlertSql = (
+  s: string,
+  a: { id: string | null; type: string; kind: string; message: string; data: unknown; at: Date },
+): SqlQuery => ({
+  text: `INSERT INTO ${s}.command_alerts (command_id, command_type, kind, message, data, at)
+         VALUES ($1::uuid, $2, $3, $4, $5::jsonb, $6) RETURNING id::text AS id`,
+  values: [a.id, a.type, a.kind, a.message, JSON.stringify(a.data ?? null), a.at],
+});
+
+export const alertsSql = (
+  s: string,
+  type: string,
+  commandId: string | null,
+  openOnly: boolean,
+): SqlQuery => ({
+  text: `SELECT id::text AS id, command_id::text AS command_id, command_type, kind, message, data, at, resolved_at
+           FROM ${s}.command_alerts
+          WHERE command_type = $1 AND ($2::uuid IS NULL OR command_id = $2::uuid)
+            AND (NOT $3::boolean OR resolved_at IS NULL)
+          ORDER BY id`,
+  values: [type, commandId, openOnly],
+});
+
+export const eventsSql = (s: string, id: string): SqlQuery => ({
+  text: `SELECT id::text AS id, kind, step, data, at FROM ${s}.command_events WHERE command_id = $1::uuid ORDER BY id`,
+  values: [id],
+});

@@ -1,0 +1,95 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TallyError } from '../errors.js';
+import { asStored, checkIdempotencyKey, checkPrincipal, fingerprintOf } from './canonical.js';
+import type { CommandRuntime } from './context.js';
+import { drive } from './drive.js';
+import { ACTIVE, normalizeRow } from './machine.js';
+import { type CommandResult, toResult } from './result.js';
+import { claimCommandSql, commandByKeySql, insertCommandSql } from './sql.js';
+
+export interface SubmitInput<I> {
+  /** The idempotency key the head of the chain created. */
+  key: string;
+  /** Who owns the key (the authenticated user or client). Keys are scoped by it. */
+  principal: string;
+  input: I;
+}
+
+/**
+ * Records the command (key, fingerprint, input snapshot) before anything else, then drives it; a
+ * retry with the same key returns the recorded outcome or continues from the recorded state.
+ */
+export async function submit<I>(rt: CommandRuntime, args: SubmitInput<I>): Promise<CommandResult> {
+  const { config, spec } = rt;
+  const key = checkIdempotencyKey(args?.key);
+  const principal = checkPrincipal(args?.principal);
+  const input = asStored(args.input, 'input');
+  const { fingerprint, canonical } = fingerprintOf(paramsOf(spec.name, spec.def.fingerprint, args.input));
+  // What runs later is the stored input: its key parameters must be the ones fingerprinted now.
+  if (fingerprintOf(paramsOf(spec.name, spec.def.fingerprint, input)).fingerprint !== fingerprint) {
+    throw new TallyError(
+      'INVALID_COMMAND_INPUT',
+      `command ${spec.name}: the key parameters change when stored as JSON (NaN, Infinity, a class instance?)`,
+    );
+  }
+  const owner = `submit:${config.ids()}`;
+  const now = config.clock();
+  const [inserted] = await config.db.query(
+    insertCommandSql(config.s, {
+      id: config.ids(),
+      type: spec.name,
+      principal,
+      key,
+      fingerprint,
+      params: canonical,
+      input: JSON.stringify(input),
+      owner,
+      at: now,
+      leaseUntil: new Date(now.getTime() + spec.leaseMs),
+    }),
+  );
+  if (inserted) return toResult(await drive(rt, String(inserted.id), owner), false);
+
+  const deadline = Date.now() + spec.waitMs;
+  for (;;) {
+    const [found] = await config.db.query(commandByKeySql(config.s, spec.name, principal, key));
+    if (!found)
+      throw new TallyError('COMMAND_NOT_FOUND', `command ${spec.name}: the key's record disappeared`);
+    const row = normalizeRow(found);
+    if (row.fingerprint !== fingerprint) {
+      throw new TallyError(
+        'IDEMPOTENCY_KEY_REUSED',
+        `command ${spec.name}: this idempotency key was first used with different key parameters; use a new key for a new request`,
+        { details: { commandId: row.id } },
+      );
+    }
+    if (!ACTIVE.has(row.status)) return toResult(row, true);
+    const t = config.clock();
+    const [claimed] = await config.db.query(
+      claimCommandSql(config.s, row.id, owner, t, new Date(t.getTime() + spec.leaseMs)),
+    );
+    if (claimed) return toResult(await drive(rt, row.id, owner), true);
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      // It may have finished between the read and the claim: answer with the outcome if so.
+      const [latest] = await config.db.query(commandByKeySql(config.s, spec.name, principal, key));
+      if (latest && !ACTIVE.has(normalizeRow(latest).status)) return toResult(normalizeRow(latest), true);
+      throw new TallyError(
+        'COMMAND_IN_FLIGHT',
+        `command ${spec.name}: another attempt with this idempotency key is in progress; retry later`,
+        { details: { commandId: row.id } },
+      );
+    }
+    await sleep(Math.min(25, left));
+  }
+}
+
+function paramsOf<I>(name: string, fingerprint: (input: I) => unknown, input: unknown): unknown {
+  try {
+    return fingerprint(input as I);
+  } catch (err) {
+    throw new TallyError('INVALID_COMMAND_INPUT', `command ${name}: fingerprint(input) threw`, {
+      cause: err,
+    });
+  }
+}

@@ -1,0 +1,164 @@
+import type { Command } from '../commands/command.js';
+import { drive } from '../commands/drive.js';
+import { type CommandResult, toResult } from '../commands/result.js';
+import type { TallyConfig } from '../config.js';
+import { TallyError } from '../errors.js';
+import { claimDueSql } from './sql.js';
+
+export interface WorkerOptions {
+  /** This worker's name in leases and timelines. Default `worker:<uuid>`. */
+  id?: string;
+  /** Commands claimed per round. Default 16. */
+  batchSize?: number;
+  /** Commands driven at once within a round. Default 4. */
+  concurrency?: number;
+  /** How long a claim lasts; a crashed worker's commands are taken over after it. Default 30 s. */
+  leaseMs?: number;
+  /** Pause (real time) between rounds that found nothing due. Default 1 s. */
+  pollMs?: number;
+  /** Called with errors a round could not record (e.g. the database is down). */
+  onError?: (err: unknown, commandId: string | null) => void;
+}
+
+export interface RoundResult {
+  claimed: number;
+  results: CommandResult[];
+  errors: number;
+}
+
+function opt(v: unknown, what: string, fallback: number, min: number, max: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new TallyError('INVALID_WORKER_OPTIONS', `worker ${what} must be an integer from ${min} to ${max}`);
+  }
+  return v;
+}
+
+/**
+ * The scanner: finds every due, unfinished command and drives it forward (retry, query, compensate).
+ * Several workers, in one process or many, never drive the same command at the same time.
+ */
+export class Worker {
+  readonly id: string;
+  readonly #config: TallyConfig;
+  readonly #commands: () => ReadonlyMap<string, Command>;
+  readonly #batch: number;
+  readonly #concurrency: number;
+  readonly #leaseMs: number;
+  readonly #pollMs: number;
+  readonly #onError: (err: unknown, commandId: string | null) => void;
+  #loop: Promise<void> | null = null;
+  #running = false;
+  #wake: (() => void) | null = null;
+
+  constructor(
+    config: TallyConfig,
+    commands: () => ReadonlyMap<string, Command>,
+    options: WorkerOptions = {},
+  ) {
+    this.#config = config;
+    this.#commands = commands;
+    if (
+      options.id !== undefined &&
+      (typeof options.id !== 'string' || !/^[A-Za-z0-9_.:-]{1,100}$/.test(options.id))
+    ) {
+      throw new TallyError('INVALID_WORKER_OPTIONS', 'worker id must be 1-100 letters, digits or _ . : -');
+    }
+    this.id = options.id ?? `worker:${config.ids()}`;
+    this.#batch = opt(options.batchSize, 'batchSize', 16, 1, 10_000);
+    this.#concurrency = opt(options.concurrency, 'concurrency', 4, 1, 256);
+    this.#leaseMs = opt(options.leaseMs, 'leaseMs', 30_000, 100, 86_400_000);
+    this.#pollMs = opt(options.pollMs, 'pollMs', 1000, 1, 3_600_000);
+    this.#onError = options.onError ?? (() => {});
+  }
+
+  /**
+   * One round: claim what is due now and drive each claimed command as far as it goes.
+   *
+   * @example
+   * const worker = tally.worker();
+   * const { claimed, results } = await worker.runOnce();
+   */
+  async runOnce(): Promise<RoundResult> {
+    const commands = this.#commands();
+    if (commands.size === 0) return { claimed: 0, results: [], errors: 0 };
+    const { db, s, clock } = this.#config;
+    const now = clock();
+    const claimed = await db.query<{ id: string; type: string }>(
+      claimDueSql(s, {
+        types: [...commands.keys()],
+        owner: this.id,
+        now,
+        until: new Date(now.getTime() + this.#leaseMs),
+        limit: this.#batch,
+      }),
+    );
+    const results: CommandResult[] = [];
+    let errors = 0;
+    let i = 0;
+    const lane = async () => {
+      while (i < claimed.length) {
+        const c = claimed[i++]!;
+        try {
+          const row = await drive(commands.get(c.type)!.runtime, c.id, this.id);
+          results.push(toResult(row, true));
+        } catch (err) {
+          errors++; // the lease runs out and the command is claimed again later
+          this.#onError(err, c.id);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#concurrency, claimed.length) }, lane));
+    return { claimed: claimed.length, results, errors };
+  }
+
+  /**
+   * Runs rounds until `stop()`: back to back while there is work, `pollMs` apart when there is none.
+   *
+   * @example
+   * const worker = tally.worker({ pollMs: 500 });
+   * worker.start();
+   * process.on('SIGTERM', () => worker.stop());
+   */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#loop = (async () => {
+      while (this.#running) {
+        let found = 0;
+        try {
+          found = (await this.runOnce()).claimed;
+        } catch (err) {
+          this.#onError(err, null);
+        }
+        if (found === 0 && this.#running) {
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, this.#pollMs);
+            this.#wake = () => {
+              clearTimeout(t);
+              resolve();
+            };
+          });
+          this.#wake = null;
+        }
+      }
+    })();
+  }
+
+  /**
+   * Stops after the round in progress; resolves when it has finished.
+   *
+   * @example
+   * await worker.stop();
+   */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#wake?.();
+    await this.#loop;
+    this.#loop = null;
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+}
