@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LATEST_VERSION } from '../../src/schema/migrations.js';
 import { createTally } from '../../src/tally.js';
 import { freshPostgres, postgresAvailable, type TestDatabase } from '../support/databases.js';
 import { runCli } from './run-cli.js';
@@ -19,15 +20,19 @@ describe.skipIf(!postgresAvailable)('tally CLI on PostgreSQL', () => {
     const first = await runCli(['migrate'], { env: { DATABASE_URL: target.url! } });
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(/migrated schema tally in PostgreSQL postgres:\/\/.*: version 0 → 1/);
+    expect(first.stdout).toMatch(
+      new RegExp(`migrated schema tally in PostgreSQL postgres://.*: version 0 → ${LATEST_VERSION} `),
+    );
 
     const second = await runCli(['migrate', '--database-url', target.url!], {
       env: { DATABASE_URL: undefined },
     });
     expect(second.code).toBe(0);
-    expect(second.stdout).toContain('is up to date at version 1; nothing to apply');
+    expect(second.stdout).toContain(`is up to date at version ${LATEST_VERSION}; nothing to apply`);
     const rows = await target.db.query({ text: 'SELECT version FROM tally.migrations ORDER BY version' });
-    expect(rows.map((r) => Number(r.version))).toEqual([1]);
+    expect(rows.map((r) => Number(r.version))).toEqual(
+      Array.from({ length: LATEST_VERSION }, (_, i) => i + 1),
+    );
   });
 
   it("--print's SQL applies cleanly with psql, and Tally then finds nothing to do", async () => {
@@ -46,12 +51,18 @@ describe.skipIf(!postgresAvailable)('tally CLI on PostgreSQL', () => {
     const tables = await printed.db.query<{ t: string }>({
       text: `SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'audit' ORDER BY 1`,
     });
-    expect(tables.map((r) => r.t)).toEqual(['job_items', 'jobs', 'log', 'migrations']);
+    expect(tables.map((r) => r.t)).toEqual(
+      expect.arrayContaining(['job_items', 'jobs', 'log', 'migrations']),
+    );
+    const [applied] = await printed.db.query<{ v: number }>({
+      text: 'SELECT max(version)::int AS v FROM audit.migrations',
+    });
+    expect(applied?.v).toBe(LATEST_VERSION);
 
     const after = await runCli(['migrate', '--schema', 'audit', '--database-url', printed.url!]);
     expect(after.code).toBe(0);
     expect(after.stdout).toContain('schema audit in PostgreSQL');
-    expect(after.stdout).toContain('up to date at version 1; nothing to apply');
+    expect(after.stdout).toContain(`up to date at version ${LATEST_VERSION}; nothing to apply`);
   });
 
   it('prints an entity log written through the library', async () => {

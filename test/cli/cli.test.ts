@@ -2,6 +2,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pglite } from '../../src/db/pglite/index.js';
+import { LATEST_VERSION } from '../../src/schema/migrations.js';
 import { createTally } from '../../src/tally.js';
 import { runCli, tempDir } from './run-cli.js';
 
@@ -57,7 +58,9 @@ describe('tally migrate --print', () => {
     for (const table of ['migrations', 'log', 'jobs', 'job_items']) {
       expect(r.stdout).toMatch(new RegExp(`CREATE TABLE (IF NOT EXISTS )?"audit"\\.${table} \\(`));
     }
-    expect(r.stdout).toContain('INSERT INTO "audit".migrations (version, name) VALUES (1,');
+    for (let v = 1; v <= LATEST_VERSION; v++) {
+      expect(r.stdout).toContain(`INSERT INTO "audit".migrations (version, name) VALUES (${v},`);
+    }
     expect(r.stdout).not.toContain('"tally"');
     expect(existsSync(join(cwd, '.tally-data'))).toBe(false);
     rmSync(cwd, { recursive: true, force: true });
@@ -71,17 +74,19 @@ describe('tally migrate and tally log on PGlite', () => {
     const first = await runCli(['migrate'], { cwd, env: NO_URL });
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
-    expect(first.stdout).toContain('migrated schema tally in PGlite ./.tally-data: version 0 → 1');
+    expect(first.stdout).toContain(
+      `migrated schema tally in PGlite ./.tally-data: version 0 → ${LATEST_VERSION}`,
+    );
 
     const second = await runCli(['migrate'], { cwd, env: NO_URL });
     expect(second.code).toBe(0);
-    expect(second.stdout).toContain('is up to date at version 1; nothing to apply');
+    expect(second.stdout).toContain(`is up to date at version ${LATEST_VERSION}; nothing to apply`);
   });
 
   it('migrates a named schema in a named data directory', async () => {
     const r = await runCli(['migrate', '--schema', 'audit', '--data-dir', 'other'], { cwd, env: NO_URL });
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('migrated schema audit in PGlite other: version 0 → 1');
+    expect(r.stdout).toContain(`migrated schema audit in PGlite other: version 0 → ${LATEST_VERSION}`);
   });
 
   it('refuses to read the log of a database that does not exist', async () => {
