@@ -306,6 +306,38 @@ describeEachDialect('chunked jobs', (fresh) => {
     ).toBe(1000);
   });
 
+  it('runs a batch over maxBatch that a single change refuses, chunks at most maxBatch each', async () => {
+    await seedResources(t.db, 250, { table: 'r_max' });
+    const { resources } = await tallyOn(t.db, { maxBatch: 100 }, 'r_max');
+    const direct = await resources
+      .transition({ keys: range(1, 250), to: 'frozen', actor: 'a' })
+      .catch((e) => e);
+    expect(isTallyError(direct, 'BATCH_TOO_LARGE')).toBe(true);
+    const tooBig = await resources
+      .job({ keys: range(1, 250), to: 'frozen', actor: 'a', chunkSize: 101 })
+      .catch((e) => e);
+    expect(isTallyError(tooBig, 'INVALID_SELECTION')).toBe(true);
+    const job = await resources.job({ keys: range(1, 250), to: 'frozen', actor: 'a', chunkSize: 100 });
+    expect(await job.run()).toMatchObject({ status: 'done', changed: 250, chunksDone: 3 });
+    expect(await scalar(t.db, `SELECT count(*) AS n FROM tally.log`)).toBe(250);
+
+    // Field updates run the same way, with their own log action.
+    const upd = await resources.job({
+      keys: range(1, 150),
+      set: { region: 'apac' },
+      action: 'relocate',
+      actor: 'b',
+    });
+    expect(await upd.run()).toMatchObject({ status: 'done', changed: 150, chunksDone: 2 });
+    expect(await upd.run()).toMatchObject({ status: 'done', changed: 150, chunksDone: 2 });
+    expect(
+      await scalar(t.db, `SELECT count(*) AS n FROM tally.log WHERE action = 'relocate' AND version = 2`),
+    ).toBe(150);
+    expect(await scalar(t.db, `SELECT count(*) AS n FROM r_max WHERE region = 'apac' AND version = 2`)).toBe(
+      150,
+    );
+  });
+
   it('refuses bad input with typed errors and writes nothing', async () => {
     await seedResources(t.db, 10, { table: 'r_bad' });
     const { tally, resources } = await tallyOn(t.db, {}, 'r_bad');

@@ -35,7 +35,8 @@ export async function createJob(
   if (key !== null && (typeof key !== 'string' || key.length < 1 || key.length > 200)) {
     throw new TallyError('INVALID_SELECTION', 'job key must be a string of 1 to 200 characters');
   }
-  const chunkSize = input.chunkSize ?? config.chunkSize;
+  // A chunk is one applyChange, so it can never exceed maxBatch, whatever the configured default says.
+  const chunkSize = input.chunkSize ?? Math.min(config.chunkSize, config.maxBatch);
   if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > config.maxBatch) {
     throw new TallyError(
       'INVALID_SELECTION',
