@@ -51,7 +51,7 @@ export async function runJob(
   const owner = config.ids();
   const now = config.clock();
   const [claimed] = await db.query<JobRow & Record<string, unknown>>(
-    claimSql(config.s, job.id, owner, now, leaseEnd(config, now), true),
+    claimSql(config.s, job.id, owner, now, leaseEnd(config, now)),
   );
   if (!claimed) {
     const current = await readJob(config, db, job.id);

@@ -94,24 +94,17 @@ export const insertItemsFromWhereSql = (
 };
 
 /**
- * Takes the lease: a pending or running job nobody holds (or whose lease expired, or that this owner
- * holds already). A failed job is taken too when `retryFailed`; its error is cleared.
+ * Takes the lease: a pending, running or failed job (a failed one is retried; its error is cleared)
+ * that nobody holds, whose lease expired, or that this owner holds already.
  */
-export const claimSql = (
-  s: string,
-  id: string,
-  owner: string,
-  now: Date,
-  until: Date,
-  retryFailed: boolean,
-): SqlQuery => ({
+export const claimSql = (s: string, id: string, owner: string, now: Date, until: Date): SqlQuery => ({
   text: `UPDATE ${s}.jobs
-            SET lease_owner = $2::text, lease_until = $4::timestamptz, status = 'running', error = NULL, updated_at = $3::timestamptz
-          WHERE id = $1::uuid
-            AND (status IN ('pending', 'running') OR ($5::boolean AND status = 'failed'))
+            SET lease_owner = $2::text, lease_until = $4::timestamptz, status = 'running', error = NULL,
+                updated_at = $3::timestamptz
+          WHERE id = $1::uuid AND status IN ('pending', 'running', 'failed')
             AND (lease_owner IS NULL OR lease_owner = $2::text OR lease_until < $3::timestamptz)
           RETURNING ${JOB_COLUMNS}`,
-  values: [id, owner, now, until, retryFailed],
+  values: [id, owner, now, until],
 });
 
 /**
