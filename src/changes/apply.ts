@@ -172,7 +172,9 @@ function interpret(
       keys.length > 1 ? 'BATCH_REJECTED' : first.reason === 'not_found' ? 'NOT_FOUND' : 'ILLEGAL_TRANSITION';
     throw new TallyError(
       code,
-      `${def.name}: ${rejected.length} of ${keys.length} keys were rejected, so nothing changed (first: ${rejected[0]!.message}); pass mode 'partial' to apply the valid ones`,
+      keys.length > 1
+        ? `${def.name}: ${rejected.length} of ${keys.length} keys were rejected, so nothing changed (first: ${first.message}); pass mode 'partial' to apply the valid ones`
+        : first.message,
       {
         details: {
           rejected: rejected.slice(0, 100),
