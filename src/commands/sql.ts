@@ -212,15 +212,17 @@ export const alertsSql = (
   commandId: string | null,
   openOnly: boolean,
 ): SqlQuery => ({
-  text: `SELECT id::text AS id, command_id::text AS command_id, command_type, kind, message, data, at, resolved_at
-           FROM ${s}.command_alerts
-          WHERE command_type = $1 AND ($2::uuid IS NULL OR command_id = $2::uuid)
-            AND (NOT $3::boolean OR resolved_at IS NULL)
-          ORDER BY id`,
+  text: `SELECT a.id::text AS id, a.command_id::text AS command_id, a.command_type, a.kind, a.message, a.data,
+                a.at, a.resolved_at
+           FROM ${s}.command_alerts a
+          WHERE a.command_type = $1 AND ($2::uuid IS NULL OR a.command_id = $2::uuid)
+            AND (NOT $3::boolean OR a.resolved_at IS NULL)
+          ORDER BY a.id`,
   values: [type, commandId, openOnly],
 });
 
 export const eventsSql = (s: string, id: string): SqlQuery => ({
-  text: `SELECT id::text AS id, kind, step, data, at FROM ${s}.command_events WHERE command_id = $1::uuid ORDER BY id`,
+  text: `SELECT e.id::text AS id, e.kind, e.step, e.data, e.at
+           FROM ${s}.command_events e WHERE e.command_id = $1::uuid ORDER BY e.id`,
   values: [id],
 });

@@ -43,8 +43,10 @@ export class FakePrizes {
     loseReplyNext: 0,
     /** Sends are recorded this long after they arrive; until then queries say "not found". */
     slowRecordMs: 0,
-    /** While set, sends wait for it (a slow C). */
+    /** While set, sends wait for it (a C that hangs). */
     gate: null as Promise<void> | null,
+    /** Every send takes this long (real time), widening race windows. */
+    delayMs: 0,
   };
 
   constructor(
@@ -58,6 +60,7 @@ export class FakePrizes {
   ): Promise<{ status: string; prizeId?: string; reason?: string }> {
     this.received.push({ key, request: structuredClone(request) });
     if (this.faults.gate) await this.faults.gate;
+    if (this.faults.delayMs > 0) await new Promise((r) => setTimeout(r, this.faults.delayMs));
     if (this.faults.crashNext > 0) {
       this.faults.crashNext--;
       throw new HttpError(503, 'prize platform crashed');
