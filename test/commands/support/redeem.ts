@@ -61,6 +61,8 @@ export async function redeemFixture(db: Executor, prefix: string, o: RedeemOptio
     deducts: 0,
     refunds: 0,
     random: 0.5,
+    /** The next n compensations crash right after their refund write (so it rolls back). */
+    compensationCrashes: 0,
   };
   const redeem: Command<RedeemInput> = tally.command<RedeemInput>(`${prefix}_redeem`, {
     fingerprint: (i) => ({ user: i.user, prize: i.prize, qty: i.qty }),
@@ -124,6 +126,10 @@ export async function redeemFixture(db: Executor, prefix: string, o: RedeemOptio
         action: 'refund',
         ...ctx.write,
       });
+      if (fx.compensationCrashes > 0) {
+        fx.compensationCrashes--;
+        throw new Error('crash after the refund write');
+      }
       fx.refunds++;
     },
   });
