@@ -7,6 +7,7 @@ import type { TableShape } from './introspect.js';
 import { canonicalKeys, type EntityKey, keyFromText } from './keys.js';
 import type { ChangeResult, Rejection } from './result.js';
 import { type ChangeOp, changeSql, lockRowsSql, lockWhereSql } from './sql.js';
+import { checkedAction, checkedWhere } from './validate.js';
 
 /** Which rows: explicit keys, or an equality filter (`{ state: 'active', region: ['eu', 'us'] }`). */
 export type Selection = { keys: readonly EntityKey[] } | { where: Readonly<Record<string, unknown>> };
@@ -41,26 +42,21 @@ export async function applyChange(
   if (mode !== 'atomic' && mode !== 'partial') {
     throw new TallyError('INVALID_SELECTION', `mode must be 'atomic' or 'partial'`);
   }
-  const action = options.action ?? op.kind;
-  if (typeof action !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(action)) {
-    throw new TallyError('INVALID_SELECTION', 'action must be 1-64 letters, digits or _ . : -');
-  }
+  const action = checkedAction(options.action, op.kind);
   const { def, config } = rt;
   const shape = await rt.shape(db);
   const byText = new Map<string, EntityKey>();
   let keys: string[] | null = null;
+  let where: [string, string[]][] = [];
   if ('keys' in selection) {
     keys = canonicalSelection(selection.keys, shape, def, byText);
     checkBatchSize(keys.length, config, def);
   } else {
-    validateWhere(selection, shape, def);
+    where = checkedWhere(def, shape, selection.where);
   }
 
   const run = async (tx: Executor): Promise<ChangeResult> => {
     if (keys === null) {
-      const where = Object.entries((selection as { where: Record<string, unknown> }).where).map(
-        ([col, v]) => [`"${col}"`, Array.isArray(v) ? v : [v]] as [string, unknown[]],
-      );
       const [row] = await tx.query<{ keys: string[] }>(lockWhereSql(def, where));
       keys = row?.keys ?? [];
       checkBatchSize(keys.length, config, def);
@@ -93,34 +89,6 @@ function canonicalSelection(
   // Duplicates are one row: the first spelling of a key names it in the result.
   for (let i = 0; i < texts.length; i++) if (!byText.has(texts[i]!)) byText.set(texts[i]!, raw[i]!);
   return [...byText.keys()];
-}
-
-function validateWhere(
-  selection: { where: Readonly<Record<string, unknown>> },
-  shape: TableShape,
-  def: EntityDefinition,
-) {
-  const where = selection.where;
-  if (!where || typeof where !== 'object' || Object.keys(where).length === 0) {
-    throw new TallyError('INVALID_SELECTION', `entity ${def.name}: where must name at least one column`);
-  }
-  for (const [col, v] of Object.entries(where)) {
-    if (!shape.columns.has(col)) {
-      throw new TallyError('COLUMN_NOT_FOUND', `entity ${def.name}: filter column does not exist`, {
-        details: { column: col.slice(0, 64) },
-      });
-    }
-    const list = Array.isArray(v) ? v : [v];
-    if (
-      list.length === 0 ||
-      list.some((x) => !['string', 'number', 'bigint', 'boolean'].includes(typeof x))
-    ) {
-      throw new TallyError(
-        'INVALID_SELECTION',
-        `entity ${def.name}: where.${col} must be a string, number, boolean or a non-empty array of them`,
-      );
-    }
-  }
 }
 
 function checkBatchSize(n: number, config: TallyConfig, def: EntityDefinition): void {

@@ -12,6 +12,7 @@ import { entityJob, type Job } from './jobs/job.js';
 import type { JobInput } from './jobs/types.js';
 import type { EntityKey } from './keys.js';
 import type { ChangeResult } from './result.js';
+import { checkedSet } from './validate.js';
 
 /** Options every write accepts: the change context, and the caller's transaction to join. */
 export interface WriteOptions extends ChangeContext {
@@ -84,28 +85,8 @@ export class Entity {
    */
   async update(input: UpdateInput): Promise<ChangeResult> {
     const def = this.definition;
-    const set = input?.set;
-    if (!set || typeof set !== 'object' || Array.isArray(set) || Object.keys(set).length === 0) {
-      throw new TallyError('INVALID_UPDATE', `entity ${def.name}: set must name at least one column`);
-    }
-    const shape = await this.#rt.shape(this.#db(input.tx));
-    for (const col of Object.keys(set)) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(col) || !shape.columns.has(col)) {
-        throw new TallyError(
-          'COLUMN_NOT_FOUND',
-          `entity ${def.name}: set names a column that does not exist`,
-          {
-            details: { column: col.slice(0, 64) },
-          },
-        );
-      }
-      if (col === def.key.name || col === def.state.name || col === def.version.name) {
-        throw new TallyError(
-          'INVALID_UPDATE',
-          `entity ${def.name}: ${col} cannot be set directly (states change through transition; key and version are Tally's)`,
-        );
-      }
-    }
+    const shape = await this.#rt.shape(this.#db(input?.tx));
+    const set = checkedSet(def, shape, input?.set);
     return applyChange(
       this.#rt,
       this.#db(input.tx),

@@ -38,7 +38,7 @@ export function lockRowsSql(def: EntityDefinition, shape: TableShape, keys: read
 /** Finds the keys of rows matching an equality filter, locking them in key order. */
 export function lockWhereSql(
   def: EntityDefinition,
-  where: readonly [column: string, values: readonly unknown[]][],
+  where: readonly [column: string, values: readonly string[]][],
 ): SqlQuery {
   const { table, key } = def;
   const conds = where.map(([col], i) => `t.${col}::text = ANY($${i + 1}::text[])`);
@@ -47,7 +47,7 @@ export function lockWhereSql(
              SELECT t.${key.sql}::text AS k FROM ${table.sql} t
               WHERE ${conds.length ? conds.join(' AND ') : 'true'}
               ORDER BY t.${key.sql} FOR NO KEY UPDATE OF t) locked`,
-    values: where.map(([, values]) => values.map((v) => (v === null ? null : String(v)))),
+    values: where.map(([, values]) => values),
   };
 }
 

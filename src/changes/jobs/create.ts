@@ -5,6 +5,7 @@ import type { EntityRuntime } from '../apply.js';
 import type { EntityDefinition } from '../definition.js';
 import type { TableShape } from '../introspect.js';
 import { canonicalKeys } from '../keys.js';
+import { checkedWhere } from '../validate.js';
 import { actionOf, changeOf, fingerprintOf, type StoredOp } from './op.js';
 import {
   insertItemsFromKeysSql,
@@ -16,7 +17,7 @@ import {
 import { readJob } from './status.js';
 import type { JobInput } from './types.js';
 
-type Items = { keys: string[] } | { where: [string, (string | null)[]][] };
+type Items = { keys: string[] } | { where: [string, string[]][] };
 
 /**
  * Creates a job record and snapshots its items set-based (one statement for any number of items;
@@ -102,28 +103,5 @@ function itemsOf(def: EntityDefinition, shape: TableShape, input: JobInput): Ite
     // One item per row: duplicates collapse to the first occurrence, order kept.
     return { keys: [...new Set(canonicalKeys(input.keys, shape.keyType, def.name))] };
   }
-  const where = input.where;
-  if (!where || typeof where !== 'object' || Array.isArray(where) || Object.keys(where).length === 0) {
-    throw new TallyError('INVALID_SELECTION', `entity ${def.name}: where must name at least one column`);
-  }
-  const out: [string, (string | null)[]][] = [];
-  for (const [col, v] of Object.entries(where)) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(col) || !shape.columns.has(col)) {
-      throw new TallyError('COLUMN_NOT_FOUND', `entity ${def.name}: filter column does not exist`, {
-        details: { column: col.slice(0, 64) },
-      });
-    }
-    const list = Array.isArray(v) ? v : [v];
-    if (
-      list.length === 0 ||
-      list.some((x) => !['string', 'number', 'bigint', 'boolean'].includes(typeof x))
-    ) {
-      throw new TallyError(
-        'INVALID_SELECTION',
-        `entity ${def.name}: where.${col} must be a string, number, boolean or a non-empty array of them`,
-      );
-    }
-    out.push([`"${col}"`, list.map((x) => String(x))]);
-  }
-  return { where: out };
+  return { where: checkedWhere(def, shape, input.where) };
 }

@@ -4,6 +4,7 @@ import { TallyError } from '../../errors.js';
 import type { EntityDefinition } from '../definition.js';
 import type { TableShape } from '../introspect.js';
 import type { ChangeOp } from '../sql.js';
+import { checkedAction, checkedSet } from '../validate.js';
 
 /** The change a job applies, as stored on its record: a resumed job needs nothing from its creator. */
 export interface StoredOp {
@@ -12,9 +13,6 @@ export interface StoredOp {
   action: string;
   context: ResolvedContext;
 }
-
-const COLUMN = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-const ACTION = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 /** Validates `to` / `set` against the entity, as `transition` and `update` do, before anything is stored. */
 export function changeOf(
@@ -33,29 +31,11 @@ export function changeOf(
     }
     return { kind: 'transition', to: input.to };
   }
-  const set = input.set;
-  if (!set || typeof set !== 'object' || Array.isArray(set) || Object.keys(set).length === 0) {
-    throw new TallyError('INVALID_UPDATE', `entity ${def.name}: set must name at least one column`);
-  }
-  for (const col of Object.keys(set)) {
-    if (!COLUMN.test(col) || !shape.columns.has(col)) {
-      throw new TallyError('COLUMN_NOT_FOUND', `entity ${def.name}: set names a column that does not exist`, {
-        details: { column: col.slice(0, 64) },
-      });
-    }
-    if (col === def.key.name || col === def.state.name || col === def.version.name) {
-      throw new TallyError('INVALID_UPDATE', `entity ${def.name}: ${col} cannot be set directly`);
-    }
-  }
-  return { kind: 'update', set: { ...(set as Record<string, unknown>) } };
+  return { kind: 'update', set: checkedSet(def, shape, input.set) };
 }
 
 export function actionOf(change: StoredOp['change'], action: unknown): string {
-  const a = action ?? change.kind;
-  if (typeof a !== 'string' || !ACTION.test(a)) {
-    throw new TallyError('INVALID_SELECTION', 'action must be 1-64 letters, digits or _ . : -');
-  }
-  return a;
+  return checkedAction(action, change.kind);
 }
 
 /** The op `applyChange` takes, rebuilt from the stored one with the entity's current state machine. */
