@@ -97,7 +97,12 @@ export class Tally {
     return c;
   }
 
-  /** A declared command by name; UNKNOWN_COMMAND if there is none. */
+  /**
+   * A declared command by name; UNKNOWN_COMMAND if there is none.
+   *
+   * @example
+   * await tally.getCommand('redeem').notify(downstreamKey, { outcome: 'success' });
+   */
   getCommand(name: string): Command {
     const c = this.#commands.get(name);
     if (!c) {

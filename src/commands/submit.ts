@@ -23,8 +23,8 @@ export async function submit<I>(rt: CommandRuntime, args: SubmitInput<I>): Promi
   const { config, spec } = rt;
   const key = checkIdempotencyKey(args?.key);
   const principal = checkPrincipal(args?.principal);
-  const input = asStored(args.input, 'input');
-  const { fingerprint, canonical } = fingerprintOf(paramsOf(spec.name, spec.def.fingerprint, args.input));
+  const input = asStored(args?.input, 'input');
+  const { fingerprint, canonical } = fingerprintOf(paramsOf(spec.name, spec.def.fingerprint, args?.input));
   // What runs later is the stored input: its key parameters must be the ones fingerprinted now.
   if (fingerprintOf(paramsOf(spec.name, spec.def.fingerprint, input)).fingerprint !== fingerprint) {
     throw new TallyError(
