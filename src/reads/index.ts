@@ -11,6 +11,7 @@ export type { ReadRouterOptions, ReplicaOptions } from './options.js';
 export { type BucketMove, type MovePlan, planBucketMoves, planRebalance } from './rebalance.js';
 export { createReadRouter, type ExecuteOptions, type ReadRouter, type Routed } from './router.js';
 export { forcePrimary, isPrimaryForced } from './scope.js';
+export { createShardedReads, type ShardedReads, type ShardRoute } from './sharded.js';
 export {
   bucketOf,
   bucketTable,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createReadCache, type ReadCache } from '../../src/reads/cache/cache.js';
+import { createReadCache } from '../../src/reads/cache/cache.js';
 import { createReadRouter, type ReadRouter } from '../../src/reads/router.js';
 import { type CausalToken, tokenPosition } from '../../src/reads/token.js';
 import { freshRedis, redisAvailable, type TestRedis } from '../support/redis.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HealthMonitor } from '../../src/reads/health.js';
-import { createReadRouter, type ReadRouter } from '../../src/reads/router.js';
+import { createReadRouter } from '../../src/reads/router.js';
 import {
   freshReplicated,
   type ReplicatedDatabase,

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTallyError } from '../../src/errors.js';
 import { createReadRouter, type ReadRouter } from '../../src/reads/router.js';
 import { forcePrimary, isPrimaryForced } from '../../src/reads/scope.js';
+import { createTokenCodec } from '../../src/reads/token-codec.js';
 import {
   freshReplicated,
   type ReplicatedDatabase,
@@ -142,6 +143,27 @@ describe.skipIf(!replicaAvailable)('read routing over a real primary and streami
       await r2.close();
     }
     await expect(r2.query(WHERE)).rejects.toMatchObject({ code: 'ROUTER_CLOSED' });
+  });
+
+  it('reads with a tampered or expired token take the path of no token, without an error', async () => {
+    let now = 1_000_000;
+    const codec = createTokenCodec({
+      secret: 'routing-test-secret-of-32-bytes-or-more',
+      ttlMs: 1_000,
+      clock: () => now,
+    });
+    const w = await router.execute({ text: 'UPDATE members SET level = level + 1 WHERE id = 9' });
+    const good = codec.encode(w.token!);
+    const tampered = `${good.slice(0, -3)}xyz`;
+    for (const text of [tampered, 'not-a-token', good]) {
+      if (text === good) now += 1_001; // expired
+      const { token, status } = codec.decode(text);
+      expect(token).toBeNull();
+      expect(['tampered', 'malformed', 'expired']).toContain(status);
+      const r = await router.execute<{ standby: boolean }>(WHERE, { token });
+      expect(r.route.reason).toBe('REPLICA');
+      expect(r.rows[0]!.standby).toBe(true);
+    }
   });
 
   it('uses the primary when no replica is configured', async () => {
