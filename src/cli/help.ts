@@ -9,17 +9,23 @@ const DATABASE = `Database (the first that applies):
 
   --schema NAME        schema of Tally's own tables (default: tally)`;
 
+import { INSPECT_HELP, WORKER_HELP } from './worker-help.js';
+
 export const TEXTS: Record<string, string> = {
   main: `tally: audited state changes whose log can prove what happened
 
 Usage:
   tally migrate [--print] [--schema NAME] [DATABASE]
   tally log --entity NAME --key KEY [--json] [--schema NAME] [DATABASE]
+  tally worker --module PATH [--once] [--concurrency N] [--schema NAME] [DATABASE]
+  tally inspect ID|KEY [--type NAME] [--principal P] [--json] [--schema NAME] [DATABASE]
   tally help [COMMAND]
 
 Commands:
   migrate   apply Tally's pending migrations (--print: write the SQL instead)
   log       print an entity's operation log and check its hash chain
+  worker    drive unfinished commands (retry, query, compensate) declared by a module
+  inspect   print a command's timeline: attempts, decisions, snapshots, outcomes
   help      this text, or a command's
 
 ${DATABASE}
@@ -44,6 +50,8 @@ A broken chain exits with 1 (error LOG_CHAIN_BROKEN).
   --json          one JSON document: { schema, entity, key, entries, chain }
 
 ${DATABASE}`,
+  worker: WORKER_HELP,
+  inspect: INSPECT_HELP,
 };
 TEXTS.help = TEXTS.main!;
 
@@ -57,7 +65,9 @@ export async function helpCommand(args: string[], io: Io): Promise<number> {
   if (args.length > 1) throw new UsageError('tally help takes at most one command name');
   const text = TEXTS[args[0] ?? 'main'];
   if (text === undefined)
-    throw new UsageError(`unknown command ${JSON.stringify(args[0])}; commands: migrate, log, help`);
+    throw new UsageError(
+      `unknown command ${JSON.stringify(args[0])}; commands: migrate, log, worker, inspect, help`,
+    );
   io.out(text);
   return EXIT_OK;
 }

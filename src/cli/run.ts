@@ -1,12 +1,16 @@
 import { describeFailure, EXIT_USAGE, UsageError } from './errors.js';
 import { helpCommand, TEXTS } from './help.js';
+import { inspectCommand } from './inspect.js';
 import type { Io } from './io.js';
 import { logCommand } from './log.js';
 import { migrateCommand } from './migrate.js';
+import { workerCommand } from './worker.js';
 
 const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
   migrate: migrateCommand,
   log: logCommand,
+  worker: (args, io) => workerCommand(args, io),
+  inspect: inspectCommand,
   help: helpCommand,
 };
 
@@ -27,7 +31,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const command = COMMANDS[name];
   try {
     if (!command)
-      throw new UsageError(`unknown command ${JSON.stringify(name)}; commands: migrate, log, help`);
+      throw new UsageError(
+        `unknown command ${JSON.stringify(name)}; commands: migrate, log, worker, inspect, help`,
+      );
     if (name !== 'help' && (args.includes('--help') || args.includes('-h'))) return helpCommand([name], io);
     return await command(args, io);
   } catch (err) {

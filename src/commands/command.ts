@@ -69,7 +69,7 @@ export class Command<I = any, R = unknown> {
    */
   async timeline(ref: CommandRef): Promise<Timeline | null> {
     const row = await this.#find(ref);
-    return row ? readTimeline(this.#rt, this.#rt.config.db, row) : null;
+    return row ? readTimeline(this.#rt.config.s, this.#rt.config.db, row) : null;
   }
 
   /**

@@ -1,5 +1,4 @@
 import type { Executor } from '../db/types.js';
-import type { CommandRuntime } from './context.js';
 import { normalizeRow } from './machine.js';
 import { normalizeCall } from './resolve.js';
 import { type CommandResult, toResult } from './result.js';
@@ -58,12 +57,13 @@ export function toAlert(r: Record<string, unknown>): CommandAlert {
   };
 }
 
-export async function readTimeline(
-  rt: CommandRuntime,
-  db: Executor,
-  raw: Record<string, unknown>,
-): Promise<Timeline> {
-  const s = rt.config.s;
+/**
+ * Reads a command's timeline from `db` (`s` is the quoted schema); the command row is given.
+ *
+ * @example
+ * const t = await readTimeline('"tally"', db, row);
+ */
+export async function readTimeline(s: string, db: Executor, raw: Record<string, unknown>): Promise<Timeline> {
   const row = normalizeRow(raw);
   const [calls, events, alerts] = [
     await db.query(callsOfSql(s, row.id)),

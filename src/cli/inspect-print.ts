@@ -1,0 +1,52 @@
+import type { Timeline } from '../commands/timeline.js';
+import type { Io } from './io.js';
+
+const iso = (d: Date | null | undefined): string => (d ? d.toISOString() : '-');
+
+function show(v: unknown, max = 100): string {
+  const text = v === undefined ? 'null' : JSON.stringify(v);
+  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
+}
+
+/**
+ * The human form of `tally inspect`: the command, its calls (stored requests and outcomes), then every
+ * event oldest first, then alerts.
+ *
+ * @example
+ * printTimeline(io, await redeem.timeline({ id }));
+ */
+export function printTimeline(io: Io, t: Timeline): void {
+  const c = t.command;
+  io.out(`command ${c.id}`);
+  io.out(`  type ${c.type}  principal ${c.principal}  key ${c.key}`);
+  io.out(`  status ${c.status}  step ${c.stepIndex}  attempts ${c.attempts}`);
+  io.out(`  created ${iso(c.createdAt)}  finished ${iso(c.finishedAt)}  next ${iso(c.nextAt)}`);
+  if (c.leaseOwner) io.out(`  lease ${c.leaseOwner} until ${iso(c.leaseUntil)}`);
+  io.out(`  fingerprint ${c.fingerprint}  params ${show(c.params)}`);
+  for (const [name, value] of Object.entries(c.decisions)) io.out(`  decision ${name} = ${show(value)}`);
+  if (c.status === 'succeeded') io.out(`  result ${show(c.result)}`);
+  if (c.error) io.out(`  error ${show(c.error)}`);
+  for (const call of t.calls) {
+    io.out('');
+    io.out(`call ${call.step}  downstream key ${call.downstream_key}`);
+    io.out(`  request ${show(call.request, 200)}`);
+    io.out(`  sends ${call.sends}  queries ${call.queries}  first sent ${iso(call.first_sent_at)}`);
+    io.out(
+      call.outcome
+        ? `  outcome ${call.outcome} via ${call.resolved_by} at ${iso(call.resolved_at)}: ${show(call.value)}`
+        : '  outcome unknown (not resolved yet)',
+    );
+  }
+  io.out('');
+  io.out(`timeline (${t.events.length} ${t.events.length === 1 ? 'event' : 'events'}, oldest first)`);
+  for (const e of t.events) {
+    io.out(`  ${iso(e.at)}  ${e.kind.padEnd(16)} ${(e.step ?? '').padEnd(12)} ${show(e.data)}`);
+  }
+  if (t.alerts.length > 0) {
+    io.out('');
+    io.out(`alerts (${t.alerts.length})`);
+    for (const a of t.alerts) {
+      io.out(`  ${iso(a.at)}  ${a.kind}  ${a.resolvedAt ? 'resolved' : 'OPEN'}  ${a.message}`);
+    }
+  }
+}

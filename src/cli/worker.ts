@@ -1,0 +1,134 @@
+import { quoteIdent } from '../db/ident.js';
+import { createTally } from '../tally.js';
+import { openDatabase } from './connect.js';
+import { EXIT_OK, UsageError } from './errors.js';
+import type { Io } from './io.js';
+import { DATABASE_OPTIONS, databaseOptions, parseCommand, stringOption } from './options.js';
+import { loadSetupModule } from './worker-module.js';
+
+const OPTIONS = {
+  ...DATABASE_OPTIONS,
+  module: { type: 'string' },
+  once: { type: 'boolean' },
+  'batch-size': { type: 'string' },
+  concurrency: { type: 'string' },
+  'poll-ms': { type: 'string' },
+  id: { type: 'string' },
+} as const;
+
+function intOption(
+  values: Record<string, unknown>,
+  name: string,
+  min: number,
+  max: number,
+): number | undefined {
+  const v = stringOption(values, name, 'worker');
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < min || n > max) {
+    throw new UsageError(`tally worker: --${name} must be an integer from ${min} to ${max}`);
+  }
+  return n;
+}
+
+/**
+ * `tally worker --module PATH [--once] [--batch-size N] [--concurrency N] [--poll-ms N] [--id NAME]`:
+ * drives unfinished commands of every type the module declares, until SIGINT/SIGTERM (or, with
+ * `--once`, until a round finds nothing due).
+ *
+ * @example
+ * await workerCommand(['--module', './tally.setup.mjs', '--once'], io);
+ */
+export async function workerCommand(
+  args: string[],
+  io: Io,
+  signals: NodeJS.EventEmitter = process,
+): Promise<number> {
+  const values = parseCommand('worker', args, OPTIONS);
+  const modulePath = stringOption(values, 'module', 'worker');
+  if (modulePath === undefined) {
+    throw new UsageError('tally worker: --module PATH is required (a module that declares your commands)');
+  }
+  const opts = databaseOptions(values, 'worker');
+  quoteIdent(opts.schema, '--schema');
+  const batchSize = intOption(values, 'batch-size', 1, 10_000);
+  const concurrency = intOption(values, 'concurrency', 1, 256);
+  const pollMs = intOption(values, 'poll-ms', 1, 3_600_000);
+  const id = stringOption(values, 'id', 'worker');
+
+  const conn = await openDatabase(opts, io.env, io.cwd, { mustExist: true });
+  try {
+    const tally = await createTally({ db: conn.db, schema: opts.schema });
+    await tally.assertMigrated();
+    const names = await loadSetupModule(modulePath, io.cwd, tally);
+    let errors = 0;
+    const worker = tally.worker({
+      ...(id === undefined ? {} : { id }),
+      ...(batchSize === undefined ? {} : { batchSize }),
+      ...(concurrency === undefined ? {} : { concurrency }),
+      ...(pollMs === undefined ? {} : { pollMs }),
+      onError: (err, commandId) => {
+        errors++;
+        io.err(`worker: ${commandId ?? 'round'}: ${err instanceof Error ? err.message : String(err)}`);
+      },
+    });
+    io.out(`worker ${worker.id} on ${conn.label} (schema ${opts.schema}): commands ${names.join(', ')}`);
+    const totals = { claimed: 0, finished: 0 };
+    const count = (r: { claimed: number; results: { status: string }[] }) => {
+      totals.claimed += r.claimed;
+      totals.finished += r.results.filter((x) => x.status === 'succeeded' || x.status === 'failed').length;
+    };
+    let stopping = false;
+    let wake: (() => void) | null = null;
+    const stop = () => {
+      if (!stopping) io.out('worker: stopping after the round in progress');
+      stopping = true;
+      wake?.();
+    };
+    signals.on('SIGINT', stop);
+    signals.on('SIGTERM', stop);
+    try {
+      while (!stopping) {
+        let r: Awaited<ReturnType<typeof worker.runOnce>>;
+        try {
+          r = await worker.runOnce();
+        } catch (err) {
+          if (values.once) throw err;
+          // The database is away: say so, wait a poll interval, try again (the worker's contract).
+          errors++;
+          io.err(`worker: round failed: ${err instanceof Error ? err.message : String(err)}`);
+          r = { claimed: 0, results: [], errors: 1 };
+        }
+        count(r);
+        if (r.claimed > 0) {
+          const by = new Map<string, number>();
+          for (const x of r.results) by.set(x.status, (by.get(x.status) ?? 0) + 1);
+          io.out(
+            `round: claimed ${r.claimed}; ${[...by].map(([k, n]) => `${k} ${n}`).join(', ') || 'none driven'}`,
+          );
+          continue;
+        }
+        if (values.once) break;
+        await new Promise<void>((done) => {
+          const t = setTimeout(done, pollMs ?? 1000);
+          wake = () => {
+            clearTimeout(t);
+            done();
+          };
+        });
+        wake = null;
+      }
+    } finally {
+      signals.off('SIGINT', stop);
+      signals.off('SIGTERM', stop);
+    }
+    io.out(`worker ${worker.id}: stopped; ${summary(totals, errors)}`);
+    return EXIT_OK;
+  } finally {
+    await conn.close();
+  }
+}
+
+function summary(t: { claimed: number; finished: number }, errors: number): string {
+  return `claimed ${t.claimed}, finished ${t.finished}, errors ${errors}`;
+}
