@@ -7,6 +7,9 @@ export type ShardKey = string | number | bigint;
 /**
  * The canonical text of a shard key. Integers are written in decimal so a key read back from JSON,
  * from a bigint column or from a URL lands in the same bucket.
+ *
+ * @example
+ * canonicalKey(42n) // '42', the same as canonicalKey(42) and canonicalKey('42')
  */
 export function canonicalKey(key: unknown): string {
   if (typeof key === 'string') {

@@ -72,7 +72,12 @@ export function tokenPosition(token: CausalToken | null | undefined, shard: stri
   return token.positions[shard] ?? null;
 }
 
-/** A readable form for logs and tests: `{ db0: '0/16B3748' }`. */
+/**
+ * A readable form for logs and tests.
+ *
+ * @example
+ * describeToken(makeToken('db0', 23803720n)) // { db0: '0/16B3748' }
+ */
 export function describeToken(token: CausalToken | null): Record<string, string> | null {
   if (!token) return null;
   return Object.fromEntries(Object.entries(token.positions).map(([s, l]) => [s, formatLsn(l)]));

@@ -10,6 +10,10 @@ import {
   waitCaughtUp,
 } from '../support/replica.js';
 
+// Other test files write to the same cluster (the replica replays all of it): lag health is not what
+// this file tests, so its bounds are loose enough that load elsewhere never takes the replica out.
+const LOOSE = { maxLagMs: 60_000, maxLagBytes: 2 ** 40 };
+
 // MISSION §3, reproduced on a real streaming replica that applies commits 500 ms late
 // (scripts/replica.sh, recovery_min_apply_delay): an operator changes a member's level; the next read
 // hits the lagging replica, gets the old level and writes it back into the cache.
@@ -43,6 +47,7 @@ describe.skipIf(!replicaAvailable || !redisAvailable)(
         shard: 'db0',
         primary: db.primary,
         replicas: [{ name: 'r1', pool: db.replica }],
+        ...LOOSE,
         pollIntervalMs: 50,
         tokenWaitMs: 100,
       });
@@ -133,7 +138,8 @@ describe.skipIf(!replicaAvailable || !redisAvailable)(
         shard: 'db0',
         primary: db.primary,
         replicas: [{ name: 'r1', pool: db.replica }],
-        tokenWaitMs: 2_000,
+        ...LOOSE,
+        tokenWaitMs: 10_000,
       });
       try {
         const t = await run(USERS, 1, async (id, level, tally) => {
@@ -146,7 +152,7 @@ describe.skipIf(!replicaAvailable || !redisAvailable)(
         });
         expect(t.staleReads).toBe(0);
         const s = waiting.stats();
-        // Every read waited for its commit to be replayed (~500 ms) and then used the replica.
+        // Every read waited for its commit to be replayed (at least the 500 ms delay) and then used the replica.
         expect(s.reasons.TOKEN_WAITED).toBe(USERS);
         expect(s.targets.r1).toBe(USERS);
         expect(s.waits.totalMs / s.waits.count).toBeGreaterThan(300);
