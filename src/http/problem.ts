@@ -1,0 +1,46 @@
+import { STATUS_CODES } from 'node:http';
+import type { TallyError } from '../errors.js';
+import { httpStatusOf } from './status.js';
+
+/** An RFC 9457 problem document carrying Tally's stable error code. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  /** The stable Tally error code (`IDEMPOTENCY_KEY_REUSED`, ...): what clients branch on. */
+  code: string;
+  instance?: string;
+  details?: Readonly<Record<string, unknown>>;
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+export const DEFAULT_PROBLEM_TYPE_BASE = 'urn:tally:error:';
+
+/** The IETF Idempotency-Key draft's titles for its three error cases. */
+const TITLES: Readonly<Record<string, string>> = {
+  INVALID_IDEMPOTENCY_KEY: 'Idempotency-Key is missing or invalid',
+  IDEMPOTENCY_KEY_REUSED: 'Idempotency-Key is already used',
+  COMMAND_IN_FLIGHT: 'A request is outstanding for this Idempotency-Key',
+};
+
+/**
+ * The problem document for a TallyError. Server-side errors (5xx) keep their code but not their details.
+ *
+ * @example
+ * const p = problemOf(err, { instance: request.url });
+ * reply.code(p.status).type(PROBLEM_CONTENT_TYPE).send(p);
+ */
+export function problemOf(err: TallyError, options: { instance?: string; typeBase?: string } = {}): Problem {
+  const status = httpStatusOf(err.code);
+  const problem: Problem = {
+    type: `${options.typeBase ?? DEFAULT_PROBLEM_TYPE_BASE}${err.code}`,
+    title: TITLES[err.code] ?? STATUS_CODES[status] ?? 'Error',
+    status,
+    detail: err.message,
+    code: err.code,
+  };
+  if (options.instance !== undefined) problem.instance = options.instance;
+  if (status < 500 && err.details !== undefined) problem.details = err.details;
+  return problem;
+}

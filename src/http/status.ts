@@ -1,0 +1,70 @@
+import type { ErrorCode } from '../errors.js';
+
+/**
+ * The one place where Tally's error codes become HTTP statuses. 4xx: the request is wrong and retrying it
+ * unchanged will not help; 409 and 503: try again later; 500: the server's own declarations or data are wrong.
+ * A code missing here (a new one) answers 500 until it is mapped.
+ */
+export const HTTP_STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
+  // The request itself
+  INVALID_IDEMPOTENCY_KEY: 400,
+  INVALID_COMMAND_INPUT: 400,
+  INVALID_KEY: 400,
+  EMPTY_KEYS: 400,
+  INVALID_SELECTION: 400,
+  UNKNOWN_STATE: 400,
+  INVALID_UPDATE: 400,
+  MISSING_ACTOR: 400,
+  INVALID_CONTEXT: 400,
+  BATCH_TOO_LARGE: 400,
+  INVALID_TOKEN: 400,
+  INVALID_SHARD_KEY: 400,
+  INVALID_CACHE_KEY: 400,
+  INVALID_PRINCIPAL: 401,
+  NOT_FOUND: 404,
+  JOB_NOT_FOUND: 404,
+  COMMAND_NOT_FOUND: 404,
+  // The request against the current state
+  COMMAND_IN_FLIGHT: 409,
+  ILLEGAL_TRANSITION: 409,
+  BATCH_REJECTED: 409,
+  JOB_BUSY: 409,
+  JOB_LEASE_LOST: 409,
+  IDEMPOTENCY_KEY_REUSED: 422,
+  JOB_KEY_REUSED: 422,
+  // Transient
+  ROUTER_CLOSED: 503,
+  CACHE_ERROR: 503,
+  // The server's own configuration, declarations or data
+  INVALID_CONFIG: 500,
+  INVALID_IDENTIFIER: 500,
+  INVALID_ENTITY: 500,
+  UNKNOWN_ENTITY: 500,
+  DUPLICATE_ENTITY: 500,
+  TABLE_NOT_FOUND: 500,
+  COLUMN_NOT_FOUND: 500,
+  UNSUPPORTED_KEY_TYPE: 500,
+  SCHEMA_NOT_MIGRATED: 500,
+  SCHEMA_TOO_NEW: 500,
+  DB_ERROR: 500,
+  INVALID_COMMAND: 500,
+  DUPLICATE_COMMAND: 500,
+  UNKNOWN_COMMAND: 500,
+  INVALID_WORKER_OPTIONS: 500,
+  INVALID_ROUTER_OPTIONS: 500,
+  INVALID_STATEMENT: 500,
+  INVALID_SHARD_LAYOUT: 500,
+  INVALID_BUCKET_MOVE: 500,
+  INVALID_CACHE_OPTIONS: 500,
+  INVALID_CACHE_VERSION: 500,
+});
+
+/**
+ * The HTTP status for a Tally error code (500 for a code not in the table).
+ *
+ * @example
+ * httpStatusOf('IDEMPOTENCY_KEY_REUSED'); // 422
+ */
+export function httpStatusOf(code: ErrorCode | string): number {
+  return (HTTP_STATUS_BY_CODE as Record<string, number | undefined>)[code] ?? 500;
+}
