@@ -1,5 +1,5 @@
 import type { QueryableLike } from '../db/types.js';
-import { type Lsn, parseLsn } from './lsn.js';
+import { type Lsn, parseLsn, replayedPast } from './lsn.js';
 import { readsSql } from './sql.js';
 
 export type ReplicaStatus = 'unknown' | 'healthy' | 'lagging' | 'down' | 'not_standby';
@@ -27,6 +27,8 @@ export interface HealthOptions {
   maxLagBytes: number;
   pollTimeoutMs: number;
   clock: () => number;
+  /** The primary's `wal_block_size` (page size of the WAL). Default 8192. */
+  walBlockSize?: bigint;
 }
 
 interface Mutable {
@@ -95,7 +97,12 @@ export class HealthMonitor {
       const replay = parseLsn(row.replay);
       if (replay !== null && (r.replayLsn === null || replay > r.replayLsn)) r.replayLsn = replay;
       if (primaryLsn === null) return;
-      r.lagBytes = r.replayLsn === null ? null : Math.max(0, Number(primaryLsn - r.replayLsn));
+      r.lagBytes =
+        r.replayLsn === null
+          ? null
+          : replayedPast(r.replayLsn, primaryLsn, this.o.walBlockSize ?? 8192n)
+            ? 0
+            : Number(primaryLsn - r.replayLsn);
       r.lagMs = this.lagMs(r.replayLsn);
       r.status = this.verdict(r);
     } catch (err) {
@@ -105,7 +112,8 @@ export class HealthMonitor {
 
   private lagMs(replay: Lsn | null): number | null {
     if (replay === null) return null;
-    const oldest = this.samples.find((s) => s.lsn > replay);
+    const block = this.o.walBlockSize ?? 8192n;
+    const oldest = this.samples.find((s) => !replayedPast(replay, s.lsn, block));
     return oldest ? Math.max(0, this.o.clock() - oldest.at) : 0;
   }
 

@@ -38,3 +38,18 @@ export function maxLsn(a: Lsn | null, b: Lsn | null): Lsn | null {
 }
 
 export const MAX_LSN: Lsn = (1n << 64n) - 1n;
+
+/** The largest WAL page header (the "long" one at the start of a segment): no record lives inside it. */
+const MAX_PAGE_HEADER = 40n;
+
+/**
+ * True once a replica that has replayed up to `replay` has applied everything before `target`.
+ * The primary's insert position right after a page fills points past the next page's header, while a
+ * replica's replay position stops at the page boundary; the bytes between are a header, never a record.
+ * Without this an idle primary could leave a replica "behind" forever (and every token read on the primary).
+ */
+export function replayedPast(replay: Lsn | null, target: Lsn, walBlockSize: bigint): boolean {
+  if (replay === null) return false;
+  if (replay >= target) return true;
+  return replay % walBlockSize === 0n && target - replay <= MAX_PAGE_HEADER;
+}

@@ -4,9 +4,9 @@ import type { Executor, Row, SqlQuery, TransactionOptions } from '../db/types.js
 import { TallyError } from '../errors.js';
 import { type Classification, classifyStatement } from './classify.js';
 import { HealthMonitor, type ReplicaHealth } from './health.js';
-import { type Lsn, parseLsn } from './lsn.js';
+import { type Lsn, parseLsn, replayedPast } from './lsn.js';
 import { type ReadRouterOptions, resolveRouterOptions } from './options.js';
-import { type Attempt, runOnPrimary, runOnReplica } from './run.js';
+import { type Attempt, isConnectionError, retryableOnPrimary, runOnPrimary, runOnReplica } from './run.js';
 import { isPrimaryForced } from './scope.js';
 import { readsSql } from './sql.js';
 import { Counters, type RouteDecision, type RouteReason, type RouterStats } from './stats.js';
@@ -70,7 +70,8 @@ export interface ReadRouter extends Executor {
 export async function createReadRouter(options: ReadRouterOptions): Promise<ReadRouter> {
   const o = resolveRouterOptions(options);
   const primary = postgres(o.primary);
-  const monitor = new HealthMonitor({ ...o, primary: o.primary });
+  const block = await walBlockSize(primary);
+  const monitor = new HealthMonitor({ ...o, primary: o.primary, walBlockSize: block });
   const counters = new Counters();
   const waiters = new Map(
     o.replicas.map((r) => [
@@ -78,6 +79,7 @@ export async function createReadRouter(options: ReadRouterOptions): Promise<Read
       new ReplayWaiter(
         r.pool,
         o.waitPollMs,
+        block,
         (lsn) => monitor.observeReplay(r.name, lsn),
         (err) => monitor.markDown(r.name, err),
       ),
@@ -140,7 +142,7 @@ export async function createReadRouter(options: ReadRouterOptions): Promise<Read
     const start = turn++;
     const pick = <T>(list: T[]) => list[start % list.length]!;
     if (need === null) return { name: pick(live).name, reason: 'REPLICA', waitedMs: 0 };
-    const ready = live.filter((r) => r.replayLsn !== null && r.replayLsn >= need);
+    const ready = live.filter((r) => replayedPast(r.replayLsn, need, block));
     if (ready.length > 0) return { name: pick(ready).name, reason: 'TOKEN_SATISFIED', waitedMs: 0 };
     if (o.tokenWaitMs === 0) return { name: null, reason: 'TOKEN_TIMEOUT', waitedMs: 0 };
     const t0 = performance.now();
@@ -267,6 +269,11 @@ export async function createReadRouter(options: ReadRouterOptions): Promise<Read
   return Object.freeze(router);
 }
 
+async function walBlockSize(primary: Executor): Promise<bigint> {
+  const rows = await primary.query<{ wal_block_size: string }>({ text: 'SHOW wal_block_size' });
+  return BigInt(rows[0]?.wal_block_size ?? 8192);
+}
+
 const TX_CLASS: Classification = Object.freeze({ replicaSafe: false, reason: 'UNCLASSIFIED' });
 const UNCLASSIFIED = TX_CLASS;
 
@@ -277,23 +284,4 @@ function checkStatement(q: SqlQuery): void {
   if (q.values !== undefined && !Array.isArray(q.values)) {
     throw new TallyError('INVALID_STATEMENT', 'statement values must be an array');
   }
-}
-
-// A replica that is gone, restarting, or cancelled our query for recovery conflicts: the primary
-// answers instead. Syntax and data errors would fail the same way on the primary: they surface as is.
-function retryableOnPrimary(err: unknown): boolean {
-  const state = sqlState(err);
-  return !(state === '42601' || state?.startsWith('22'));
-}
-
-function isConnectionError(err: unknown): boolean {
-  const state = sqlState(err);
-  return state === undefined || state.startsWith('08') || state.startsWith('57P') || state === '53300';
-}
-
-// Driver errors without an SQLSTATE (ECONNREFUSED, "Connection terminated") count as undefined.
-function sqlState(err: unknown): string | undefined {
-  const d = (err as { details?: { sqlState?: unknown } } | null)?.details?.sqlState;
-  const c = d ?? (err as { code?: unknown } | null)?.code;
-  return typeof c === 'string' && /^[0-9A-Z]{5}$/.test(c) ? c : undefined;
 }

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { QueryableLike } from '../db/types.js';
 import { withTimeout } from './health.js';
-import { type Lsn, parseLsn } from './lsn.js';
+import { type Lsn, parseLsn, replayedPast } from './lsn.js';
 import { readsSql } from './sql.js';
 
 interface Waiter {
@@ -22,6 +22,7 @@ export class ReplayWaiter {
   constructor(
     private readonly pool: QueryableLike,
     private readonly intervalMs: number,
+    private readonly walBlockSize: bigint,
     private readonly onReplay: (lsn: Lsn) => void,
     private readonly onError: (err: unknown) => void,
   ) {}
@@ -52,7 +53,7 @@ export class ReplayWaiter {
         const now = performance.now();
         const keep: Waiter[] = [];
         for (const w of this.waiters) {
-          if (replay !== null && replay >= w.lsn) w.resolve(true);
+          if (replayedPast(replay, w.lsn, this.walBlockSize)) w.resolve(true);
           else if (now >= w.deadline) w.resolve(false);
           else keep.push(w);
         }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isTallyError } from '../../src/errors.js';
-import { formatLsn, parseLsn } from '../../src/reads/lsn.js';
+import { formatLsn, parseLsn, replayedPast } from '../../src/reads/lsn.js';
 import { describeToken, makeToken, mergeTokens, tokenPosition } from '../../src/reads/token.js';
 import { createTokenCodec } from '../../src/reads/token-codec.js';
 
@@ -14,6 +14,16 @@ describe('WAL positions', () => {
     expect(parseLsn('FFFFFFFF/FFFFFFFF')).toBe((1n << 64n) - 1n);
     for (const bad of ['', '0', '0/', '/1', 'G/1', '0/1/2', '123456789/0', 42, null])
       expect(parseLsn(bad)).toBeNull();
+  });
+
+  it('a replay position at a page boundary has passed a target inside the next page header only', () => {
+    const page = 8192n * 1000n;
+    expect(replayedPast(page + 8n, page + 8n, 8192n)).toBe(true);
+    expect(replayedPast(page, page + 24n, 8192n)).toBe(true); // short page header
+    expect(replayedPast(page, page + 40n, 8192n)).toBe(true); // long header at a segment start
+    expect(replayedPast(page, page + 48n, 8192n)).toBe(false); // a record could end there
+    expect(replayedPast(page + 8n, page + 24n, 8192n)).toBe(false); // not at a boundary: no slack
+    expect(replayedPast(null, 1n, 8192n)).toBe(false);
   });
 });
 
