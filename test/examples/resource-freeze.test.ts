@@ -20,12 +20,12 @@ function sh(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<Ru
   });
 }
 
-/** `npm start`, the README's first command after install, with the given DATABASE_URL (or none). */
+/** `npm run example:freeze` (the README's command for this example), with the given DATABASE_URL (or none). */
 function npmStart(databaseUrl: string | undefined): Promise<Run> {
   const env = { ...process.env };
   delete env.DATABASE_URL;
   if (databaseUrl) env.DATABASE_URL = databaseUrl;
-  return sh('npm', ['start', '--silent'], env);
+  return sh('npm', ['run', 'example:freeze', '--silent'], env);
 }
 
 function expectFullRun(r: Run): void {

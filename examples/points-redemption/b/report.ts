@@ -1,0 +1,58 @@
+// What B can prove about itself: balances, points moved according to the log, fold checks of every
+// account against its log, and where every redemption stands.
+import type { Entity, Executor } from 'tally';
+
+export interface Report {
+  accounts: { user: string; points: number; verified: boolean; problems: string[] }[];
+  /** Sums over the accounts' operation logs. */
+  deducted: number;
+  refunded: number;
+  commands: {
+    id: string;
+    key: string;
+    principal: string;
+    status: string;
+    qty: number;
+    downstreamKey: string;
+  }[];
+}
+
+/**
+ * Reads B's report. Commands come from Tally's documented `commands` table (schema `points_tally`).
+ *
+ * @example
+ * const r = await report(db, accounts);
+ */
+export async function report(db: Executor, accounts: Entity): Promise<Report> {
+  const rows = await db.query<{ id: string; points: number }>({
+    text: 'SELECT id, points FROM points_b.accounts ORDER BY id',
+  });
+  const out: Report = { accounts: [], deducted: 0, refunded: 0, commands: [] };
+  for (const r of rows) {
+    const check = await accounts.verify(r.id);
+    out.accounts.push({ user: r.id, points: Number(r.points), verified: check.ok, problems: check.problems });
+    for (const e of await accounts.history(r.id)) {
+      const before = Number(e.before?.points ?? 0);
+      const after = Number(e.after?.points ?? 0);
+      if (e.action === 'deduct') out.deducted += before - after;
+      if (e.action === 'refund') out.refunded += after - before;
+    }
+  }
+  const cmds = await db.query<{ id: string; key: string; principal: string; status: string; input: unknown }>(
+    {
+      text: `SELECT id, key, principal, status, input FROM points_tally.commands WHERE type = 'redeem' ORDER BY created_at`,
+    },
+  );
+  for (const c of cmds) {
+    const input = (typeof c.input === 'string' ? JSON.parse(c.input) : c.input) as { qty: number };
+    out.commands.push({
+      id: String(c.id),
+      key: c.key,
+      principal: c.principal,
+      status: c.status,
+      qty: input.qty,
+      downstreamKey: `${c.id}.issue`,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,158 @@
+// Starts the three nodes as separate processes on free local ports and wires them together:
+// A → B (/redemptions), B → C (/issue, /issue/:key), C → B (/callbacks/prizes).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '../..');
+
+export interface Node {
+  readonly name: 'A' | 'B' | 'C';
+  readonly url: string;
+  readonly process: ChildProcess;
+  /** Everything the process printed so far. */
+  output(): string;
+  /** Resolves when the process prints a line containing `text`. */
+  waitFor(text: string, timeoutMs?: number): Promise<void>;
+  /** Resolves when the process has exited. */
+  exited: Promise<number | null>;
+}
+
+export interface ChainOptions {
+  /** B's PGlite data directory (default: a fresh temporary one). Ignored when B gets DATABASE_URL. */
+  dataDir?: string;
+  /** Extra environment for B (e.g. QUERY_AFTER_MS, LEASE_MS, DATABASE_URL). */
+  bEnv?: Record<string, string>;
+  cEnv?: Record<string, string>;
+  /** Print the nodes' output to this process's stdout. */
+  echo?: boolean;
+}
+
+export interface Chain {
+  a: Node;
+  b: Node;
+  c: Node;
+  dataDir: string;
+  /** Starts B again on the same port and data (after a kill), with extra environment. */
+  restartB(env?: Record<string, string>): Promise<Node>;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const s = createServer();
+    s.once('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => done(port));
+    });
+  });
+}
+
+function startNode(
+  name: Node['name'],
+  file: string,
+  port: number,
+  env: Record<string, string>,
+  echo: boolean,
+) {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(HERE, file)], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const waiters: { text: string; done: () => void }[] = [];
+  const onData = (chunk: Buffer) => {
+    const s = chunk.toString();
+    out += s;
+    if (echo) process.stdout.write(s.replace(/^(?=.)/gm, `[${name}] `));
+    for (const w of waiters.splice(0)) {
+      if (out.includes(w.text)) w.done();
+      else waiters.push(w);
+    }
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const node: Node = {
+    name,
+    url: `http://127.0.0.1:${port}`,
+    process: child,
+    output: () => out,
+    exited,
+    waitFor(text, timeoutMs = 60_000) {
+      if (out.includes(text)) return Promise.resolve();
+      return new Promise((done, fail) => {
+        const t = setTimeout(
+          () => fail(new Error(`${name} did not print "${text}" within ${timeoutMs} ms:\n${out}`)),
+          timeoutMs,
+        );
+        waiters.push({
+          text,
+          done: () => {
+            clearTimeout(t);
+            done();
+          },
+        });
+        void exited.then((code) => fail(new Error(`${name} exited (${code}) before "${text}":\n${out}`)));
+      });
+    },
+  };
+  return node;
+}
+
+/**
+ * Starts C, then B (on PGlite in `dataDir` unless DATABASE_URL is given), then A; resolves when all three
+ * listen.
+ *
+ * @example
+ * const chain = await startChain();
+ * console.log(`open ${chain.a.url}`);
+ */
+export async function startChain(o: ChainOptions = {}): Promise<Chain> {
+  const [pa, pb, pc] = [await freePort(), await freePort(), await freePort()];
+  const echo = o.echo ?? false;
+  const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'tally-points-b-'));
+  const bUrl = `http://127.0.0.1:${pb}`;
+  const cUrl = `http://127.0.0.1:${pc}`;
+  const bEnvOf = (extra: Record<string, string> = {}) => ({
+    C_URL: cUrl,
+    DATA_DIR: dataDir,
+    ...o.bEnv,
+    ...extra,
+  });
+  const c = startNode('C', 'c/server.ts', pc, { CALLBACK_URL: `${bUrl}/callbacks/prizes`, ...o.cEnv }, echo);
+  const chain: Chain = {
+    c,
+    b: startNode('B', 'b/server.ts', pb, bEnvOf(), echo),
+    a: startNode('A', 'a/server.ts', pa, { B_URL: bUrl }, echo),
+    dataDir,
+    async restartB(env) {
+      chain.b = startNode('B', 'b/server.ts', pb, bEnvOf(env), echo);
+      await chain.b.waitFor('listening on');
+      return chain.b;
+    },
+    async stop() {
+      for (const n of [chain.a, chain.b, chain.c]) {
+        if (n.process.exitCode === null && n.process.signalCode === null) n.process.kill('SIGTERM');
+      }
+      await Promise.all([chain.a.exited, chain.b.exited, chain.c.exited]);
+    },
+  };
+  try {
+    await Promise.all([
+      chain.c.waitFor('listening on'),
+      chain.b.waitFor('listening on'),
+      chain.a.waitFor('listening on'),
+    ]);
+  } catch (err) {
+    await chain.stop();
+    throw err;
+  }
+  return chain;
+}
