@@ -1,5 +1,6 @@
 import { EXIT_OK, UsageError } from './errors.js';
 import type { Io } from './io.js';
+import { INSPECT_HELP, WORKER_HELP } from './worker-help.js';
 
 const DATABASE = `Database (the first that applies):
   --database-url URL   PostgreSQL, e.g. postgres://app@127.0.0.1:5432/app
@@ -8,8 +9,6 @@ const DATABASE = `Database (the first that applies):
   (default)            embedded PGlite in ./.tally-data
 
   --schema NAME        schema of Tally's own tables (default: tally)`;
-
-import { INSPECT_HELP, WORKER_HELP } from './worker-help.js';
 
 export const TEXTS: Record<string, string> = {
   main: `tally: audited state changes whose log can prove what happened

@@ -4,6 +4,7 @@ import { checkIdempotencyKey, checkPrincipal } from './canonical.js';
 import type { CommandRuntime } from './context.js';
 import type { CommandSpec } from './definition.js';
 import { drive } from './drive.js';
+import { getWithFailover } from './failover-submit.js';
 import { normalizeRow, TRANSITIONS } from './machine.js';
 import { type NotifyResult, notify } from './notify.js';
 import type { Definite } from './resolve.js';
@@ -56,6 +57,8 @@ export class Command<I = any, R = unknown> {
    * const r = await redeem.get({ key, principal: 'user:42' });
    */
   async get(ref: { key: string; principal: string }): Promise<CommandResult<R> | null> {
+    const f = this.#rt.spec.failover;
+    if (f) return (await getWithFailover(this.#rt, f, ref)) as CommandResult<R> | null;
     const row = await this.#find(ref);
     return row ? toResult<R>(normalizeRow(row), true) : null;
   }

@@ -1,5 +1,6 @@
 import type { Executor } from '../db/types.js';
 import { TallyError } from '../errors.js';
+import { type FailoverOptions, type ResolvedFailover, resolveFailover } from './failover.js';
 
 /** What a downstream answer means. Only `success` and `failure` end a call; `unknown` is a state. */
 export type Outcome<V = unknown> =
@@ -100,6 +101,11 @@ export interface CommandDefinition<I = any> {
   leaseMs?: number;
   /** How long `submit` waits for an in-flight attempt before COMMAND_IN_FLIGHT. Default 0 (no wait). */
   waitMs?: number;
+  /**
+   * A secondary store for this command's records while the primary database is unreachable: new
+   * commands are recorded there (and run nothing) until they are handed over to the primary.
+   */
+  failover?: FailoverOptions;
 }
 
 export type ResolvedStep<I> =
@@ -116,6 +122,7 @@ export interface CommandSpec<I = any> {
   readonly random: () => number;
   readonly leaseMs: number;
   readonly waitMs: number;
+  readonly failover: ResolvedFailover | null;
 }
 
 const NAME_RE = /^[a-z][a-z0-9_.-]{0,62}$/;
@@ -187,6 +194,7 @@ export function defineCommand<I>(name: unknown, def: CommandDefinition<I>): Comm
     random: r.random ?? Math.random,
     leaseMs: int(def.leaseMs, name, 'leaseMs', 30_000, 100, 86_400_000),
     waitMs: int(def.waitMs, name, 'waitMs', 0, 0, 600_000),
+    failover: resolveFailover(name, def.failover),
   });
 }
 

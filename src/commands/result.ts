@@ -18,6 +18,11 @@ export interface CommandResult<R = unknown> {
   attempts: number;
   createdAt: Date;
   finishedAt: Date | null;
+  /**
+   * 'secondary' while the command is only recorded on the failover store (its primary was unreachable):
+   * none of its steps has run; they run after it is handed over to the primary.
+   */
+  store?: 'secondary';
 }
 
 export function toResult<R>(row: CommandRow, replayed: boolean): CommandResult<R> {

@@ -3,6 +3,7 @@ import { TallyError } from '../errors.js';
 import { asStored, checkIdempotencyKey, checkPrincipal, fingerprintOf } from './canonical.js';
 import type { CommandRuntime } from './context.js';
 import { drive } from './drive.js';
+import { submitWithFailover } from './failover-submit.js';
 import { ACTIVE, normalizeRow } from './machine.js';
 import { type CommandResult, toResult } from './result.js';
 import { claimCommandSql, commandByKeySql, insertCommandSql } from './sql.js';
@@ -15,12 +16,28 @@ export interface SubmitInput<I> {
   input: I;
 }
 
+/** A submit's arguments, checked and fingerprinted. */
+export interface Prepared {
+  key: string;
+  principal: string;
+  input: unknown;
+  fingerprint: string;
+  canonical: string;
+}
+
 /**
  * Records the command (key, fingerprint, input snapshot) before anything else, then drives it; a
- * retry with the same key returns the recorded outcome or continues from the recorded state.
+ * retry with the same key returns the recorded outcome or continues from the recorded state. With a
+ * failover store, an unreachable primary sends new commands there (see failover-submit.ts).
  */
 export async function submit<I>(rt: CommandRuntime, args: SubmitInput<I>): Promise<CommandResult> {
-  const { config, spec } = rt;
+  const p = prepare(rt, args);
+  const f = rt.spec.failover;
+  return f ? submitWithFailover(rt, f, p) : submitPrimary(rt, p);
+}
+
+function prepare<I>(rt: CommandRuntime, args: SubmitInput<I>): Prepared {
+  const { spec } = rt;
   const key = checkIdempotencyKey(args?.key);
   const principal = checkPrincipal(args?.principal);
   const input = asStored(args?.input, 'input');
@@ -32,6 +49,20 @@ export async function submit<I>(rt: CommandRuntime, args: SubmitInput<I>): Promi
       `command ${spec.name}: the key parameters change when stored as JSON (NaN, Infinity, a class instance?)`,
     );
   }
+  return { key, principal, input, fingerprint, canonical };
+}
+
+/**
+ * The submit on the primary store. `onRecorded` is called once the primary has answered for the key
+ * (inserted it, or shown it exists): from then on the key certainly lives there.
+ */
+export async function submitPrimary(
+  rt: CommandRuntime,
+  p: Prepared,
+  onRecorded: (id: string | undefined) => void = () => {},
+): Promise<CommandResult> {
+  const { config, spec } = rt;
+  const { key, principal, input, fingerprint, canonical } = p;
   const owner = `submit:${config.ids()}`;
   const now = config.clock();
   const [inserted] = await config.db.query(
@@ -48,6 +79,7 @@ export async function submit<I>(rt: CommandRuntime, args: SubmitInput<I>): Promi
       leaseUntil: new Date(now.getTime() + spec.leaseMs),
     }),
   );
+  onRecorded(inserted ? String(inserted.id) : undefined);
   if (inserted) return toResult(await drive(rt, String(inserted.id), owner), false);
 
   const deadline = Date.now() + spec.waitMs;
@@ -56,6 +88,7 @@ export async function submit<I>(rt: CommandRuntime, args: SubmitInput<I>): Promi
     if (!found)
       throw new TallyError('COMMAND_NOT_FOUND', `command ${spec.name}: the key's record disappeared`);
     const row = normalizeRow(found);
+    onRecorded(row.id);
     if (row.fingerprint !== fingerprint) {
       throw new TallyError(
         'IDEMPOTENCY_KEY_REUSED',

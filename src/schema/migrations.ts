@@ -139,6 +139,28 @@ CREATE TABLE ${s}.command_alerts (
 CREATE INDEX command_alerts_open ON ${s}.command_alerts (command_type, id) WHERE resolved_at IS NULL;
 `,
   },
+  {
+    version: 3,
+    name: 'command intake (failover store)',
+    sql: (s) => `
+CREATE TABLE ${s}.command_intake (
+  id           uuid        PRIMARY KEY,
+  type         text        NOT NULL,
+  principal    text        NOT NULL,
+  key          text        NOT NULL,
+  fingerprint  text        NOT NULL,
+  params       jsonb       NOT NULL,
+  input        jsonb       NOT NULL,
+  received_at  timestamptz NOT NULL,
+  handed_over_at timestamptz,
+  handover     text        CHECK (handover IN ('moved', 'merged', 'rejected')),
+  primary_id   uuid,
+  CONSTRAINT command_intake_key UNIQUE (type, principal, key)
+);
+COMMENT ON TABLE ${s}.command_intake IS 'Tally failover store: commands recorded while their primary was unreachable; no step runs here, each is handed over to the primary';
+CREATE INDEX command_intake_open ON ${s}.command_intake (received_at) WHERE handed_over_at IS NULL;
+`,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

@@ -1,6 +1,9 @@
 import type { Command } from '../commands/command.js';
 import { drive } from '../commands/drive.js';
+import type { ResolvedFailover } from '../commands/failover.js';
+import { handOverDue } from '../commands/intake.js';
 import { type CommandResult, toResult } from '../commands/result.js';
+import { isUnreachable } from '../commands/unreachable.js';
 import type { TallyConfig } from '../config.js';
 import { TallyError } from '../errors.js';
 import { claimDueSql } from './sql.js';
@@ -83,6 +86,7 @@ export class Worker {
     const commands = this.#commands();
     if (commands.size === 0) return { claimed: 0, results: [], errors: 0 };
     const { db, s, clock } = this.#config;
+    await this.#handOver(commands);
     const now = clock();
     const claimed = await db.query<{ id: string; type: string }>(
       claimDueSql(s, {
@@ -110,6 +114,36 @@ export class Worker {
     };
     await Promise.all(Array.from({ length: Math.min(this.#concurrency, claimed.length) }, lane));
     return { claimed: claimed.length, results, errors };
+  }
+
+  // Commands recorded on a failover store while the primary was away are handed over to it first, so
+  // this same round drives them (see docs/decisions/0035). A secondary that is away only delays that.
+  async #handOver(commands: ReadonlyMap<string, Command>): Promise<void> {
+    const stores = new Map<ResolvedFailover['db'], { f: ResolvedFailover; types: string[] }>();
+    for (const c of commands.values()) {
+      const f = c.runtime.spec.failover;
+      if (!f) continue;
+      const entry = stores.get(f.db) ?? { f, types: [] };
+      entry.types.push(c.name);
+      stores.set(f.db, entry);
+    }
+    for (const { f, types } of stores.values()) {
+      try {
+        await handOverDue(f, this.#config.db, this.#config.s, types, this.#batch, this.#config.clock());
+      } catch (err) {
+        if (!isUnreachable(err) || (await this.#primaryUp())) this.#onError(err, null);
+        else throw err; // the primary is away: this round cannot do anything
+      }
+    }
+  }
+
+  async #primaryUp(): Promise<boolean> {
+    try {
+      await this.#config.db.query({ text: 'SELECT 1' });
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /**
