@@ -28,6 +28,8 @@ export interface ChainOptions {
   /** Extra environment for B (e.g. QUERY_AFTER_MS, LEASE_MS, DATABASE_URL). */
   bEnv?: Record<string, string>;
   cEnv?: Record<string, string>;
+  /** B's first start drops its schemas (RESET=1); restarts keep them. For PostgreSQL, which outlives runs. */
+  resetB?: boolean;
   /** Print the nodes' output to this process's stdout. */
   echo?: boolean;
 }
@@ -129,7 +131,7 @@ export async function startChain(o: ChainOptions = {}): Promise<Chain> {
   const c = startNode('C', 'c/server.ts', pc, { CALLBACK_URL: `${bUrl}/callbacks/prizes`, ...o.cEnv }, echo);
   const chain: Chain = {
     c,
-    b: startNode('B', 'b/server.ts', pb, bEnvOf(), echo),
+    b: startNode('B', 'b/server.ts', pb, bEnvOf(o.resetB ? { RESET: '1' } : {}), echo),
     a: startNode('A', 'a/server.ts', pa, { B_URL: bUrl }, echo),
     dataDir,
     async restartB(env) {

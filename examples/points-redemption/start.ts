@@ -4,7 +4,8 @@ import { startChain } from './chain.js';
 
 const chain = await startChain({
   echo: process.argv.includes('--verbose'),
-  ...(process.env.DATABASE_URL ? { bEnv: { DATABASE_URL: process.env.DATABASE_URL } } : {}),
+  // PostgreSQL outlives the run, C's in-memory records do not: B starts from nothing there too.
+  ...(process.env.DATABASE_URL ? { bEnv: { DATABASE_URL: process.env.DATABASE_URL }, resetB: true } : {}),
 });
 for (const user of ['alice', 'bob', 'carol']) {
   await fetch(`${chain.b.url}/admin/accounts`, {

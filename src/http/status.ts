@@ -32,7 +32,9 @@ export const HTTP_STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> =
   JOB_LEASE_LOST: 409,
   IDEMPOTENCY_KEY_REUSED: 422,
   JOB_KEY_REUSED: 422,
-  // Transient
+  // Transient: try again later, with the same key
+  COMMAND_OUTCOME_UNKNOWN: 503, // the key may live on an unreachable primary: never re-run on the secondary
+  STORES_UNAVAILABLE: 503,
   ROUTER_CLOSED: 503,
   CACHE_ERROR: 503,
   // The server's own configuration, declarations or data

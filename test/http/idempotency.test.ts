@@ -69,6 +69,9 @@ beforeAll(async () => {
       details: { from: 'frozen' },
     });
   });
+  app.get('/boom/unknown', async () => {
+    throw new TallyError('COMMAND_OUTCOME_UNKNOWN', 'the primary is unreachable; retry later');
+  });
   app.get('/boom/plain', async () => {
     throw new Error('secret internals');
   });
@@ -234,6 +237,13 @@ describe('Idempotency-Key over Fastify (fastify.inject)', () => {
       instance: '/boom/tally',
       details: { from: 'frozen' },
     });
+    const unknown = await app.inject({ method: 'GET', url: '/boom/unknown' });
+    expect([unknown.statusCode, unknown.headers['retry-after'], unknown.json().code]).toEqual([
+      503,
+      '1',
+      'COMMAND_OUTCOME_UNKNOWN',
+    ]);
+    expect(unknown.json()).not.toHaveProperty('details');
     const plain = await app.inject({ method: 'GET', url: '/boom/plain' });
     expect(plain.statusCode).toBe(500);
     expect(plain.headers['content-type']).not.toMatch(/problem/);

@@ -10,7 +10,7 @@
 // Env: PORT (4002), C_URL, DATABASE_URL or DATA_DIR (default .tally-data/points-b), C_TIMEOUT_MS, QUERY_AFTER_MS,
 // RETRY_BASE_MS, MAX_ATTEMPTS, LEASE_MS, WORKER_POLL_MS, PAUSE_AT (checkpoints, comma-separated, each
 // `name` or `name@user`: B stops there and prints "PAUSED <name>@<user>", so a test can kill it at that
-// exact point; names in service.ts).
+// exact point; names in service.ts), RESET=1 (drop B's schemas first: a fresh start on PostgreSQL).
 import Fastify from 'fastify';
 import { createTally, isTallyError } from 'tally';
 import { idempotent, tallyFastify } from 'tally/fastify';
@@ -32,6 +32,8 @@ const { db, label } = await openDb({
   ...(process.env.DATABASE_URL ? { url: process.env.DATABASE_URL } : {}),
   dataDir: process.env.DATA_DIR ?? '.tally-data/points-b',
 });
+if (process.env.RESET === '1')
+  await db.exec('DROP SCHEMA IF EXISTS points_b CASCADE; DROP SCHEMA IF EXISTS points_tally CASCADE');
 await createTables(db);
 const tally = await createTally({ db, schema: 'points_tally' });
 await tally.migrate();
