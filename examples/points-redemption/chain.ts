@@ -65,7 +65,7 @@ function startNode(
   const child = spawn(process.execPath, ['--import', 'tsx', join(HERE, file)], {
     cwd: ROOT,
     env: { ...process.env, ...env, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'], // the channel closes if this process dies: the node exits too
   });
   let out = '';
   const waiters: { text: string; done: () => void }[] = [];

@@ -30,4 +30,6 @@ app.get<{ Params: { user: string } }>('/api/points/:user', async (req, reply) =>
 });
 
 await app.listen({ port, host: '127.0.0.1' });
+// Started by the launcher (chain.ts): stop when it is gone.
+if (process.send) process.once('disconnect', () => process.exit(0));
 console.log(`A (web page) listening on http://127.0.0.1:${port}`);

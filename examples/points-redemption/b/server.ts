@@ -119,6 +119,8 @@ try {
 worker.start();
 console.log(`B (points service) listening on http://127.0.0.1:${port} — database: ${label}`);
 
+// Started by the launcher (chain.ts): stop when it is gone.
+if (process.send) process.once('disconnect', () => process.exit(0));
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, async () => {
     await worker.stop();

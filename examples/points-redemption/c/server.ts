@@ -150,4 +150,6 @@ app.get('/admin/state', async () => ({
 }));
 
 await app.listen({ port, host: '127.0.0.1' });
+// Started by the launcher (chain.ts): stop when it is gone.
+if (process.send) process.once('disconnect', () => process.exit(0));
 console.log(`C (prize platform) listening on http://127.0.0.1:${port}`);
