@@ -53,7 +53,15 @@ const COLS = `id::text AS id, type, principal, key, fingerprint, params, input, 
 const CALL_COLS = `command_id::text AS command_id, step, downstream_key, request, sends, queries, first_sent_at,
   last_sent_at, outcome, value, resolved_by, resolved_at, created_at`;
 
-/** Records key, fingerprint and input snapshot (leased to the submitter); no row when the key exists. */
+/**
+ * Records key, fingerprint and input snapshot (leased to the submitter); no row when the key exists.
+ * Its commit does not wait for the WAL flush (`synchronous_commit` off for this one statement's
+ * transaction): every effect of the command commits later, synchronously, and that flush covers this
+ * earlier record too — so no effect is ever durable without its record, and a submitter that dies keeps
+ * the record (the server has it). Only a database crash in the next ~200 ms can lose a record whose
+ * command has not yet changed anything (docs/decisions/0036). Only on a server (`asyncRecord`): an
+ * embedded database dies with its process, and would lose the record with it.
+ */
 export const insertCommandSql = (
   s: string,
   c: {
@@ -68,17 +76,31 @@ export const insertCommandSql = (
     at: Date;
     leaseUntil: Date;
   },
+  asyncRecord = false,
 ): SqlQuery => ({
   text: `WITH ins AS (
            INSERT INTO ${s}.commands (id, type, principal, key, fingerprint, params, input, next_at,
                                       lease_owner, lease_until, created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $8, $8)
+           SELECT $1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $8, $8
+             FROM (SELECT CASE WHEN $11::boolean THEN set_config('synchronous_commit', 'off', true) END) AS c
            ON CONFLICT (type, principal, key) DO NOTHING
            RETURNING *),
          ev AS (INSERT INTO ${s}.command_events (command_id, kind, data, at)
                 SELECT id, 'submitted', jsonb_build_object('fingerprint', fingerprint), $8 FROM ins)
          SELECT ${COLS} FROM ins`,
-  values: [c.id, c.type, c.principal, c.key, c.fingerprint, c.params, c.input, c.at, c.owner, c.leaseUntil],
+  values: [
+    c.id,
+    c.type,
+    c.principal,
+    c.key,
+    c.fingerprint,
+    c.params,
+    c.input,
+    c.at,
+    c.owner,
+    c.leaseUntil,
+    asyncRecord,
+  ],
 });
 
 export const commandByKeySql = (s: string, type: string, principal: string, key: string): SqlQuery => ({

@@ -66,18 +66,22 @@ export async function submitPrimary(
   const owner = `submit:${config.ids()}`;
   const now = config.clock();
   const [inserted] = await config.db.query(
-    insertCommandSql(config.s, {
-      id: config.ids(),
-      type: spec.name,
-      principal,
-      key,
-      fingerprint,
-      params: canonical,
-      input: JSON.stringify(input),
-      owner,
-      at: now,
-      leaseUntil: new Date(now.getTime() + spec.leaseMs),
-    }),
+    insertCommandSql(
+      config.s,
+      {
+        id: config.ids(),
+        type: spec.name,
+        principal,
+        key,
+        fingerprint,
+        params: canonical,
+        input: JSON.stringify(input),
+        owner,
+        at: now,
+        leaseUntil: new Date(now.getTime() + spec.leaseMs),
+      },
+      config.db.dialect === 'postgres',
+    ),
   );
   onRecorded(inserted ? String(inserted.id) : undefined);
   if (inserted) return toResult(await drive(rt, String(inserted.id), owner), false);

@@ -1,0 +1,221 @@
+// `npm run bench -- commands`: once-only commands next to a bare UPDATE and DBOS.
+//
+// Against PostgreSQL (DATABASE_URL, default the local server). Dedicated databases, created and dropped
+// by the run: tally_bench_commands (Tally and the floor), tally_bench_dbos_sys (DBOS's system database)
+// and tally_bench_dbos_app (the table DBOS's step updates).
+//   accounts(id int PK, state text, version int, points bigint) — 5,000 rows, one per command.
+// Phases, N = 5,000 operations each, one account per operation:
+//   floor     bare autocommit `UPDATE accounts SET points = points - 10 WHERE id = $1`, concurrency 8
+//   c1 / c8   Tally: `debit.submit({ key, principal, input })` of a command with one local step — lock
+//             (SELECT ... FOR UPDATE), check (points >= 10, else ctx.fail), update the entity through
+//             `accounts.update` (its log row, hash chained) — and its outcome recorded; concurrency 1, 8
+//   with_call the same with one downstream call to an in-process fake (answers success at once), c=8
+//   dbos      DBOS: a workflow with one step doing the same lock, check, update and log row in one
+//             transaction, c=8
+// The very last line is one JSON object.
+import { randomUUID } from 'node:crypto';
+import { loadavg } from 'node:os';
+import { DBOS } from '@dbos-inc/dbos-sdk';
+import pg from 'pg';
+import { postgres } from '../src/db/postgres/index.js';
+import { createTally } from '../src/tally.js';
+
+const N = Number(process.env.BENCH_COMMANDS_N ?? 5000);
+const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const log = (msg: string) => console.log(msg);
+const load = () =>
+  `load ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`;
+const round = (x: number, d: number) => Number(x.toFixed(d));
+
+async function admin(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+/** A database of this run's own (dropped first if a previous run left it, dropped again by drop()). */
+async function dedicated(name: string): Promise<{ url: string; drop(): Promise<void> }> {
+  if (!/^tally_bench_[a-z0-9_]+$/.test(name)) throw new Error(`refusing to manage ${name}`);
+  await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin(`CREATE DATABASE ${name}`);
+  const url = new URL(PG_URL);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+/** Runs op(1..n) from `c` lanes; returns operations per second over the wall time. */
+async function run(c: number, n: number, op: (i: number) => Promise<unknown>): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: c }, async () => {
+      while (next < n) await op(++next);
+    }),
+  );
+  return n / ((performance.now() - t0) / 1000);
+}
+
+const ACCOUNTS = `CREATE TABLE accounts (id integer PRIMARY KEY, state text NOT NULL DEFAULT 'open',
+  version integer NOT NULL DEFAULT 0, points bigint NOT NULL);
+  INSERT INTO accounts (id, points) SELECT g, 1000000000 FROM generate_series(1, ${N}) g;`;
+
+log(`commands: PostgreSQL at ${PG_URL.replace(/:[^:@/]*@/, ':***@')}, N = ${N}; ${load()}`);
+const dbs = await Promise.all([
+  dedicated('tally_bench_commands'),
+  dedicated('tally_bench_dbos_sys'),
+  dedicated('tally_bench_dbos_app'),
+]);
+const [main, dbosSys, dbosApp] = dbs;
+const pool = new pg.Pool({ connectionString: main!.url, max: 10 });
+const appPool = new pg.Pool({ connectionString: dbosApp!.url, max: 10 });
+const results: Record<string, number> = {};
+try {
+  const server = (await pool.query('SHOW server_version')).rows[0].server_version;
+  log(`server ${server}; pools of 10`);
+  await pool.query(ACCOUNTS);
+  const tally = await createTally({ db: postgres(pool) });
+  await tally.migrate();
+  const accounts = tally.entity('account', { table: 'accounts', states: { open: ['closed'], closed: [] } });
+  const debitStep = {
+    name: 'debit',
+    async run(ctx: import('../src/commands/definition.js').StepContext<{ account: number }>) {
+      const [a] = await ctx.tx.query<{ points: string }>({
+        text: 'SELECT points FROM accounts WHERE id = $1 FOR UPDATE',
+        values: [ctx.input.account],
+      });
+      const points = Number(a!.points);
+      if (points < 10) ctx.fail('insufficient_points');
+      await accounts.update({
+        key: ctx.input.account,
+        set: { points: points - 10 },
+        action: 'debit',
+        ...ctx.write,
+      });
+      return { left: points - 10 };
+    },
+  };
+  const debit = tally.command<{ account: number }>('debit', {
+    fingerprint: (i) => ({ account: i.account }),
+    steps: [debitStep],
+  });
+  const debitCall = tally.command<{ account: number }>('debit_call', {
+    fingerprint: (i) => ({ account: i.account }),
+    steps: [
+      debitStep,
+      {
+        name: 'notify',
+        call: {
+          request: (ctx) => ({ account: ctx.input.account, amount: 10 }),
+          send: async (req: { account: number }, meta) => {
+            await new Promise((r) => setImmediate(r)); // an in-process downstream that answers at once
+            return { ok: true, key: meta.key, account: req.account };
+          },
+        },
+      },
+    ],
+  });
+  const submit = (cmd: typeof debit, tag: string) => async (i: number) => {
+    const r = await cmd.submit({ key: `${tag}-${i}`, principal: 'bench', input: { account: i } });
+    if (r.status !== 'succeeded') throw new Error(`command ${tag}-${i} ended ${r.status}`);
+  };
+
+  // Warm-up: pools filled, statements and entity shape cached, JIT warm (not measured).
+  await run(8, 200, submit(debit, 'warm'));
+  await run(8, 200, (i) => pool.query('UPDATE accounts SET points = points - 10 WHERE id = $1', [i]));
+
+  results.floor_c8 = await run(8, N, (i) =>
+    pool.query('UPDATE accounts SET points = points - 10 WHERE id = $1', [i]),
+  );
+  log(`floor      bare autocommit UPDATE, c=8: ${results.floor_c8.toFixed(0)}/s; ${load()}`);
+  results.c1 = await run(1, N, submit(debit, 'c1'));
+  log(`tally c=1  command, one local step:       ${results.c1.toFixed(0)}/s; ${load()}`);
+  results.c8 = await run(8, N, submit(debit, 'c8'));
+  log(`tally c=8  command, one local step:       ${results.c8.toFixed(0)}/s; ${load()}`);
+  results.with_call = await run(8, N, submit(debitCall, 'call'));
+  log(`tally c=8  + one downstream call:         ${results.with_call.toFixed(0)}/s; ${load()}`);
+  const [check] = (
+    await pool.query(`SELECT count(*)::int AS commands, count(*) FILTER (WHERE status = 'succeeded')::int AS ok
+                        FROM tally.commands`)
+  ).rows;
+  const expected = 3 * N + 200;
+  if (check.commands !== expected || check.ok !== expected)
+    throw new Error(`commands: ${JSON.stringify(check)}`);
+  const [logs] = (await pool.query(`SELECT count(*)::int AS n FROM tally.log WHERE action = 'debit'`)).rows;
+  if (logs.n !== expected) throw new Error(`log rows ${logs.n}, expected ${expected}`);
+  log(`checked: ${expected} commands succeeded, ${logs.n} log rows (one per command)`);
+
+  // DBOS: a workflow with one step doing the same lock, check, update and log row.
+  await appPool.query(ACCOUNTS);
+  await appPool.query(`CREATE TABLE account_log (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    account integer NOT NULL, workflow text NOT NULL, before bigint NOT NULL, after bigint NOT NULL,
+    at timestamptz NOT NULL DEFAULT now())`);
+  const dbosDebit = async (account: number, workflow: string) => {
+    const c = await appPool.connect();
+    try {
+      await c.query('BEGIN');
+      const { rows } = await c.query('SELECT points FROM accounts WHERE id = $1 FOR UPDATE', [account]);
+      const points = Number(rows[0].points);
+      if (points < 10) throw new Error('insufficient_points');
+      await c.query('UPDATE accounts SET points = $2, version = version + 1 WHERE id = $1', [
+        account,
+        points - 10,
+      ]);
+      await c.query('INSERT INTO account_log (account, workflow, before, after) VALUES ($1, $2, $3, $4)', [
+        account,
+        workflow,
+        points,
+        points - 10,
+      ]);
+      await c.query('COMMIT');
+      return points - 10;
+    } catch (err) {
+      await c.query('ROLLBACK');
+      throw err;
+    } finally {
+      c.release();
+    }
+  };
+  DBOS.setConfig({ name: 'tally-bench', systemDatabaseUrl: dbosSys!.url, logLevel: 'error' });
+  const workflow = DBOS.registerWorkflow(
+    async (account: number) =>
+      DBOS.runStep(() => dbosDebit(account, DBOS.workflowID ?? ''), { name: 'debit' }),
+    { name: 'debitWorkflow' },
+  );
+  await DBOS.launch();
+  try {
+    const start = (tag: string) => (i: number) =>
+      DBOS.startWorkflow(workflow, { workflowID: `${tag}-${i}-${randomUUID()}` })(i).then((h) =>
+        h.getResult(),
+      );
+    await run(8, 200, start('warm'));
+    results.dbos_c8 = await run(8, N, start('c8'));
+  } finally {
+    await DBOS.shutdown();
+  }
+  log(`dbos c=8   workflow, one step:            ${results.dbos_c8.toFixed(0)}/s; ${load()}`);
+} finally {
+  await pool.end();
+  await appPool.end();
+  for (const d of dbs) await d.drop();
+}
+
+const out = {
+  bench: 'commands',
+  c1_per_s: round(results.c1!, 0),
+  c8_per_s: round(results.c8!, 0),
+  floor_c8_per_s: round(results.floor_c8!, 0),
+  dbos_c8_per_s: round(results.dbos_c8!, 0),
+  vs_floor: round(results.c8! / results.floor_c8!, 3),
+  vs_dbos: round(results.c8! / results.dbos_c8!, 2),
+  with_call_c8_per_s: round(results.with_call!, 0),
+};
+log(
+  `c=8 is ${(out.vs_floor * 100).toFixed(1)}% of the floor (goal ≥ 50%) and ${out.vs_dbos}× DBOS (goal ≥ 5×)`,
+);
+console.log(JSON.stringify(out));
