@@ -1,7 +1,7 @@
 // Starts the three nodes as separate processes on free local ports and wires them together:
 // A → B (/redemptions), B → C (/issue, /issue/:key), C → B (/callbacks/prizes).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -23,7 +23,7 @@ export interface Node {
 }
 
 export interface ChainOptions {
-  /** B's PGlite data directory (default: a fresh temporary one). Ignored when B gets DATABASE_URL. */
+  /** B's PGlite data directory (default: a fresh temporary one, removed by `stop()`). Ignored with DATABASE_URL. */
   dataDir?: string;
   /** Extra environment for B (e.g. QUERY_AFTER_MS, LEASE_MS, DATABASE_URL). */
   bEnv?: Record<string, string>;
@@ -144,6 +144,7 @@ export async function startChain(o: ChainOptions = {}): Promise<Chain> {
         if (n.process.exitCode === null && n.process.signalCode === null) n.process.kill('SIGTERM');
       }
       await Promise.all([chain.a.exited, chain.b.exited, chain.c.exited]);
+      if (o.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
     },
   };
   try {

@@ -49,7 +49,7 @@ describe('B killed between steps is completed by the worker after a restart', ()
     const key = t.key(point.replace(':', '-'));
     await killAt(point, user, key);
     const report = await t.settle(30_000);
-    expect(report.commands.find((c: { key: string }) => c.key === key).status).toBe('succeeded');
+    expect(await t.statusOf(key, report)).toBe('succeeded');
     expect(await t.points(user)).toBe(80);
     // The head's retry now gets the recorded outcome.
     const head = await t.viaA({ key, user, prize: 'mug', qty: 2 });
@@ -61,7 +61,7 @@ describe('B killed between steps is completed by the worker after a restart', ()
     const key = t.key('compensate');
     await killAt('compensate:before-commit', 'kim', key);
     const report = await t.settle(30_000);
-    expect(report.commands.find((c: { key: string }) => c.key === key).status).toBe('failed');
+    expect(await t.statusOf(key, report)).toBe('failed');
     expect(await t.points('kim')).toBe(100);
     const head = await t.viaA({ key, user: 'kim', prize: 'mug', qty: 2 });
     expect(head).toMatchObject({

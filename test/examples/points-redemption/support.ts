@@ -138,6 +138,18 @@ export class ChainUnderTest {
     return (await http('GET', `${this.chain.b.url}/admin/report`)).body;
   }
 
+  /** The status of the command submitted with `key` (fails with what B printed when there is none). */
+  async statusOf(key: string, report?: any): Promise<string> {
+    const r = report ?? (await this.report());
+    const cmd = r.commands.find((c: { key: string }) => c.key === key);
+    if (!cmd) {
+      throw new Error(
+        `no command for key ${key}: ${JSON.stringify(r)}\nB printed:\n${this.chain.b.output()}`,
+      );
+    }
+    return cmd.status;
+  }
+
   /** Waits until B's worker has brought every command to a final state. */
   async settle(timeoutMs = 30_000): Promise<any> {
     const until = Date.now() + timeoutMs;
