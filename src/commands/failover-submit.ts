@@ -44,7 +44,10 @@ export async function submitWithFailover(
     let recordedId: string | undefined;
     try {
       try {
-        await handOverKey(f, config.db, config.s, ref, config.clock());
+        // One plain read on the secondary; the locked hand-over only when an open record is there.
+        const open = await findIntake(f.db, config.s, ref);
+        if (open && open.handed_over_at === null)
+          await handOverKey(f, config.db, config.s, ref, config.clock());
       } catch (err) {
         // The secondary may be the one away: the primary still answers; a later hand-over merges.
         if (!isUnreachable(err)) throw err;

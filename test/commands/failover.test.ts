@@ -165,8 +165,11 @@ describe.skipIf(!postgresAvailable)('failover store: the primary cut off by a TC
     // New commands (keys minted after the outage began) are recorded on the secondary; nothing runs.
     t += 10;
     const fresh = [uuidV7(clock()), uuidV7(clock()), uuidV7(clock())];
+    const intakeIds: string[] = [];
     for (const key of fresh) {
-      expect(await redeem.submit({ key, principal: 'u1', input })).toMatchObject({
+      const r = await redeem.submit({ key, principal: 'u1', input });
+      intakeIds.push(r.id);
+      expect(r).toMatchObject({
         status: 'pending',
         store: 'secondary',
         replayed: false,
@@ -222,7 +225,7 @@ describe.skipIf(!postgresAvailable)('failover store: the primary cut off by a TC
     downstream.up = true;
     t += 6000;
     const direct = await redeem.submit({ key: fresh[2]!, principal: 'u1', input });
-    expect(direct).toMatchObject({ status: 'succeeded', replayed: true });
+    expect(direct).toMatchObject({ id: intakeIds[2], status: 'succeeded', replayed: true });
     expect(direct.store).toBeUndefined();
     t += 120_000; // the in-doubt command's backoff has passed
     const worker = tally.worker({ id: 'fo-worker' });
