@@ -6,7 +6,7 @@ import type { EntityDefinition } from './definition.js';
 import type { TableShape } from './introspect.js';
 import { canonicalKeys, type EntityKey, keyFromText } from './keys.js';
 import type { ChangeResult, Rejection } from './result.js';
-import { type ChangeOp, changeSql, lockRowsSql, lockWhereSql } from './sql.js';
+import { type ChangeOp, changeSql, fastTransitionSql, lockRowsSql, lockWhereSql } from './sql.js';
 import { checkedAction, checkedWhere } from './validate.js';
 
 /** Which rows: explicit keys, or an equality filter (`{ state: 'active', region: ['eu', 'us'] }`). */
@@ -62,13 +62,28 @@ export async function applyChange(
       checkBatchSize(keys.length, config, def);
       for (const k of keys) byText.set(k, keyFromText(k, shape.keyType));
       if (keys.length === 0) return { changed: [], unchanged: [], rejected: [], applied: true };
-    } else {
-      await tx.query(lockRowsSql(def, shape, keys));
     }
-    const params = { keys, entityType: def.name, action, ...ctx, at: config.clock() };
-    const [res] = await tx.query<{ updated: number; logged: number; to_change: number; others: unknown }>(
-      changeSql(config.s, def, shape, op, params, mode === 'atomic'),
+    const [lock] = await tx.query<{ found: number; already: number; movable: number }>(
+      lockRowsSql(def, shape, keys, op),
     );
+    const params = { keys, entityType: def.name, action, ...ctx, at: config.clock() };
+    const fast =
+      op.kind === 'transition' &&
+      op.from.length === 1 &&
+      shape.plainUpdates &&
+      lock!.found === keys.length &&
+      lock!.already + lock!.movable === keys.length;
+    const [res] = await tx.query<{ updated: number; logged: number; to_change: number; others: unknown }>(
+      fast
+        ? fastTransitionSql(config.s, def, shape, { to: op.to, from: op.from[0]! }, params, lock!.already > 0)
+        : changeSql(config.s, def, shape, op, params, mode === 'atomic'),
+    );
+    if (fast && res!.updated !== lock!.movable) {
+      throw new TallyError(
+        'DB_ERROR',
+        `${def.name}: ${lock!.movable} rows were locked to change but ${res!.updated} changed`,
+      );
+    }
     return interpret(res!, keys, byText, op, def, mode === 'atomic');
   };
   return db.inTransaction ? run(db) : db.transaction(run);

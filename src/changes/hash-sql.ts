@@ -18,11 +18,12 @@ export const LOG_COLUMNS =
 
 /**
  * `INSERT INTO log ... SELECT` over a source query that yields LOG_COLUMNS (named as such);
- * the hash is computed from exactly the values inserted.
+ * the hash is computed from exactly the values inserted. `OFFSET 0` keeps PostgreSQL from inlining the
+ * source into both the column list and the hash, which computed every expression twice.
  */
 export function insertLogSql(s: string, source: string): string {
   return `INSERT INTO ${s}.log (${LOG_COLUMNS}, hash)
     SELECT x.entity_type, x.entity_key, x.version, x.action, x.actor, x.source_ip, x.reason, x.request_id,
            x.command_id, x.before, x.after, x.changed, x.at, x.prev_hash, ${logHashSql('x')}
-      FROM (${source}) x`;
+      FROM (${source} OFFSET 0) x`;
 }

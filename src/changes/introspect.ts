@@ -8,13 +8,21 @@ export interface TableShape {
   /** Column name → type name (pg_type.typname), in table order. */
   readonly columns: ReadonlyMap<string, string>;
   readonly keyType: string;
+  /**
+   * True when an UPDATE changes exactly the columns it sets: no user triggers and no generated columns.
+   * Only then may a transition derive its before image from the after image (the fast path).
+   */
+  readonly plainUpdates: boolean;
 }
 
 const columnsOf = (qualified: string): SqlQuery => ({
   text: `SELECT to_regclass($1) IS NOT NULL AS present,
                 coalesce((SELECT json_agg(json_build_array(a.attname, t.typname) ORDER BY a.attnum)
                             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-                           WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped), '[]') AS cols`,
+                           WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped), '[]') AS cols,
+                NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = to_regclass($1) AND NOT g.tgisinternal)
+                  AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = to_regclass($1)
+                                     AND a.attnum > 0 AND a.attgenerated <> '') AS plain_updates`,
   values: [qualified],
 });
 
@@ -22,7 +30,9 @@ const VERSION_TYPES = new Set(['int2', 'int4', 'int8']);
 
 /** Reads the table's columns and checks that the declaration fits them, with exact messages. */
 export async function introspect(db: Executor, def: EntityDefinition): Promise<TableShape> {
-  const [row] = await db.query<{ present: boolean; cols: unknown }>(columnsOf(def.table.sql));
+  const [row] = await db.query<{ present: boolean; cols: unknown; plain_updates: boolean }>(
+    columnsOf(def.table.sql),
+  );
   if (!row?.present) {
     throw new TallyError('TABLE_NOT_FOUND', `entity ${def.name}: table ${def.table.sql} does not exist`, {
       details: { table: def.table.sql },
@@ -56,5 +66,5 @@ export async function introspect(db: Executor, def: EntityDefinition): Promise<T
       `entity ${def.name}: version column ${def.version.sql} must be an integer`,
     );
   }
-  return { columns, keyType };
+  return { columns, keyType, plainUpdates: row.plain_updates === true };
 }

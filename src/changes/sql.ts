@@ -25,13 +25,21 @@ export interface ChangeParams {
  * overlapping batches wait for each other instead of deadlocking, and the next statement's fresh
  * snapshot then sees the latest committed row and log row of every entity it changes.
  */
-export function lockRowsSql(def: EntityDefinition, shape: TableShape, keys: readonly string[]): SqlQuery {
-  const { table, key } = def;
+export function lockRowsSql(
+  def: EntityDefinition,
+  shape: TableShape,
+  keys: readonly string[],
+  op: ChangeOp,
+): SqlQuery {
+  const { table, key, state } = def;
+  // The counts come free with the lock and, since the rows stay locked, remain true for statement two.
+  const [to, from] = op.kind === 'transition' ? [op.to, op.from] : [null, []];
   return {
-    text: `SELECT count(*)::int AS n FROM (
-             SELECT 1 FROM ${table.sql} t WHERE t.${key.sql} = ANY($1::${shape.keyType}[])
-              ORDER BY t.${key.sql} FOR NO KEY UPDATE OF t) locked`,
-    values: [keys],
+    text: `SELECT count(*)::int AS found, count(*) FILTER (WHERE s = $2)::int AS already,
+                  count(*) FILTER (WHERE s = ANY($3::text[]))::int AS movable
+             FROM (SELECT t.${state.sql}::text AS s FROM ${table.sql} t WHERE t.${key.sql} = ANY($1::${shape.keyType}[])
+                    ORDER BY t.${key.sql} FOR NO KEY UPDATE OF t) locked`,
+    values: [keys, to, from],
   };
 }
 
@@ -129,4 +137,65 @@ export function changeSql(
            (SELECT count(*)::int FROM cls WHERE st = 'changed') AS to_change,
            coalesce((SELECT json_agg(json_build_array(k::text, st, s)) FROM cls WHERE st <> 'changed'), '[]') AS others`;
   return { text, values };
+}
+
+/**
+ * Statement two when the lock's counts show every key exists and may move, the transition has one
+ * source state, and the table's UPDATEs change only what they set (no triggers, no generated columns):
+ * one pass over the rows. The before image is the after image with the source state and the previous
+ * version put back — exact under those conditions — and the changed fields are state and version.
+ * The remaining keys are those already in the target state (the lock's counts say there are no others).
+ */
+export function fastTransitionSql(
+  s: string,
+  def: EntityDefinition,
+  shape: TableShape,
+  op: { to: string; from: string },
+  p: ChangeParams,
+  withUnchanged: boolean,
+): SqlQuery {
+  const { table, key, state, version } = def;
+  const values = [
+    p.keys,
+    p.entityType,
+    p.action,
+    p.actor,
+    p.ip,
+    p.reason,
+    p.requestId,
+    p.commandId,
+    p.at,
+    op.to,
+    op.from,
+  ];
+  const logSource = `
+      SELECT $2::text AS entity_type, u.k::text AS entity_key, u.v AS version, $3::text AS action,
+             $4::text AS actor, $5::text AS source_ip, $6::text AS reason, $7::text AS request_id,
+             $8::text AS command_id,
+             u.after || jsonb_build_object(${sqlString(state.name)}, $11::text, ${sqlString(version.name)}, u.v - 1) AS before,
+             u.after, ${sqlString(`{${[state.name, version.name].sort().join(',')}}`)}::text[] AS changed,
+             $9::timestamptz AS at, p.hash AS prev_hash
+        FROM upd u
+        LEFT JOIN ${s}.log p ON p.entity_type = $2 AND p.entity_key = u.k::text AND p.version = u.v - 1`;
+  const unchanged = withUnchanged
+    ? `coalesce((SELECT json_agg(json_build_array(i.k::text, 'unchanged', $10::text))
+                  FROM unnest($1::${shape.keyType}[]) AS i(k) WHERE NOT EXISTS (SELECT 1 FROM upd u WHERE u.k = i.k)), '[]')`
+    : `'[]'::json`;
+  const text = `
+    WITH upd AS (
+      UPDATE ${table.sql} t SET ${state.sql} = $10, ${version.sql} = t.${version.sql} + 1
+       WHERE t.${key.sql} = ANY($1::${shape.keyType}[]) AND t.${state.sql} = $11
+      RETURNING t.${key.sql} AS k, t.${version.sql}::int8 AS v, to_jsonb(t) AS after
+    ),
+    ins AS (${insertLogSql(s, logSource)} RETURNING 1)
+    SELECT (SELECT count(*)::int FROM upd) AS updated,
+           (SELECT count(*)::int FROM ins) AS logged,
+           (SELECT count(*)::int FROM upd) AS to_change,
+           ${unchanged} AS others`;
+  return { text, values };
+}
+
+/** A string literal for SQL text; used only with identifiers already checked against the strict pattern. */
+function sqlString(v: string): string {
+  return `'${v.replace(/'/g, "''")}'`;
 }

@@ -7,6 +7,8 @@ import type { Executor, Row, SqlQuery } from '../types.js';
 export interface PgClientLike {
   query(text: string, values?: unknown[]): Promise<{ rows: any[] }>;
   release(err?: boolean | Error): void;
+  on?(event: 'error', listener: (err: Error) => void): unknown;
+  off?(event: 'error', listener: (err: Error) => void): unknown;
 }
 
 /** The part of a `pg` Pool Tally uses; any pool with this shape works. */
@@ -65,6 +67,12 @@ function fromPool(pool: PgPoolLike, owned: boolean): Executor {
       }
       let broken = false;
       let fromCaller = false;
+      // A connection that dies while checked out emits 'error' on the client; unheard, it crashes the
+      // process. Hear it, and never hand that client back to the pool.
+      const onError = () => {
+        broken = true;
+      };
+      client.on?.('error', onError);
       try {
         await client.query(`BEGIN ISOLATION LEVEL ${ISOLATION_SQL[options?.isolation ?? 'read committed']}`);
         fromCaller = true;
@@ -81,6 +89,7 @@ function fromPool(pool: PgPoolLike, owned: boolean): Executor {
         // What the callback threw is the caller's (or already wrapped): hand it back untouched.
         throw fromCaller ? err : wrapDbError(err);
       } finally {
+        client.off?.('error', onError);
         client.release(broken);
       }
     },
