@@ -31,11 +31,13 @@ export type {
   RetryPolicy,
   StepContext,
 } from './commands/definition.js';
+export { uuidV7, uuidV7Time } from './commands/failover.js';
 export type { NotifyResult } from './commands/notify.js';
 export type { Definite } from './commands/resolve.js';
 export type { CommandResult } from './commands/result.js';
 export type { CommandStatus } from './commands/sql.js';
 export type { CommandAlert, Timeline, TimelineEvent } from './commands/timeline.js';
+export { isUnreachable } from './commands/unreachable.js';
 export type { TallyOptions } from './config.js';
 export { type ChangeContext, currentContext, withContext } from './context.js';
 export { joinTransaction } from './db/joined.js';
