@@ -73,17 +73,7 @@ export function changeSql(
   atomic: boolean,
 ): SqlQuery {
   const { table, key, state, version } = def;
-  const values: unknown[] = [
-    p.keys,
-    p.entityType,
-    p.action,
-    p.actor,
-    p.ip,
-    p.reason,
-    p.requestId,
-    p.commandId,
-    p.at,
-  ];
+  const values: unknown[] = paramValues(p);
   let classify: string;
   let setList: string;
   let extraFrom = '';
@@ -105,16 +95,12 @@ export function changeSql(
     extraFrom = ', newv n';
   }
   const guard = atomic ? `AND NOT EXISTS (SELECT 1 FROM cls r WHERE r.st IN ('not_found', 'illegal'))` : '';
-  const logSource = `
-      SELECT $2::text AS entity_type, u.k::text AS entity_key, u.v AS version, $3::text AS action,
-             $4::text AS actor, $5::text AS source_ip, $6::text AS reason, $7::text AS request_id,
-             $8::text AS command_id, c.before, u.after,
-             ARRAY(SELECT e.key FROM jsonb_each(u.after) e
-                    WHERE e.value IS DISTINCT FROM c.before -> e.key ORDER BY e.key) AS changed,
-             $9::timestamptz AS at, p.hash AS prev_hash
-        FROM upd u
-        JOIN cls c ON c.k = u.k
-        LEFT JOIN ${s}.log p ON p.entity_type = $2 AND p.entity_key = u.k::text AND p.version = c.v`;
+  const logSource = logSourceSql(
+    s,
+    'c.before',
+    `ARRAY(SELECT e.key FROM jsonb_each(u.after) e WHERE e.value IS DISTINCT FROM c.before -> e.key ORDER BY e.key)`,
+    'JOIN cls c ON c.k = u.k',
+  );
   const text = `
     WITH input AS (SELECT k FROM unnest($1::${shape.keyType}[]) AS i(k)),
     cur AS (
@@ -155,28 +141,13 @@ export function fastTransitionSql(
   withUnchanged: boolean,
 ): SqlQuery {
   const { table, key, state, version } = def;
-  const values = [
-    p.keys,
-    p.entityType,
-    p.action,
-    p.actor,
-    p.ip,
-    p.reason,
-    p.requestId,
-    p.commandId,
-    p.at,
-    op.to,
-    op.from,
-  ];
-  const logSource = `
-      SELECT $2::text AS entity_type, u.k::text AS entity_key, u.v AS version, $3::text AS action,
-             $4::text AS actor, $5::text AS source_ip, $6::text AS reason, $7::text AS request_id,
-             $8::text AS command_id,
-             u.after || jsonb_build_object(${sqlString(state.name)}, $11::text, ${sqlString(version.name)}, u.v - 1) AS before,
-             u.after, ${sqlString(`{${[state.name, version.name].sort().join(',')}}`)}::text[] AS changed,
-             $9::timestamptz AS at, p.hash AS prev_hash
-        FROM upd u
-        LEFT JOIN ${s}.log p ON p.entity_type = $2 AND p.entity_key = u.k::text AND p.version = u.v - 1`;
+  const values = [...paramValues(p), op.to, op.from];
+  const logSource = logSourceSql(
+    s,
+    `u.after || jsonb_build_object(${sqlString(state.name)}, $11::text, ${sqlString(version.name)}, u.v - 1)`,
+    `${sqlString(`{${[state.name, version.name].sort().join(',')}}`)}::text[]`,
+    '',
+  );
   const unchanged = withUnchanged
     ? `coalesce((SELECT json_agg(json_build_array(i.k::text, 'unchanged', $10::text))
                   FROM unnest($1::${shape.keyType}[]) AS i(k) WHERE NOT EXISTS (SELECT 1 FROM upd u WHERE u.k = i.k)), '[]')`
@@ -198,4 +169,23 @@ export function fastTransitionSql(
 /** A string literal for SQL text; used only with identifiers already checked against the strict pattern. */
 function sqlString(v: string): string {
   return `'${v.replace(/'/g, "''")}'`;
+}
+
+/** $1..$9 of both change statements, in the order `logSourceSql` reads them. */
+function paramValues(p: ChangeParams): unknown[] {
+  return [p.keys, p.entityType, p.action, p.actor, p.ip, p.reason, p.requestId, p.commandId, p.at];
+}
+
+/**
+ * The log rows of the updated rows `upd` (k, v, after), chained to each entity's previous entry
+ * (version v - 1, which the lock made the latest committed one).
+ */
+function logSourceSql(s: string, before: string, changed: string, join: string): string {
+  return `
+      SELECT $2::text AS entity_type, u.k::text AS entity_key, u.v AS version, $3::text AS action,
+             $4::text AS actor, $5::text AS source_ip, $6::text AS reason, $7::text AS request_id,
+             $8::text AS command_id, ${before} AS before, u.after, ${changed} AS changed,
+             $9::timestamptz AS at, p.hash AS prev_hash
+        FROM upd u ${join}
+        LEFT JOIN ${s}.log p ON p.entity_type = $2 AND p.entity_key = u.k::text AND p.version = u.v - 1`;
 }
