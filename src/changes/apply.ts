@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import type { TallyConfig } from '../config.js';
 import { type ChangeContext, resolveContext } from '../context.js';
-import type { Executor } from '../db/types.js';
+import type { Executor, SqlQuery } from '../db/types.js';
 import { TallyError } from '../errors.js';
 import type { EntityDefinition } from './definition.js';
 import type { TableShape } from './introspect.js';
@@ -64,7 +65,7 @@ export async function applyChange(
       if (keys.length === 0) return { changed: [], unchanged: [], rejected: [], applied: true };
     }
     const [lock] = await tx.query<{ found: number; already: number; movable: number }>(
-      lockRowsSql(def, shape, keys, op),
+      prepared(lockRowsSql(def, shape, keys, op), keys.length),
     );
     const params = { keys, entityType: def.name, action, ...ctx, at: config.clock() };
     const fast =
@@ -74,9 +75,19 @@ export async function applyChange(
       lock!.found === keys.length &&
       lock!.already + lock!.movable === keys.length;
     const [res] = await tx.query<{ updated: number; logged: number; to_change: number; others: unknown }>(
-      fast
-        ? fastTransitionSql(config.s, def, shape, { to: op.to, from: op.from[0]! }, params, lock!.already > 0)
-        : changeSql(config.s, def, shape, op, params, mode === 'atomic'),
+      prepared(
+        fast
+          ? fastTransitionSql(
+              config.s,
+              def,
+              shape,
+              { to: op.to, from: op.from[0]! },
+              params,
+              lock!.already > 0,
+            )
+          : changeSql(config.s, def, shape, op, params, mode === 'atomic'),
+        keys.length,
+      ),
     );
     if (fast && res!.updated !== lock!.movable) {
       throw new TallyError(
@@ -87,6 +98,16 @@ export async function applyChange(
     return interpret(res!, keys, byText, op, def, mode === 'atomic');
   };
   return db.inTransaction ? run(db) : db.transaction(run);
+}
+
+/**
+ * Single-key changes are the hot path of services (one request, one row): their two statements are
+ * prepared once per connection, which saves the planning that otherwise costs as much as running them.
+ * Batches stay unprepared so a plan made for one key is never reused for a hundred thousand.
+ */
+function prepared(q: SqlQuery, n: number): SqlQuery {
+  if (n !== 1) return q;
+  return { ...q, name: `tally_${createHash('sha1').update(q.text).digest('hex').slice(0, 20)}` };
 }
 
 function canonicalSelection(

@@ -11,7 +11,11 @@ export function joinTransaction(conn: QueryableLike, dialect: DialectName): Exec
     inTransaction: true,
     async query<R extends Row = Row>(q: SqlQuery): Promise<R[]> {
       try {
-        const res = await conn.query(q.text, (q.values ?? []) as unknown[]);
+        const values = (q.values ?? []) as unknown[];
+        const res =
+          q.name && dialect === 'postgres'
+            ? await (conn as unknown as PgConfigQuery).query({ name: q.name, text: q.text, values })
+            : await conn.query(q.text, values);
         return res.rows as R[];
       } catch (err) {
         throw wrapDbError(err);
@@ -41,4 +45,9 @@ export function asExecutor(tx: Executor | QueryableLike, dialect: DialectName): 
 
 export function isExecutor(x: unknown): x is Executor {
   return typeof x === 'object' && x !== null && 'inTransaction' in x && 'exec' in x && 'dialect' in x;
+}
+
+/** `pg` also takes a query config object, which is how a statement is named (prepared). */
+export interface PgConfigQuery {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: any[] }>;
 }

@@ -2,6 +2,11 @@
 export interface SqlQuery {
   readonly text: string;
   readonly values?: readonly unknown[];
+  /**
+   * Asks the driver to prepare the statement once per connection under this name (PostgreSQL only;
+   * other dialects ignore it). Set only for hot statements whose text never varies with the data.
+   */
+  readonly name?: string;
 }
 
 export type Row = Record<string, unknown>;

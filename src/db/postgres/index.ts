@@ -1,6 +1,6 @@
 import { wrapDbError } from '../errors.js';
 import { ISOLATION_SQL } from '../isolation.js';
-import { joinTransaction } from '../joined.js';
+import { joinTransaction, type PgConfigQuery } from '../joined.js';
 import type { Executor, Row, SqlQuery } from '../types.js';
 
 /** The part of a `pg` PoolClient Tally uses. */
@@ -45,7 +45,10 @@ function fromPool(pool: PgPoolLike, owned: boolean): Executor {
     inTransaction: false,
     async query<R extends Row = Row>(q: SqlQuery): Promise<R[]> {
       try {
-        const res = await pool.query(q.text, (q.values ?? []) as unknown[]);
+        const values = (q.values ?? []) as unknown[];
+        const res = q.name
+          ? await (pool as unknown as PgConfigQuery).query({ name: q.name, text: q.text, values })
+          : await pool.query(q.text, values);
         return res.rows as R[];
       } catch (err) {
         throw wrapDbError(err);
