@@ -33,7 +33,11 @@ export function postgres(source: PgPoolLike | string): Executor | Promise<Execut
   if (typeof source === 'string') {
     return import('pg').then((mod) => {
       const Pool = (mod.default ?? mod).Pool;
-      return fromPool(new Pool({ connectionString: source }) as unknown as PgPoolLike, true);
+      const pool = new Pool({ connectionString: source });
+      // An idle pooled connection that dies (server restart, admin kill) is emitted as 'error' on the
+      // pool; unheard, it would crash the process. The pool drops that client and opens a new one later.
+      pool.on('error', () => {});
+      return fromPool(pool as unknown as PgPoolLike, true);
     });
   }
   return fromPool(source, false);
