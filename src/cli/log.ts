@@ -1,3 +1,4 @@
+import type { LogEntry } from '../changes/history.js';
 import { quoteIdent } from '../db/ident.js';
 import { TallyError } from '../errors.js';
 import { openDatabase } from './connect.js';
@@ -13,24 +14,8 @@ const OPTIONS = {
   json: { type: 'boolean' },
 } as const;
 
-/** One log row as `tally log` reports it. */
-export interface LogRow {
-  id: string;
-  version: number;
-  action: string;
-  actor: string;
-  source_ip: string | null;
-  reason: string | null;
-  request_id: string | null;
-  command_id: string | null;
-  before: Record<string, unknown> | null;
-  after: Record<string, unknown> | null;
-  changed: string[];
-  at: string;
-  txid: string;
-  prev_hash: string | null;
-  hash: string;
-}
+/** One log row as `tally log` reports it: the library's entry, its time as ISO text for printing. */
+export type LogRow = Omit<LogEntry, 'entity_type' | 'entity_key' | 'at'> & { at: string };
 
 /** The chain check over an entity's log: versions contiguous, hashes right, each linked to the last. */
 export interface ChainCheck {

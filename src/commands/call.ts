@@ -14,6 +14,21 @@ export function downstreamKeyOf(commandId: string, step: string): string {
   return `${commandId}.${step}`;
 }
 
+/** Records a send or query as due (with its event) before it happens; the I/O runs after commit. */
+async function recordIo(
+  tx: Executor,
+  d: Draft,
+  step: string,
+  downstreamKey: string,
+  what: 'send' | 'query',
+): Promise<Plan> {
+  const [m] = await tx.query<{ n: number }>(markCallSql(d.s, d.row.id, step, what, d.now));
+  const attempt = Number(m!.n);
+  d.events.push({ kind: what, step, data: { downstreamKey, n: attempt } });
+  await d.save(tx);
+  return { kind: 'io', what, step, attempt };
+}
+
 /**
  * Inside the step's locked transaction: store the exact request before the first send, then record
  * the send (or query) that is due before it happens. The I/O itself runs after commit.
@@ -57,24 +72,10 @@ export async function planCall(
   const firstSent = call.first_sent_at?.getTime();
   const queryAt = firstSent === undefined ? null : firstSent + step.queryAfterMs;
   if (step.call.query && queryAt !== null && d.now.getTime() >= queryAt && !queried.has(step.name)) {
-    const [m] = await tx.query<{ n: number }>(markCallSql(d.s, id, step.name, 'query', d.now));
-    d.events.push({
-      kind: 'query',
-      step: step.name,
-      data: { downstreamKey: call.downstream_key, n: Number(m!.n) },
-    });
-    await d.save(tx);
-    return { kind: 'io', what: 'query', step: step.name, attempt: Number(m!.n) };
+    return recordIo(tx, d, step.name, call.downstream_key, 'query');
   }
   if (call.sends === 0 || step.resend) {
-    const [m] = await tx.query<{ n: number }>(markCallSql(d.s, id, step.name, 'send', d.now));
-    d.events.push({
-      kind: 'send',
-      step: step.name,
-      data: { downstreamKey: call.downstream_key, n: Number(m!.n) },
-    });
-    await d.save(tx);
-    return { kind: 'io', what: 'send', step: step.name, attempt: Number(m!.n) };
+    return recordIo(tx, d, step.name, call.downstream_key, 'send');
   }
   // No re-send allowed: only a query (once due) or a message can tell.
   if (step.call.query && queryAt !== null && d.now.getTime() < queryAt) {

@@ -1,4 +1,5 @@
 import type { SqlQuery } from '../db/types.js';
+import type { RecordedRequest } from './sql.js';
 
 const COLS = `id::text AS id, type, principal, key, fingerprint, params, input, received_at, handed_over_at,
   handover, primary_id::text AS primary_id`;
@@ -18,19 +19,7 @@ export interface IntakeRow {
 }
 
 /** Records a command on the secondary store (nothing else happens there); no row when the key exists. */
-export const insertIntakeSql = (
-  s: string,
-  c: {
-    id: string;
-    type: string;
-    principal: string;
-    key: string;
-    fingerprint: string;
-    params: string;
-    input: string;
-    at: Date;
-  },
-): SqlQuery => ({
+export const insertIntakeSql = (s: string, c: RecordedRequest): SqlQuery => ({
   text: `INSERT INTO ${s}.command_intake (id, type, principal, key, fingerprint, params, input, received_at)
          VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8)
          ON CONFLICT (type, principal, key) DO NOTHING

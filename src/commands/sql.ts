@@ -53,6 +53,20 @@ const COLS = `id::text AS id, type, principal, key, fingerprint, params, input, 
 const CALL_COLS = `command_id::text AS command_id, step, downstream_key, request, sends, queries, first_sent_at,
   last_sent_at, outcome, value, resolved_by, resolved_at, created_at`;
 
+/** What a submit records of a request, on the primary or (failover) the secondary. */
+export interface RecordedRequest {
+  id: string;
+  type: string;
+  principal: string;
+  key: string;
+  fingerprint: string;
+  /** JSON text of the key parameters. */
+  params: string;
+  /** JSON text of the whole input snapshot. */
+  input: string;
+  at: Date;
+}
+
 /**
  * Records key, fingerprint and input snapshot (leased to the submitter); no row when the key exists.
  * Its commit does not wait for the WAL flush (`synchronous_commit` off for this one statement's
@@ -64,18 +78,7 @@ const CALL_COLS = `command_id::text AS command_id, step, downstream_key, request
  */
 export const insertCommandSql = (
   s: string,
-  c: {
-    id: string;
-    type: string;
-    principal: string;
-    key: string;
-    fingerprint: string;
-    params: string;
-    input: string;
-    owner: string;
-    at: Date;
-    leaseUntil: Date;
-  },
+  c: RecordedRequest & { owner: string; leaseUntil: Date },
   asyncRecord = false,
 ): SqlQuery => ({
   text: `WITH ins AS (
