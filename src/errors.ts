@@ -66,6 +66,8 @@ export const ErrorCodes = {
   CONSUMER_BUSY: 'CONSUMER_BUSY',
   FEED_LEASE_LOST: 'FEED_LEASE_LOST',
   FEED_TX_REQUIRED: 'FEED_TX_REQUIRED',
+  INVALID_RECONCILE_OPTIONS: 'INVALID_RECONCILE_OPTIONS',
+  MISSING_REASON: 'MISSING_REASON',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
