@@ -1,0 +1,6 @@
+// `tally/nats`: the JetStream relay. Needs the `nats` package (an optional peer dependency).
+export { messageId, streamName, streamSubjects, subjectFor, subjectToken } from './names.js';
+export type { RelayBatchInfo, RelayOptions } from './options.js';
+export { encodeEntry, type PublishOptions, type PublishResult, publishEntries } from './publish.js';
+export { type Relay, type RelayStats, startRelay } from './relay.js';
+export { DEFAULT_DUPLICATE_WINDOW_MS, ensureStream, type StreamSpec } from './stream.js';

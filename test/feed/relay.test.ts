@@ -1,0 +1,119 @@
+import type { NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isTallyError } from '../../src/errors.js';
+import { startRelay } from '../../src/feed/nats/index.js';
+import { describeEachDialect, type TestDatabase } from '../support/databases.js';
+import { count, resourcesFixture } from '../support/resources.js';
+import {
+  deleteStream,
+  natsAvailable,
+  natsConnection,
+  readStream,
+  uniquePrefix,
+  uniqueStream,
+} from './support/nats.js';
+
+async function until(done: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.skipIf(!natsAvailable)('relay to JetStream', () => {
+  let nc: NatsConnection;
+  const streams: string[] = [];
+  beforeAll(async () => {
+    nc = await natsConnection();
+  });
+  afterAll(async () => {
+    for (const s of streams) await deleteStream(nc, s);
+    await nc?.close();
+  });
+
+  describeEachDialect('in-process', (fresh) => {
+    let t: TestDatabase;
+    beforeAll(async () => {
+      t = await fresh();
+    });
+    afterAll(async () => {
+      await t?.close();
+    });
+
+    it('publishes every log entry once, on a subject per entity type, in commit order per entity', async () => {
+      const { tally, resources } = await resourcesFixture(t.db, 300);
+      await resources.transition({
+        keys: Array.from({ length: 200 }, (_, i) => i + 1),
+        to: 'frozen',
+        actor: 'a',
+      });
+      const stream = uniqueStream('rel');
+      streams.push(stream);
+      const prefix = uniquePrefix();
+      const batches: number[] = [];
+      const relay = await startRelay({
+        tally,
+        nats: nc,
+        stream,
+        prefix,
+        sources: ['log'],
+        batchSize: 64,
+        pollMs: 20,
+        onBatch: (b) => {
+          batches.push(b.entries.length);
+        },
+      });
+      try {
+        // Entries committed while the relay runs are picked up too.
+        await resources.transition({ keys: [1, 2, 3], to: 'active', actor: 'b' });
+        await resources.update({ keys: [250], set: { owner: 'z' }, actor: 'c' });
+        const total = await count(t.db, `SELECT 1 FROM ${tally.config.s}.log`);
+        expect(total).toBe(204);
+        await until(
+          async () => (await (await nc.jetstreamManager()).streams.info(stream)).state.messages >= total,
+        );
+        await new Promise((r) => setTimeout(r, 200)); // nothing more arrives
+        const msgs = await readStream(nc, stream);
+        expect(msgs).toHaveLength(total);
+        expect(new Set(msgs.map((m) => m.msgId)).size).toBe(total);
+        const ids = (
+          await t.db.query<{ id: string }>({ text: `SELECT id::text FROM ${tally.config.s}.log ORDER BY id` })
+        ).map((r) => `log-${r.id}`);
+        expect(new Set(msgs.map((m) => m.msgId))).toEqual(new Set(ids));
+        expect(new Set(msgs.map((m) => m.subject))).toEqual(new Set([`${prefix}.tally.log.resource`]));
+        const one = msgs.filter((m) => m.body.entry.entity_key === '1').map((m) => m.body.entry.version);
+        expect(one).toEqual([1, 2]);
+        expect(Math.max(...batches)).toBeLessThanOrEqual(64);
+        expect(relay.stats.stored).toBe(total);
+      } finally {
+        await relay.stop();
+      }
+    });
+  });
+
+  it('rejects bad options with typed errors before touching anything', async () => {
+    const t = await (await import('../support/databases.js')).freshPGlite();
+    try {
+      const { tally } = await resourcesFixture(t.db, 1);
+      const cases: [Record<string, unknown>, string][] = [
+        [{ stream: 'a.b' }, 'INVALID_NATS_NAME'],
+        [{ prefix: 'x y' }, 'INVALID_NATS_NAME'],
+        [{ prefix: '>' }, 'INVALID_NATS_NAME'],
+        [{ sources: [] }, 'INVALID_RELAY_OPTIONS'],
+        [{ sources: ['nope'] }, 'INVALID_RELAY_OPTIONS'],
+        [{ duplicateWindowMs: 5 }, 'INVALID_RELAY_OPTIONS'],
+        [{ maxInFlight: 0 }, 'INVALID_RELAY_OPTIONS'],
+        [{ nats: {} }, 'INVALID_RELAY_OPTIONS'],
+      ];
+      for (const [extra, code] of cases) {
+        const err = await startRelay({ tally, nats: nc, ...extra } as never).catch((e) => e);
+        expect(isTallyError(err, code as never), `${JSON.stringify(extra)} -> ${err?.code}`).toBe(true);
+      }
+      // Nothing was created: no feed consumer row, no stream.
+      expect(await count(t.db, `SELECT 1 FROM ${tally.config.s}.feed_consumers`)).toBe(0);
+    } finally {
+      await t.close();
+    }
+  });
+});
