@@ -161,6 +161,54 @@ COMMENT ON TABLE ${s}.command_intake IS 'Tally failover store: commands recorded
 CREATE INDEX command_intake_open ON ${s}.command_intake (received_at) WHERE handed_over_at IS NULL;
 `,
   },
+  {
+    version: 4,
+    name: 'feed: consumers, inbox, commit-order cursor',
+    // The feed reads both append-only tables by writing transaction (xid8), see decision 0040. The
+    // NOTIFY is a wake-up hint only (delivered at commit, deduplicated per transaction): statement level
+    // so a 100,000-row batch costs one call. The channel is the schema name plus _feed, cut to fit 63 bytes.
+    sql: (s) => `
+CREATE INDEX log_feed ON ${s}.log (txid, id);
+ALTER TABLE ${s}.command_events ADD COLUMN txid xid8 NOT NULL DEFAULT pg_current_xact_id();
+CREATE INDEX command_events_feed ON ${s}.command_events (txid, id);
+
+CREATE TABLE ${s}.feed_consumers (
+  name         text        PRIMARY KEY,
+  source       text        NOT NULL CHECK (source IN ('log', 'command_events')),
+  entity_types text[],
+  snapshot     text        NOT NULL,
+  upper        text,
+  after_id     bigint,
+  delivered    bigint      NOT NULL DEFAULT 0,
+  lease_owner  text,
+  lease_until  timestamptz,
+  created_at   timestamptz NOT NULL,
+  updated_at   timestamptz NOT NULL,
+  CHECK ((upper IS NULL) = (after_id IS NULL))
+);
+COMMENT ON TABLE ${s}.feed_consumers IS 'Tally feed consumers: durable checkpoint (a pg_snapshot, plus the window being paged) and the lease of the process delivering';
+
+CREATE TABLE ${s}.feed_inbox (
+  consumer   text        NOT NULL,
+  source     text        NOT NULL,
+  entry_id   bigint      NOT NULL,
+  applied_at timestamptz NOT NULL,
+  PRIMARY KEY (consumer, source, entry_id)
+);
+COMMENT ON TABLE ${s}.feed_inbox IS 'Tally feed inbox: entries a consumer applied, so a redelivery is absorbed';
+
+CREATE FUNCTION ${s}.feed_notify() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM pg_notify('${s.slice(1, -1).slice(0, 58)}_feed', TG_ARGV[0]);
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER feed_notify AFTER INSERT ON ${s}.log
+  FOR EACH STATEMENT EXECUTE FUNCTION ${s}.feed_notify('log');
+CREATE TRIGGER feed_notify AFTER INSERT ON ${s}.command_events
+  FOR EACH STATEMENT EXECUTE FUNCTION ${s}.feed_notify('command_events');
+`,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

@@ -1,0 +1,336 @@
+import type { TallyConfig } from '../config.js';
+import type { Executor } from '../db/types.js';
+import { TallyError } from '../errors.js';
+import {
+  type ConsumerOptions,
+  checkConsumerName,
+  type ResolvedConsumerOptions,
+  resolveConsumerOptions,
+} from './options.js';
+import { BEGINNING_SNAPSHOT, positionOf } from './position.js';
+import { readPage } from './read.js';
+import { type ReplayFrom, replayPosition } from './replay.js';
+import {
+  advanceSql,
+  type ConsumerRow,
+  claimSql,
+  createConsumerSql,
+  getConsumerSql,
+  lagSql,
+  releaseSql,
+  resetSql,
+  setTypesSql,
+} from './sql.js';
+import type { FeedBatch, FeedHandler, FeedLag, FeedPosition, FeedTxHandler } from './types.js';
+import { Wakeup } from './wake.js';
+
+/** Anything carrying a Tally config: the Tally instance itself. */
+export interface HasTallyConfig {
+  readonly config: TallyConfig;
+}
+
+export interface RunOptions {
+  /** Stops the loop after the batch in hand is handled and checkpointed. */
+  signal?: AbortSignal;
+}
+
+// Empty polls move the checkpoint forward (so the next window's index range starts later) at most this often.
+const IDLE_ADVANCE_MS = 5_000;
+
+/**
+ * A named, durable feed consumer: reads the log (or command events) in commit order without gaps and
+ * keeps its checkpoint in `<schema>.feed_consumers`. One process at a time delivers (a lease); others
+ * running the same name wait as standbys.
+ */
+export class FeedConsumer {
+  readonly name: string;
+  readonly options: ResolvedConsumerOptions;
+  readonly #config: TallyConfig;
+  readonly #owner: string;
+  #held: { position: FeedPosition; renewedAt: number } | null = null;
+  #lastIdleAdvance = 0;
+  #running = false;
+
+  /** Use `openConsumer`. */
+  constructor(config: TallyConfig, name: string, options: ResolvedConsumerOptions) {
+    this.#config = config;
+    this.name = name;
+    this.options = options;
+    this.#owner = config.ids();
+  }
+
+  get source() {
+    return this.options.source;
+  }
+  /** The quoted schema of Tally's tables (for `applyOnce`). */
+  get schema(): string {
+    return this.#config.s;
+  }
+
+  /** The durable checkpoint, as stored. Save it (JSON) to `replay` to it later. */
+  async position(): Promise<FeedPosition> {
+    return positionOf(await this.#row(this.#config.db));
+  }
+
+  /**
+   * How far behind the consumer is: committed entries not yet checkpointed, and the age in seconds of
+   * the oldest of them (0 when caught up).
+   */
+  async lag(): Promise<FeedLag> {
+    const pos = positionOf(await this.#row(this.#config.db));
+    const [r] = await this.#config.db.query(lagSql(this.#config.s, pos, this.options.types));
+    const entries = Number(r!.entries);
+    const oldest = r!.oldest === null ? null : new Date(r!.oldest as string | Date);
+    const seconds = oldest ? Math.max(0, (this.#config.clock().getTime() - oldest.getTime()) / 1000) : 0;
+    return { entries, seconds };
+  }
+
+  /**
+   * Delivers one batch (at least once) and checkpoints it after `handler` resolved. Returns the number of
+   * entries delivered: 0 when caught up. CONSUMER_BUSY when another process holds the consumer.
+   */
+  async once(handler: FeedHandler): Promise<number> {
+    const pos = await this.#claim();
+    const page = await readPage(
+      this.#config.db,
+      this.#config.s,
+      pos,
+      this.options.batchSize,
+      this.options.types,
+    );
+    if (page.entries.length > 0) {
+      const stop = this.#heartbeat();
+      try {
+        await handler(Object.freeze({ entries: page.entries, position: page.next }));
+      } finally {
+        stop();
+      }
+    } else if (!this.#shouldAdvanceIdle(pos, page.next)) {
+      return 0;
+    }
+    await this.#advance(this.#config.db, pos, page.next, page.entries.length);
+    return page.entries.length;
+  }
+
+  /**
+   * Delivers one batch inside a transaction: the handler's writes (through `tx`) and the checkpoint
+   * commit together, so for writes into this database each batch takes effect exactly once. A handler
+   * that throws rolls both back. On PGlite, write only through `tx` inside the handler.
+   */
+  async onceInTransaction(handler: FeedTxHandler): Promise<number> {
+    await this.#claim();
+    return this.#config.db.transaction(async (tx) => {
+      const row = await this.#row(tx, true);
+      if (row.lease_owner !== this.#owner) this.#lost();
+      const pos = positionOf(row);
+      const page = await readPage(tx, this.#config.s, pos, this.options.batchSize, this.options.types);
+      if (page.entries.length > 0) {
+        await handler(Object.freeze({ entries: page.entries, position: page.next }) as FeedBatch, tx);
+      } else if (!this.#shouldAdvanceIdle(pos, page.next)) {
+        return 0;
+      }
+      await this.#advance(tx, pos, page.next, page.entries.length);
+      return page.entries.length;
+    });
+  }
+
+  /**
+   * Delivers batches until `signal` aborts: at least once, checkpoint after each handled batch; waits
+   * for a NOTIFY or `pollMs` when caught up; waits as a standby while another process holds the name.
+   * A handler error stops the loop and is thrown (the batch is delivered again next time).
+   *
+   * @example
+   * const ac = new AbortController();
+   * const c = await openConsumer(tally, 'search-index', { types: ['resource'] });
+   * await c.run(async ({ entries }) => { for (const e of entries) await index(e) }, { signal: ac.signal });
+   */
+  run(handler: FeedHandler, options: RunOptions = {}): Promise<void> {
+    return this.#loop(() => this.once(handler), options);
+  }
+
+  /**
+   * Like `run`, each batch in a transaction with its checkpoint (see `onceInTransaction`).
+   *
+   * @example
+   * await c.runInTransaction(async ({ entries }, tx) => {
+   *   for (const e of entries) await applyOnce(tx, c, e, (tx) => tx.query(upsert(e)));
+   * }, { signal });
+   */
+  runInTransaction(handler: FeedTxHandler, options: RunOptions = {}): Promise<void> {
+    return this.#loop(() => this.onceInTransaction(handler), options);
+  }
+
+  /**
+   * Moves the checkpoint: to a saved position, to 'beginning' or 'now', to an entry id (`{ id }`,
+   * delivered again from that entry on) or a time (`{ at }`). CONSUMER_BUSY while another process
+   * holds the consumer.
+   *
+   * @example
+   * await c.replay({ at: new Date(Date.now() - 3600_000) }); // the last hour again
+   */
+  async replay(from: ReplayFrom): Promise<FeedPosition> {
+    const to = await replayPosition(this.#config, this.options.source, from);
+    const rows = await this.#config.db.query(
+      resetSql(this.#config.s, this.name, this.#owner, to, this.#config.clock()),
+    );
+    if (rows.length === 0) await this.#explainNoRow(this.#config.db);
+    this.#held = null;
+    return to;
+  }
+
+  /** Gives the lease up so a standby can take over at once (run() does this when it stops). */
+  async release(): Promise<void> {
+    this.#held = null;
+    await this.#config.db.query(releaseSql(this.#config.s, this.name, this.#owner));
+  }
+
+  async #loop(step: () => Promise<number>, { signal }: RunOptions): Promise<void> {
+    if (this.#running) {
+      throw new TallyError(
+        'INVALID_FEED_OPTIONS',
+        `consumer ${this.name} is already running in this process`,
+      );
+    }
+    this.#running = true;
+    const wake = new Wakeup(this.options.listen, this.#config.schemaName, this.options.source);
+    await wake.start();
+    try {
+      while (!signal?.aborted) {
+        wake.consume();
+        let n = 0;
+        try {
+          n = await step();
+        } catch (err) {
+          if (!(err instanceof TallyError && err.code === 'CONSUMER_BUSY')) throw err;
+        }
+        if (n > 0) continue; // more may be waiting: read again without sleeping
+        await wake.wait(this.options.pollMs, signal);
+      }
+    } finally {
+      this.#running = false;
+      await wake.stop();
+      await this.release().catch(() => {});
+    }
+  }
+
+  /** Takes or renews the lease when due, and returns the checkpoint to read from. */
+  async #claim(): Promise<FeedPosition> {
+    const now = this.#config.clock();
+    if (this.#held && now.getTime() - this.#held.renewedAt < this.options.leaseMs / 3)
+      return this.#held.position;
+    const rows = await this.#config.db.query<ConsumerRow>(
+      claimSql(this.#config.s, this.name, this.#owner, now, new Date(now.getTime() + this.options.leaseMs)),
+    );
+    if (rows.length === 0) {
+      this.#held = null;
+      await this.#explainNoRow(this.#config.db);
+    }
+    const position = positionOf(rows[0]!);
+    this.#held = { position, renewedAt: now.getTime() };
+    return position;
+  }
+
+  /** Renews the lease while a long handler runs, so a standby does not take over mid-batch. */
+  #heartbeat(): () => void {
+    const timer = setInterval(
+      () => {
+        const now = this.#config.clock();
+        const until = new Date(now.getTime() + this.options.leaseMs);
+        this.#config.db.query(claimSql(this.#config.s, this.name, this.#owner, now, until)).catch(() => {});
+      },
+      Math.max(50, Math.floor(this.options.leaseMs / 3)),
+    );
+    timer.unref?.();
+    return () => clearInterval(timer);
+  }
+
+  #shouldAdvanceIdle(pos: FeedPosition, next: FeedPosition): boolean {
+    if (pos.upper !== null) return true; // a window ended exactly on a page boundary: close it
+    if (next.snapshot === pos.snapshot) return false;
+    const now = Date.now();
+    if (now - this.#lastIdleAdvance < IDLE_ADVANCE_MS) return false;
+    this.#lastIdleAdvance = now;
+    return true;
+  }
+
+  async #advance(db: Executor, from: FeedPosition, to: FeedPosition, delivered: number): Promise<void> {
+    const now = this.#config.clock();
+    const until = new Date(now.getTime() + this.options.leaseMs);
+    const rows = await db.query(
+      advanceSql(this.#config.s, this.name, this.#owner, from, to, delivered, now, until),
+    );
+    if (rows.length === 1) {
+      this.#held = { position: to, renewedAt: now.getTime() };
+      return;
+    }
+    // Not moved: the lease went to another process, or the checkpoint was replayed meanwhile.
+    this.#held = null;
+    const row = await this.#row(db);
+    if (row.lease_owner !== this.#owner) this.#lost();
+  }
+
+  #lost(): never {
+    this.#held = null;
+    throw new TallyError(
+      'FEED_LEASE_LOST',
+      `consumer ${this.name}: another process took the lease over (this batch will be delivered again there)`,
+    );
+  }
+
+  async #row(db: Executor, forUpdate = false): Promise<ConsumerRow> {
+    const [row] = await db.query<ConsumerRow>(getConsumerSql(this.#config.s, this.name, forUpdate));
+    if (!row) throw notFound(this.name);
+    return row;
+  }
+
+  async #explainNoRow(db: Executor): Promise<never> {
+    const row = await this.#row(db);
+    throw new TallyError(
+      'CONSUMER_BUSY',
+      `consumer ${this.name} is held by another process until its lease expires`,
+      {
+        details: { leaseUntil: row.lease_until },
+      },
+    );
+  }
+}
+
+function notFound(name: string): TallyError {
+  return new TallyError('CONSUMER_NOT_FOUND', `no feed consumer named ${JSON.stringify(name)}`);
+}
+
+/**
+ * Creates or resumes a named consumer. A new one starts at the beginning of the source (or 'now');
+ * an existing one resumes from its checkpoint, whatever `start` says.
+ *
+ * @example
+ * const c = await openConsumer(tally, 'mirror', { source: 'log', batchSize: 500, start: 'beginning' });
+ * await c.run(async (batch) => mirror(batch.entries), { signal });
+ */
+export async function openConsumer(
+  tally: HasTallyConfig,
+  name: string,
+  options?: ConsumerOptions,
+): Promise<FeedConsumer> {
+  const config = tally.config;
+  checkConsumerName(name);
+  const o = resolveConsumerOptions(options);
+  const { db, s } = config;
+  if (!o.mustExist) {
+    await db.query(
+      createConsumerSql(s, name, o.source, o.types, o.start === 'now', BEGINNING_SNAPSHOT, config.clock()),
+    );
+  }
+  const [row] = await db.query<ConsumerRow>(getConsumerSql(s, name));
+  if (!row) throw notFound(name);
+  if (row.source !== o.source) {
+    throw new TallyError(
+      'INVALID_FEED_OPTIONS',
+      `consumer ${name} reads ${row.source}; it cannot be reopened for ${o.source} (use another name)`,
+    );
+  }
+  if (JSON.stringify(row.entity_types ?? null) !== JSON.stringify(o.types)) {
+    await db.query(setTypesSql(s, name, o.types));
+  }
+  return new FeedConsumer(config, name, o);
+}

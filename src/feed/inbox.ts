@@ -1,0 +1,76 @@
+import { quoteIdent } from '../db/ident.js';
+import type { Executor } from '../db/types.js';
+import { TallyError } from '../errors.js';
+import { checkConsumerName } from './options.js';
+import { inboxInsertSql, pruneInboxSql } from './sql.js';
+import type { FeedEntry } from './types.js';
+
+/** A consumer, or its name and (unquoted) Tally schema when the inbox lives in another database. */
+export type InboxOwner =
+  | { readonly name: string; readonly schema: string }
+  | { readonly name: string; readonly schemaName?: string };
+
+function where(owner: InboxOwner): { name: string; s: string } {
+  const name = checkConsumerName(owner?.name);
+  // A FeedConsumer carries the quoted schema; a plain owner names it unquoted (default tally).
+  const schema = (owner as { schema?: string }).schema;
+  if (typeof schema === 'string' && schema.startsWith('"')) return { name, s: schema };
+  return { name, s: quoteIdent((owner as { schemaName?: string }).schemaName ?? 'tally', 'inbox schema') };
+}
+
+/**
+ * Applies `fn` for an entry once per consumer, whatever the redeliveries: records the entry in
+ * `<schema>.feed_inbox` and runs `fn` in the same transaction; a redelivered entry is absorbed (fn is not
+ * called). `tx` must be a transaction (FEED_TX_REQUIRED otherwise): the record and fn's writes commit
+ * together or not at all. The inbox may live in another database that has Tally's tables.
+ *
+ * @example
+ * await consumer.run(async ({ entries }) => {
+ *   await mirrorDb.transaction(async (tx) => {
+ *     for (const e of entries) await applyOnce(tx, consumer, e, (tx) => upsertMirror(tx, e));
+ *   });
+ * }, { signal });
+ */
+export async function applyOnce<T>(
+  tx: Executor,
+  consumer: InboxOwner,
+  entry: FeedEntry,
+  fn: (tx: Executor) => Promise<T>,
+  now: Date = new Date(),
+): Promise<{ applied: true; value: T } | { applied: false }> {
+  if (!tx || typeof tx.query !== 'function' || tx.inTransaction !== true) {
+    throw new TallyError(
+      'FEED_TX_REQUIRED',
+      'applyOnce needs an executor inside a transaction (db.transaction(tx => ...))',
+    );
+  }
+  if (!entry || typeof entry !== 'object' || typeof entry.id !== 'string' || !/^\d{1,19}$/.test(entry.id)) {
+    throw new TallyError('INVALID_FEED_OPTIONS', 'applyOnce needs a feed entry (with a numeric string id)');
+  }
+  if (entry.source !== 'log' && entry.source !== 'command_events') {
+    throw new TallyError(
+      'INVALID_FEED_OPTIONS',
+      'applyOnce needs a feed entry with source log or command_events',
+    );
+  }
+  const { name, s } = where(consumer);
+  const rows = await tx.query(inboxInsertSql(s, name, entry.source, entry.id, now));
+  if (rows.length === 0) return { applied: false };
+  return { applied: true, value: await fn(tx) };
+}
+
+/**
+ * Deletes a consumer's inbox records applied before `before` (redeliveries only come for entries after
+ * the checkpoint, so records older than the checkpoint's age are no longer needed). Returns the count.
+ *
+ * @example
+ * await pruneInbox(db, consumer, new Date(Date.now() - 7 * 86400_000));
+ */
+export async function pruneInbox(db: Executor, consumer: InboxOwner, before: Date): Promise<number> {
+  if (!(before instanceof Date) || Number.isNaN(before.getTime())) {
+    throw new TallyError('INVALID_FEED_OPTIONS', 'pruneInbox needs a valid Date');
+  }
+  const { name, s } = where(consumer);
+  const [r] = await db.query<{ n: number }>(pruneInboxSql(s, name, before));
+  return Number(r!.n);
+}

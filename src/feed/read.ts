@@ -1,0 +1,77 @@
+import type { LogEntry } from '../changes/history.js';
+import type { Executor, Row } from '../db/types.js';
+import { pageSql } from './sql.js';
+import type { CommandEventEntry, FeedEntry, FeedPosition } from './types.js';
+
+export interface Page {
+  readonly entries: FeedEntry[];
+  /** Where the consumer stands once these entries are handled. */
+  readonly next: FeedPosition;
+}
+
+const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
+const date = (v: unknown) => (v instanceof Date ? v : new Date(String(v)));
+
+function logEntry(r: Row): FeedEntry {
+  const entry: LogEntry = {
+    id: String(r.id),
+    entity_type: String(r.entity_type),
+    entity_key: String(r.entity_key),
+    version: Number(r.version),
+    action: String(r.action),
+    actor: String(r.actor),
+    source_ip: (r.source_ip as string | null) ?? null,
+    reason: (r.reason as string | null) ?? null,
+    request_id: (r.request_id as string | null) ?? null,
+    command_id: (r.command_id as string | null) ?? null,
+    before: json(r.before) as LogEntry['before'],
+    after: json(r.after) as LogEntry['after'],
+    changed: r.changed as string[],
+    at: date(r.at),
+    txid: String(r.txid),
+    prev_hash: (r.prev_hash as string | null) ?? null,
+    hash: String(r.hash),
+  };
+  return Object.freeze({ source: 'log', id: entry.id, txid: entry.txid, entry });
+}
+
+function eventEntry(r: Row): FeedEntry {
+  const entry: CommandEventEntry = {
+    id: String(r.id),
+    command_id: String(r.command_id),
+    command_type: String(r.command_type),
+    kind: String(r.kind),
+    step: (r.step as string | null) ?? null,
+    data: json(r.data),
+    at: date(r.at),
+    txid: String(r.txid),
+  };
+  return Object.freeze({ source: 'command_events', id: entry.id, txid: entry.txid, entry });
+}
+
+/**
+ * Reads one page of the feed from `pos` (decision 0040). A full page leaves the consumer inside the
+ * window (upper + afterId); a short page closes the window: the next position is its upper snapshot.
+ */
+export async function readPage(
+  db: Executor,
+  s: string,
+  pos: FeedPosition,
+  limit: number,
+  types: readonly string[] | null,
+): Promise<Page> {
+  const rows = await db.query(pageSql(s, pos, limit, types));
+  const upper = String(rows[0]!.upper);
+  const found = rows.filter((r) => r.id !== null && r.id !== undefined);
+  const entries = found.map(pos.source === 'log' ? logEntry : eventEntry);
+  if (entries.length === 0 && pos.upper !== null) {
+    // The window ended exactly on the last page boundary: close it and read the next window at once.
+    const closed: FeedPosition = { source: pos.source, snapshot: pos.upper, upper: null, afterId: null };
+    return readPage(db, s, closed, limit, types);
+  }
+  const next: FeedPosition =
+    entries.length >= limit
+      ? { source: pos.source, snapshot: pos.snapshot, upper, afterId: entries[entries.length - 1]!.id }
+      : { source: pos.source, snapshot: upper, upper: null, afterId: null };
+  return { entries, next: Object.freeze(next) };
+}
