@@ -1,0 +1,24 @@
+// The reconciler's public API. The lead wires it into src/index.ts (export * from './reconcile/index.js').
+export { verifyChains } from './chain.js';
+export type { ColumnChoice } from './columns.js';
+export { checkEntries, realtimeHandler } from './realtime.js';
+export { type ReconcileOptions, reconcile } from './reconcile.js';
+export {
+  type ApplyRepairOptions,
+  applyRepair,
+  type PlannedRepair,
+  planRepair,
+  type RepairPlan,
+  type RepairResult,
+} from './repair.js';
+export { formatPlan, formatRepair, formatReport } from './report.js';
+export { every, parseEvery, type Schedule } from './schedule.js';
+export {
+  type EntitySummary,
+  FINDING_KINDS,
+  type Finding,
+  type FindingKind,
+  REPAIRABLE_KINDS,
+  type ReconcileProgress,
+  type ReconcileReport,
+} from './types.js';

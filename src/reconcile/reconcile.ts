@@ -1,0 +1,122 @@
+import type { Entity } from '../changes/entity.js';
+import { TallyError } from '../errors.js';
+import { verifyChains } from './chain.js';
+import type { ColumnChoice } from './columns.js';
+import { checkStateLog } from './state-log.js';
+import type { EntitySummary, Finding, FindingKind, ReconcileProgress, ReconcileReport } from './types.js';
+
+export interface ReconcileOptions {
+  /** Rows per state <-> log chunk (default 1,000,000: each chunk scans the entity's log once). */
+  chunkSize?: number;
+  /** Log entries per chain chunk (default 200,000). */
+  chainChunkSize?: number;
+  /** Verify the hash chains too (default true). */
+  chains?: boolean;
+  /** Findings kept in the report (counts stay exact). Default 100,000. */
+  maxFindings?: number;
+  /** PostgreSQL work_mem for the check (default '256MB'). */
+  workMem?: string;
+  /** Per entity name: which columns to compare with the log. */
+  columns?: Readonly<Record<string, ColumnChoice>>;
+  onProgress?: (p: ReconcileProgress) => void;
+  /** Injected clock for the report's times. */
+  clock?: () => Date;
+}
+
+function intOption(v: unknown, name: string, fallback: number, max: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
+    throw new TallyError('INVALID_RECONCILE_OPTIONS', `${name} must be an integer from 1 to ${max}`);
+  }
+  return v;
+}
+
+/**
+ * Checks each entity's table against its log (and, by default, its hash chains) and returns one report.
+ * Reads only: nothing is written. Repair with `planRepair` + `applyRepair`.
+ *
+ * @example
+ * const report = await reconcile([resources], { onProgress: (p) => console.log(p.entity, p.done, p.total) });
+ * if (!report.ok) console.log(formatReport(report));
+ */
+export async function reconcile(
+  entities: readonly Entity[],
+  options: ReconcileOptions = {},
+): Promise<ReconcileReport> {
+  if (
+    !Array.isArray(entities) ||
+    entities.length === 0 ||
+    entities.some((e) => typeof e?.runtime !== 'object')
+  ) {
+    throw new TallyError(
+      'INVALID_RECONCILE_OPTIONS',
+      'reconcile needs a non-empty list of entities (tally.entity(...))',
+    );
+  }
+  const chunkSize = intOption(options.chunkSize, 'chunkSize', 1_000_000, 100_000_000);
+  const chainChunkSize = intOption(options.chainChunkSize, 'chainChunkSize', 200_000, 100_000_000);
+  const maxFindings = intOption(options.maxFindings, 'maxFindings', 100_000, 10_000_000);
+  const workMem = options.workMem ?? '256MB';
+  if (typeof workMem !== 'string' || !/^\d{1,7}\s*(kB|MB|GB)$/.test(workMem)) {
+    throw new TallyError('INVALID_RECONCILE_OPTIONS', "workMem must look like '256MB'");
+  }
+  const clock = options.clock ?? (() => new Date());
+  const started = clock();
+  const t0 = performance.now();
+  const summaries: EntitySummary[] = [];
+  const findings: Finding[] = [];
+  const counts: Partial<Record<FindingKind, number>> = {};
+  let total = 0;
+  const keep = (list: Finding[]) => {
+    for (const f of list) {
+      counts[f.kind] = (counts[f.kind] ?? 0) + 1;
+      total++;
+      if (findings.length < maxFindings) findings.push(f);
+    }
+  };
+  for (const entity of entities) {
+    const rt = entity.runtime;
+    const db = rt.config.db;
+    const s0 = performance.now();
+    const state = await checkStateLog(rt, db, {
+      ...options.columns?.[entity.name],
+      chunkSize,
+      workMem,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    const stateMs = performance.now() - s0;
+    let chainMs: number | null = null;
+    let chainFindings: Finding[] = [];
+    if (options.chains !== false) {
+      const c0 = performance.now();
+      const chain = await verifyChains(rt, db, {
+        chunkSize: chainChunkSize,
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      });
+      chainFindings = chain.findings;
+      chainMs = performance.now() - c0;
+    }
+    const mine = [...state.findings, ...chainFindings];
+    keep(mine);
+    summaries.push({
+      entity: entity.name,
+      table: rt.def.table.sql,
+      rows: state.rows,
+      logEntries: state.logEntries,
+      chunks: state.chunks,
+      findings: mine.length,
+      ms: { state: Math.round(stateMs), chain: chainMs === null ? null : Math.round(chainMs) },
+    });
+  }
+  return {
+    ok: total === 0,
+    startedAt: started.toISOString(),
+    finishedAt: clock().toISOString(),
+    durationMs: Math.round(performance.now() - t0),
+    entities: summaries,
+    counts,
+    total,
+    findings,
+    truncated: total > findings.length,
+  };
+}

@@ -1,0 +1,173 @@
+import type { Entity } from '../changes/entity.js';
+import { canonicalKeys } from '../changes/keys.js';
+import { resolveContext } from '../context.js';
+import { TallyError } from '../errors.js';
+import { type ColumnChoice, parseJson, trackedColumns } from './columns.js';
+import { lockKeysSql, missingKeysSql, repairSql } from './repair-sql.js';
+import { type Finding, REPAIRABLE_KINDS, type ReconcileReport } from './types.js';
+
+/** One planned repair: a `repair` log entry that explains the row as it is. */
+export interface PlannedRepair {
+  readonly entity: string;
+  readonly key: string;
+  readonly kind: Finding['kind'];
+  /** The row's version now, and the version the row and its repair entry will have. */
+  readonly fromVersion: number | null;
+  readonly toVersion: number | null;
+}
+
+/** The dry run: what `applyRepair` would write, and what it leaves to a person. */
+export interface RepairPlan {
+  readonly repairs: readonly PlannedRepair[];
+  /** Findings a repair entry cannot explain (the log ahead of the row, gaps, edited entries, orphans). */
+  readonly manual: readonly Finding[];
+}
+
+export interface RepairResult {
+  /** Rows given a repair entry. */
+  readonly repaired: number;
+  /** Planned rows that needed nothing any more (repaired before, or consistent by now). */
+  readonly skipped: number;
+  readonly keys: Readonly<Record<string, string[]>>;
+}
+
+/**
+ * The plan for a report: every repairable finding becomes a planned repair entry. Nothing is written.
+ *
+ * @example
+ * const plan = planRepair(await rec.check());
+ * console.log(formatPlan(plan));
+ */
+export function planRepair(report: Pick<ReconcileReport, 'findings'>): RepairPlan {
+  const repairs: PlannedRepair[] = [];
+  const manual: Finding[] = [];
+  const seen = new Set<string>();
+  for (const f of report.findings) {
+    if (!REPAIRABLE_KINDS.has(f.kind)) {
+      manual.push(f);
+      continue;
+    }
+    const id = `${f.entity}\u0000${f.key}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const d = f.details as { rowVersion?: number; lastVersion?: number; version?: number };
+    const fromVersion = d.rowVersion ?? d.version ?? null;
+    const toVersion = f.kind === 'no_log' ? 1 : (d.lastVersion ?? d.version ?? 0) + 1;
+    repairs.push({ entity: f.entity, key: f.key, kind: f.kind, fromVersion, toVersion });
+  }
+  return { repairs, manual };
+}
+
+export interface ApplyRepairOptions extends ColumnChoice {
+  /** Who repairs (recorded on every repair entry). Required. */
+  actor: string;
+  /** Why (recorded on every repair entry). Required. */
+  reason: string;
+  requestId?: string;
+  /** Keys per transaction (default 1,000). */
+  chunkSize?: number;
+}
+
+/**
+ * Applies a plan: per entity, per chunk of keys, one transaction that locks the rows in key order and
+ * writes the repair entries in one statement. A second apply of the same plan writes nothing. Without an
+ * actor or a reason, for an entity not declared, or for a key whose row does not exist, it throws before
+ * writing anything.
+ *
+ * @example
+ * await applyRepair([resources], plan, { actor: 'ops:alice', reason: 'INC-7: batch freeze bypassed the log' });
+ */
+export async function applyRepair(
+  entities: readonly Entity[],
+  plan: RepairPlan,
+  options: ApplyRepairOptions,
+): Promise<RepairResult> {
+  const ctx = resolveContext({
+    actor: options?.actor,
+    reason: options?.reason,
+    requestId: options?.requestId,
+  });
+  if (!ctx.reason || ctx.reason.trim() === '') {
+    throw new TallyError('MISSING_REASON', 'a repair needs a reason: say why the log is being backfilled');
+  }
+  const chunkSize = options.chunkSize ?? 1000;
+  if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 100_000) {
+    throw new TallyError('INVALID_RECONCILE_OPTIONS', 'chunkSize must be an integer from 1 to 100000');
+  }
+  if (!plan || !Array.isArray(plan.repairs)) {
+    throw new TallyError('INVALID_RECONCILE_OPTIONS', 'pass the plan planRepair returned');
+  }
+  const byName = new Map(entities.map((e) => [e.name, e]));
+  const groups = new Map<string, string[]>();
+  for (const r of plan.repairs) {
+    if (!byName.has(r.entity)) {
+      throw new TallyError(
+        'UNKNOWN_ENTITY',
+        `the plan names entity ${JSON.stringify(String(r.entity).slice(0, 64))}, which is not given`,
+      );
+    }
+    groups.set(r.entity, [...(groups.get(r.entity) ?? []), r.key]);
+  }
+  // Validate everything (key types, columns) before the first write.
+  const prepared = [];
+  for (const [name, keys] of groups) {
+    const e = byName.get(name)!;
+    const rt = e.runtime;
+    const { keyType, columns } = await trackedColumns(rt, rt.config.db, options);
+    const canonical = canonicalKeys(keys, keyType, name);
+    const missing = await rt.config.db.query<{ k: unknown }>(missingKeysSql(rt.def, keyType, canonical));
+    if (missing.length > 0) {
+      throw new TallyError(
+        'NOT_FOUND',
+        `${name}: ${missing.length} planned keys have no row; nothing was repaired`,
+        {
+          details: { missing: missing.map((m) => String(m.k)) },
+        },
+      );
+    }
+    prepared.push({ e, keys: canonical, keyType, columns: [...columns.keys()] });
+  }
+  const at = prepared[0]?.e.config.clock() ?? new Date();
+  const repaired: Record<string, string[]> = {};
+  let total = 0;
+  for (const { e, keys, keyType, columns } of prepared) {
+    const { def, config } = e.runtime;
+    repaired[def.name] = [];
+    for (let i = 0; i < keys.length; i += chunkSize) {
+      const chunk = keys.slice(i, i + chunkSize);
+      const done = await config.db.transaction(async (tx) => {
+        const locked = await tx.query<{ k: string }>(lockKeysSql(def, keyType, chunk));
+        if (locked.length !== new Set(chunk).size) {
+          const found = new Set(locked.map((r) => r.k));
+          const missing = chunk.filter((k) => !found.has(k));
+          throw new TallyError(
+            'NOT_FOUND',
+            `${def.name}: ${missing.length} planned keys have no row; nothing was repaired in this chunk`,
+            {
+              details: { missing: missing.slice(0, 100) },
+            },
+          );
+        }
+        const [r] = await tx.query<{ updated: number; logged: number; keys: unknown }>(
+          repairSql(config.s, def, keyType, columns, {
+            keys: chunk,
+            actor: ctx.actor,
+            reason: ctx.reason!,
+            at,
+            requestId: ctx.requestId,
+          }),
+        );
+        if (Number(r!.updated) !== Number(r!.logged)) {
+          throw new TallyError(
+            'DB_ERROR',
+            `${def.name}: repaired ${r!.updated} rows but logged ${r!.logged}`,
+          );
+        }
+        return parseJson<string[]>(r!.keys);
+      });
+      repaired[def.name]!.push(...done);
+      total += done.length;
+    }
+  }
+  return { repaired: total, skipped: plan.repairs.length - total, keys: repaired };
+}

@@ -1,0 +1,129 @@
+import type { EntityDefinition } from '../changes/definition.js';
+import type { SqlQuery } from '../db/types.js';
+
+/**
+ * SQL of the state <-> log check. The hot statement is one hash join of the table's rows with the log
+ * rows at or after each row's version (see docs/decisions/0050-reconcile-state-log.md); everything else
+ * runs on the few keys it flags, or as index-only scans of the log.
+ */
+
+/** A column name read from the catalog, quoted (it never comes from a caller). */
+export const catalogIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+/** A SQL string literal of a catalog name (a jsonb key). */
+export const catalogLiteral = (name: string): string => `'${name.replace(/'/g, "''")}'`;
+
+// Types whose text form equals the text jsonb gives (`after ->> col`): comparing text skips building a
+// jsonb value per row, which doubled the cost of the check. Other types compare as jsonb values.
+const TEXT_EXACT = new Set(['text', 'varchar', 'int2', 'int4', 'int8', 'numeric', 'bool', 'uuid']);
+
+/** `true` when row `t` differs from after image `l.after` in any tracked column. */
+export function differsSql(columns: ReadonlyMap<string, string>, t: string, l: string): string {
+  if (columns.size === 0) return 'false';
+  const parts = [...columns].map(([c, type]) =>
+    TEXT_EXACT.has(type)
+      ? `(${l}.after ->> ${catalogLiteral(c)}) IS DISTINCT FROM ${t}.${catalogIdent(c)}::text`
+      : `(${l}.after -> ${catalogLiteral(c)}) IS DISTINCT FROM to_jsonb(${t}.${catalogIdent(c)})`,
+  );
+  return `(${parts.join(' OR ')})`;
+}
+
+/** An estimate of a table's rows (planner statistics), or an exact count when it was never analyzed. */
+export const rowEstimateSql = (table: string): SqlQuery => ({
+  text: `SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::int8 ELSE (SELECT count(*) FROM ${table}) END AS n
+           FROM pg_class c WHERE c.oid = to_regclass($1)`,
+  values: [table],
+});
+
+/** The last key of the next chunk of `size` rows after `lo` (null: the rest of the table is the last chunk). */
+export function chunkEndSql(
+  def: EntityDefinition,
+  keyType: string,
+  lo: string | null,
+  size: number,
+): SqlQuery {
+  const k = `t.${def.key.sql}`;
+  return {
+    text: `SELECT ${k}::text AS hi FROM ${def.table.sql} t ${lo === null ? '' : `WHERE ${k} > $2::${keyType}`}
+            ORDER BY ${k} OFFSET $1 LIMIT 1`,
+    values: lo === null ? [size - 1] : [size - 1, lo],
+  };
+}
+
+/**
+ * One chunk (key range `(lo, hi]`) of the state <-> log check: each row joined with its entity's log rows
+ * at or after the row's version. A row is explained when exactly the entry at its version matches it in
+ * every tracked column. Flagged: no entry at or after a version >= 1 (log rows missing), an entry after
+ * the row's version (log ahead), or the entry at its version differing. Returns one row: how many rows
+ * had their entry and how many had none (rows and the orphan count) and the flagged [key, row version, log version] triples.
+ */
+export function stateChunkSql(
+  s: string,
+  def: EntityDefinition,
+  keyType: string,
+  columns: ReadonlyMap<string, string>,
+  lo: string | null,
+  hi: string | null,
+): SqlQuery {
+  const k = `t.${def.key.sql}`;
+  const v = `t.${def.version.sql}`;
+  const values: unknown[] = [def.name];
+  const range: string[] = [];
+  if (lo !== null) range.push(`${k} > $${values.push(lo)}::${keyType}`);
+  if (hi !== null) range.push(`${k} <= $${values.push(hi)}::${keyType}`);
+  const drift = `(l.id IS NULL AND ${v} > 0) OR l.version > ${v} OR (l.version = ${v} AND ${differsSql(columns, 't', 'l')})`;
+  return {
+    text: `SELECT count(*) FILTER (WHERE l.version = ${v})::int8 AS matched,
+                  count(*) FILTER (WHERE l.id IS NULL)::int8 AS unlogged,
+                  coalesce(json_agg(json_build_array(${k}::text, ${v}::int8, l.version)) FILTER (WHERE ${drift}), '[]') AS drifts
+             FROM ${def.table.sql} t
+             LEFT JOIN ${s}.log l ON l.entity_type = $1 AND l.entity_key = ${k}::text AND l.version >= ${v}
+            ${range.length ? `WHERE ${range.join(' AND ')}` : ''}`,
+    values,
+  };
+}
+
+/**
+ * The log side, as index-only scans of (entity_type, entity_key, version): entries whose predecessor is
+ * missing (version gaps, deleted first rows), and how many keys have a first entry.
+ */
+export const gapsSql = (s: string, entityType: string): SqlQuery => ({
+  text: `SELECT l.entity_key AS key, l.version::int8 AS version,
+                EXISTS (SELECT 1 FROM ${s}.log f WHERE f.entity_type = $1 AND f.entity_key = l.entity_key AND f.version = 1) AS has_first
+           FROM ${s}.log l
+          WHERE l.entity_type = $1 AND l.version > 1
+            AND NOT EXISTS (SELECT 1 FROM ${s}.log p
+                             WHERE p.entity_type = $1 AND p.entity_key = l.entity_key AND p.version = l.version - 1)
+          ORDER BY l.entity_key, l.version`,
+  values: [entityType],
+});
+
+export const firstEntriesSql = (s: string, entityType: string): SqlQuery => ({
+  text: `SELECT count(*)::int8 AS n, (SELECT count(*) FROM ${s}.log WHERE entity_type = $1)::int8 AS entries
+           FROM ${s}.log WHERE entity_type = $1 AND version = 1`,
+  values: [entityType],
+});
+
+/** Keys with log entries and no row (run only when the counts say there are some). */
+export const orphansSql = (s: string, def: EntityDefinition, gapKeys: readonly string[]): SqlQuery => ({
+  text: `SELECT DISTINCT l.entity_key AS key FROM ${s}.log l
+          WHERE l.entity_type = $1 AND (l.version = 1 OR l.entity_key = ANY($2::text[]))
+            AND NOT EXISTS (SELECT 1 FROM ${def.table.sql} t WHERE t.${def.key.sql}::text = l.entity_key)`,
+  values: [def.name, gapKeys],
+});
+
+/** What the findings say about a few flagged keys: the row, and the log's last entry and extent. */
+export const detailsSql = (
+  s: string,
+  def: EntityDefinition,
+  keyType: string,
+  keys: readonly string[],
+): SqlQuery => ({
+  text: `SELECT k.k AS key, t.${def.version.sql}::int8 AS row_version, to_jsonb(t) AS row_image,
+                h.version::int8 AS last_version, h.after AS last_after, h.action AS last_action,
+                (SELECT count(*) FROM ${s}.log c WHERE c.entity_type = $1 AND c.entity_key = k.k)::int8 AS entries
+           FROM unnest($2::text[]) AS k(k)
+           LEFT JOIN ${def.table.sql} t ON t.${def.key.sql} = k.k::${keyType}
+           LEFT JOIN LATERAL (SELECT x.version, x.after, x.action FROM ${s}.log x
+                               WHERE x.entity_type = $1 AND x.entity_key = k.k ORDER BY x.version DESC LIMIT 1) h ON true`,
+  values: [def.name, keys],
+});

@@ -1,0 +1,260 @@
+import type { EntityRuntime } from '../changes/apply.js';
+import type { Executor } from '../db/types.js';
+import { type ColumnChoice, differingColumns, parseJson, trackedColumns } from './columns.js';
+import {
+  chunkEndSql,
+  detailsSql,
+  firstEntriesSql,
+  gapsSql,
+  orphansSql,
+  rowEstimateSql,
+  stateChunkSql,
+} from './sql.js';
+import type { Finding, ReconcileProgress } from './types.js';
+
+export interface StateLogOptions extends ColumnChoice {
+  /** Rows per chunk (key range). Each chunk is one statement that scans the entity's log once. */
+  chunkSize: number;
+  /** PostgreSQL `work_mem` for the check's transactions, so the hash join stays in memory. */
+  workMem: string;
+  onProgress?: (p: ReconcileProgress) => void;
+}
+
+export interface StateLogResult {
+  findings: Finding[];
+  rows: number;
+  logEntries: number;
+  chunks: number;
+}
+
+type Triple = [key: string, rowVersion: number, logVersion: number | null];
+
+/**
+ * Every row of an entity whose state its log does not explain, and every log the table does not explain,
+ * set-based: one hash join per chunk of rows, index-only scans of the log, and a detail look-up of only the
+ * flagged keys (which also drops a key a concurrent change made consistent in the meantime).
+ */
+export async function checkStateLog(
+  rt: EntityRuntime,
+  db: Executor,
+  o: StateLogOptions,
+): Promise<StateLogResult> {
+  const { def, config } = rt;
+  const { keyType, columns } = await trackedColumns(rt, db, o);
+  const [est] = await db.query<{ n: string | number }>(rowEstimateSql(def.table.sql));
+  const total = Number(est?.n ?? 0);
+  const inTx = <T>(fn: (tx: Executor) => Promise<T>) =>
+    db.transaction(async (tx) => {
+      if (tx.dialect === 'postgres') {
+        // The join's hash table must fit in memory; JIT compilation costs more than it saves here.
+        await tx.query({
+          text: `SELECT set_config('work_mem', $1, true), set_config('jit', 'off', true)`,
+          values: [o.workMem],
+        });
+      }
+      return fn(tx);
+    });
+
+  const flagged = new Map<string, Triple[]>();
+  let matched = 0;
+  let done = 0;
+  let chunks = 0;
+  let lo: string | null = null;
+  for (;;) {
+    const ends: { hi: string }[] = await db.query<{ hi: string }>(chunkEndSql(def, keyType, lo, o.chunkSize));
+    const hi: string | null = ends[0]?.hi ?? null;
+    const [r] = await inTx((tx) =>
+      tx.query<{ matched: string; unlogged: string; drifts: unknown }>(
+        stateChunkSql(config.s, def, keyType, columns, lo, hi),
+      ),
+    );
+    chunks++;
+    matched += Number(r!.matched);
+    const triples = parseJson<Triple[]>(r!.drifts);
+    for (const t of triples) {
+      const list = flagged.get(t[0]) ?? [];
+      list.push(t);
+      flagged.set(t[0], list);
+    }
+    done += Number(r!.matched) + Number(r!.unlogged) + countOnlyAhead(triples);
+    o.onProgress?.({
+      entity: def.name,
+      phase: 'state',
+      done: hi === null ? Math.max(done, total) : done,
+      total: Math.max(total, done),
+      findings: flagged.size,
+    });
+    if (hi === null) break;
+    lo = hi;
+  }
+
+  // The log side: gaps, and whether every key with a log has a row (a count first; the search only if not).
+  const { gaps, firstKeys, entries } = await inTx(async (tx) => {
+    const gapRows = await tx.query<{ key: string; version: string; has_first: boolean }>(
+      gapsSql(config.s, def.name),
+    );
+    const [f] = await tx.query<{ n: string; entries: string }>(firstEntriesSql(config.s, def.name));
+    return { gaps: gapRows, firstKeys: Number(f!.n), entries: Number(f!.entries) };
+  });
+  const details = await detailsOf(rt, db, keyType, [...flagged.keys()]);
+  let rowsWithLog = matched;
+  for (const [key, triples] of flagged) {
+    const d = details.get(key);
+    if (
+      d &&
+      d.row_version !== null &&
+      Number(d.entries) > 0 &&
+      !triples.some((t) => t[2] !== null && t[2] === t[1])
+    ) {
+      rowsWithLog++;
+    }
+  }
+  const gapKeys = [...new Set(gaps.map((g) => g.key))];
+  const keysInLog = firstKeys + new Set(gaps.filter((g) => !g.has_first).map((g) => g.key)).size;
+  const orphanKeys: string[] = [];
+  if (keysInLog > rowsWithLog) {
+    const rows = await inTx((tx) => tx.query<{ key: string }>(orphansSql(config.s, def, gapKeys)));
+    for (const { key } of rows) if (!details.has(key)) orphanKeys.push(key);
+    for (const [k, d] of await detailsOf(rt, db, keyType, orphanKeys)) details.set(k, d);
+  }
+  o.onProgress?.({
+    entity: def.name,
+    phase: 'log',
+    done: entries,
+    total: entries,
+    findings: flagged.size + orphanKeys.length + gapKeys.length,
+  });
+
+  const findings: Finding[] = [];
+  for (const key of [...flagged.keys(), ...orphanKeys]) {
+    const f = classify(def.name, key, details.get(key), columns);
+    if (f) findings.push(f);
+  }
+  const byKey = new Map<string, number[]>();
+  for (const g of gaps) byKey.set(g.key, [...(byKey.get(g.key) ?? []), Number(g.version)]);
+  for (const [key, versions] of byKey) {
+    findings.push({
+      entity: def.name,
+      key,
+      kind: 'version_gap',
+      details: {
+        versions,
+        message: `entries ${versions.map((v) => `v${v}`).join(', ')} follow a missing entry`,
+      },
+    });
+  }
+  return { findings, rows: done, logEntries: entries, chunks };
+}
+
+/** Rows whose join produced only entries after their version (counted neither as matched nor unlogged). */
+function countOnlyAhead(triples: Triple[]): number {
+  const byKey = new Map<string, Triple[]>();
+  for (const t of triples) byKey.set(t[0], [...(byKey.get(t[0]) ?? []), t]);
+  let n = 0;
+  for (const list of byKey.values()) if (list.every((t) => t[2] !== null && t[2] > t[1])) n++;
+  return n;
+}
+
+export interface KeyDetails {
+  key: string;
+  row_version: string | number | null;
+  row_image: unknown;
+  last_version: string | number | null;
+  last_after: unknown;
+  last_action: string | null;
+  entries: string | number;
+}
+
+/** The row and the log's last entry of a few keys, 1,000 at a time. */
+export async function detailsOf(
+  rt: EntityRuntime,
+  db: Executor,
+  keyType: string,
+  keys: readonly string[],
+): Promise<Map<string, KeyDetails>> {
+  const out = new Map<string, KeyDetails>();
+  for (let i = 0; i < keys.length; i += 1000) {
+    const rows = await db.query<KeyDetails & Record<string, unknown>>(
+      detailsSql(rt.config.s, rt.def, keyType, keys.slice(i, i + 1000)),
+    );
+    for (const r of rows) out.set(r.key, r);
+  }
+  return out;
+}
+
+/** Names what is wrong with one key from its details; null when it is (now) consistent. */
+export function classify(
+  entity: string,
+  key: string,
+  d: KeyDetails | undefined,
+  columns: ReadonlyMap<string, string>,
+): Finding | null {
+  if (!d) return null;
+  const rowVersion = d.row_version === null ? null : Number(d.row_version);
+  const lastVersion = d.last_version === null ? null : Number(d.last_version);
+  const entries = Number(d.entries);
+  if (rowVersion === null) {
+    if (lastVersion === null || d.last_action === 'delete') return null;
+    return {
+      entity,
+      key,
+      kind: 'log_without_row',
+      details: {
+        entries,
+        lastVersion,
+        lastAction: d.last_action,
+        message: `the row is missing but the log has ${entries} entries (last v${lastVersion}, ${d.last_action})`,
+      },
+    };
+  }
+  if (lastVersion === null) {
+    if (rowVersion === 0) return null;
+    return {
+      entity,
+      key,
+      kind: 'no_log',
+      details: { rowVersion, message: `the row is at version ${rowVersion} but the log has no entry` },
+    };
+  }
+  if (lastVersion > rowVersion) {
+    return {
+      entity,
+      key,
+      kind: 'log_ahead_of_row',
+      details: {
+        rowVersion,
+        lastVersion,
+        message: `the log ends at version ${lastVersion} but the row is at version ${rowVersion}`,
+      },
+    };
+  }
+  if (lastVersion < rowVersion) {
+    return {
+      entity,
+      key,
+      kind: 'version_ahead_of_log',
+      details: {
+        rowVersion,
+        lastVersion,
+        missing: rowVersion - lastVersion,
+        message: `the row is at version ${rowVersion} but the log ends at version ${lastVersion}`,
+      },
+    };
+  }
+  const row = parseJson<Record<string, unknown>>(d.row_image);
+  const after = parseJson<Record<string, unknown> | null>(d.last_after);
+  const diff = differingColumns(columns, row, after);
+  if (diff.length === 0) return null;
+  return {
+    entity,
+    key,
+    kind: 'row_changed_outside_log',
+    details: {
+      version: rowVersion,
+      columns: diff,
+      row: Object.fromEntries(diff.map((c) => [c, row[c] ?? null])),
+      log: Object.fromEntries(diff.map((c) => [c, after?.[c] ?? null])),
+      message: `${diff.join(', ')} changed without a log entry (version ${rowVersion} not bumped)`,
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Entity } from '../../src/changes/entity.js';
+import type { Executor } from '../../src/db/types.js';
+import { reconcile } from '../../src/reconcile/index.js';
+import type { Finding } from '../../src/reconcile/types.js';
+import { describeEachDialect, type TestDatabase } from '../support/databases.js';
+import { resourcesFixture } from '../support/resources.js';
+
+const kinds = (fs: readonly Finding[]) => fs.map((f) => `${f.key}:${f.kind}`).sort();
+
+describeEachDialect('reconcile: every drift kind, each entity named', (fresh) => {
+  let t: TestDatabase;
+  let db: Executor;
+  let resources: Entity;
+  beforeAll(async () => {
+    t = await fresh();
+    db = t.db;
+    ({ resources } = await resourcesFixture(db, 40));
+    await resources.transition({
+      keys: Array.from({ length: 20 }, (_, i) => i + 1),
+      to: 'frozen',
+      actor: 'seed',
+    });
+    await resources.transition({ keys: [3, 4, 8], to: 'active', actor: 'seed' });
+    await resources.transition({ keys: [4, 8], to: 'frozen', actor: 'seed' });
+  });
+  afterAll(() => t.close());
+
+  it('a consistent table and log report nothing', async () => {
+    const report = await reconcile([resources]);
+    expect(report.ok).toBe(true);
+    expect(report.findings).toEqual([]);
+    expect(report.entities[0]).toMatchObject({ entity: 'resource', rows: 40, logEntries: 25 });
+  });
+
+  it('names each kind, and only the drifted entities', async () => {
+    const log = (sql: string) => db.exec(sql.replaceAll('LOG', 'tally.log'));
+    // 1: a field changed around Tally, version not bumped (the seed bug's shape).
+    await db.exec(`UPDATE resources SET owner = 'mallory' WHERE id = 1`);
+    // 2: changed around Tally with the version bumped: the log misses an entry.
+    await db.exec(`UPDATE resources SET state = 'active', version = version + 1 WHERE id = 2`);
+    // 3: the last log row deleted: the row is ahead of its log.
+    await log(`DELETE FROM LOG WHERE entity_key = '3' AND version = 2`);
+    // 4: a middle log row deleted (v2 of v1..v3): a gap, and v3 links to a hash no longer there.
+    await log(`DELETE FROM LOG WHERE entity_key = '4' AND version = 2`);
+    // 5: the row rolled back around Tally: the log is ahead of it.
+    await db.exec(`UPDATE resources SET state = 'active', version = 0 WHERE id = 5`);
+    // 6: the row deleted: its log explains nothing.
+    await db.exec(`DELETE FROM resources WHERE id = 6`);
+    // 7: a log row edited (a different actor written in): the hash no longer matches.
+    await log(`UPDATE LOG SET actor = 'someone-else' WHERE entity_key = '7' AND version = 1`);
+    // 8: the first log row deleted (v1 of v1..v3).
+    await log(`DELETE FROM LOG WHERE entity_key = '8' AND version = 1`);
+    // 30: never logged, yet at version 2.
+    await db.exec(`UPDATE resources SET version = 2 WHERE id = 30`);
+
+    const progress: string[] = [];
+    const report = await reconcile([resources], {
+      chunkSize: 7,
+      chainChunkSize: 5,
+      onProgress: (p) => progress.push(`${p.phase}:${p.done}/${p.total}`),
+    });
+    expect(report.ok).toBe(false);
+    expect(kinds(report.findings)).toEqual(
+      [
+        '1:row_changed_outside_log',
+        '2:version_ahead_of_log',
+        '3:version_ahead_of_log',
+        '4:version_gap',
+        '4:broken_link',
+        '5:log_ahead_of_row',
+        '6:log_without_row',
+        '7:hash_mismatch',
+        '8:version_gap',
+        '8:broken_link',
+        '30:no_log',
+      ].sort(),
+    );
+    const one = report.findings.find((f) => f.key === '1')!;
+    expect(one.details).toMatchObject({
+      columns: ['owner'],
+      row: { owner: 'mallory' },
+      log: { owner: 'owner-1' },
+    });
+    expect(report.findings.find((f) => f.key === '3')!.details).toMatchObject({
+      rowVersion: 2,
+      lastVersion: 1,
+    });
+    expect(report.findings.find((f) => f.key === '4' && f.kind === 'version_gap')!.details).toMatchObject({
+      versions: [3],
+    });
+    expect(report.counts.version_ahead_of_log).toBe(2);
+    expect(report.total).toBe(11);
+    // 39 rows in chunks of 7: six chunks of state progress, then log and chain phases.
+    expect(report.entities[0]!.chunks).toBe(6);
+    expect(progress.filter((p) => p.startsWith('state:'))).toHaveLength(6);
+    expect(progress.some((p) => p.startsWith('chain:'))).toBe(true);
+  });
+
+  it('compares only the columns it is told to', async () => {
+    const report = await reconcile([resources], {
+      chains: false,
+      columns: { resource: { ignore: ['owner'] } },
+    });
+    expect(kinds(report.findings)).not.toContain('1:row_changed_outside_log');
+    await expect(
+      reconcile([resources], { columns: { resource: { columns: ['nope'] } } }),
+    ).rejects.toMatchObject({
+      code: 'COLUMN_NOT_FOUND',
+    });
+  });
+
+  it('refuses bad options with typed errors', async () => {
+    await expect(reconcile([])).rejects.toMatchObject({ code: 'INVALID_RECONCILE_OPTIONS' });
+    await expect(reconcile([resources], { chunkSize: 0 })).rejects.toMatchObject({
+      code: 'INVALID_RECONCILE_OPTIONS',
+    });
+    await expect(reconcile([resources], { workMem: "1GB'; DROP TABLE x; --" })).rejects.toMatchObject({
+      code: 'INVALID_RECONCILE_OPTIONS',
+    });
+  });
+});
