@@ -1,5 +1,6 @@
 import { EXIT_OK, UsageError } from './errors.js';
 import type { Io } from './io.js';
+import { RELAY_HELP } from './relay.js';
 import { INSPECT_HELP, WORKER_HELP } from './worker-help.js';
 
 const DATABASE = `Database (the first that applies):
@@ -18,6 +19,7 @@ Usage:
   tally log --entity NAME --key KEY [--json] [--schema NAME] [DATABASE]
   tally worker --module PATH [--once] [--concurrency N] [--schema NAME] [DATABASE]
   tally inspect ID|KEY [--type NAME] [--principal P] [--json] [--schema NAME] [DATABASE]
+  tally relay [--nats SERVERS] [--stream NAME] [--prefix P] [--sources LIST] [DATABASE]
   tally help [COMMAND]
 
 Commands:
@@ -25,6 +27,7 @@ Commands:
   log       print an entity's operation log and check its hash chain
   worker    drive unfinished commands (retry, query, compensate) declared by a module
   inspect   print a command's timeline: attempts, decisions, snapshots, outcomes
+  relay     relay the log and command events to NATS JetStream (message id = entry id)
   help      this text, or a command's
 
 ${DATABASE}
@@ -51,6 +54,7 @@ A broken chain exits with 1 (error LOG_CHAIN_BROKEN).
 ${DATABASE}`,
   worker: WORKER_HELP,
   inspect: INSPECT_HELP,
+  relay: RELAY_HELP,
 };
 TEXTS.help = TEXTS.main!;
 
@@ -65,7 +69,7 @@ export async function helpCommand(args: string[], io: Io): Promise<number> {
   const text = TEXTS[args[0] ?? 'main'];
   if (text === undefined)
     throw new UsageError(
-      `unknown command ${JSON.stringify(args[0])}; commands: migrate, log, worker, inspect, help`,
+      `unknown command ${JSON.stringify(args[0])}; commands: migrate, log, worker, inspect, relay, help`,
     );
   io.out(text);
   return EXIT_OK;

@@ -4,6 +4,7 @@ import { inspectCommand } from './inspect.js';
 import type { Io } from './io.js';
 import { logCommand } from './log.js';
 import { migrateCommand } from './migrate.js';
+import { relayCommand } from './relay.js';
 import { workerCommand } from './worker.js';
 
 const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
@@ -11,6 +12,7 @@ const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
   log: logCommand,
   worker: (args, io) => workerCommand(args, io),
   inspect: inspectCommand,
+  relay: (args, io) => relayCommand(args, io),
   help: helpCommand,
 };
 
@@ -32,7 +34,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   try {
     if (!command)
       throw new UsageError(
-        `unknown command ${JSON.stringify(name)}; commands: migrate, log, worker, inspect, help`,
+        `unknown command ${JSON.stringify(name)}; commands: migrate, log, worker, inspect, relay, help`,
       );
     if (name !== 'help' && (args.includes('--help') || args.includes('-h'))) return helpCommand([name], io);
     return await command(args, io);

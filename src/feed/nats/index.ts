@@ -1,4 +1,5 @@
 // `tally/nats`: the JetStream relay. Needs the `nats` package (an optional peer dependency).
+export { connectNats } from './connect.js';
 export { messageId, streamName, streamSubjects, subjectFor, subjectToken } from './names.js';
 export type { RelayBatchInfo, RelayOptions } from './options.js';
 export { encodeEntry, type PublishOptions, type PublishResult, publishEntries } from './publish.js';
