@@ -1,0 +1,76 @@
+import { PGlite } from '@electric-sql/pglite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pglite } from '../../src/db/pglite/index.js';
+import type { Executor } from '../../src/db/types.js';
+import { openConsumer, type WakeSource } from '../../src/feed/index.js';
+import type { Tally } from '../../src/tally.js';
+import { freshPostgres, postgresAvailable, type TestDatabase } from '../support/databases.js';
+import { resourcesFixture } from '../support/resources.js';
+
+type Entity = ReturnType<Tally['entity']>;
+
+// LISTEN/NOTIFY is only a hint: with a poll interval of a minute, an entry still arrives within
+// moments because the commit's NOTIFY wakes the consumer. Without the trigger (or the LISTEN) these
+// tests would wait the full minute and time out.
+function wakeSuite(
+  name: string,
+  setup: () => Promise<{ db: Executor; listen: WakeSource; close(): Promise<void> }>,
+) {
+  describe(`feed wake-ups [${name}]`, () => {
+    let env: Awaited<ReturnType<typeof setup>>;
+    let tally: Tally;
+    let res: Entity;
+    beforeAll(async () => {
+      env = await setup();
+      ({ tally, resources: res } = await resourcesFixture(env.db, 20));
+    });
+    afterAll(() => env.close());
+
+    it('a commit wakes a consumer that would otherwise sleep for a minute', async () => {
+      const c = await openConsumer(tally, 'wake', { start: 'now', pollMs: 60_000, listen: env.listen });
+      const ac = new AbortController();
+      const arrivals: number[] = [];
+      let resolveFirst: () => void = () => {};
+      const first = new Promise<void>((r) => {
+        resolveFirst = r;
+      });
+      const running = c.run(
+        async ({ entries }) => {
+          arrivals.push(...entries.map(() => Date.now()));
+          resolveFirst();
+        },
+        { signal: ac.signal },
+      );
+      await new Promise((r) => setTimeout(r, 300)); // the consumer is asleep by now
+      const committed = Date.now();
+      await res.transition({ keys: [1, 2], to: 'frozen', actor: 'wake' });
+      await Promise.race([
+        first,
+        new Promise((_, reject) => setTimeout(() => reject(new Error('no wake-up')), 5_000)),
+      ]);
+      ac.abort();
+      await running;
+      expect(arrivals).toHaveLength(2);
+      console.log(`[feed wake ${name}] commit -> handler ${arrivals[0]! - committed} ms`);
+      expect(arrivals[0]! - committed).toBeLessThan(3_000);
+    }, 15_000);
+  });
+}
+
+wakeSuite('pglite', async () => {
+  const instance = await PGlite.create();
+  const db = pglite(instance as never);
+  return { db, listen: instance as unknown as WakeSource, close: () => instance.close() };
+});
+
+if (postgresAvailable) {
+  let t: TestDatabase;
+  wakeSuite('postgres', async () => {
+    t = await freshPostgres(6);
+    return { db: t.db, listen: t.pool!, close: () => t.close() };
+  });
+} else {
+  describe.skip('feed wake-ups [postgres]', () => {
+    it('needs PostgreSQL', () => {});
+  });
+}
