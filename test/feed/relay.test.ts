@@ -1,9 +1,10 @@
 import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTallyError } from '../../src/errors.js';
-import { startRelay } from '../../src/feed/nats/index.js';
+import { connectNats, startRelay } from '../../src/feed/nats/index.js';
 import { describeEachDialect, type TestDatabase } from '../support/databases.js';
 import { count, resourcesFixture } from '../support/resources.js';
+import { tcpProxy } from '../support/tcp-proxy.js';
 import {
   deleteStream,
   natsAvailable,
@@ -113,6 +114,70 @@ describe.skipIf(!natsAvailable)('relay to JetStream', () => {
       // Nothing was created: no feed consumer row, no stream.
       expect(await count(t.db, `SELECT 1 FROM ${tally.config.s}.feed_consumers`)).toBe(0);
     } finally {
+      await t.close();
+    }
+  });
+
+  it('connecting to a NATS that does not answer fails with NATS_UNREACHABLE', async () => {
+    const proxy = await tcpProxy({ host: '127.0.0.1', port: 4222 });
+    proxy.cut('refuse');
+    try {
+      const err = await connectNats(`127.0.0.1:${proxy.port}`, { timeoutMs: 1000 }).catch((e) => e);
+      expect(isTallyError(err, 'NATS_UNREACHABLE')).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('keeps every entry, once, across a NATS outage mid-stream', async () => {
+    const t = await (await import('../support/databases.js')).freshPGlite();
+    const [host, port] = (process.env.NATS_URL ?? '127.0.0.1:4222').replace(/^nats:\/\//, '').split(':');
+    const proxy = await tcpProxy({ host: host!, port: Number(port) });
+    const viaProxy = await connectNats(`127.0.0.1:${proxy.port}`, { reconnectTimeWait: 100 });
+    const stream = uniqueStream('outage');
+    streams.push(stream);
+    const errors: unknown[] = [];
+    try {
+      const { tally, resources } = await resourcesFixture(t.db, 1000);
+      const relay = await startRelay({
+        tally,
+        nats: viaProxy,
+        stream,
+        prefix: uniquePrefix(),
+        sources: ['log'],
+        batchSize: 50,
+        pollMs: 20,
+        publishTimeoutMs: 500,
+        onError: (e) => errors.push(e),
+      });
+      try {
+        for (let i = 0; i < 10; i++) {
+          await resources.transition({
+            keys: Array.from({ length: 100 }, (_, j) => i * 100 + j + 1),
+            to: 'frozen',
+            actor: 'w',
+          });
+          if (i === 3) proxy.cut('refuse');
+          if (i === 6) {
+            await new Promise((r) => setTimeout(r, 1500)); // publishes time out meanwhile
+            proxy.restore();
+          }
+          await new Promise((r) => setTimeout(r, 30));
+        }
+        await until(
+          async () => (await (await nc.jetstreamManager()).streams.info(stream)).state.messages >= 1000,
+        );
+        await new Promise((r) => setTimeout(r, 300));
+      } finally {
+        await relay.stop();
+      }
+      const msgs = await readStream(nc, stream);
+      expect(msgs).toHaveLength(1000);
+      expect(new Set(msgs.map((m) => m.msgId)).size).toBe(1000);
+      expect(errors.some((e) => isTallyError(e, 'NATS_UNREACHABLE'))).toBe(true);
+    } finally {
+      await viaProxy.close();
+      await proxy.close();
       await t.close();
     }
   });
