@@ -1,5 +1,6 @@
 import { EXIT_OK, UsageError } from './errors.js';
 import type { Io } from './io.js';
+import { RECONCILE_HELP, REPAIR_HELP } from './reconcile-help.js';
 import { RELAY_HELP } from './relay.js';
 import { INSPECT_HELP, WORKER_HELP } from './worker-help.js';
 
@@ -20,6 +21,8 @@ Usage:
   tally worker --module PATH [--once] [--concurrency N] [--schema NAME] [DATABASE]
   tally inspect ID|KEY [--type NAME] [--principal P] [--json] [--schema NAME] [DATABASE]
   tally relay [--nats SERVERS] [--stream NAME] [--prefix P] [--sources LIST] [DATABASE]
+  tally reconcile (--module PATH | --entity NAME --table TABLE) [--json] [--schema NAME] [DATABASE]
+  tally repair (--module PATH | --entity NAME --table TABLE) [--apply --actor WHO --reason WHY] [DATABASE]
   tally help [COMMAND]
 
 Commands:
@@ -27,6 +30,8 @@ Commands:
   log       print an entity's operation log and check its hash chain
   worker    drive unfinished commands (retry, query, compensate) declared by a module
   inspect   print a command's timeline: attempts, decisions, snapshots, outcomes
+  reconcile check tables against their logs and hash chains (exit 3 on drift)
+  repair    plan (dry run) or --apply repair entries for rows the log does not explain
   relay     relay the log and command events to NATS JetStream (message id = entry id)
   help      this text, or a command's
 
@@ -55,6 +60,8 @@ ${DATABASE}`,
   worker: WORKER_HELP,
   inspect: INSPECT_HELP,
   relay: RELAY_HELP,
+  reconcile: RECONCILE_HELP,
+  repair: REPAIR_HELP,
 };
 TEXTS.help = TEXTS.main!;
 
@@ -69,7 +76,7 @@ export async function helpCommand(args: string[], io: Io): Promise<number> {
   const text = TEXTS[args[0] ?? 'main'];
   if (text === undefined)
     throw new UsageError(
-      `unknown command ${JSON.stringify(args[0])}; commands: migrate, log, worker, inspect, relay, help`,
+      `unknown command ${JSON.stringify(args[0])}; commands: migrate, log, worker, inspect, relay, reconcile, repair, help`,
     );
   io.out(text);
   return EXIT_OK;

@@ -4,7 +4,9 @@ import { inspectCommand } from './inspect.js';
 import type { Io } from './io.js';
 import { logCommand } from './log.js';
 import { migrateCommand } from './migrate.js';
+import { reconcileCommand } from './reconcile.js';
 import { relayCommand } from './relay.js';
+import { repairCommand } from './repair.js';
 import { workerCommand } from './worker.js';
 
 const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
@@ -13,6 +15,8 @@ const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
   worker: (args, io) => workerCommand(args, io),
   inspect: inspectCommand,
   relay: (args, io) => relayCommand(args, io),
+  reconcile: reconcileCommand,
+  repair: repairCommand,
   help: helpCommand,
 };
 
@@ -34,7 +38,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   try {
     if (!command)
       throw new UsageError(
-        `unknown command ${JSON.stringify(name)}; commands: migrate, log, worker, inspect, relay, help`,
+        `unknown command ${JSON.stringify(name)}; commands: migrate, log, worker, inspect, relay, reconcile, repair, help`,
       );
     if (name !== 'help' && (args.includes('--help') || args.includes('-h'))) return helpCommand([name], io);
     return await command(args, io);

@@ -1,0 +1,130 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Entity } from '../changes/entity.js';
+import type { Tally } from '../tally.js';
+import { CliError, UsageError } from './errors.js';
+import { stringOption } from './options.js';
+
+/** The options `tally reconcile` and `tally repair` take to name the entities to check. */
+export const ENTITY_OPTIONS = {
+  module: { type: 'string' },
+  entity: { type: 'string' },
+  table: { type: 'string' },
+  key: { type: 'string' },
+  state: { type: 'string' },
+  version: { type: 'string' },
+  ignore: { type: 'string' },
+} as const;
+
+/** Usage errors about the entity options, before any database is opened. */
+export function checkEntityOptions(values: Record<string, unknown>, command: string): void {
+  const modulePath = stringOption(values, 'module', command);
+  const table = stringOption(values, 'table', command);
+  if (modulePath !== undefined && table !== undefined) {
+    throw new UsageError(`tally ${command}: pass --module or --table, not both`);
+  }
+  if (
+    modulePath === undefined &&
+    (table === undefined || stringOption(values, 'entity', command) === undefined)
+  ) {
+    throw new UsageError(
+      `tally ${command}: name the entities: --module PATH, or --entity NAME --table TABLE [--key COL] [--state COL] [--version COL]`,
+    );
+  }
+}
+
+/**
+ * The entities to check: those a `--module` declares (the same kind of module `tally worker` loads; its
+ * setup may declare only entities), narrowed by `--entity`; or one entity described on the command line
+ * (`--entity NAME --table TABLE [--key COL] [--state COL] [--version COL]`). The state machine is not
+ * needed to reconcile, so the command-line form declares none of it.
+ *
+ * @example
+ * const entities = await entitiesFromOptions(values, 'reconcile', io.cwd, tally);
+ */
+export async function entitiesFromOptions(
+  values: Record<string, unknown>,
+  command: string,
+  cwd: string,
+  tally: Tally,
+): Promise<Entity[]> {
+  const modulePath = stringOption(values, 'module', command);
+  const name = stringOption(values, 'entity', command);
+  const table = stringOption(values, 'table', command);
+  checkEntityOptions(values, command);
+  if (modulePath !== undefined) {
+    const declared = await loadEntities(modulePath, cwd, tally);
+    const chosen = name === undefined ? declared : declared.filter((e) => e.name === name);
+    if (chosen.length === 0) {
+      throw new CliError(
+        name === undefined ? 'NO_ENTITIES' : 'UNKNOWN_ENTITY',
+        name === undefined
+          ? `${modulePath} declared no entities: call tally.entity(...) in its setup`
+          : `${modulePath} declares no entity named ${JSON.stringify(name.slice(0, 64))} (it declares ${declared.map((e) => e.name).join(', ')})`,
+      );
+    }
+    return chosen;
+  }
+  const col = (n: string) => stringOption(values, n, command);
+  return [
+    tally.entity(name!, {
+      table: table!,
+      ...(col('key') ? { key: col('key')! } : {}),
+      ...(col('state') ? { state: col('state')! } : {}),
+      ...(col('version') ? { version: col('version')! } : {}),
+      states: { any: [] },
+    }),
+  ];
+}
+
+/** `--ignore a,b`: columns not compared with the log, per entity checked. */
+export function ignoredColumns(values: Record<string, unknown>, command: string): string[] | undefined {
+  const v = stringOption(values, 'ignore', command);
+  return v === undefined
+    ? undefined
+    : v
+        .split(',')
+        .map((c) => c.trim())
+        .filter(Boolean);
+}
+
+async function loadEntities(path: string, cwd: string, tally: Tally): Promise<Entity[]> {
+  const file = resolve(cwd, path);
+  if (!existsSync(file)) throw new CliError('MODULE_NOT_FOUND', `no module at ${path}`);
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (err) {
+    throw new CliError(
+      'MODULE_LOAD_FAILED',
+      `${path} failed to load: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+    );
+  }
+  const setup = typeof mod.default === 'function' ? mod.default : mod.setup;
+  if (typeof setup !== 'function') {
+    throw new CliError(
+      'MODULE_INVALID',
+      `${path} must export a function (default or named \`setup\`) that receives the Tally instance`,
+    );
+  }
+  const declared: Entity[] = [];
+  const entity = tally.entity.bind(tally);
+  tally.entity = ((n, options) => {
+    const e = entity(n, options);
+    declared.push(e);
+    return e;
+  }) as Tally['entity'];
+  try {
+    await (setup as (t: Tally) => unknown)(tally);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    throw new CliError(
+      typeof code === 'string' && /^[A-Z_]+$/.test(code) ? code : 'MODULE_SETUP_FAILED',
+      `${path}: setup threw: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  } finally {
+    tally.entity = entity;
+  }
+  return declared;
+}
