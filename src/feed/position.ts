@@ -18,6 +18,12 @@ export function snapshotXmin(snapshot: string): string {
   return snapshot.slice(0, snapshot.indexOf(':'));
 }
 
+/** The xmax of a snapshot in text form: no transaction at or above it is visible in the snapshot. */
+export function snapshotXmax(snapshot: string): string {
+  const a = snapshot.indexOf(':');
+  return snapshot.slice(a + 1, snapshot.indexOf(':', a + 1));
+}
+
 function validSnapshot(text: unknown): text is string {
   if (typeof text !== 'string') return false;
   const m = SNAPSHOT.exec(text);

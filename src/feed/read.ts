@@ -61,7 +61,7 @@ export async function readPage(
   types: readonly string[] | null,
 ): Promise<Page> {
   const rows = await db.query(pageSql(s, pos, limit, types));
-  const upper = String(rows[0]!.upper);
+  const upper = pos.upper ?? String(rows[0]!.upper);
   const found = rows.filter((r) => r.id !== null && r.id !== undefined);
   const entries = found.map(pos.source === 'log' ? logEntry : eventEntry);
   if (entries.length === 0 && pos.upper !== null) {

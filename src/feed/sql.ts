@@ -1,5 +1,5 @@
 import type { SqlQuery } from '../db/types.js';
-import { snapshotXmin } from './position.js';
+import { snapshotXmax, snapshotXmin } from './position.js';
 import type { FeedPosition, FeedSource } from './types.js';
 
 /**
@@ -39,24 +39,26 @@ const SOURCES: Record<FeedSource, SourceSql> = {
 };
 
 /**
- * The rows of a window: written by transactions visible in `hi` and not in `lo`, found through the
- * (txid, id) index from xmin(lo) (every xid below it is visible in lo, hence delivered already), in
- * id order after `afterId`. Parameters: $1 xmin(lo), $2 lo, $3 afterId, $4 limit, $5 types, $6 hi.
+ * The ids of a window's next page: written by transactions visible in `hi` and not in `lo`, found
+ * through the (txid, id) index from xmin(lo) (every xid below it is visible in lo, hence delivered),
+ * in id order after `afterId`. Only ids are sorted; the rows are fetched for the page alone.
+ * Parameters: $1 xmin(lo), $2 lo, $3 afterId, $4 limit, $5 types; `hi` and `hiXmax` are SQL.
  */
-function windowRows(s: string, source: FeedSource, hi: string): string {
+function pageIds(s: string, source: FeedSource, hi: string, hiXmax: string): string {
   const src = SOURCES[source];
-  return `SELECT ${src.fields} FROM ${src.from(s)}
-     WHERE t.txid >= $1::xid8 AND t.txid < pg_snapshot_xmax(${hi}::pg_snapshot)
-       AND pg_visible_in_snapshot(t.txid, ${hi}::pg_snapshot)
-       AND NOT pg_visible_in_snapshot(t.txid, $2::pg_snapshot)
+  return `SELECT t.id FROM ${src.from(s)}
+     WHERE t.txid >= $1::xid8 AND t.txid < ${hiXmax}
+       AND pg_visible_in_snapshot(t.txid, ${hi}) AND NOT pg_visible_in_snapshot(t.txid, $2::pg_snapshot)
        AND t.id > $3::int8 AND ($5::text[] IS NULL OR ${src.typeColumn} = ANY($5::text[]))
      ORDER BY t.id LIMIT $4::int`;
 }
 
 /**
- * One page of the feed from `pos`: the window (pos.snapshot, pos.upper] when a window is being paged,
- * else (pos.snapshot, current snapshot]. Returns one row per entry (and one row with nulls when the
- * page is empty), each carrying `upper`, the window's upper snapshot.
+ * One page of the feed from `pos`. While a window is being paged (pos.upper set) its bounds are
+ * constants, so the planner can see how wide the window is and walk the primary key in id order for a
+ * wide one (a catch-up) instead of sorting the whole window for every page. A new window takes the
+ * current snapshot in the same statement and returns it as `upper` on every row (one row of nulls
+ * when the window is empty).
  */
 export function pageSql(
   s: string,
@@ -64,13 +66,21 @@ export function pageSql(
   limit: number,
   types: readonly string[] | null,
 ): SqlQuery {
-  const hiExpr = pos.upper === null ? CURRENT_SNAPSHOT : '$6::text';
+  const src = SOURCES[pos.source];
   const values: unknown[] = [snapshotXmin(pos.snapshot), pos.snapshot, pos.afterId ?? '0', limit, types];
-  if (pos.upper !== null) values.push(pos.upper);
+  if (pos.upper !== null) {
+    values.push(pos.upper, snapshotXmax(pos.upper));
+    return {
+      text: `WITH p AS (${pageIds(s, pos.source, '$6::pg_snapshot', '$7::xid8')})
+        SELECT $6::text AS upper, ${src.fields} FROM p JOIN ${src.from(s)} ON t.id = p.id ORDER BY t.id`,
+      values,
+    };
+  }
   return {
-    text: `WITH w AS MATERIALIZED (SELECT ${hiExpr} AS hi)
-      SELECT w.hi AS upper, e.* FROM w
-        LEFT JOIN LATERAL (${windowRows(s, pos.source, 'w.hi')}) e ON true
+    text: `WITH w AS MATERIALIZED (SELECT ${CURRENT_SNAPSHOT} AS hi),
+           p AS (${pageIds(s, pos.source, '(SELECT hi::pg_snapshot FROM w)', '(SELECT pg_snapshot_xmax(hi::pg_snapshot) FROM w)')})
+      SELECT w.hi AS upper, e.* FROM w LEFT JOIN LATERAL (
+        SELECT ${src.fields} FROM p JOIN ${src.from(s)} ON t.id = p.id) e ON true
        ORDER BY e.id::int8`,
     values,
   };
