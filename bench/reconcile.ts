@@ -1,0 +1,54 @@
+// `npm run bench -- reconcile`: the state <-> log check over 1,000,000 entities with 1,000 planted drifts
+// (bench/_reconcile-state-log.ts) and the cross-database compare (bench/_reconcile-xdb.ts, engineer H4's),
+// each on its own dedicated database. The last line is one JSON object.
+import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { stateLogBench } from './_reconcile-state-log.js';
+import { masked, PG_URL } from './_shared.js';
+
+console.log(
+  `reconcile bench on ${masked(PG_URL)}; load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
+console.log('\n## state <-> log');
+const s = await stateLogBench();
+console.log(
+  `state <-> log: ${s.state_log_s} s for ${s.entities.toLocaleString('en')} entities (median of 3), floor ${s.floor_s} s, ratio ${s.ratio}x; found ${s.found}/${s.planted}, ${s.extra} unexpected`,
+);
+
+// The cross-database half is optional until it exists: its fields stay null, and the run says so.
+let xdb: { rowsPerS: number | null; found: number | null } = { rowsPerS: null, found: null };
+const xdbFile = join(dirname(fileURLToPath(import.meta.url)), '_reconcile-xdb.ts');
+if (existsSync(xdbFile)) {
+  console.log('\n## cross-database compare');
+  const mod = (await import(pathToFileURL(xdbFile).href)) as Record<string, unknown>;
+  const fn = [mod.xdbBench, mod.runXdbBench, mod.run, mod.default].find((f) => typeof f === 'function') as
+    | (() => Promise<Record<string, unknown>>)
+    | undefined;
+  if (fn) {
+    const r = await fn();
+    const num = (...names: string[]) => {
+      for (const n of names) if (typeof r[n] === 'number') return r[n] as number;
+      return null;
+    };
+    xdb = { rowsPerS: num('xdb_rows_per_s', 'rows_per_s', 'rowsPerS'), found: num('xdb_found', 'found') };
+  } else {
+    console.log('bench/_reconcile-xdb.ts exports no runnable function; cross-database figures are null');
+  }
+} else {
+  console.log('\n(bench/_reconcile-xdb.ts is not there yet: the cross-database figures are null)');
+}
+
+console.log(
+  JSON.stringify({
+    bench: 'reconcile',
+    entities: s.entities,
+    state_log_s: s.state_log_s,
+    found: s.found,
+    xdb_rows_per_s: xdb.rowsPerS,
+    xdb_found: xdb.found,
+  }),
+);
