@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { SqlQuery } from '../db/types.js';
 
 export type CommandStatus = 'pending' | 'compensating' | 'succeeded' | 'failed' | 'needs_attention';
@@ -53,6 +54,24 @@ const COLS = `id::text AS id, type, principal, key, fingerprint, params, input, 
 const CALL_COLS = `command_id::text AS command_id, step, downstream_key, request, sends, queries, first_sent_at,
   last_sent_at, outcome, value, resolved_by, resolved_at, created_at`;
 
+const texts = new Map<string, { text: string; name: string }>();
+
+/**
+ * A hot statement whose text depends only on the schema, built once per schema and prepared once per
+ * connection (PostgreSQL; PGlite ignores the name). Planning these small CTEs cost the server about as
+ * much as running them, on every command.
+ */
+function hot(kind: string, s: string, build: () => string): { text: string; name: string } {
+  const id = `${kind} ${s}`;
+  let t = texts.get(id);
+  if (!t) {
+    const text = build();
+    t = { text, name: `tally_cmd_${createHash('sha1').update(text).digest('hex').slice(0, 20)}` };
+    texts.set(id, t);
+  }
+  return t;
+}
+
 /** What a submit records of a request, on the primary or (failover) the secondary. */
 export interface RecordedRequest {
   id: string;
@@ -81,7 +100,10 @@ export const insertCommandSql = (
   c: RecordedRequest & { owner: string; leaseUntil: Date },
   asyncRecord = false,
 ): SqlQuery => ({
-  text: `WITH ins AS (
+  ...hot(
+    'insert',
+    s,
+    () => `WITH ins AS (
            INSERT INTO ${s}.commands (id, type, principal, key, fingerprint, params, input, next_at,
                                       lease_owner, lease_until, created_at, updated_at)
            SELECT $1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $8, $8
@@ -91,6 +113,7 @@ export const insertCommandSql = (
          ev AS (INSERT INTO ${s}.command_events (command_id, kind, data, at)
                 SELECT id, 'submitted', jsonb_build_object('fingerprint', fingerprint), $8 FROM ins)
          SELECT ${COLS} FROM ins`,
+  ),
   values: [
     c.id,
     c.type,
@@ -107,7 +130,11 @@ export const insertCommandSql = (
 });
 
 export const commandByKeySql = (s: string, type: string, principal: string, key: string): SqlQuery => ({
-  text: `SELECT ${COLS} FROM ${s}.commands WHERE type = $1 AND principal = $2 AND key = $3`,
+  ...hot(
+    'by_key',
+    s,
+    () => `SELECT ${COLS} FROM ${s}.commands WHERE type = $1 AND principal = $2 AND key = $3`,
+  ),
   values: [type, principal, key],
 });
 
@@ -118,22 +145,29 @@ export const commandByIdSql = (s: string, id: string): SqlQuery => ({
 
 /** Lock, check, update: the row lock every step of a command runs under. */
 export const lockCommandSql = (s: string, id: string): SqlQuery => ({
-  text: `SELECT ${COLS} FROM ${s}.commands WHERE id = $1::uuid FOR UPDATE`,
+  ...hot('lock', s, () => `SELECT ${COLS} FROM ${s}.commands WHERE id = $1::uuid FOR UPDATE`),
   values: [id],
 });
 
 /** Takes the lease of an unfinished command nobody holds (or whose holder's lease ran out). */
 export const claimCommandSql = (s: string, id: string, owner: string, now: Date, until: Date): SqlQuery => ({
-  text: `UPDATE ${s}.commands SET lease_owner = $2, lease_until = $4, updated_at = $3
+  ...hot(
+    'claim',
+    s,
+    () => `UPDATE ${s}.commands SET lease_owner = $2, lease_until = $4, updated_at = $3
           WHERE id = $1::uuid AND status IN ('pending', 'compensating')
             AND (lease_owner IS NULL OR lease_until <= $3)
          RETURNING ${COLS}`,
+  ),
   values: [id, owner, now, until],
 });
 
 /** Writes the mutable fields of a command and appends its events, in one statement. */
 export const saveCommandSql = (s: string, r: CommandRow, events: readonly EventIn[], at: Date): SqlQuery => ({
-  text: `WITH u AS (
+  ...hot(
+    'save',
+    s,
+    () => `WITH u AS (
            UPDATE ${s}.commands
               SET status = $2, step_index = $3, decisions = $4::jsonb, outputs = $5::jsonb, result = $6::jsonb,
                   error = $7::jsonb, attempts = $8, next_at = $9, lease_owner = $10, lease_until = $11,
@@ -145,6 +179,7 @@ export const saveCommandSql = (s: string, r: CommandRow, events: readonly EventI
              FROM jsonb_array_elements($14::jsonb) WITH ORDINALITY AS t(x, n) ORDER BY n
            RETURNING 1)
          SELECT (SELECT count(*)::int FROM u) AS n`,
+  ),
   values: [
     r.id,
     r.status,
