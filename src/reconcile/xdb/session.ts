@@ -1,0 +1,49 @@
+import type { Executor, Row, SqlQuery } from '../../db/types.js';
+import { READ_ONLY, SESSION_SETTINGS } from './sql.js';
+
+/** One side's connection for the whole compare. */
+export interface Session {
+  query<R extends Row = Row>(q: SqlQuery): Promise<R[]>;
+  /** Ends the transaction (read only: nothing to keep) and releases the connection. */
+  end(): Promise<void>;
+}
+
+/**
+ * Opens a REPEATABLE READ, read-only transaction that stays open until `end()`: every pass and every
+ * bisection level then reads one snapshot, so rows committed meanwhile cannot show up as differences at
+ * one level and vanish at the next. The settings that change text forms are fixed for its lifetime.
+ */
+export async function openSession(db: Executor): Promise<Session> {
+  let release!: () => void;
+  const released = new Promise<void>((r) => {
+    release = r;
+  });
+  let ready!: (tx: Executor) => void;
+  let failed!: (err: unknown) => void;
+  const opened = new Promise<Executor>((res, rej) => {
+    ready = res;
+    failed = rej;
+  });
+  const done = db
+    .transaction(
+      async (tx) => {
+        // A caller's own transaction (a transaction-bound executor) keeps its access mode.
+        if (!db.inTransaction) await tx.exec(READ_ONLY);
+        await tx.exec(SESSION_SETTINGS);
+        ready(tx);
+        await released;
+      },
+      { isolation: 'repeatable read' },
+    )
+    .catch((err) => {
+      failed(err);
+    });
+  const tx = await opened;
+  return {
+    query: (q) => tx.query(q),
+    async end() {
+      release();
+      await done;
+    },
+  };
+}
