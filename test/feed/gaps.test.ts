@@ -17,10 +17,13 @@ describe.skipIf(!postgresAvailable)('gap-free feed under out-of-order commits [p
   afterAll(() => t.close());
 
   it('8 writers, 50,000 entries: every entry exactly once, per entity in version order; id > last skips', async () => {
-    const ENTITIES = 2_000;
+    const HOT = 50;
+    const HOT_PER_BATCH = 10;
+    const OWN = 1_000;
+    const ENTITIES = HOT + 8 * OWN;
     const WRITERS = 8;
     const TOTAL = 50_000;
-    const BATCH = 50;
+    const BATCH = 250;
     const perWriter = TOTAL / WRITERS / BATCH; // transactions per writer
     await t.db.exec(`CREATE TABLE acct (id int PRIMARY KEY, state text NOT NULL, version int NOT NULL DEFAULT 0,
         hits int NOT NULL DEFAULT 0);
@@ -67,13 +70,22 @@ describe.skipIf(!postgresAvailable)('gap-free feed under out-of-order commits [p
     let seq = 0;
     const writer = async (w: number) => {
       for (let r = 0; r < perWriter; r++) {
-        const keys = new Set<number>();
-        while (keys.size < BATCH) keys.add(1 + Math.floor(Math.random() * ENTITIES));
+        // Each transaction first changes keys of the writer's own (so writers run side by side and
+        // take their xids early), then a few shared hot keys (so they queue on each other's row locks:
+        // a transaction that took its xid earlier writes a hot key's next version after a later one
+        // committed), sleeping before each step and before COMMIT so ids commit out of order.
+        const hot = new Set<number>();
+        while (hot.size < HOT_PER_BATCH) hot.add(1 + Math.floor(Math.random() * HOT));
+        const own = new Set<number>();
+        const base = HOT + w * OWN;
+        while (own.size < BATCH - HOT_PER_BATCH) own.add(base + 1 + Math.floor(Math.random() * OWN));
         const value = ++seq;
         await t.db.transaction(async (tx) => {
-          const res = await acct.update({ keys: [...keys], set: { hits: value }, actor: `w${w}`, tx });
-          expect(res.changed.length).toBe(BATCH);
-          await sleep(Math.random() * 12); // hold the ids, commit late
+          const a = await acct.update({ keys: [...own], set: { hits: value }, actor: `w${w}`, tx });
+          await sleep(Math.random() * 5);
+          const b = await acct.update({ keys: [...hot], set: { hits: value }, actor: `w${w}`, tx });
+          expect(a.changed.length + b.changed.length).toBe(BATCH);
+          await sleep(Math.random() * 5); // hold the ids, commit late
         });
       }
     };
@@ -99,10 +111,19 @@ describe.skipIf(!postgresAvailable)('gap-free feed under out-of-order commits [p
     for (const r of rows) expect(lastVersion.get(r.id)).toBe(r.version);
     expect(await consumer.lag()).toEqual({ entries: 0, seconds: 0 });
 
+    // Later versions written by a transaction with a LOWER xid than the previous version's: the
+    // lock-wait inversion that breaks a cursor ordered by txid.
+    const [{ inversions }] = (
+      await t.pool!.query(`SELECT count(*)::int AS inversions FROM (
+          SELECT txid, lag(txid) OVER (PARTITION BY entity_key ORDER BY version) AS prev FROM tally.log) x
+         WHERE txid < prev`)
+    ).rows;
+    expect(inversions).toBeGreaterThan(0);
+
     // The naive poller skipped entries whose id was taken before a later id committed.
     const skipped = TOTAL - naiveSeen.size;
     console.log(
-      `[feed gaps] wrote ${TOTAL} entries in ${wroteMs} ms; naive id > last poller skipped ${skipped}`,
+      `[feed gaps] wrote ${TOTAL} entries in ${wroteMs} ms; naive id > last poller skipped ${skipped}; ${inversions} lower-xid-later versions`,
     );
     expect(skipped).toBeGreaterThan(0);
   }, 90_000);
