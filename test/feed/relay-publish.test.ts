@@ -133,9 +133,9 @@ describe.skipIf(!natsAvailable)('JetStream stream and publish', () => {
     await ensureStream(await nc.jetstreamManager(), { name, subjects: streamSubjects(prefix, 's', ['log']) });
     const entries = Array.from({ length: 500 }, (_, i) => logEntry(i + 1, i % 2 ? 'resource' : 'account'));
     const opts = { prefix, schema: 's', stream: name, maxInFlight: 64, timeoutMs: 5000 };
-    const r1 = await publishEntries(nc.jetstream(), entries, opts);
+    const r1 = await publishEntries(nc, entries, opts);
     expect(r1).toEqual({ stored: 500, duplicates: 0 });
-    const r2 = await publishEntries(nc.jetstream(), entries.slice(100, 300), opts);
+    const r2 = await publishEntries(nc, entries.slice(100, 300), opts);
     expect(r2).toEqual({ stored: 0, duplicates: 200 });
     const msgs = await readStream(nc, name);
     expect(msgs.map((m) => m.msgId)).toEqual(entries.map((e) => `log-${e.id}`));
@@ -145,7 +145,7 @@ describe.skipIf(!natsAvailable)('JetStream stream and publish', () => {
 
   it('a publish no stream captures fails with a typed error and does not resolve', async () => {
     const entries = [logEntry(1)];
-    const err = await publishEntries(nc.jetstream(), entries, {
+    const err = await publishEntries(nc, entries, {
       prefix: uniquePrefix(),
       schema: 's',
       stream: 'NOPE',

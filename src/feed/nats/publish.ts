@@ -1,4 +1,4 @@
-import type { JetStreamClient, PubAck } from 'nats';
+import { createInbox, headers, type NatsConnection, type Subscription } from 'nats';
 import { TallyError } from '../../errors.js';
 import type { FeedEntry } from '../types.js';
 import { messageId, subjectFor } from './names.js';
@@ -11,7 +11,7 @@ export interface PublishOptions {
   readonly stream: string;
   /** Publishes awaiting their ack at once. */
   readonly maxInFlight: number;
-  /** How long one publish waits for its ack. */
+  /** How long to wait for the next ack before the batch fails. */
   readonly timeoutMs: number;
 }
 
@@ -23,61 +23,167 @@ export interface PublishResult {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /** The message body: the feed entry as JSON (dates as ISO strings). */
 export function encodeEntry(e: FeedEntry): Uint8Array {
   return encoder.encode(JSON.stringify(e));
 }
 
+interface Pending {
+  readonly token: string;
+  readonly expected: number;
+  acked: number;
+  duplicates: number;
+  failure: unknown;
+  lastAckAt: number;
+  wake: (() => void) | null;
+}
+
 /**
- * Publishes entries in order, pipelined (up to `maxInFlight` unacknowledged at once), each with its
- * stable message id, and resolves only when every one is acknowledged by the stream. Any failure
- * rejects after all publishes settled, so the caller never checkpoints past an unstored entry; a
- * retry re-publishes the batch and the broker drops the ids it already holds.
+ * Publishes entries to JetStream with acks, pipelined: every message goes out with a reply subject on
+ * one shared inbox subscription, so a batch costs no request object or timer per message (JetStream's
+ * "async publish"). Each message carries its stable id (`Nats-Msg-Id`), so a re-published entry is
+ * dropped by the broker inside the duplicate window. One batch at a time per publisher.
  *
  * @example
- * const r = await publishEntries(nc.jetstream(), batch.entries, {
+ * const publisher = new AckedPublisher(nc);
+ * const r = await publisher.publish(batch.entries, {
+ *   prefix: 'tally', schema: 'tally', stream: 'TALLY_tally', maxInFlight: 1024, timeoutMs: 5000,
+ * });
+ * publisher.close();
+ */
+export class AckedPublisher {
+  readonly #nc: NatsConnection;
+  readonly #inbox = createInbox();
+  readonly #sub: Subscription;
+  #batch = 0;
+  #pending: Pending | null = null;
+
+  constructor(nc: NatsConnection) {
+    this.#nc = nc;
+    this.#sub = nc.subscribe(`${this.#inbox}.>`, {
+      callback: (err, m) => {
+        const p = this.#pending;
+        // Acks of an earlier, abandoned batch (late after a reconnect) belong to nobody now.
+        if (!p || !m.subject.startsWith(p.token)) return;
+        if (err) p.failure ??= err;
+        else if (m.headers?.code === 503) {
+          p.failure ??= new TallyError(
+            'NATS_UNREACHABLE',
+            'no JetStream stream answered the publish (503 no responders)',
+          );
+        } else {
+          try {
+            const ack = JSON.parse(decoder.decode(m.data)) as {
+              stream?: string;
+              duplicate?: boolean;
+              error?: { description?: string; err_code?: number };
+            };
+            if (ack.error) {
+              p.failure ??= new TallyError(
+                'NATS_PUBLISH_FAILED',
+                `JetStream refused a message: ${ack.error.description ?? 'error'}`,
+                {
+                  details: { natsErrCode: ack.error.err_code },
+                },
+              );
+            } else {
+              p.acked++;
+              if (ack.duplicate) p.duplicates++;
+            }
+          } catch (e) {
+            p.failure ??= e;
+          }
+        }
+        p.lastAckAt = Date.now();
+        p.wake?.();
+      },
+    });
+  }
+
+  /**
+   * Publishes entries in order and resolves when every one is acknowledged by the stream; rejects on the
+   * first refusal, or when no ack arrived for `timeoutMs` — the caller must then not checkpoint.
+   */
+  async publish(entries: readonly FeedEntry[], o: PublishOptions): Promise<PublishResult> {
+    if (this.#pending) throw new TallyError('NATS_PUBLISH_FAILED', 'one batch at a time per publisher');
+    // Subjects first: an entry that cannot be published is found before anything is sent.
+    const subjects = entries.map((e) => subjectFor(o.prefix, o.schema, e));
+    const token = `${this.#inbox}.${++this.#batch}.`;
+    const p: Pending = {
+      token,
+      expected: entries.length,
+      acked: 0,
+      duplicates: 0,
+      failure: null,
+      lastAckAt: Date.now(),
+      wake: null,
+    };
+    this.#pending = p;
+    try {
+      for (let i = 0; i < entries.length; i++) {
+        while (i - p.acked >= o.maxInFlight && !p.failure) await this.#wait(p, o.timeoutMs);
+        if (p.failure) break;
+        const h = headers();
+        h.set('Nats-Msg-Id', messageId(entries[i]!));
+        h.set('Nats-Expected-Stream', o.stream);
+        this.#nc.publish(subjects[i]!, encodeEntry(entries[i]!), { reply: `${token}${i}`, headers: h });
+      }
+      while (p.acked < p.expected && !p.failure) await this.#wait(p, o.timeoutMs);
+      if (p.failure) throw natsFailure(p.failure, 'publishing to JetStream');
+      return { stored: p.acked - p.duplicates, duplicates: p.duplicates };
+    } catch (err) {
+      throw natsFailure(err, 'publishing to JetStream');
+    } finally {
+      this.#pending = null;
+    }
+  }
+
+  /** Waits for the next ack; fails the batch when none came for `timeoutMs`. */
+  async #wait(p: Pending, timeoutMs: number): Promise<void> {
+    const left = p.lastAckAt + timeoutMs - Date.now();
+    if (left <= 0) {
+      p.failure ??= new TallyError(
+        'NATS_UNREACHABLE',
+        `no JetStream ack for ${timeoutMs} ms (${p.acked} of ${p.expected} acknowledged)`,
+      );
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(done, left);
+      function done() {
+        clearTimeout(t);
+        p.wake = null;
+        resolve();
+      }
+      p.wake = done;
+    });
+  }
+
+  /** Stops listening for acks. The connection stays open. */
+  close(): void {
+    this.#sub.unsubscribe();
+  }
+}
+
+/**
+ * Publishes one batch with a publisher of its own (see {@link AckedPublisher}).
+ *
+ * @example
+ * const r = await publishEntries(nc, batch.entries, {
  *   prefix: 'tally', schema: 'tally', stream: 'TALLY_tally', maxInFlight: 1024, timeoutMs: 5000,
  * });
  */
 export async function publishEntries(
-  js: JetStreamClient,
+  nc: NatsConnection,
   entries: readonly FeedEntry[],
   o: PublishOptions,
 ): Promise<PublishResult> {
-  // Subjects first: an entry that cannot be published is found before anything is sent.
-  const subjects = entries.map((e) => subjectFor(o.prefix, o.schema, e));
-  const acks: Promise<PubAck>[] = [];
-  let failed: unknown = null;
-  for (let i = 0; i < entries.length; i++) {
-    if (i >= o.maxInFlight) {
-      // Sliding window: wait for the oldest outstanding ack before sending one more.
-      await acks[i - o.maxInFlight]!.catch((err) => {
-        failed ??= err;
-      });
-      if (failed) break;
-    }
-    const e = entries[i]!;
-    acks.push(
-      js.publish(subjects[i]!, encodeEntry(e), {
-        msgID: messageId(e),
-        timeout: o.timeoutMs,
-        expect: { streamName: o.stream },
-      }),
-    );
+  const publisher = new AckedPublisher(nc);
+  try {
+    return await publisher.publish(entries, o);
+  } finally {
+    publisher.close();
   }
-  const settled = await Promise.allSettled(acks);
-  let duplicates = 0;
-  for (const s of settled) {
-    if (s.status === 'rejected') failed ??= s.reason;
-    else if (s.value.duplicate) duplicates++;
-  }
-  if (failed) throw natsFailure(failed, 'publishing to JetStream');
-  if (settled.length !== entries.length) {
-    throw new TallyError(
-      'NATS_PUBLISH_FAILED',
-      'publishing to JetStream stopped before every entry was sent',
-    );
-  }
-  return { stored: entries.length - duplicates, duplicates };
 }

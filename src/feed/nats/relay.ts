@@ -1,10 +1,10 @@
-import type { JetStreamClient } from 'nats';
+import type { NatsConnection } from 'nats';
 import type { Tally } from '../../tally.js';
 import { type FeedConsumer, openConsumer } from '../consumer.js';
 import type { FeedBatch, FeedSource } from '../types.js';
 import { streamSubjects } from './names.js';
 import { type RelayOptions, type ResolvedRelayOptions, resolveRelayOptions } from './options.js';
-import { publishEntries } from './publish.js';
+import { AckedPublisher } from './publish.js';
 import { ensureStream, natsFailure } from './stream.js';
 
 /** Counters of a running relay. */
@@ -59,7 +59,6 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       description: `Tally schema ${o.schema}: operation log and command events, relayed in commit order`,
     });
   }
-  const js = options.nats.jetstream();
   const consumers = await Promise.all(
     o.sources.map((source) =>
       openConsumer(options.tally as Tally, `${o.name}:${source}`, {
@@ -73,7 +72,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   );
   const stats: RelayStats = { batches: 0, stored: 0, duplicates: 0, errors: 0 };
   const abort = new AbortController();
-  const loops = consumers.map((c) => relayLoop(c, js, o, options, stats, abort.signal));
+  const loops = consumers.map((c) => relayLoop(c, options.nats, o, options, stats, abort.signal));
   return {
     stream: o.stream,
     subjects,
@@ -87,7 +86,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
 
 async function relayLoop(
   consumer: FeedConsumer,
-  js: JetStreamClient,
+  nc: NatsConnection,
   o: ResolvedRelayOptions,
   options: RelayOptions,
   stats: RelayStats,
@@ -95,8 +94,9 @@ async function relayLoop(
 ): Promise<void> {
   const source: FeedSource = consumer.source;
   let backoff = BACKOFF_MIN_MS;
+  const publisher = new AckedPublisher(nc);
   const handler = async (batch: FeedBatch) => {
-    const r = await publishEntries(js, batch.entries, {
+    const r = await publisher.publish(batch.entries, {
       prefix: o.prefix,
       schema: o.schema,
       stream: o.stream,
@@ -125,6 +125,7 @@ async function relayLoop(
       backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
     }
   }
+  publisher.close();
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
