@@ -1,0 +1,119 @@
+import type { SqlQuery } from '../../db/types.js';
+
+export type CallAndCommand = {
+  command_id: string;
+  key: string;
+  principal: string;
+  status: string;
+  created_at: Date;
+  step: string;
+  downstream_key: string;
+  outcome: 'success' | 'failure' | null;
+  sends: number;
+};
+
+/** One page of a command type's calls with their commands, in downstream-key order (keyset paging). */
+export const callsPageSql = (
+  s: string,
+  f: {
+    type: string;
+    step: string | null;
+    since: Date | null;
+    until: Date | null;
+    ids: readonly string[] | null;
+  },
+  after: string,
+  limit: number,
+): SqlQuery => ({
+  text: `SELECT c.id::text AS command_id, c.key, c.principal, c.status, c.created_at,
+                k.step, k.downstream_key, k.outcome, k.sends
+           FROM ${s}.command_calls k JOIN ${s}.commands c ON c.id = k.command_id
+          WHERE c.type = $1 AND ($2::text IS NULL OR k.step = $2)
+            AND ($3::timestamptz IS NULL OR c.created_at >= $3) AND ($4::timestamptz IS NULL OR c.created_at < $4)
+            AND ($5::uuid[] IS NULL OR c.id = ANY($5::uuid[]))
+            AND k.downstream_key > $6
+          ORDER BY k.downstream_key
+          LIMIT $7`,
+  values: [f.type, f.step, f.since, f.until, f.ids, after, limit],
+});
+
+/** Downstream records from a table: key and (optionally) status, for a batch of keys. */
+export const downstreamRowsSql = (
+  table: string,
+  key: string,
+  status: string | null,
+  keys: readonly string[],
+): SqlQuery => ({
+  text: `SELECT ${key}::text AS k, ${status === null ? 'NULL' : `${status}::text`} AS s FROM ${table} WHERE ${key} = ANY($1::text[])`,
+  values: [keys],
+});
+
+/**
+ * Makes commands with a pending difference due now, so the worker resolves them next round; only
+ * unfinished ones nobody holds and that are not already due. Leaves an event on each timeline.
+ */
+export const nudgeSql = (s: string, ids: readonly string[], now: Date): SqlQuery => ({
+  text: `WITH u AS (
+           UPDATE ${s}.commands SET next_at = $2, updated_at = $2
+            WHERE id = ANY($1::uuid[]) AND status IN ('pending', 'compensating') AND next_at > $2
+              AND (lease_owner IS NULL OR lease_until <= $2)
+           RETURNING id),
+         e AS (INSERT INTO ${s}.command_events (command_id, kind, data, at)
+               SELECT id, 'reconcile_nudge', jsonb_build_object('reason', 'downstream differs'), $2 FROM u)
+         SELECT count(*)::int AS n FROM u`,
+  values: [ids, now],
+});
+
+export const ALERT_KIND = 'reconcile_mismatch';
+
+/**
+ * Raises one alert per mismatch unless an open alert already names the same call and kind (a rerun
+ * does not alarm twice), with an event on the command's timeline. Serialized by an advisory lock so two
+ * reconcilers running at once cannot both raise it.
+ */
+export const alarmSql = (s: string, rows: readonly object[], now: Date): SqlQuery => ({
+  text: `WITH lock AS (SELECT pg_advisory_xact_lock(hashtext('tally.reconcile_mismatch'))),
+         x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)
+                 AS x(command_id uuid, type text, kind text, downstream_key text, step text, upstream text,
+                      downstream text, message text), lock),
+         ins AS (
+           INSERT INTO ${s}.command_alerts (command_id, command_type, kind, message, data, at)
+           SELECT x.command_id, x.type, '${ALERT_KIND}', x.message,
+                  jsonb_build_object('mismatch', x.kind, 'downstreamKey', x.downstream_key, 'step', x.step,
+                                     'upstream', x.upstream, 'downstream', x.downstream), $2
+             FROM x
+            WHERE NOT EXISTS (SELECT 1 FROM ${s}.command_alerts a
+                               WHERE a.command_id = x.command_id AND a.kind = '${ALERT_KIND}' AND a.resolved_at IS NULL
+                                 AND a.data ->> 'downstreamKey' = x.downstream_key AND a.data ->> 'mismatch' = x.kind)
+           RETURNING command_id, data),
+         ev AS (INSERT INTO ${s}.command_events (command_id, kind, step, data, at)
+                SELECT command_id, '${ALERT_KIND}', data ->> 'step', data, $2 FROM ins)
+         SELECT data ->> 'downstreamKey' AS downstream_key FROM ins`,
+  values: [JSON.stringify(rows), now],
+});
+
+/**
+ * Re-drive: makes a command due again: `needs_attention` back to `pending`, or a backed-off pending
+ * command due now. Idempotent (a command already due is left alone) and logged as an event with the
+ * actor and reason.
+ */
+export const redriveSql = (
+  s: string,
+  ids: readonly string[],
+  now: Date,
+  actor: string,
+  reason: string,
+): SqlQuery => ({
+  text: `WITH u AS (
+           UPDATE ${s}.commands c SET status = CASE WHEN c.status = 'needs_attention' THEN 'pending' ELSE c.status END,
+                  next_at = $2, updated_at = $2
+             FROM ${s}.commands old
+            WHERE c.id = old.id AND c.id = ANY($1::uuid[])
+              AND (c.status = 'needs_attention' OR (c.status IN ('pending', 'compensating') AND c.next_at > $2))
+              AND (c.lease_owner IS NULL OR c.lease_until <= $2)
+           RETURNING c.id, old.status AS was),
+         e AS (INSERT INTO ${s}.command_events (command_id, kind, data, at)
+               SELECT id, 'reconcile_redrive', jsonb_build_object('actor', $3::text, 'reason', $4::text, 'from', was), $2 FROM u)
+         SELECT id::text AS id, was FROM u`,
+  values: [ids, now, actor, reason],
+});
