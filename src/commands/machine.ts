@@ -7,6 +7,7 @@ import {
   type EventIn,
   insertAlertSql,
   lockCommandSql,
+  type SaveExpectation,
   saveCommandSql,
 } from './sql.js';
 
@@ -61,19 +62,36 @@ interface AlertIn {
   data?: unknown;
 }
 
+/**
+ * The row changed under someone else's feet: a step that ran without the row lock (the first step
+ * right after the record, see drive.ts) found at its save that the record no longer says what it
+ * started from. Its transaction rolls back; nothing of it is kept.
+ */
+export class CommandMoved extends Error {
+  constructor(readonly id: string) {
+    super(`command ${id} changed while its step ran; the step's transaction was rolled back`);
+  }
+}
+
 /** A command row being changed inside one locked transaction, with the events the change leaves. */
 export class Draft {
   readonly row: CommandRow;
   readonly events: EventIn[] = [];
   readonly alerts: AlertIn[] = [];
+  /** Set when the row was not locked before the change: what the save must still find. */
+  readonly #expect: SaveExpectation | null;
 
   constructor(
     readonly s: string,
     row: CommandRow,
     readonly spec: CommandSpec,
     readonly now: Date,
+    unlocked = false,
   ) {
     this.row = { ...row, decisions: { ...row.decisions }, outputs: { ...row.outputs } };
+    this.#expect = unlocked
+      ? { owner: row.lease_owner ?? '', status: row.status, stepIndex: row.step_index }
+      : null;
   }
 
   move(to: CommandStatus): void {
@@ -163,7 +181,10 @@ export class Draft {
   }
 
   async save(tx: Executor): Promise<CommandRow> {
-    await tx.query(saveCommandSql(this.s, this.row, this.events, this.now));
+    const [saved] = await tx.query<{ n: number }>(
+      saveCommandSql(this.s, this.row, this.events, this.now, this.#expect),
+    );
+    if (this.#expect && Number(saved?.n) !== 1) throw new CommandMoved(this.row.id);
     for (const a of this.alerts) {
       await tx.query(
         insertAlertSql(this.s, {

@@ -162,8 +162,25 @@ export const claimCommandSql = (s: string, id: string, owner: string, now: Date,
   values: [id, owner, now, until],
 });
 
-/** Writes the mutable fields of a command and appends its events, in one statement. */
-export const saveCommandSql = (s: string, r: CommandRow, events: readonly EventIn[], at: Date): SqlQuery => ({
+/** What the row must still say for a save to apply (a step that ran without taking the row lock first). */
+export interface SaveExpectation {
+  owner: string;
+  status: CommandStatus;
+  stepIndex: number;
+}
+
+/**
+ * Writes the mutable fields of a command and appends its events, in one statement. With an expectation
+ * the update applies only while the row still has that lease owner, status and step (`n` is 0 otherwise);
+ * the UPDATE holds the row lock from then to the commit, so nobody can change it in between.
+ */
+export const saveCommandSql = (
+  s: string,
+  r: CommandRow,
+  events: readonly EventIn[],
+  at: Date,
+  expect: SaveExpectation | null = null,
+): SqlQuery => ({
   ...hot(
     'save',
     s,
@@ -172,11 +189,14 @@ export const saveCommandSql = (s: string, r: CommandRow, events: readonly EventI
               SET status = $2, step_index = $3, decisions = $4::jsonb, outputs = $5::jsonb, result = $6::jsonb,
                   error = $7::jsonb, attempts = $8, next_at = $9, lease_owner = $10, lease_until = $11,
                   updated_at = $12, finished_at = $13
-            WHERE id = $1::uuid RETURNING 1),
+            WHERE id = $1::uuid
+              AND ($15::text IS NULL OR (lease_owner = $15 AND status = $16 AND step_index = $17))
+            RETURNING 1),
          e AS (
            INSERT INTO ${s}.command_events (command_id, kind, step, data, at)
            SELECT $1::uuid, x ->> 'kind', x ->> 'step', x -> 'data', $12
-             FROM jsonb_array_elements($14::jsonb) WITH ORDINALITY AS t(x, n) ORDER BY n
+             FROM jsonb_array_elements($14::jsonb) WITH ORDINALITY AS t(x, n)
+            WHERE EXISTS (SELECT 1 FROM u) ORDER BY n
            RETURNING 1)
          SELECT (SELECT count(*)::int FROM u) AS n`,
   ),
@@ -195,6 +215,9 @@ export const saveCommandSql = (s: string, r: CommandRow, events: readonly EventI
     at,
     r.finished_at,
     JSON.stringify(events.map((e) => ({ kind: e.kind, step: e.step ?? null, data: e.data ?? null }))),
+    expect?.owner ?? null,
+    expect?.status ?? null,
+    expect?.stepIndex ?? null,
   ],
 });
 

@@ -84,7 +84,7 @@ export async function submitPrimary(
     ),
   );
   onRecorded(inserted ? String(inserted.id) : undefined);
-  if (inserted) return toResult(await drive(rt, String(inserted.id), owner), false);
+  if (inserted) return toResult(await drive(rt, String(inserted.id), owner, normalizeRow(inserted)), false);
 
   const deadline = Date.now() + spec.waitMs;
   for (;;) {
