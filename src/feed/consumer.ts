@@ -118,7 +118,10 @@ export class FeedConsumer {
    * that throws rolls both back. On PGlite, write only through `tx` inside the handler.
    */
   async onceInTransaction(handler: FeedTxHandler): Promise<number> {
-    await this.#claim();
+    const held = await this.#claim();
+    // Probe outside a transaction first: an idle poll then costs one read, not a row lock and an xid.
+    const probe = await readPage(this.#config.db, this.#config.s, held, 1, this.options.types);
+    if (probe.entries.length === 0 && !this.#idleAdvanceDue(held, probe.next)) return 0;
     return this.#config.db.transaction(async (tx) => {
       const row = await this.#row(tx, true);
       if (row.lease_owner !== this.#owner) this.#lost();
@@ -244,12 +247,14 @@ export class FeedConsumer {
     return () => clearInterval(timer);
   }
 
-  #shouldAdvanceIdle(pos: FeedPosition, next: FeedPosition): boolean {
+  #idleAdvanceDue(pos: FeedPosition, next: FeedPosition): boolean {
     if (pos.upper !== null) return true; // a window ended exactly on a page boundary: close it
-    if (next.snapshot === pos.snapshot) return false;
-    const now = Date.now();
-    if (now - this.#lastIdleAdvance < IDLE_ADVANCE_MS) return false;
-    this.#lastIdleAdvance = now;
+    return next.snapshot !== pos.snapshot && Date.now() - this.#lastIdleAdvance >= IDLE_ADVANCE_MS;
+  }
+
+  #shouldAdvanceIdle(pos: FeedPosition, next: FeedPosition): boolean {
+    if (!this.#idleAdvanceDue(pos, next)) return false;
+    if (pos.upper === null) this.#lastIdleAdvance = Date.now();
     return true;
   }
 

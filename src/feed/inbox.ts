@@ -5,17 +5,21 @@ import { checkConsumerName } from './options.js';
 import { inboxInsertSql, pruneInboxSql } from './sql.js';
 import type { FeedEntry } from './types.js';
 
-/** A consumer, or its name and (unquoted) Tally schema when the inbox lives in another database. */
-export type InboxOwner =
-  | { readonly name: string; readonly schema: string }
-  | { readonly name: string; readonly schemaName?: string };
+/**
+ * A consumer, or its name and Tally schema (default `tally`) when the inbox lives in another database.
+ * A FeedConsumer's `schema` is already quoted; a plain name is checked and quoted here.
+ */
+export interface InboxOwner {
+  readonly name: string;
+  readonly schema?: string;
+}
+
+const QUOTED = /^"[A-Za-z_][A-Za-z0-9_]{0,62}"$/;
 
 function where(owner: InboxOwner): { name: string; s: string } {
   const name = checkConsumerName(owner?.name);
-  // A FeedConsumer carries the quoted schema; a plain owner names it unquoted (default tally).
-  const schema = (owner as { schema?: string }).schema;
-  if (typeof schema === 'string' && schema.startsWith('"')) return { name, s: schema };
-  return { name, s: quoteIdent((owner as { schemaName?: string }).schemaName ?? 'tally', 'inbox schema') };
+  const schema = owner.schema ?? 'tally';
+  return { name, s: QUOTED.test(schema) ? schema : quoteIdent(schema, 'inbox schema') };
 }
 
 /**

@@ -62,6 +62,14 @@ export function checkPosition(p: unknown, source?: FeedSource): FeedPosition {
   if (afterId !== null && (typeof afterId !== 'string' || !ID.test(afterId))) {
     bad('afterId must be a log id as a decimal string');
   }
+  // A window's upper snapshot is taken after its lower one: it cannot start or end earlier.
+  if (
+    upper !== null &&
+    (BigInt(snapshotXmin(upper as string)) < BigInt(snapshotXmin(o.snapshot as string)) ||
+      BigInt(snapshotXmax(upper as string)) < BigInt(snapshotXmax(o.snapshot as string)))
+  ) {
+    bad('upper must not be older than snapshot');
+  }
   return Object.freeze({
     source: o.source as FeedSource,
     snapshot: o.snapshot as string,

@@ -49,9 +49,10 @@ export interface FeedLag {
   readonly seconds: number;
 }
 
-/** A batch handed to a handler, with the executor of the transaction it runs in when the handler asked for one. */
+/** A batch handed to a handler: entries in delivery order (per entity in version order). */
 export interface FeedBatch {
   readonly entries: readonly FeedEntry[];
+  /** Where the consumer stands once this batch is handled: what its checkpoint becomes. */
   readonly position: FeedPosition;
 }
 

@@ -155,6 +155,21 @@ describeEachDialect('feed consumers', (fresh) => {
       applyOnce(t.db, c, { source: 'log', id: '1' } as FeedEntry, async () => {}),
       'FEED_TX_REQUIRED',
     );
+    // The same inbox named plainly (as a handler writing to another database with Tally's tables does).
+    const last = (await logIds())[0]!; // an entry this consumer never applied
+    const entry = { source: 'log', id: last } as FeedEntry;
+    const byName = await t.db.transaction((tx) =>
+      applyOnce(tx, { name: 'inbox', schema: 'tally' }, entry, async () => 1),
+    );
+    expect(byName.applied).toBe(true);
+    const again = await t.db.transaction((tx) => applyOnce(tx, { name: 'inbox' }, entry, async () => 1));
+    expect(again.applied).toBe(false);
+    await rejects(
+      t.db.transaction((tx) =>
+        applyOnce(tx, { name: 'inbox', schema: 'no such"schema' }, entry, async () => 1),
+      ),
+      'INVALID_IDENTIFIER',
+    );
   });
 
   it('replay: from the beginning, from an entry id, from a time and from a saved position', async () => {
@@ -274,6 +289,7 @@ describeEachDialect('feed consumers', (fresh) => {
       { ...pos, upper: pos.snapshot, afterId: null },
       { ...pos, upper: pos.snapshot, afterId: '1; DROP TABLE x' },
       { ...pos, source: 'command_events' },
+      { ...pos, snapshot: '100:200:', upper: '50:60:', afterId: '5' },
       { id: 0 },
       { id: 'abc' },
       { at: new Date('x') },
