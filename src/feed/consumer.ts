@@ -108,7 +108,8 @@ export class FeedConsumer {
     } else if (!this.#shouldAdvanceIdle(pos, page.next)) {
       return 0;
     }
-    await this.#advance(this.#config.db, pos, page.next, page.entries.length);
+    const at = await this.#advance(this.#config.db, pos, page.next, page.entries.length);
+    if (at !== null) this.#held = { position: page.next, renewedAt: at };
     return page.entries.length;
   }
 
@@ -122,7 +123,10 @@ export class FeedConsumer {
     // Probe outside a transaction first: an idle poll then costs one read, not a row lock and an xid.
     const probe = await readPage(this.#config.db, this.#config.s, held, 1, this.options.types);
     if (probe.entries.length === 0 && !this.#idleAdvanceDue(held, probe.next)) return 0;
-    return this.#config.db.transaction(async (tx) => {
+    // The in-memory checkpoint moves only once the transaction committed: a failed COMMIT must not
+    // leave this process reading past a batch whose writes were rolled back.
+    this.#held = null;
+    const moved = await this.#config.db.transaction(async (tx) => {
       const row = await this.#row(tx, true);
       if (row.lease_owner !== this.#owner) this.#lost();
       const pos = positionOf(row);
@@ -130,11 +134,14 @@ export class FeedConsumer {
       if (page.entries.length > 0) {
         await handler(Object.freeze({ entries: page.entries, position: page.next }) as FeedBatch, tx);
       } else if (!this.#shouldAdvanceIdle(pos, page.next)) {
-        return 0;
+        return null;
       }
-      await this.#advance(tx, pos, page.next, page.entries.length);
-      return page.entries.length;
+      const at = await this.#advance(tx, pos, page.next, page.entries.length);
+      return at === null ? null : { to: page.next, at, n: page.entries.length };
     });
+    if (moved === null) return 0;
+    this.#held = { position: moved.to, renewedAt: moved.at };
+    return moved.n;
   }
 
   /**
@@ -258,20 +265,24 @@ export class FeedConsumer {
     return true;
   }
 
-  async #advance(db: Executor, from: FeedPosition, to: FeedPosition, delivered: number): Promise<void> {
+  /** Moves the checkpoint; returns when (clock ms) it moved, or null when a replay moved it first. */
+  async #advance(
+    db: Executor,
+    from: FeedPosition,
+    to: FeedPosition,
+    delivered: number,
+  ): Promise<number | null> {
     const now = this.#config.clock();
     const until = new Date(now.getTime() + this.options.leaseMs);
     const rows = await db.query(
       advanceSql(this.#config.s, this.name, this.#owner, from, to, delivered, now, until),
     );
-    if (rows.length === 1) {
-      this.#held = { position: to, renewedAt: now.getTime() };
-      return;
-    }
+    if (rows.length === 1) return now.getTime();
     // Not moved: the lease went to another process, or the checkpoint was replayed meanwhile.
     this.#held = null;
     const row = await this.#row(db);
     if (row.lease_owner !== this.#owner) this.#lost();
+    return null;
   }
 
   #lost(): never {

@@ -60,7 +60,8 @@ export class Wakeup {
     this.#lastAttempt = Date.now();
     try {
       if ('listen' in this.#source && typeof this.#source.listen === 'function') {
-        this.#unlisten = await this.#source.listen(this.#channel, (p) => this.#notified(p));
+        // PGlite lower-cases an unquoted channel name; the trigger's channel keeps the schema's case.
+        this.#unlisten = await this.#source.listen(`"${this.#channel}"`, (p) => this.#notified(p));
         return;
       }
       const client = await (this.#source as PgListenPoolLike).connect();
