@@ -1,0 +1,271 @@
+// `npm run bench -- feed`: commit -> NATS JetStream publish-ack through Tally's relay, next to a naive
+// `id > last_seen` poller.
+//
+// Against PostgreSQL (DATABASE_URL, default the local server) in a dedicated database `tally_bench_feed`
+// created and dropped for each phase, and NATS at NATS_URL (default 127.0.0.1:4222) in dedicated streams
+// deleted before and after:
+//   items(id int PK, state text, version int, owner text) — 4 × 20,000 rows.
+//   Load (bench/_feed-writers.ts, a child process): 4 concurrent writers, each `entity.transition({ keys,
+//   to })` over its own keys in batches of BATCH (one transaction, BATCH log rows each), for SECONDS.
+//   A writer records the commit time of every log row (key, version) when transition() resolves.
+//   The relay (or the poller) runs in this process and records the publish-ack time of each entry.
+// Phases, each on a fresh database:
+//   (1) tally, full speed   writers as fast as they go; startRelay() with LISTEN wake-ups -> events/s
+//   (2) tally, paced        writers offered RATE entries/s in total -> p50/p99 below saturation
+//   (3) naive, full speed   the same load with a poller reading `id > last` (the field practice),
+//                           publishing the same way (async acks) -> events/s and its gaps
+// events/s = entries published / (last ack - writers' start). gaps = committed, never published;
+// duplicates = published twice (the stream's message count is checked too). The last line is JSON.
+import { type ChildProcess, fork } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { postgres } from '../src/db/postgres/index.js';
+import { connectNats } from '../src/feed/nats/connect.js';
+import { startRelay } from '../src/feed/nats/index.js';
+import { createTally } from '../src/tally.js';
+import { now, percentile } from './_feed-load.js';
+import { startNaivePoller } from './_feed-naive.js';
+import { dedicatedDatabase, load, masked, PG_URL, round, since } from './_shared.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const WRITERS = 4;
+const BATCH = Number(process.env.BENCH_FEED_BATCH ?? 500);
+const SECONDS = Number(process.env.BENCH_FEED_SECONDS ?? 8);
+const RATE = Number(process.env.BENCH_FEED_RATE ?? 4000);
+const PER_WRITER = 20_000;
+const NATS_URL = process.env.NATS_URL ?? '127.0.0.1:4222';
+const STREAMS = { tally: 'TALLY_BENCH_FEED', naive: 'TALLY_BENCH_FEED_NAIVE' } as const;
+
+const log = (msg: string) => console.log(msg);
+const wallStart = performance.now();
+log(`feed: PostgreSQL at ${masked(PG_URL)}, database tally_bench_feed; NATS ${NATS_URL}; ${load()}`);
+log(
+  `load: ${WRITERS} writers (child process) x transitions of ${BATCH} rows, ${SECONDS} s per phase; paced phase offers ${RATE.toLocaleString('en')}/s`,
+);
+
+const nc = await connectNats(NATS_URL);
+const jsm = await nc.jetstreamManager();
+const dropStreams = async () => {
+  for (const s of Object.values(STREAMS)) await jsm.streams.delete(s).catch(() => false);
+};
+await dropStreams();
+
+interface Phase {
+  label: string;
+  committed: number;
+  published: number;
+  duplicates: number;
+  gaps: number;
+  perS: number;
+  committedPerS: number;
+  p50: number;
+  p99: number;
+}
+
+/** Starts the writers' child; resolves its commit times once it is done. */
+function writers(
+  url: string,
+  rate: number,
+): {
+  go(): void;
+  ready: Promise<void>;
+  done: Promise<{ commits: Map<string, number>; startedAt: number; endedAt: number; transactions: number }>;
+} {
+  const child: ChildProcess = fork(join(HERE, '_feed-writers.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    env: {
+      ...process.env,
+      FEED_DB_URL: url,
+      FEED_WRITERS: String(WRITERS),
+      FEED_PER_WRITER: String(PER_WRITER),
+      FEED_BATCH: String(BATCH),
+      FEED_SECONDS: String(SECONDS),
+      FEED_RATE: String(rate),
+    },
+  });
+  const commits = new Map<string, number>();
+  let readyResolve: () => void;
+  const ready = new Promise<void>((r) => (readyResolve = r));
+  const done = new Promise<{
+    commits: Map<string, number>;
+    startedAt: number;
+    endedAt: number;
+    transactions: number;
+  }>((resolve, reject) => {
+    child.on('message', (m: any) => {
+      if (m.ready) readyResolve();
+      if (m.commits) for (const [k, t] of m.commits) commits.set(k, t);
+      if (m.done)
+        resolve({
+          commits,
+          startedAt: m.done.startedAt,
+          endedAt: m.done.endedAt,
+          transactions: m.done.transactions,
+        });
+    });
+    child.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`writers exited with ${code}`));
+    });
+  });
+  return { go: () => child.send('go'), ready, done };
+}
+
+async function phase(kind: 'tally' | 'naive', rate: number): Promise<Phase> {
+  const label = `${kind}${rate > 0 ? ` paced ${rate.toLocaleString('en')}/s` : ', full speed'}`;
+  const database = await dedicatedDatabase('tally_bench_feed');
+  const pool = new pg.Pool({ connectionString: database.url, max: 4 });
+  pool.on('error', () => {});
+  try {
+    const tally = await createTally({ db: postgres(pool) });
+    await tally.migrate();
+    await pool.query(
+      `CREATE TABLE items (id int PRIMARY KEY, state text NOT NULL, version int NOT NULL, owner text NOT NULL);
+       INSERT INTO items SELECT g, 'active', 0, 'owner-' || g FROM generate_series(1, ${WRITERS * PER_WRITER}) g;`,
+    );
+    await pool.query('VACUUM ANALYZE items');
+    await dropStreams();
+    const acked = new Map<string, number>(); // key:version -> ack time (first)
+    const times = new Map<string, number>(); // log id -> times published
+    let lastAck = 0;
+    let stopConsumer: () => Promise<void>;
+    if (kind === 'tally') {
+      const relay = await startRelay({
+        tally,
+        nats: nc,
+        stream: STREAMS.tally,
+        prefix: 'benchfeed',
+        sources: ['log'],
+        batchSize: 2000,
+        pollMs: 100,
+        listen: pool,
+        onBatch: (b) => {
+          for (const e of b.entries) {
+            times.set(e.id, (times.get(e.id) ?? 0) + 1);
+            if (e.source === 'log') {
+              const k = `${e.entry.entity_key}:${e.entry.version}`;
+              if (!acked.has(k)) acked.set(k, b.ackedAt);
+            }
+          }
+          lastAck = b.ackedAt;
+        },
+      });
+      stopConsumer = () => relay.stop();
+    } else {
+      await jsm.streams.add({ name: STREAMS.naive, subjects: ['benchnaive.>'] });
+      const poller = startNaivePoller(pool, tally.config.s, nc, {
+        prefix: 'benchnaive',
+        schema: 'tally',
+        stream: STREAMS.naive,
+        pollMs: 20,
+        onAck: (ids, keys, at) => {
+          for (const id of ids) times.set(id, (times.get(id) ?? 0) + 1);
+          for (const k of keys) if (!acked.has(k)) acked.set(k, at);
+          lastAck = at;
+        },
+      });
+      stopConsumer = () => poller.stop();
+    }
+
+    const w = writers(database.url, rate);
+    await w.ready;
+    w.go();
+    const result = await w.done;
+    const committed = result.commits.size;
+    const writeS = (result.endedAt - result.startedAt) / 1000;
+    // Drain: until every committed entry is published, or nothing moved for 5 s (the poller's gaps).
+    const drain0 = now();
+    let last = -1;
+    let still = now();
+    while (acked.size < committed) {
+      if (acked.size !== last) {
+        last = acked.size;
+        still = now();
+      } else if (now() - still > 5000) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const drainS = (now() - drain0) / 1000;
+    await stopConsumer();
+
+    const { rows } = await pool.query(
+      `SELECT id::text FROM ${tally.config.s}.log WHERE actor LIKE 'bench:%'`,
+    );
+    let gaps = 0;
+    let duplicates = 0;
+    for (const r of rows) {
+      const n = times.get(r.id) ?? 0;
+      if (n === 0) gaps++;
+      if (n > 1) duplicates += n - 1;
+    }
+    const inStream = (await jsm.streams.info(kind === 'tally' ? STREAMS.tally : STREAMS.naive)).state
+      .messages;
+    const latencies: number[] = [];
+    for (const [k, c] of result.commits) {
+      const a = acked.get(k);
+      if (a !== undefined) latencies.push(a - c);
+    }
+    const published = rows.length - gaps;
+    const p: Phase = {
+      label,
+      committed: rows.length,
+      published,
+      duplicates,
+      gaps,
+      perS: published / ((lastAck - result.startedAt) / 1000),
+      committedPerS: committed / writeS,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+    };
+    log(
+      `  [${label}] committed ${committed.toLocaleString('en')} in ${result.transactions} transactions, ${writeS.toFixed(1)} s ` +
+        `(${Math.round(p.committedPerS).toLocaleString('en')}/s); published ${published.toLocaleString('en')} ` +
+        `(stream holds ${inStream.toLocaleString('en')}), ${Math.round(p.perS).toLocaleString('en')} events/s commit->ack; ` +
+        `p50 ${p.p50.toFixed(1)} ms, p99 ${p.p99.toFixed(1)} ms; gaps ${gaps}, duplicates ${duplicates}; ` +
+        `drained ${drainS.toFixed(1)} s after the writers stopped   ${load()}`,
+    );
+    await tally.close();
+    return p;
+  } finally {
+    await pool.end().catch(() => {});
+    await database.drop();
+  }
+}
+
+try {
+  const full = await phase('tally', 0);
+  const paced = await phase('tally', RATE);
+  const naive = await phase('naive', 0);
+  log('');
+  log(
+    '| commit -> JetStream ack, 4 writers | committed/s | events/s | p50 ms | p99 ms | gaps | duplicates |',
+  );
+  log('|---|---:|---:|---:|---:|---:|---:|');
+  for (const p of [full, paced, naive]) {
+    log(
+      `| ${p.label} | ${Math.round(p.committedPerS).toLocaleString('en')} | ${Math.round(p.perS).toLocaleString('en')} | ${p.p50.toFixed(1)} | ${p.p99.toFixed(1)} | ${p.gaps} | ${p.duplicates} |`,
+    );
+  }
+  log(
+    `ratios tally/naive at full speed: events/s x${(full.perS / naive.perS).toFixed(2)}, p99 x${(full.p99 / naive.p99).toFixed(2)}; gaps ${full.gaps} vs ${naive.gaps}`,
+  );
+  log(`whole run ${since(wallStart).toFixed(0)} s; ${load()}`);
+  await dropStreams();
+  await nc.drain();
+  console.log(
+    JSON.stringify({
+      bench: 'feed',
+      events_per_s: Math.round(full.perS),
+      p50_ms: round(paced.p50, 1),
+      p99_ms: round(paced.p99, 1),
+      gaps: full.gaps + full.duplicates + paced.gaps + paced.duplicates,
+      paced_rate: RATE,
+      full_speed_p99_ms: round(full.p99, 1),
+      naive_events_per_s: Math.round(naive.perS),
+      naive_gaps: naive.gaps,
+    }),
+  );
+} catch (err) {
+  await dropStreams();
+  await nc.close();
+  throw err;
+}
