@@ -27,9 +27,9 @@ export interface CompareOptions {
   key: string;
   /** The columns to compare (same names on both sides); the key is always part of the checksum. */
   columns: readonly string[];
-  /** Target rows per chunk in the first full pass. Default 256. */
+  /** Target rows per chunk in the first full pass. Default 64. */
   chunkRows?: number;
-  /** Most chunks in the first full pass (bounds the checksums sent back). Default 16,384. */
+  /** Most chunks in the first full pass (bounds the checksums sent back). Default 65,536. */
   maxChunks?: number;
   /** Sub-chunks a differing chunk is split into per bisection level. Default 16. */
   factor?: number;
