@@ -160,22 +160,24 @@ describe.skipIf(!postgresAvailable)('cross-database compare [postgres, two datab
     expect(r.missingLeft).toEqual(['user-9999', 'ü-new']);
   });
 
-  it('the same values hash alike whatever the sessions print: time zone, date style, float digits, int4 vs int8', async () => {
+  it('the same values hash alike whatever the sessions print: time zone, date style, float digits, int4 vs int8, enum OIDs', async () => {
     const [{ current_database: dbName }] = (await b.db.query({ text: 'SELECT current_database()' })) as [
       { current_database: string },
     ];
     await b.db.exec(`ALTER DATABASE ${dbName} SET TimeZone = 'Asia/Tokyo';
       ALTER DATABASE ${dbName} SET DateStyle = 'SQL, DMY'; ALTER DATABASE ${dbName} SET extra_float_digits = -3;`);
-    await a.db.exec(`CREATE TABLE forms (id integer PRIMARY KEY, at timestamptz, d date, f float8, r real, n numeric, j json, tags text[]);
+    await a.db.exec(`CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy'); CREATE TABLE forms (id integer PRIMARY KEY, at timestamptz, d date, f float8, r real, n numeric, j json, tags text[], ats timestamptz[], m mood);
       INSERT INTO forms SELECT g, timestamptz '2026-01-01 00:00:00.123456+00' + g * interval '1 hour', date '2026-01-01' + g,
-        g / 3.0, g / 7.0, g * 1.5, json_build_object('a', g), ARRAY['x', g::text] FROM generate_series(1, 200) g;`);
-    await b.db.exec(`CREATE TABLE forms (id bigint PRIMARY KEY, at timestamptz, d date, f float8, r real, n numeric, j json, tags text[]);
+        g / 3.0, g / 7.0, g * 1.5, json_build_object('a', g), ARRAY['x', g::text],
+        ARRAY[timestamptz '2026-02-03 04:05:06.5+00' + g * interval '1 day'], (ARRAY['sad', 'ok', 'happy']::mood[])[1 + g % 3] FROM generate_series(1, 200) g;`);
+    await b.db.exec(`CREATE TYPE filler AS ENUM ('a'); CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy'); CREATE TABLE forms (id bigint PRIMARY KEY, at timestamptz, d date, f float8, r real, n numeric, j json, tags text[], ats timestamptz[], m mood);
       INSERT INTO forms SELECT g, timestamptz '2026-01-01 00:00:00.123456+00' + g * interval '1 hour', date '2026-01-01' + g,
-        g / 3.0, g / 7.0, g * 1.5, json_build_object('a', g), ARRAY['x', g::text] FROM generate_series(1, 200) g;`);
+        g / 3.0, g / 7.0, g * 1.5, json_build_object('a', g), ARRAY['x', g::text],
+        ARRAY[timestamptz '2026-02-03 04:05:06.5+00' + g * interval '1 day'], (ARRAY['sad', 'ok', 'happy']::mood[])[1 + g % 3] FROM generate_series(1, 200) g;`);
     // A fresh pool picks up the database's new settings.
     const other = await freshPostgresPool(b.url!);
     try {
-      const cols = ['at', 'd', 'f', 'r', 'n', 'j', 'tags'];
+      const cols = ['at', 'd', 'f', 'r', 'n', 'j', 'tags', 'ats', 'm'];
       const same = await compareTables({
         left: { db: a.db, table: 'forms' },
         right: { db: other, table: 'forms' },
