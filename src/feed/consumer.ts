@@ -1,6 +1,7 @@
 import type { TallyConfig } from '../config.js';
 import type { Executor } from '../db/types.js';
 import { TallyError } from '../errors.js';
+import { ConsumerLease, consumerNotFound } from './lease.js';
 import {
   type ConsumerOptions,
   checkConsumerName,
@@ -10,17 +11,7 @@ import {
 import { BEGINNING_SNAPSHOT, positionOf } from './position.js';
 import { readPage } from './read.js';
 import { type ReplayFrom, replayPosition } from './replay.js';
-import {
-  advanceSql,
-  type ConsumerRow,
-  claimSql,
-  createConsumerSql,
-  getConsumerSql,
-  lagSql,
-  releaseSql,
-  resetSql,
-  setTypesSql,
-} from './sql.js';
+import { type ConsumerRow, createConsumerSql, getConsumerSql, lagSql, setTypesSql } from './sql.js';
 import type { FeedBatch, FeedHandler, FeedLag, FeedPosition, FeedTxHandler } from './types.js';
 import { Wakeup } from './wake.js';
 
@@ -46,7 +37,7 @@ export class FeedConsumer {
   readonly name: string;
   readonly options: ResolvedConsumerOptions;
   readonly #config: TallyConfig;
-  readonly #owner: string;
+  readonly #lease: ConsumerLease;
   #held: { position: FeedPosition; renewedAt: number } | null = null;
   #lastIdleAdvance = 0;
   #running = false;
@@ -56,7 +47,7 @@ export class FeedConsumer {
     this.#config = config;
     this.name = name;
     this.options = options;
-    this.#owner = config.ids();
+    this.#lease = new ConsumerLease(config, name, config.ids(), options.leaseMs);
   }
 
   get source() {
@@ -69,7 +60,7 @@ export class FeedConsumer {
 
   /** The durable checkpoint, as stored. Save it (JSON) to `replay` to it later. */
   async position(): Promise<FeedPosition> {
-    return positionOf(await this.#row(this.#config.db));
+    return positionOf(await this.#lease.row(this.#config.db));
   }
 
   /**
@@ -77,7 +68,7 @@ export class FeedConsumer {
    * the oldest of them (0 when caught up).
    */
   async lag(): Promise<FeedLag> {
-    const pos = positionOf(await this.#row(this.#config.db));
+    const pos = positionOf(await this.#lease.row(this.#config.db));
     const [r] = await this.#config.db.query(lagSql(this.#config.s, pos, this.options.types));
     const entries = Number(r!.entries);
     const oldest = r!.oldest === null ? null : new Date(r!.oldest as string | Date);
@@ -99,7 +90,7 @@ export class FeedConsumer {
       this.options.types,
     );
     if (page.entries.length > 0) {
-      const stop = this.#heartbeat();
+      const stop = this.#lease.heartbeat();
       try {
         await handler(Object.freeze({ entries: page.entries, position: page.next }));
       } finally {
@@ -109,7 +100,7 @@ export class FeedConsumer {
       return 0;
     }
     const at = await this.#advance(this.#config.db, pos, page.next, page.entries.length);
-    if (at !== null) this.#held = { position: page.next, renewedAt: at };
+    this.#held = at === null ? null : { position: page.next, renewedAt: at };
     return page.entries.length;
   }
 
@@ -125,20 +116,24 @@ export class FeedConsumer {
     if (probe.entries.length === 0 && !this.#idleAdvanceDue(held, probe.next)) return 0;
     // The in-memory checkpoint moves only once the transaction committed: a failed COMMIT must not
     // leave this process reading past a batch whose writes were rolled back.
-    this.#held = null;
-    const moved = await this.#config.db.transaction(async (tx) => {
-      const row = await this.#row(tx, true);
-      if (row.lease_owner !== this.#owner) this.#lost();
-      const pos = positionOf(row);
-      const page = await readPage(tx, this.#config.s, pos, this.options.batchSize, this.options.types);
-      if (page.entries.length > 0) {
-        await handler(Object.freeze({ entries: page.entries, position: page.next }) as FeedBatch, tx);
-      } else if (!this.#shouldAdvanceIdle(pos, page.next)) {
-        return null;
-      }
-      const at = await this.#advance(tx, pos, page.next, page.entries.length);
-      return at === null ? null : { to: page.next, at, n: page.entries.length };
-    });
+    const moved = await this.#config.db
+      .transaction(async (tx) => {
+        const row = await this.#lease.row(tx, true);
+        this.#lease.check(row);
+        const pos = positionOf(row);
+        const page = await readPage(tx, this.#config.s, pos, this.options.batchSize, this.options.types);
+        if (page.entries.length > 0) {
+          await handler(Object.freeze({ entries: page.entries, position: page.next }) as FeedBatch, tx);
+        } else if (!this.#shouldAdvanceIdle(pos, page.next)) {
+          return null;
+        }
+        const at = await this.#advance(tx, pos, page.next, page.entries.length);
+        return at === null ? null : { to: page.next, at, n: page.entries.length };
+      })
+      .catch((err: unknown) => {
+        this.#held = null; // whatever failed, read the checkpoint from the database next time
+        throw err;
+      });
     if (moved === null) return 0;
     this.#held = { position: moved.to, renewedAt: moved.at };
     return moved.n;
@@ -180,10 +175,7 @@ export class FeedConsumer {
    */
   async replay(from: ReplayFrom): Promise<FeedPosition> {
     const to = await replayPosition(this.#config, this.options.source, from);
-    const rows = await this.#config.db.query(
-      resetSql(this.#config.s, this.name, this.#owner, to, this.#config.clock()),
-    );
-    if (rows.length === 0) await this.#explainNoRow(this.#config.db);
+    await this.#lease.reset(to);
     this.#held = null;
     return to;
   }
@@ -191,7 +183,7 @@ export class FeedConsumer {
   /** Gives the lease up so a standby can take over at once (run() does this when it stops). */
   async release(): Promise<void> {
     this.#held = null;
-    await this.#config.db.query(releaseSql(this.#config.s, this.name, this.#owner));
+    await this.#lease.release();
   }
 
   async #loop(step: () => Promise<number>, { signal }: RunOptions): Promise<void> {
@@ -225,33 +217,12 @@ export class FeedConsumer {
 
   /** Takes or renews the lease when due, and returns the checkpoint to read from. */
   async #claim(): Promise<FeedPosition> {
-    const now = this.#config.clock();
-    if (this.#held && now.getTime() - this.#held.renewedAt < this.options.leaseMs / 3)
-      return this.#held.position;
-    const rows = await this.#config.db.query<ConsumerRow>(
-      claimSql(this.#config.s, this.name, this.#owner, now, new Date(now.getTime() + this.options.leaseMs)),
-    );
-    if (rows.length === 0) {
-      this.#held = null;
-      await this.#explainNoRow(this.#config.db);
-    }
-    const position = positionOf(rows[0]!);
-    this.#held = { position, renewedAt: now.getTime() };
+    const now = this.#config.clock().getTime();
+    if (this.#held && now - this.#held.renewedAt < this.options.leaseMs / 3) return this.#held.position;
+    this.#held = null;
+    const { position, at } = await this.#lease.claim();
+    this.#held = { position, renewedAt: at };
     return position;
-  }
-
-  /** Renews the lease while a long handler runs, so a standby does not take over mid-batch. */
-  #heartbeat(): () => void {
-    const timer = setInterval(
-      () => {
-        const now = this.#config.clock();
-        const until = new Date(now.getTime() + this.options.leaseMs);
-        this.#config.db.query(claimSql(this.#config.s, this.name, this.#owner, now, until)).catch(() => {});
-      },
-      Math.max(50, Math.floor(this.options.leaseMs / 3)),
-    );
-    timer.unref?.();
-    return () => clearInterval(timer);
   }
 
   #idleAdvanceDue(pos: FeedPosition, next: FeedPosition): boolean {
@@ -266,53 +237,14 @@ export class FeedConsumer {
   }
 
   /** Moves the checkpoint; returns when (clock ms) it moved, or null when a replay moved it first. */
-  async #advance(
-    db: Executor,
-    from: FeedPosition,
-    to: FeedPosition,
-    delivered: number,
-  ): Promise<number | null> {
-    const now = this.#config.clock();
-    const until = new Date(now.getTime() + this.options.leaseMs);
-    const rows = await db.query(
-      advanceSql(this.#config.s, this.name, this.#owner, from, to, delivered, now, until),
-    );
-    if (rows.length === 1) return now.getTime();
-    // Not moved: the lease went to another process, or the checkpoint was replayed meanwhile.
-    this.#held = null;
-    const row = await this.#row(db);
-    if (row.lease_owner !== this.#owner) this.#lost();
-    return null;
+  async #advance(db: Executor, from: FeedPosition, to: FeedPosition, n: number): Promise<number | null> {
+    try {
+      return await this.#lease.advance(db, from, to, n);
+    } catch (err) {
+      this.#held = null;
+      throw err;
+    }
   }
-
-  #lost(): never {
-    this.#held = null;
-    throw new TallyError(
-      'FEED_LEASE_LOST',
-      `consumer ${this.name}: another process took the lease over (this batch will be delivered again there)`,
-    );
-  }
-
-  async #row(db: Executor, forUpdate = false): Promise<ConsumerRow> {
-    const [row] = await db.query<ConsumerRow>(getConsumerSql(this.#config.s, this.name, forUpdate));
-    if (!row) throw notFound(this.name);
-    return row;
-  }
-
-  async #explainNoRow(db: Executor): Promise<never> {
-    const row = await this.#row(db);
-    throw new TallyError(
-      'CONSUMER_BUSY',
-      `consumer ${this.name} is held by another process until its lease expires`,
-      {
-        details: { leaseUntil: row.lease_until },
-      },
-    );
-  }
-}
-
-function notFound(name: string): TallyError {
-  return new TallyError('CONSUMER_NOT_FOUND', `no feed consumer named ${JSON.stringify(name)}`);
 }
 
 /**
@@ -338,7 +270,7 @@ export async function openConsumer(
     );
   }
   const [row] = await db.query<ConsumerRow>(getConsumerSql(s, name));
-  if (!row) throw notFound(name);
+  if (!row) throw consumerNotFound(name);
   if (row.source !== o.source) {
     throw new TallyError(
       'INVALID_FEED_OPTIONS',
