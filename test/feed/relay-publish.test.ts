@@ -143,6 +143,22 @@ describe.skipIf(!natsAvailable)('JetStream stream and publish', () => {
     expect(msgs[1]!.body.entry.after).toEqual({ state: 'frozen' });
   });
 
+  it('a publish captured by another stream than expected is refused: NATS_PUBLISH_FAILED', async () => {
+    const name = uniqueStream('exp');
+    created.push(name);
+    const prefix = uniquePrefix();
+    await ensureStream(await nc.jetstreamManager(), { name, subjects: streamSubjects(prefix, 's', ['log']) });
+    const err = await publishEntries(nc, [logEntry(1)], {
+      prefix,
+      schema: 's',
+      stream: 'SOME_OTHER_STREAM',
+      maxInFlight: 8,
+      timeoutMs: 2000,
+    }).catch((e) => e);
+    expect(isTallyError(err, 'NATS_PUBLISH_FAILED')).toBe(true);
+    expect((await (await nc.jetstreamManager()).streams.info(name)).state.messages).toBe(0);
+  });
+
   it('a publish no stream captures fails with a typed error and does not resolve', async () => {
     const entries = [logEntry(1)];
     const err = await publishEntries(nc, entries, {

@@ -93,6 +93,47 @@ describe.skipIf(!natsAvailable)('relay to JetStream', () => {
     });
   });
 
+  it('relays command events on a subject per command type, dotted types included', async () => {
+    const t = await (await import('../support/databases.js')).freshPGlite();
+    const stream = uniqueStream('cmd');
+    streams.push(stream);
+    const prefix = uniquePrefix();
+    try {
+      const { tally } = await resourcesFixture(t.db, 1);
+      const s = tally.config.s;
+      // Two commands' records and events, written as the commands module writes them.
+      await t.db.exec(`
+        INSERT INTO ${s}.commands (id, type, principal, key, fingerprint, params, input, next_at, created_at, updated_at)
+        VALUES ('00000000-0000-7000-8000-000000000001', 'redeem', 'u1', 'k1', 'f', '{}', '{}', now(), now(), now()),
+               ('00000000-0000-7000-8000-000000000002', 'points.refund', 'u1', 'k2', 'f', '{}', '{}', now(), now(), now());
+        INSERT INTO ${s}.command_events (command_id, kind, data, at)
+        VALUES ('00000000-0000-7000-8000-000000000001', 'received', '{"qty":1}', now()),
+               ('00000000-0000-7000-8000-000000000002', 'received', null, now()),
+               ('00000000-0000-7000-8000-000000000001', 'succeeded', null, now());`);
+      const relay = await startRelay({ tally, nats: nc, stream, prefix, pollMs: 20 });
+      try {
+        await until(
+          async () => (await (await nc.jetstreamManager()).streams.info(stream)).state.messages >= 3,
+        );
+      } finally {
+        await relay.stop();
+      }
+      const msgs = await readStream(nc, stream);
+      expect(msgs.map((m) => [m.subject, m.msgId])).toEqual([
+        [`${prefix}.tally.commands.redeem`, 'command_events-1'],
+        [`${prefix}.tally.commands.points.refund`, 'command_events-2'],
+        [`${prefix}.tally.commands.redeem`, 'command_events-3'],
+      ]);
+      expect(msgs[0]!.body.entry).toMatchObject({
+        kind: 'received',
+        data: { qty: 1 },
+        command_type: 'redeem',
+      });
+    } finally {
+      await t.close();
+    }
+  });
+
   it('rejects bad options with typed errors before touching anything', async () => {
     const t = await (await import('../support/databases.js')).freshPGlite();
     try {
