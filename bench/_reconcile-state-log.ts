@@ -137,6 +137,8 @@ export async function stateLogBench(log: (line: string) => void = console.log): 
     };
   } finally {
     await pool.end();
-    await database.drop();
+    // BENCH_KEEP=1 leaves the database for profiling (drop it by hand afterwards).
+    if (process.env.BENCH_KEEP === '1') log(`kept ${database.url}`);
+    else await database.drop();
   }
 }

@@ -2,6 +2,7 @@ import type { EntityRuntime } from '../changes/apply.js';
 import type { Executor } from '../db/types.js';
 import { type ColumnChoice, differingColumns, parseJson, trackedColumns } from './columns.js';
 import {
+  chunkCountSql,
   chunkEndSql,
   detailsSql,
   firstEntriesSql,
@@ -43,44 +44,57 @@ export async function checkStateLog(
   const { keyType, columns } = await trackedColumns(rt, db, o);
   const [est] = await db.query<{ n: string | number }>(rowEstimateSql(def.table.sql));
   const total = Number(est?.n ?? 0);
+  // Repeatable read: a chunk's statements see one snapshot.
   const inTx = <T>(fn: (tx: Executor) => Promise<T>) =>
-    db.transaction(async (tx) => {
-      if (tx.dialect === 'postgres') {
-        // The join's hash table must fit in memory; JIT compilation costs more than it saves here.
-        await tx.query({
-          text: `SELECT set_config('work_mem', $1, true), set_config('jit', 'off', true)`,
-          values: [o.workMem],
-        });
-      }
-      return fn(tx);
-    });
+    db.transaction(
+      async (tx) => {
+        if (tx.dialect === 'postgres') {
+          // The join's hash table must fit in memory; JIT compilation costs more than it saves here.
+          await tx.query({
+            text: `SELECT set_config('work_mem', $1, true), set_config('jit', 'off', true)`,
+            values: [o.workMem],
+          });
+        }
+        return fn(tx);
+      },
+      { isolation: 'repeatable read' },
+    );
 
   const flagged = new Map<string, Triple[]>();
-  let matched = 0;
+  let versioned = 0;
   let done = 0;
   let chunks = 0;
   let lo: string | null = null;
   for (;;) {
-    const ends: { hi: string }[] = await db.query<{ hi: string }>(chunkEndSql(def, keyType, lo, o.chunkSize));
+    // Boundaries only matter for memory and snapshot length, never for what is found: a table the
+    // statistics put within one chunk is one chunk, without walking its key index to find the end.
+    const ends: { hi: string }[] =
+      lo === null && total > 0 && total <= o.chunkSize
+        ? []
+        : await db.query<{ hi: string }>(chunkEndSql(def, keyType, lo, o.chunkSize));
     const hi: string | null = ends[0]?.hi ?? null;
-    const [r] = await inTx((tx) =>
-      tx.query<{ matched: string; unlogged: string; drifts: unknown }>(
-        stateChunkSql(config.s, def, keyType, columns, lo, hi),
-      ),
+    const [rows, counts] = await inTx(
+      async (tx) =>
+        [
+          await tx.query<{ k: string; v: string; lv: string | null }>(
+            stateChunkSql(config.s, def, keyType, columns, lo, hi),
+          ),
+          await tx.query<{ n: string; versioned: string }>(chunkCountSql(def, keyType, lo, hi)),
+        ] as const,
     );
     chunks++;
-    matched += Number(r!.matched);
-    const triples = parseJson<Triple[]>(r!.drifts);
-    for (const t of triples) {
+    versioned += Number(counts[0]!.versioned);
+    done += Number(counts[0]!.n);
+    for (const r of rows) {
+      const t: Triple = [r.k, Number(r.v), r.lv === null ? null : Number(r.lv)];
       const list = flagged.get(t[0]) ?? [];
       list.push(t);
       flagged.set(t[0], list);
     }
-    done += Number(r!.matched) + Number(r!.unlogged) + countOnlyAhead(triples);
     o.onProgress?.({
       entity: def.name,
       phase: 'state',
-      done: hi === null ? Math.max(done, total) : done,
+      done,
       total: Math.max(total, done),
       findings: flagged.size,
     });
@@ -97,17 +111,15 @@ export async function checkStateLog(
     return { gaps: gapRows, firstKeys: Number(f!.n), entries: Number(f!.entries) };
   });
   const details = await detailsOf(rt, db, keyType, [...flagged.keys()]);
-  let rowsWithLog = matched;
-  for (const [key, triples] of flagged) {
-    const d = details.get(key);
-    if (
-      d &&
-      d.row_version !== null &&
-      Number(d.entries) > 0 &&
-      !triples.some((t) => t[2] !== null && t[2] === t[1])
-    ) {
-      rowsWithLog++;
-    }
+  // Rows with a log: every unflagged row at version >= 1 (its entry at its version exists), corrected by
+  // the flagged rows (a flagged row may have no log at all, or be at version 0 with a log ahead of it).
+  let rowsWithLog = versioned;
+  for (const [, triples] of flagged) {
+    const d = details.get(triples[0]![0]);
+    const hasLog = d !== undefined && Number(d.entries) > 0;
+    const v = triples[0]![1];
+    if (v > 0 && !hasLog) rowsWithLog--;
+    if (v === 0 && hasLog) rowsWithLog++;
   }
   const gapKeys = [...new Set(gaps.map((g) => g.key))];
   const keysInLog = firstKeys + new Set(gaps.filter((g) => !g.has_first).map((g) => g.key)).size;
@@ -144,15 +156,6 @@ export async function checkStateLog(
     });
   }
   return { findings, rows: done, logEntries: entries, chunks };
-}
-
-/** Rows whose join produced only entries after their version (counted neither as matched nor unlogged). */
-function countOnlyAhead(triples: Triple[]): number {
-  const byKey = new Map<string, Triple[]>();
-  for (const t of triples) byKey.set(t[0], [...(byKey.get(t[0]) ?? []), t]);
-  let n = 0;
-  for (const list of byKey.values()) if (list.every((t) => t[2] !== null && t[2] > t[1])) n++;
-  return n;
 }
 
 export interface KeyDetails {
