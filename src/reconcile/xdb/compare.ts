@@ -84,15 +84,22 @@ async function run(o: ResolvedCompare, sides: Sides, started: number): Promise<C
     readShape(sides[1], 'right', o.right.sql, o.key, o.columns),
   ]);
   const { kind, collate } = keyKindOf(o.key, ls, rs);
-  const exprs = columnForms(o.columns, o.columnsSql, ls, rs, o.allowTypeMismatch);
-  const keyExpr = kind === 'integer' ? `${o.keySql}::int8` : `${o.keySql}::text`;
+  const forms = columnForms(o.columns, o.columnsSql, ls, rs, o.allowTypeMismatch);
+  const exprs = forms.map((f) => f.expr);
+  const keyHash =
+    kind === 'integer'
+      ? `hashint8extended(${o.keySql}::int8, 0)`
+      : `hashtextextended(${o.keySql}::text COLLATE "C", 0)`;
   const p: Plan = {
     o,
     sides,
     kind,
     keyType: kind === 'integer' ? 'int8' : 'text',
     collate,
-    hash: rowHash(`ROW(${[keyExpr, ...exprs].join(', ')})`),
+    hash: rowHash(
+      keyHash,
+      forms.map((f) => f.hash),
+    ),
     exprs,
     started,
   };

@@ -7,6 +7,32 @@ export interface ColumnForm {
   family: string;
   /** SQL over `t.<col>` giving the value in the family's canonical type. */
   expr: string;
+  /** SQL of the value's 64-bit hash under `seed` (NULL for NULL). */
+  hash: (seed: number) => string;
+}
+
+// Each family's built-in extended hash (the ones hash partitioning relies on). timestamptz goes through
+// ::timestamp, exact because the compare's transaction fixes TimeZone to UTC; bytea through its hex text.
+const HASHES: Record<string, (e: string, s: number) => string> = {
+  int8: (e, s) => `hashint8extended(${e}, ${s})`,
+  float8: (e, s) => `hashfloat8extended(${e}, ${s})`,
+  numeric: (e, s) => `hash_numeric_extended(${e}, ${s})`,
+  text: (e, s) => `hashtextextended((${e}) COLLATE "C", ${s})`,
+  jsonb: (e, s) => `jsonb_hash_extended(${e}, ${s})`,
+  bool: (e, s) => `hashint4extended((${e})::int, ${s})`,
+  uuid: (e, s) => `uuid_hash_extended(${e}, ${s})`,
+  date: (e, s) => `timestamp_hash_extended((${e})::timestamp, ${s})`,
+  timestamp: (e, s) => `timestamp_hash_extended(${e}, ${s})`,
+  timestamptz: (e, s) => `timestamp_hash_extended((${e})::timestamp, ${s})`,
+  time: (e, s) => `time_hash_extended(${e}, ${s})`,
+  interval: (e, s) => `interval_hash_extended(${e}, ${s})`,
+  bytea: (e, s) => `hashtextextended(encode(${e}, 'hex'), ${s})`,
+};
+
+/** The text form of a value, hashed: for enums and every type without a portable hash. */
+export function textForm(col: string, type: string): ColumnForm {
+  const expr = `${col}::text`;
+  return { family: `text form of ${type}`, expr, hash: (seed) => HASHES.text!(expr, seed) };
 }
 
 type ColumnInfo = {
@@ -48,8 +74,9 @@ const FAMILIES: Record<string, [family: string, cast: string]> = {
  */
 export function formOf(col: string, type: string, typtype: string): ColumnForm {
   const f = typtype === 'e' ? undefined : FAMILIES[type];
-  if (f) return { family: f[0], expr: `${col}::${f[1]}` };
-  return { family: `text form of ${type}`, expr: `${col}::text` };
+  if (!f) return textForm(col, type);
+  const expr = `${col}::${f[1]}`;
+  return { family: f[0], expr, hash: (seed) => HASHES[f[1]]!(expr, seed) };
 }
 
 export interface TableShape {
@@ -139,13 +166,13 @@ export function columnForms(
   left: TableShape,
   right: TableShape,
   allowMismatch: boolean,
-): string[] {
+): ColumnForm[] {
   return columns.map((c, i) => {
     const lc = left.columns.get(c)!;
     const rc = right.columns.get(c)!;
     const lf = formOf(`t.${quoted[i]}`, lc.type, lc.typtype);
     const rf = formOf(`t.${quoted[i]}`, rc.type, rc.typtype);
-    if (lf.family === rf.family) return lf.expr;
+    if (lf.family === rf.family) return lf;
     if (!allowMismatch) {
       throw new TallyError(
         'COMPARE_TYPE_MISMATCH',
@@ -153,6 +180,6 @@ export function columnForms(
         { details: { column: c, left: lc.type, right: rc.type } },
       );
     }
-    return `t.${quoted[i]}::text`;
+    return textForm(`t.${quoted[i]}`, `${lc.type} / ${rc.type}`);
   });
 }

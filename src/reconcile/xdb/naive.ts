@@ -35,7 +35,7 @@ export async function naiveCompare(
       readShape(sides[1], 'right', o.right.sql, o.key, o.columns),
     ]);
     const { kind, collate } = keyKindOf(o.key, ls, rs);
-    const exprs = columnForms(o.columns, o.columnsSql, ls, rs, o.allowTypeMismatch);
+    const exprs = columnForms(o.columns, o.columnsSql, ls, rs, o.allowTypeMismatch).map((f) => f.expr);
     const tables = [o.left.sql, o.right.sql];
     await Promise.all(
       sides.map((s, i) =>
