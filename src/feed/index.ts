@@ -1,3 +1,4 @@
+export { dropConsumer } from './admin.js';
 export { FeedConsumer, type HasTallyConfig, openConsumer, type RunOptions } from './consumer.js';
 export { applyOnce, type InboxOwner, pruneInbox } from './inbox.js';
 export { type ConsumerOptions, checkConsumerName } from './options.js';

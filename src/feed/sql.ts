@@ -213,10 +213,18 @@ export const firstIdAtSql = (s: string, source: FeedSource, at: Date): SqlQuery 
   values: [at],
 });
 
-export const deleteConsumerSql = (s: string, name: string): SqlQuery => ({
-  text: `WITH inbox AS (DELETE FROM ${s}.feed_inbox WHERE consumer = $1)
-         DELETE FROM ${s}.feed_consumers WHERE name = $1 RETURNING name`,
-  values: [name],
+/**
+ * Deletes a consumer and its inbox records unless a process holds a live lease on it. Returns one row:
+ * whether it existed, and whether it was deleted.
+ */
+export const deleteConsumerSql = (s: string, name: string, now: Date): SqlQuery => ({
+  text: `WITH c AS (SELECT name, lease_owner IS NOT NULL AND lease_until >= $2 AS held
+                      FROM ${s}.feed_consumers WHERE name = $1 FOR UPDATE),
+              gone AS (DELETE FROM ${s}.feed_consumers WHERE name IN (SELECT name FROM c WHERE NOT held)
+                       RETURNING name),
+              inbox AS (DELETE FROM ${s}.feed_inbox WHERE consumer IN (SELECT name FROM gone))
+         SELECT EXISTS (SELECT 1 FROM c) AS found, EXISTS (SELECT 1 FROM gone) AS deleted`,
+  values: [name, now],
 });
 
 /** Records an entry as applied; no row back when it was applied before (a redelivery). */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { isTallyError } from '../../src/errors.js';
-import { applyOnce, type FeedConsumer, openConsumer } from '../../src/feed/index.js';
+import { applyOnce, dropConsumer, type FeedConsumer, openConsumer } from '../../src/feed/index.js';
 import type { FeedEntry, FeedPosition } from '../../src/feed/types.js';
 import { createTally, type Tally } from '../../src/tally.js';
 import { describeEachDialect, type TestDatabase } from '../support/databases.js';
@@ -265,6 +265,19 @@ describeEachDialect('feed consumers', (fresh) => {
     ).rejects.toSatisfy((e) => isTallyError(e, 'FEED_LEASE_LOST'));
     expect((await b.position()).upper).toBeNull();
     expect(await b.lag()).toMatchObject({ entries: 0 });
+  });
+
+  it('dropConsumer: refused while held, then checkpoint and inbox are gone and the name starts over', async () => {
+    const c = await openConsumer(tally, 'dropme', { start: 'beginning', batchSize: 5 });
+    await c.once(async ({ entries }) => {
+      await t.db.transaction((tx) => applyOnce(tx, c, entries[0]!, async () => {}));
+    });
+    await rejects(dropConsumer(tally, 'dropme'), 'CONSUMER_BUSY');
+    await c.release();
+    await dropConsumer(tally, 'dropme');
+    expect(await count(t.db, `SELECT 1 FROM tally.feed_inbox WHERE consumer = 'dropme'`)).toBe(0);
+    await rejects(dropConsumer(tally, 'dropme'), 'CONSUMER_NOT_FOUND');
+    await rejects(openConsumer(tally, 'dropme', { mustExist: true }), 'CONSUMER_NOT_FOUND');
   });
 
   it('bad input gets typed errors and writes nothing', async () => {
