@@ -271,6 +271,15 @@ describe.skipIf(!postgresAvailable)('cross-database compare [postgres, two datab
       'COMPARE_TYPE_MISMATCH',
       /key id/,
     );
+    // One side unreachable: the error surfaces and the other side's transaction is not left open.
+    await expectCode(
+      compareTables({ ...base, right: { db: 'postgres://postgres@127.0.0.1:1/nowhere', table: 'tm' } }),
+      'DB_ERROR',
+    );
+    const open = await a.db.query<{ n: number }>({
+      text: `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'`,
+    });
+    expect(open[0]!.n).toBe(0);
     const loose = await compareTables({ ...base, allowTypeMismatch: true });
     expect(loose.equal).toBe(true);
   });

@@ -14,7 +14,7 @@ import {
 import { describeChanges } from './detail.js';
 import { columnForms, keyKindOf, readShape } from './introspect.js';
 import { type ResolvedCompare, resolveCompare } from './options.js';
-import { openSession, type Session } from './session.js';
+import { openSessions, type Session } from './session.js';
 import {
   boundsSql,
   chunkRowsSql,
@@ -70,7 +70,7 @@ export async function compareTables(options: CompareOptions): Promise<CompareRep
   const sessions: Session[] = [];
   try {
     const [ldb, rdb] = await Promise.all([open(o.left.db), open(o.right.db)]);
-    for (const s of await Promise.all([openSession(ldb), openSession(rdb)])) sessions.push(s);
+    sessions.push(...(await openSessions([ldb, rdb])));
     return await run(o, sessions as Sides, started);
   } finally {
     await Promise.all(sessions.map((s) => s.end().catch(() => {})));

@@ -3,7 +3,7 @@ import type { Executor } from '../../db/types.js';
 import { compareText } from './chunks.js';
 import { columnForms, keyKindOf, readShape } from './introspect.js';
 import { resolveCompare } from './options.js';
-import { openSession } from './session.js';
+import { openSessions, type Session } from './session.js';
 import type { CompareOptions } from './types.js';
 
 /**
@@ -27,12 +27,13 @@ export async function naiveCompare(
     owned.push(e);
     return e;
   };
-  const [ldb, rdb] = await Promise.all([open(o.left.db), open(o.right.db)]);
-  const sides = await Promise.all([openSession(ldb), openSession(rdb)]);
+  let sides: Session[] = [];
   try {
+    const [ldb, rdb] = await Promise.all([open(o.left.db), open(o.right.db)]);
+    sides = await openSessions([ldb, rdb]);
     const [ls, rs] = await Promise.all([
-      readShape(sides[0], 'left', o.left.sql, o.key, o.columns),
-      readShape(sides[1], 'right', o.right.sql, o.key, o.columns),
+      readShape(sides[0]!, 'left', o.left.sql, o.key, o.columns),
+      readShape(sides[1]!, 'right', o.right.sql, o.key, o.columns),
     ]);
     const { kind, collate } = keyKindOf(o.key, ls, rs);
     const exprs = columnForms(o.columns, o.columnsSql, ls, rs, o.allowTypeMismatch).map((f) => f.expr);

@@ -47,3 +47,17 @@ export async function openSession(db: Executor): Promise<Session> {
     },
   };
 }
+
+/**
+ * Opens one session per executor, all or none: when one side cannot open, the sessions that did are
+ * ended before the error is rethrown (no transaction is left open on the other database).
+ */
+export async function openSessions(dbs: readonly Executor[]): Promise<Session[]> {
+  const settled = await Promise.allSettled(dbs.map((db) => openSession(db)));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (!failed) return settled.map((r) => (r as PromiseFulfilledResult<Session>).value);
+  await Promise.all(
+    settled.map((r) => (r.status === 'fulfilled' ? r.value.end().catch(() => {}) : Promise.resolve())),
+  );
+  throw failed.reason;
+}
