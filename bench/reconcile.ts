@@ -25,7 +25,7 @@ const xdbFile = join(dirname(fileURLToPath(import.meta.url)), '_reconcile-xdb.ts
 if (existsSync(xdbFile)) {
   console.log('\n## cross-database compare');
   const mod = (await import(pathToFileURL(xdbFile).href)) as Record<string, unknown>;
-  const fn = [mod.xdbBench, mod.runXdbBench, mod.run, mod.default].find((f) => typeof f === 'function') as
+  const fn = [mod.benchXdb, mod.default].find((f) => typeof f === 'function') as
     | (() => Promise<Record<string, unknown>>)
     | undefined;
   if (fn) {

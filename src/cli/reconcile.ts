@@ -8,6 +8,7 @@ import { openDatabase } from './connect.js';
 import { EXIT_OK, UsageError } from './errors.js';
 import type { Io } from './io.js';
 import { DATABASE_OPTIONS, databaseOptions, parseCommand, stringOption } from './options.js';
+import { compareEntities, formatCompares } from './reconcile-compare.js';
 import {
   checkEntityOptions,
   ENTITY_OPTIONS,
@@ -26,6 +27,8 @@ export const CHECK_OPTIONS = {
   'skip-chains': { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
+
+const RECONCILE_OPTIONS = { ...CHECK_OPTIONS, 'compare-with': { type: 'string' } } as const;
 
 function chunkSize(values: Record<string, unknown>, command: string): number | undefined {
   const v = stringOption(values, 'chunk-size', command);
@@ -81,10 +84,24 @@ export async function withEntities<T>(
  * await reconcileCommand(['--entity', 'resource', '--table', 'resources', '--json'], io);
  */
 export async function reconcileCommand(args: string[], io: Io): Promise<number> {
-  const values = parseCommand('reconcile', args, CHECK_OPTIONS);
-  return withEntities('reconcile', values, io, async (_tally, _entities, check) => {
+  const values = parseCommand('reconcile', args, RECONCILE_OPTIONS);
+  const compareWith = stringOption(values, 'compare-with', 'reconcile');
+  return withEntities('reconcile', values, io, async (_tally, entities, check) => {
     const report = await check();
-    io.out(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
-    return report.ok ? EXIT_OK : EXIT_DRIFT;
+    if (compareWith === undefined) {
+      io.out(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
+      return report.ok ? EXIT_OK : EXIT_DRIFT;
+    }
+    const compares = await compareEntities(
+      entities,
+      compareWith,
+      ignoredColumns(values, 'reconcile'),
+      io,
+      values.json === true,
+    );
+    const equal = compares.every((c) => c.report.equal);
+    if (values.json) io.out(JSON.stringify({ ...report, compare: compares }, null, 2));
+    else io.out(`${formatReport(report)}\n${formatCompares(compares)}`);
+    return report.ok && equal ? EXIT_OK : EXIT_DRIFT;
   });
 }

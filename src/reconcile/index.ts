@@ -1,6 +1,8 @@
 // The reconciler's public API. The lead wires it into src/index.ts (export * from './reconcile/index.js').
 export { verifyChains } from './chain.js';
 export type { ColumnChoice } from './columns.js';
+// Upstream <-> downstream commands and the cross-database compare (engineer H4's modules).
+export * from './commands/index.js';
 export { checkEntries, realtimeHandler } from './realtime.js';
 export { type ReconcileOptions, reconcile } from './reconcile.js';
 export {
@@ -22,3 +24,4 @@ export {
   type ReconcileProgress,
   type ReconcileReport,
 } from './types.js';
+export * from './xdb/index.js';

@@ -120,6 +120,46 @@ describe.skipIf(!postgresAvailable)('tally reconcile / repair on PostgreSQL', ()
     expect((await tally(['reconcile', ...ENTITY, '--database-url', url])).code).toBe(0);
   });
 
+  it('--compare-with compares each entity table with the same table in another database', async () => {
+    const other = await freshPostgres(2);
+    onTestFinished(() => other.close());
+    const rows = await t.db.query<Record<string, unknown>>({ text: 'SELECT * FROM resources ORDER BY id' });
+    await other.db.exec(`CREATE TABLE resources (id integer PRIMARY KEY, state text NOT NULL, version integer NOT NULL DEFAULT 0,
+                           owner text, amount numeric(12, 2) NOT NULL DEFAULT 0)`);
+    await other.db.query({
+      text: `INSERT INTO resources SELECT * FROM jsonb_populate_recordset(NULL::resources, $1::jsonb)`,
+      values: [JSON.stringify(rows)],
+    });
+    const same = await tally([
+      'reconcile',
+      ...ENTITY,
+      '--database-url',
+      url,
+      '--compare-with',
+      other.url!,
+      '--json',
+    ]);
+    expect(same.code).toBe(0);
+    expect(JSON.parse(same.stdout).compare[0].report.equal).toBe(true);
+
+    await other.db.exec(
+      `UPDATE resources SET owner = 'elsewhere' WHERE id = 21; DELETE FROM resources WHERE id = 22`,
+    );
+    const differ = await tally([
+      'reconcile',
+      ...ENTITY,
+      '--database-url',
+      url,
+      '--compare-with',
+      other.url!,
+      '--json',
+    ]);
+    expect(differ.code).toBe(3);
+    const report = JSON.parse(differ.stdout).compare[0].report;
+    expect(report.changed.map((c: { key: string }) => c.key)).toEqual(['21']);
+    expect(report.missingRight).toEqual(['22']);
+  });
+
   it('takes the entities from a module, like tally worker', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tally-reconcile-'));
     writeFileSync(
