@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { isTallyError } from '../../src/errors.js';
-import { applyOnce, dropConsumer, type FeedConsumer, openConsumer } from '../../src/feed/index.js';
+import {
+  applyOnce,
+  dropConsumer,
+  type FeedConsumer,
+  openConsumer,
+  pruneInbox,
+} from '../../src/feed/index.js';
 import type { FeedEntry, FeedPosition } from '../../src/feed/types.js';
 import { createTally, type Tally } from '../../src/tally.js';
 import { describeEachDialect, type TestDatabase } from '../support/databases.js';
@@ -164,6 +170,10 @@ describeEachDialect('feed consumers', (fresh) => {
     expect(byName.applied).toBe(true);
     const again = await t.db.transaction((tx) => applyOnce(tx, { name: 'inbox' }, entry, async () => 1));
     expect(again.applied).toBe(false);
+    // Pruning forgets: records older than the cutoff go, and that entry would be applied again.
+    expect(await pruneInbox(t.db, { name: 'inbox' }, new Date(Date.now() + 60_000))).toBe(5);
+    const afterPrune = await t.db.transaction((tx) => applyOnce(tx, { name: 'inbox' }, entry, async () => 1));
+    expect(afterPrune.applied).toBe(true);
     await rejects(
       t.db.transaction((tx) =>
         applyOnce(tx, { name: 'inbox', schema: 'no such"schema' }, entry, async () => 1),
@@ -249,6 +259,21 @@ describeEachDialect('feed consumers', (fresh) => {
       a.once(async () => {}),
       'CONSUMER_BUSY',
     );
+  });
+
+  it('a handler that outlasts the lease keeps it (heartbeat): a standby stays out meanwhile', async () => {
+    const real = await createTally({ db: t.db }); // leases on the wall clock
+    const a = await openConsumer(real, 'heartbeat', { start: 'now', leaseMs: 600 });
+    const b = await openConsumer(real, 'heartbeat', { leaseMs: 600 });
+    await touch([95]);
+    const tries: string[] = [];
+    await a.once(async () => {
+      for (let i = 0; i < 5; i++) {
+        await new Promise((r) => setTimeout(r, 300)); // 1.5 s in all, two and a half leases
+        tries.push(await b.once(async () => {}).then(String, (e) => e.code));
+      }
+    });
+    expect(tries).toEqual(Array(5).fill('CONSUMER_BUSY'));
   });
 
   it('a standby takes over an expired lease; the stale holder gets FEED_LEASE_LOST and moves nothing', async () => {
