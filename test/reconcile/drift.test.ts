@@ -120,3 +120,34 @@ describeEachDialect('reconcile: every drift kind, each entity named', (fresh) =>
     });
   });
 });
+
+describeEachDialect('reconcile: uuid and text keys', (fresh) => {
+  let t: TestDatabase;
+  afterAll(() => t?.close());
+
+  it('names drifted entities by their key as the log stores it, and repairs them', async () => {
+    t = await fresh();
+    const { tally } = await resourcesFixture(t.db, 0);
+    await t.db.exec(`CREATE TABLE accounts (id uuid PRIMARY KEY, state text NOT NULL, version int NOT NULL DEFAULT 0, note text);
+                     CREATE TABLE tags (name text PRIMARY KEY, state text NOT NULL, version int NOT NULL DEFAULT 0)`);
+    const accounts = tally.entity('account', { table: 'accounts', states: { open: ['closed'], closed: [] } });
+    const tags = tally.entity('tag', { table: 'tags', key: 'name', states: { on: ['off'], off: ['on'] } });
+    const ids = ['0190C2A4-1111-7000-8000-000000000001', '0190c2a4-1111-7000-8000-000000000002'];
+    await accounts.create({ rows: ids.map((id) => ({ id, state: 'open', note: 'n' })), actor: 'seed' });
+    await tags.create({ rows: ['b', 'a b', "o'k"].map((name) => ({ name, state: 'on' })), actor: 'seed' });
+    await t.db.exec(`UPDATE accounts SET note = 'changed' WHERE id = '${ids[0]}';
+                     UPDATE tags SET state = 'off' WHERE name = 'o''k'; DELETE FROM tags WHERE name = 'a b'`);
+    const report = await reconcile([accounts, tags]);
+    expect(kinds(report.findings)).toEqual(
+      [
+        '0190c2a4-1111-7000-8000-000000000001:row_changed_outside_log',
+        'a b:log_without_row',
+        "o'k:row_changed_outside_log",
+      ].sort(),
+    );
+    const { applyRepair, planRepair } = await import('../../src/reconcile/index.js');
+    const result = await applyRepair([accounts, tags], planRepair(report), { actor: 'ops', reason: 'test' });
+    expect(result.repaired).toBe(2);
+    expect(kinds((await reconcile([accounts, tags])).findings)).toEqual(['a b:log_without_row']);
+  });
+});
