@@ -23,6 +23,7 @@ import pg from 'pg';
 import { postgres } from '../src/db/postgres/index.js';
 import { connectNats } from '../src/feed/nats/connect.js';
 import { startRelay } from '../src/feed/nats/index.js';
+import { AckedPublisher } from '../src/feed/nats/publish.js';
 import { createTally } from '../src/tally.js';
 import { now, percentile } from './_feed-load.js';
 import { startNaivePoller } from './_feed-naive.js';
@@ -36,6 +37,23 @@ const RATE = Number(process.env.BENCH_FEED_RATE ?? 4000);
 const PER_WRITER = 20_000;
 const NATS_URL = process.env.NATS_URL ?? '127.0.0.1:4222';
 const STREAMS = { tally: 'TALLY_BENCH_FEED', naive: 'TALLY_BENCH_FEED_NAIVE' } as const;
+
+const RELAY_BATCH = Number(process.env.BENCH_FEED_RELAY_BATCH ?? 2000);
+
+// Where the relay's time goes: time inside publish (send + every ack) against the whole phase.
+let publishMs = 0;
+const publish = AckedPublisher.prototype.publish;
+AckedPublisher.prototype.publish = async function (
+  this: AckedPublisher,
+  ...args: Parameters<typeof publish>
+) {
+  const t0 = performance.now();
+  try {
+    return await publish.apply(this, args);
+  } finally {
+    publishMs += performance.now() - t0;
+  }
+};
 
 const log = (msg: string) => console.log(msg);
 const wallStart = performance.now();
@@ -136,7 +154,7 @@ async function phase(kind: 'tally' | 'naive', rate: number): Promise<Phase> {
         stream: STREAMS.tally,
         prefix: 'benchfeed',
         sources: ['log'],
-        batchSize: 2000,
+        batchSize: RELAY_BATCH,
         pollMs: 100,
         listen: pool,
         onBatch: (b) => {
@@ -169,6 +187,7 @@ async function phase(kind: 'tally' | 'naive', rate: number): Promise<Phase> {
 
     const w = writers(database.url, rate);
     await w.ready;
+    publishMs = 0;
     w.go();
     const result = await w.done;
     const committed = result.commits.size;
@@ -186,6 +205,7 @@ async function phase(kind: 'tally' | 'naive', rate: number): Promise<Phase> {
     }
     const drainS = (now() - drain0) / 1000;
     await stopConsumer();
+    const busyS = (lastAck - result.startedAt) / 1000;
 
     const { rows } = await pool.query(
       `SELECT id::text FROM ${tally.config.s}.log WHERE actor LIKE 'bench:%'`,
@@ -223,6 +243,10 @@ async function phase(kind: 'tally' | 'naive', rate: number): Promise<Phase> {
         `p50 ${p.p50.toFixed(1)} ms, p99 ${p.p99.toFixed(1)} ms; gaps ${gaps}, duplicates ${duplicates}; ` +
         `drained ${drainS.toFixed(1)} s after the writers stopped   ${load()}`,
     );
+    log(
+      `      publishing (send + acks) took ${(publishMs / 1000).toFixed(1)} s of ${busyS.toFixed(1)} s; the rest is reading the feed, checkpointing and waiting`,
+    );
+    publishMs = 0;
     await tally.close();
     return p;
   } finally {
