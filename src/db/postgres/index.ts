@@ -1,7 +1,7 @@
 import { wrapDbError } from '../errors.js';
 import { ISOLATION_SQL } from '../isolation.js';
 import { joinTransaction, type PgConfigQuery } from '../joined.js';
-import type { Executor, Isolation, Row, SqlQuery } from '../types.js';
+import type { Executor, Row, SqlQuery } from '../types.js';
 
 /** The part of a `pg` PoolClient Tally uses. */
 export interface PgClientLike {
@@ -81,12 +81,10 @@ function fromPool(pool: PgPoolLike, owned: boolean): Executor {
       };
       client.on?.('error', onError);
       try {
-        const begun = begin(client, options?.isolation ?? 'read committed');
-        if (begun.waited) await begun.done;
+        await client.query(`BEGIN ISOLATION LEVEL ${ISOLATION_SQL[options?.isolation ?? 'read committed']}`);
         fromCaller = true;
         const result = await fn(joinTransaction(client, 'postgres'));
         fromCaller = false;
-        await begun.done;
         await client.query('COMMIT');
         return result;
       } catch (err) {
@@ -106,29 +104,4 @@ function fromPool(pool: PgPoolLike, owned: boolean): Executor {
       if (owned) await pool.end?.();
     },
   };
-}
-
-/**
- * Sends BEGIN. On a client in `pg`'s pipeline mode (`new Pool({ pipeline: true })`, pg >= 8.21) it does
- * not wait for the answer and holds the socket write back until the transaction's first statement has
- * been queued, so both go out in one write and BEGIN costs no round trip of its own (on a small VM each
- * round trip is a socket write and a wake-up on both sides: BENCHMARKS.md `## commands`). Statements on
- * one connection run in order, so the first statement still runs inside the transaction; an error of
- * BEGIN surfaces before COMMIT.
- */
-function begin(client: PgClientLike, isolation: Isolation): { waited: boolean; done: Promise<unknown> } {
-  const text = `BEGIN ISOLATION LEVEL ${ISOLATION_SQL[isolation]}`;
-  const c = client as PgClientLike & { pipeline?: boolean; connection?: { stream?: Corkable } };
-  if (c.pipeline !== true) return { waited: true, done: client.query(text) };
-  const stream = c.connection?.stream;
-  stream?.cork?.();
-  const done = client.query(text);
-  done.catch(() => {}); // awaited later (before COMMIT); heard now so it is never unhandled
-  setImmediate(() => stream?.uncork?.());
-  return { waited: false, done };
-}
-
-interface Corkable {
-  cork?(): void;
-  uncork?(): void;
 }
