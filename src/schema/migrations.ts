@@ -167,6 +167,7 @@ CREATE INDEX command_intake_open ON ${s}.command_intake (received_at) WHERE hand
     // The feed reads both append-only tables by writing transaction (xid8), see decision 0040. The
     // NOTIFY is a wake-up hint only (delivered at commit, deduplicated per transaction): statement level
     // so a 100,000-row batch costs one call. The channel is the schema name plus _feed, cut to fit 63 bytes.
+    // The triggers start disabled: a NOTIFY serializes commits cluster-wide (setFeedNotify turns them on).
     sql: (s) => `
 CREATE INDEX log_feed ON ${s}.log (txid, id);
 ALTER TABLE ${s}.command_events ADD COLUMN txid xid8 NOT NULL DEFAULT pg_current_xact_id();
@@ -207,6 +208,8 @@ CREATE TRIGGER feed_notify AFTER INSERT ON ${s}.log
   FOR EACH STATEMENT EXECUTE FUNCTION ${s}.feed_notify('log');
 CREATE TRIGGER feed_notify AFTER INSERT ON ${s}.command_events
   FOR EACH STATEMENT EXECUTE FUNCTION ${s}.feed_notify('command_events');
+ALTER TABLE ${s}.log DISABLE TRIGGER feed_notify;
+ALTER TABLE ${s}.command_events DISABLE TRIGGER feed_notify;
 `,
   },
 ];

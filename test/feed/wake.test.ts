@@ -2,7 +2,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pglite } from '../../src/db/pglite/index.js';
 import type { Executor } from '../../src/db/types.js';
-import { openConsumer, type WakeSource } from '../../src/feed/index.js';
+import { feedNotifyEnabled, openConsumer, setFeedNotify, type WakeSource } from '../../src/feed/index.js';
 import type { Tally } from '../../src/tally.js';
 import { freshPostgres, postgresAvailable, type TestDatabase } from '../support/databases.js';
 import { resourcesFixture } from '../support/resources.js';
@@ -11,7 +11,8 @@ type Entity = ReturnType<Tally['entity']>;
 
 // LISTEN/NOTIFY is only a hint: with a poll interval of a minute, an entry still arrives within
 // moments because the commit's NOTIFY wakes the consumer. Without the trigger (or the LISTEN) these
-// tests would wait the full minute and time out.
+// tests would wait the full minute and time out. The trigger is off after migrate (decision 0042), so the
+// test turns it on first.
 function wakeSuite(
   name: string,
   setup: () => Promise<{ db: Executor; listen: WakeSource; close(): Promise<void> }>,
@@ -24,9 +25,18 @@ function wakeSuite(
       env = await setup();
       ({ tally, resources: res } = await resourcesFixture(env.db, 20));
     });
+
+    it('the hint is off after migrate (NOTIFY serializes commits) and switches on and off', async () => {
+      expect(await feedNotifyEnabled(tally)).toBe(false);
+      await setFeedNotify(tally, true);
+      expect(await feedNotifyEnabled(tally)).toBe(true);
+      await setFeedNotify(tally, false);
+      expect(await feedNotifyEnabled(tally)).toBe(false);
+    });
     afterAll(() => env.close());
 
     it('a commit wakes a consumer that would otherwise sleep for a minute', async () => {
+      await setFeedNotify(tally, true);
       const c = await openConsumer(tally, 'wake', { start: 'now', pollMs: 60_000, listen: env.listen });
       const ac = new AbortController();
       const arrivals: number[] = [];
