@@ -134,10 +134,12 @@ describe.skipIf(!postgresAvailable)('PostgreSQL sink', () => {
       text: `SELECT id::text, encode(hash, 'hex') AS h FROM shipped.log ORDER BY id`,
     });
     expect(dst).toEqual(src);
-    // The crashed batch's rows were added but never reported; delivered again, all were skipped.
+    // The crashed batch's rows were added but never reported; delivered again, all were skipped. (A commit
+    // whose answer the cut connection lost is retried too, and its rows are skipped the same way.) Every
+    // delivery after the crash was reported once: added + skipped covers every row exactly.
     expect(crashedBatch).toBeGreaterThan(0);
-    expect(running.stats.added).toBe(2000 - crashedBatch);
-    expect(running.stats.skipped).toBe(crashedBatch);
+    expect(running.stats.skipped).toBeGreaterThanOrEqual(crashedBatch);
+    expect(running.stats.added + running.stats.skipped).toBe(2000);
     const pos = await inner.position('log');
     expect(pos?.rows).toBe(2000);
   });
