@@ -14,6 +14,7 @@
 //             transaction, c=8
 // The very last line is one JSON object.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import pg from 'pg';
@@ -72,7 +73,53 @@ const dbs = await Promise.all([
   dedicated('tally_bench_dbos_app'),
 ]);
 const [main, dbosSys, dbosApp] = dbs;
-const pool = new pg.Pool({ connectionString: main!.url, max: 10 });
+const pool = new pg.Pool({ connectionString: main!.url, max: 10, idleTimeoutMillis: 0 });
+// Every statement a pooled connection sends is one round trip (pg waits for each answer).
+const counted = { statements: 0 };
+pool.on('connect', (client) => {
+  const query = client.query.bind(client) as (...a: unknown[]) => unknown;
+  (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
+    counted.statements++;
+    return query(...a);
+  };
+});
+/** CPU seconds of this database's server processes (when the server runs on this machine). */
+async function serverCpu(): Promise<number | null> {
+  const pids = (await pool.query(`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)).rows;
+  let ticks = 0;
+  for (const { pid } of pids) {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      return null;
+    }
+  }
+  return ticks / 100;
+}
+/** Runs a phase and prints what one operation cost: Node CPU, round trips, server CPU. */
+async function measured(
+  label: string,
+  c: number,
+  n: number,
+  op: (i: number) => Promise<unknown>,
+): Promise<number> {
+  const server0 = await serverCpu();
+  counted.statements = 0;
+  const cpu0 = process.cpuUsage();
+  const rate = await run(c, n, op);
+  const cpu = process.cpuUsage(cpu0);
+  const statements = counted.statements;
+  const server1 = await serverCpu();
+  const node = (cpu.user + cpu.system) / 1000 / n;
+  const srv =
+    server0 === null || server1 === null ? 'n/a' : `${(((server1 - server0) * 1000) / n).toFixed(2)} ms`;
+  log(
+    `${label.padEnd(42)} ${rate.toFixed(0)}/s; per op: Node CPU ${node.toFixed(2)} ms, ` +
+      `${(statements / n).toFixed(1)} round trips, server CPU ${srv}; ${load()}`,
+  );
+  return rate;
+}
 const appPool = new pg.Pool({ connectionString: dbosApp!.url, max: 10 });
 const results: Record<string, number> = {};
 try {
@@ -129,16 +176,12 @@ try {
   await run(8, 200, submit(debit, 'warm'));
   await run(8, 200, (i) => pool.query('UPDATE accounts SET points = points - 10 WHERE id = $1', [i]));
 
-  results.floor_c8 = await run(8, N, (i) =>
+  results.floor_c8 = await measured('floor      bare autocommit UPDATE, c=8:', 8, N, (i) =>
     pool.query('UPDATE accounts SET points = points - 10 WHERE id = $1', [i]),
   );
-  log(`floor      bare autocommit UPDATE, c=8: ${results.floor_c8.toFixed(0)}/s; ${load()}`);
-  results.c1 = await run(1, N, submit(debit, 'c1'));
-  log(`tally c=1  command, one local step:       ${results.c1.toFixed(0)}/s; ${load()}`);
-  results.c8 = await run(8, N, submit(debit, 'c8'));
-  log(`tally c=8  command, one local step:       ${results.c8.toFixed(0)}/s; ${load()}`);
-  results.with_call = await run(8, N, submit(debitCall, 'call'));
-  log(`tally c=8  + one downstream call:         ${results.with_call.toFixed(0)}/s; ${load()}`);
+  results.c1 = await measured('tally c=1  command, one local step:', 1, N, submit(debit, 'c1'));
+  results.c8 = await measured('tally c=8  command, one local step:', 8, N, submit(debit, 'c8'));
+  results.with_call = await measured('tally c=8  + one downstream call:', 8, N, submit(debitCall, 'call'));
   const [check] = (
     await pool.query(`SELECT count(*)::int AS commands, count(*) FILTER (WHERE status = 'succeeded')::int AS ok
                         FROM tally.commands`)

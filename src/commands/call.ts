@@ -4,8 +4,8 @@ import { type CommandRuntime, describeError, inCommandScope, stepContext } from 
 import type { Outcome, QueryAnswer, Reply, ResolvedStep } from './definition.js';
 import type { Plan } from './drive.js';
 import { ACTIVE, Draft, lockRow } from './machine.js';
-import { applyOutcome, type Definite, isDefinite, readCall, resolveCall } from './resolve.js';
-import { insertCallSql, markCallSql } from './sql.js';
+import { applyOutcome, type Definite, isDefinite, normalizeCall, readCall, resolveCall } from './resolve.js';
+import { type CallRow, insertCallSql, markCallSql } from './sql.js';
 
 type CallStepR = Extract<ResolvedStep<unknown>, { kind: 'call' }>;
 
@@ -19,14 +19,15 @@ async function recordIo(
   tx: Executor,
   d: Draft,
   step: string,
-  downstreamKey: string,
+  call: CallRow,
   what: 'send' | 'query',
 ): Promise<Plan> {
+  const downstreamKey = call.downstream_key;
   const [m] = await tx.query<{ n: number }>(markCallSql(d.s, d.row.id, step, what, d.now));
   const attempt = Number(m!.n);
   d.events.push({ kind: what, step, data: { downstreamKey, n: attempt } });
   await d.save(tx);
-  return { kind: 'io', what, step, attempt };
+  return { kind: 'io', what, step, attempt, call };
 }
 
 /**
@@ -48,11 +49,11 @@ export async function planCall(
       `step ${step.name} request`,
     );
     const downstreamKey = downstreamKeyOf(id, step.name);
-    await tx.query(
+    const [inserted] = await tx.query(
       insertCallSql(d.s, { id, step: step.name, downstreamKey, request: JSON.stringify(request), at: d.now }),
     );
     d.events.push({ kind: 'snapshot', step: step.name, data: { downstreamKey, request } });
-    call = (await readCall(tx, d.s, id, step.name))!;
+    call = normalizeCall(inserted!); // what the insert stored (RETURNING), no second read
   }
   if (call.outcome !== null) {
     // Resolved by a message while nobody was driving: move on from the recorded outcome.
@@ -72,10 +73,10 @@ export async function planCall(
   const firstSent = call.first_sent_at?.getTime();
   const queryAt = firstSent === undefined ? null : firstSent + step.queryAfterMs;
   if (step.call.query && queryAt !== null && d.now.getTime() >= queryAt && !queried.has(step.name)) {
-    return recordIo(tx, d, step.name, call.downstream_key, 'query');
+    return recordIo(tx, d, step.name, call, 'query');
   }
   if (call.sends === 0 || step.resend) {
-    return recordIo(tx, d, step.name, call.downstream_key, 'send');
+    return recordIo(tx, d, step.name, call, 'send');
   }
   // No re-send allowed: only a query (once due) or a message can tell.
   if (step.call.query && queryAt !== null && d.now.getTime() < queryAt) {
@@ -108,9 +109,9 @@ export async function performCall(
   owner: string,
   io: Extract<Plan, { kind: 'io' }>,
 ): Promise<Plan> {
-  const { config, spec } = rt;
+  const { spec } = rt;
   const step = spec.steps.find((x) => x.name === io.step) as CallStepR;
-  const call = (await readCall(config.db, config.s, id, step.name))!;
+  const call = io.call; // read under the lock that recorded this send; the request never changes
   let answer: Outcome | QueryAnswer;
   if (io.what === 'send') {
     let reply: Reply;
