@@ -160,6 +160,21 @@ describe.skipIf(!postgresAvailable)('cross-database compare [postgres, two datab
     expect(r.missingLeft).toEqual(['user-9999', 'ü-new']);
   });
 
+  it('text keys under different collations on the two sides: chunks cut in byte order on both', async () => {
+    // "en-x-icu" sorts a < B < b, "C" sorts B < a < b: bounds in either order would cut the sides differently.
+    const words = `SELECT w || g FROM unnest(ARRAY['a', 'B', 'b', 'Z', 'é', 'E', '_', '1']) w, generate_series(1, 300) g`;
+    await a.db.exec(
+      `CREATE TABLE coll (k text COLLATE "en-x-icu" PRIMARY KEY, v int); INSERT INTO coll SELECT k, length(k) FROM (${words}) s(k);`,
+    );
+    await b.db.exec(`CREATE TABLE coll (k text COLLATE "C" PRIMARY KEY, v int); INSERT INTO coll SELECT k, length(k) FROM (${words}) s(k);
+      UPDATE coll SET v = 0 WHERE k IN ('a7', 'B7', 'é250'); DELETE FROM coll WHERE k = 'Z3'; INSERT INTO coll VALUES ('b0', 1);`);
+    const r = await compareTables({ ...opts('coll'), key: 'k', columns: ['v'], chunkRows: 100, leafRows: 8 });
+    expect(r.changed.map((c) => c.key)).toEqual(['B7', 'a7', 'é250']);
+    expect(r.missingRight).toEqual(['Z3']);
+    expect(r.missingLeft).toEqual(['b0']);
+    expect(r.left.rows).toBe(2400);
+  });
+
   it('the same values hash alike whatever the sessions print: time zone, date style, float digits, int4 vs int8, enum OIDs', async () => {
     const [{ current_database: dbName }] = (await b.db.query({ text: 'SELECT current_database()' })) as [
       { current_database: string },

@@ -39,6 +39,7 @@ type ColumnInfo = {
   name: string;
   type: string;
   typtype: string;
+  coll_provider: string | null;
   collation: string | null;
   is_unique: boolean;
 };
@@ -81,7 +82,8 @@ export function formOf(col: string, type: string, typtype: string): ColumnForm {
 
 export interface TableShape {
   keyType: string;
-  keyCollation: string | null;
+  /** True when the key's collation orders text by bytes (libc or builtin C, POSIX, C.UTF-8). */
+  keyByteOrder: boolean;
   keyUnique: boolean;
   columns: Map<string, { type: string; typtype: string }>;
 }
@@ -111,7 +113,10 @@ export async function readShape(
   const k = byName.get(key)!;
   return {
     keyType: k.type,
-    keyCollation: k.collation,
+    keyByteOrder:
+      (k.coll_provider === 'c' || k.coll_provider === 'b') &&
+      k.collation !== null &&
+      /^(C|POSIX|C\.utf-?8)$/i.test(k.collation),
     keyUnique: k.is_unique,
     columns: new Map(rows.map((r) => [r.name, { type: r.type, typtype: r.typtype }])),
   };
@@ -153,9 +158,7 @@ export function keyKindOf(
   }
   // Chunk bounds must order keys the same way on both sides: byte order. A column already collated that
   // way keeps its index usable; any other collation is overridden with "C" (index it with COLLATE "C").
-  const native = (c: string | null) => c !== null && /^(C|POSIX|C\.utf-?8)$/i.test(c);
-  const collate =
-    l === 'text' && !(native(left.keyCollation) && native(right.keyCollation)) ? ' COLLATE "C"' : '';
+  const collate = l === 'text' && !(left.keyByteOrder && right.keyByteOrder) ? ' COLLATE "C"' : '';
   return { kind: l, collate };
 }
 

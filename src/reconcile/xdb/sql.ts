@@ -13,18 +13,28 @@ export interface ChunkArrays {
   lasts: boolean[];
 }
 
-/** The column's type, its base type (domains), kind, and whether a unique single-column index covers it. */
+/**
+ * The column's type, its base type (domains), kind, its collation's provider and locale (the database's
+ * for the default collation; read through to_jsonb because the column names differ across releases),
+ * and whether a unique single-column index covers it.
+ */
 export const columnsSql = (qualified: string): SqlQuery => ({
   text: `SELECT a.attname AS name,
                 format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, NULL) AS type,
                 t.typtype AS typtype,
-                coalesce(NULLIF(c.collcollate, ''), (SELECT datcollate FROM pg_database WHERE datname = current_database())) AS collation,
+                CASE WHEN c.collname = 'default' THEN coalesce(db.dj ->> 'datlocprovider', 'c') ELSE c.collprovider::text END
+                  AS coll_provider,
+                CASE WHEN c.collname = 'default'
+                     THEN coalesce(db.dj ->> 'datlocale', db.dj ->> 'daticulocale', db.dj ->> 'datcollate')
+                     ELSE coalesce(to_jsonb(c) ->> 'colllocale', to_jsonb(c) ->> 'colliculocale', c.collcollate) END
+                  AS collation,
                 EXISTS (SELECT 1 FROM pg_index i
                          WHERE i.indrelid = a.attrelid AND i.indisunique AND i.indnkeyatts = 1
                            AND i.indkey[0] = a.attnum AND i.indpred IS NULL AND i.indexprs IS NULL) AS is_unique
            FROM pg_attribute a
            JOIN pg_type t ON t.oid = a.atttypid
-           LEFT JOIN pg_collation c ON c.oid = a.attcollation AND c.collname <> 'default'
+           LEFT JOIN pg_collation c ON c.oid = a.attcollation
+           CROSS JOIN (SELECT to_jsonb(d) AS dj FROM pg_database d WHERE d.datname = current_database()) db
           WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`,
   values: [qualified],
 });
