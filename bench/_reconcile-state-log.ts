@@ -15,7 +15,11 @@ export const ENTITIES = 1_000_000;
 function plan() {
   const ids = shuffledIds(ENTITIES, 4);
   let next = 0;
-  const take = (n: number) => Array.from(ids.subarray(next, (next += n)));
+  const take = (n: number) => {
+    const out = Array.from(ids.subarray(next, next + n));
+    next += n;
+    return out;
+  };
   return {
     moved: take(200), // get a second entry through Tally: v2 for the deleted-last / deleted-first drifts
     changed: take(400), // row_changed_outside_log: a raw UPDATE of the state, version not bumped
