@@ -28,7 +28,11 @@ export interface XdbFigures {
 function plan() {
   const ids = shuffledIds(ROWS, 11);
   let next = 0;
-  const take = (n: number) => Array.from(ids.subarray(next, (next += n)));
+  const take = (n: number) => {
+    const out = Array.from(ids.subarray(next, next + n));
+    next += n;
+    return out;
+  };
   return { changed: take(400), onlyLeft: take(300), onlyRight: take(300) };
 }
 
