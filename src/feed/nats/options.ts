@@ -43,7 +43,10 @@ export interface RelayOptions {
   readonly batchSize?: number;
   /** Feed lease: how soon another process may take over after this one died. Default 30 s. */
   readonly leaseMs?: number;
-  /** Longest sleep between polls when idle. Default 500 ms. */
+  /**
+   * Longest sleep between polls when caught up. Default 100 ms: the feed's NOTIFY hint is off unless
+   * `setFeedNotify` turned it on, so polling is what bounds an idle relay's latency.
+   */
   readonly pollMs?: number;
   /** NOTIFY wake-ups: the `pg` Pool or the PGlite instance (see the feed consumer). */
   readonly listen?: WakeSource;
@@ -65,7 +68,7 @@ export interface ResolvedRelayOptions {
   readonly publishTimeoutMs: number;
   readonly batchSize: number;
   readonly leaseMs: number | undefined;
-  readonly pollMs: number | undefined;
+  readonly pollMs: number;
 }
 
 const NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
@@ -123,6 +126,6 @@ export function resolveRelayOptions(o: RelayOptions): ResolvedRelayOptions {
     publishTimeoutMs: int(o.publishTimeoutMs, 'options.publishTimeoutMs', 5000, 100, 600_000),
     batchSize: int(o.batchSize, 'options.batchSize', 1000, 1, 10_000),
     leaseMs: o.leaseMs,
-    pollMs: o.pollMs,
+    pollMs: int(o.pollMs, 'options.pollMs', 100, 1, 3_600_000),
   });
 }

@@ -65,7 +65,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         source,
         batchSize: o.batchSize,
         ...(o.leaseMs === undefined ? {} : { leaseMs: o.leaseMs }),
-        ...(o.pollMs === undefined ? {} : { pollMs: o.pollMs }),
+        pollMs: o.pollMs,
         ...(options.listen === undefined ? {} : { listen: options.listen }),
       }),
     ),
