@@ -147,6 +147,7 @@ async function phase(kind: 'tally' | 'naive', rate: number): Promise<Phase> {
     const times = new Map<string, number>(); // log id -> times published
     let lastAck = 0;
     let stopConsumer: () => Promise<void>;
+    let batches = 0; // handed out and published (relay) or polled pages (naive)
     if (kind === 'tally') {
       const relay = await startRelay({
         tally,
@@ -165,6 +166,7 @@ async function phase(kind: 'tally' | 'naive', rate: number): Promise<Phase> {
             }
           }
           lastAck = b.ackedAt;
+          batches++;
         },
       });
       stopConsumer = () => relay.stop();
@@ -179,6 +181,7 @@ async function phase(kind: 'tally' | 'naive', rate: number): Promise<Phase> {
           for (const id of ids) times.set(id, (times.get(id) ?? 0) + 1);
           for (const k of keys) if (!acked.has(k)) acked.set(k, at);
           lastAck = at;
+          batches++;
         },
       });
       stopConsumer = () => poller.stop();
@@ -243,7 +246,8 @@ async function phase(kind: 'tally' | 'naive', rate: number): Promise<Phase> {
         `drained ${drainS.toFixed(1)} s after the writers stopped   ${load()}`,
     );
     log(
-      `      publishing (send + acks) took ${(publishMs / 1000).toFixed(1)} s of ${busyS.toFixed(1)} s; the rest is reading the feed, checkpointing and waiting`,
+      `      ${batches} batches (${Math.round(published / Math.max(1, batches))} entries, ${((busyS * 1000) / Math.max(1, batches)).toFixed(0)} ms each on average); ` +
+        `publishing (send + acks) took ${(publishMs / 1000).toFixed(1)} s of ${busyS.toFixed(1)} s, the rest is reading the feed, checkpointing and waiting`,
     );
     publishMs = 0;
     await tally.close();
