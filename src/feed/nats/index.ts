@@ -2,6 +2,12 @@
 export { connectNats } from './connect.js';
 export { messageId, streamName, streamSubjects, subjectFor, subjectToken } from './names.js';
 export type { RelayBatchInfo, RelayOptions } from './options.js';
-export { encodeEntry, type PublishOptions, type PublishResult, publishEntries } from './publish.js';
+export {
+  AckedPublisher,
+  encodeEntry,
+  type PublishOptions,
+  type PublishResult,
+  publishEntries,
+} from './publish.js';
 export { type Relay, type RelayStats, startRelay } from './relay.js';
 export { DEFAULT_DUPLICATE_WINDOW_MS, ensureStream, type StreamSpec } from './stream.js';
