@@ -59,12 +59,22 @@ export function differingColumns(
   after: Record<string, unknown> | null,
 ): string[] {
   const out: string[] = [];
-  for (const c of columns.keys()) {
+  for (const [c, type] of columns) {
     const a = row[c] ?? null;
     const b = after?.[c] ?? null;
-    if (JSON.stringify(a) !== JSON.stringify(b)) out.push(c);
+    if (JSON.stringify(a) === JSON.stringify(b)) continue;
+    // A timestamptz is rendered in the writing session's TimeZone: the same instant may read differently.
+    if (type === 'timestamptz' && typeof a === 'string' && typeof b === 'string' && sameInstant(a, b))
+      continue;
+    out.push(c);
   }
   return out;
+}
+
+// Microseconds count: compare the fraction as text after normalizing the offset to UTC milliseconds.
+function sameInstant(a: string, b: string): boolean {
+  const frac = (x: string) => /\.(\d+)/.exec(x)?.[1]?.padEnd(6, '0') ?? '000000';
+  return Date.parse(a) === Date.parse(b) && frac(a) === frac(b);
 }
 
 /** jsonb arrives parsed from pg and PGlite, as text from some drivers. */

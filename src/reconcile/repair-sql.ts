@@ -1,7 +1,7 @@
 import type { EntityDefinition } from '../changes/definition.js';
 import { insertLogSql } from '../changes/hash-sql.js';
 import type { SqlQuery } from '../db/types.js';
-import { catalogLiteral } from './sql.js';
+import { differsSql } from './sql.js';
 
 /** Locks the rows to repair in key order (as every Tally change does) and returns the keys found. */
 export const lockKeysSql = (def: EntityDefinition, keyType: string, keys: readonly string[]): SqlQuery => ({
@@ -22,14 +22,10 @@ export function repairSql(
   s: string,
   def: EntityDefinition,
   keyType: string,
-  columns: readonly string[],
+  columns: ReadonlyMap<string, string>,
   p: { keys: readonly string[]; actor: string; reason: string; at: Date; requestId: string | null },
 ): SqlQuery {
   const { table, key, version } = def;
-  const tracked = columns.map(catalogLiteral).join(', ');
-  const differs = columns.length
-    ? `EXISTS (SELECT 1 FROM unnest(ARRAY[${tracked}]::text[]) c(c) WHERE h.img -> c.c IS DISTINCT FROM h.la -> c.c)`
-    : 'false';
   const source = `
     SELECT $2::text AS entity_type, u.k::text AS entity_key, u.v AS version, 'repair'::text AS action,
            $3::text AS actor, NULL::text AS source_ip, $4::text AS reason, $6::text AS request_id,
@@ -41,7 +37,8 @@ export function repairSql(
     text: `
     WITH h AS (
       SELECT t.${key.sql} AS k, t.${version.sql}::int8 AS v, to_jsonb(t) AS img,
-             last.version::int8 AS lv, last.after AS la, last.hash AS lh
+             last.version::int8 AS lv, last.after AS la, last.hash AS lh,
+             coalesce(${differsSql(columns, 't', 'last')}, false) AS differs
         FROM ${table.sql} t
         LEFT JOIN LATERAL (SELECT x.version, x.after, x.hash FROM ${s}.log x
                             WHERE x.entity_type = $2 AND x.entity_key = t.${key.sql}::text
@@ -50,7 +47,7 @@ export function repairSql(
     ),
     need AS (
       SELECT * FROM h
-       WHERE (h.lv IS NULL AND h.v > 0) OR h.lv < h.v OR (h.lv = h.v AND ${differs})
+       WHERE (h.lv IS NULL AND h.v > 0) OR h.lv < h.v OR (h.lv = h.v AND h.differs)
     ),
     upd AS (
       UPDATE ${table.sql} t SET ${version.sql} = coalesce(n.lv, 0) + 1

@@ -125,7 +125,7 @@ export async function applyRepair(
         },
       );
     }
-    prepared.push({ e, keys: canonical, keyType, columns: [...columns.keys()] });
+    prepared.push({ e, keys: canonical, keyType, columns });
   }
   const at = prepared[0]?.e.config.clock() ?? new Date();
   const repaired: Record<string, string[]> = {};

@@ -19,11 +19,14 @@ const TEXT_EXACT = new Set(['text', 'varchar', 'int2', 'int4', 'int8', 'numeric'
 /** `true` when row `t` differs from after image `l.after` in any tracked column. */
 export function differsSql(columns: ReadonlyMap<string, string>, t: string, l: string): string {
   if (columns.size === 0) return 'false';
-  const parts = [...columns].map(([c, type]) =>
-    TEXT_EXACT.has(type)
-      ? `(${l}.after ->> ${catalogLiteral(c)}) IS DISTINCT FROM ${t}.${catalogIdent(c)}::text`
-      : `(${l}.after -> ${catalogLiteral(c)}) IS DISTINCT FROM to_jsonb(${t}.${catalogIdent(c)})`,
-  );
+  const parts = [...columns].map(([c, type]) => {
+    const col = `${t}.${catalogIdent(c)}`;
+    const text = `(${l}.after ->> ${catalogLiteral(c)})`;
+    if (TEXT_EXACT.has(type)) return `${text} IS DISTINCT FROM ${col}::text`;
+    // jsonb renders a timestamptz in the writing session's TimeZone: compare the instants, not the texts.
+    if (type === 'timestamptz') return `${text}::timestamptz IS DISTINCT FROM ${col}`;
+    return `(${l}.after -> ${catalogLiteral(c)}) IS DISTINCT FROM to_jsonb(${col})`;
+  });
   return `(${parts.join(' OR ')})`;
 }
 
