@@ -56,19 +56,15 @@ export async function resolveCall(
   via: 'reply' | 'query' | 'notify',
 ): Promise<Resolution> {
   const row = d.row;
-  const call = await readCall(tx, d.s, row.id, step.name);
-  if (!call) return 'ignored';
   const said = { via, outcome: o.outcome, ...(o.outcome === 'failure' ? { reason: o.reason } : {}) };
-  if (call.outcome === null) {
-    const waiting =
-      row.step_index === step.index && (row.status === 'pending' || row.status === 'needs_attention');
-    if (!waiting) {
-      d.events.push({ kind: 'message_ignored', step: step.name, data: said });
-      return 'ignored';
-    }
+  const waiting =
+    row.step_index === step.index && (row.status === 'pending' || row.status === 'needs_attention');
+  if (waiting) {
+    // The common case first: record it if the call has no outcome yet (the UPDATE says whether it did);
+    // only when it did not is the call read, to tell a duplicate from a contradiction.
     const value =
       o.outcome === 'success' ? (o.value ?? null) : { reason: o.reason, details: o.details ?? null };
-    await tx.query(
+    const [recorded] = await tx.query(
       resolveCallSql(d.s, {
         id: row.id,
         step: step.name,
@@ -78,9 +74,18 @@ export async function resolveCall(
         at: d.now,
       }),
     );
-    d.events.push({ kind: 'outcome', step: step.name, data: { ...said, value } });
-    applyOutcome(d, step, o);
-    return 'recorded';
+    if (recorded) {
+      d.events.push({ kind: 'outcome', step: step.name, data: { ...said, value } });
+      applyOutcome(d, step, o);
+      return 'recorded';
+    }
+  }
+  const call = await readCall(tx, d.s, row.id, step.name);
+  if (!call) return 'ignored';
+  if (call.outcome === null) {
+    // Not waiting for this call (the command moved on, or it is not this step's turn).
+    d.events.push({ kind: 'message_ignored', step: step.name, data: said });
+    return 'ignored';
   }
   if (call.outcome === o.outcome) {
     d.events.push({ kind: 'duplicate', step: step.name, data: said });
