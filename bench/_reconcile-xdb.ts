@@ -8,7 +8,7 @@ import { postgres } from '../src/db/postgres/index.js';
 import type { Executor } from '../src/db/types.js';
 import { compareTables, naiveCompare } from '../src/reconcile/xdb/index.js';
 import type { CompareReport } from '../src/reconcile/xdb/types.js';
-import { dedicatedDatabase, median, round, shuffledIds, timed } from './_shared.js';
+import { backendCpu, cpuSince, dedicatedDatabase, median, round, shuffledIds, timed } from './_shared.js';
 
 const ROWS = 1_000_000;
 const COLUMNS = ['name', 'amount', 'qty', 'at', 'flag', 'score', 'note'];
@@ -22,6 +22,9 @@ export interface XdbFigures {
   s: number;
   naive_s?: number;
   ratio?: number;
+  /** One more compare with parallel query off: CPU seconds of the two servers' backends and of Node. */
+  server_cpu_s?: number | null;
+  node_cpu_s?: number;
 }
 
 /** Disjoint planted keys from one seeded permutation. */
@@ -71,11 +74,14 @@ export async function benchXdb(
       await Promise.all(pools.map((pool) => pool.query('VACUUM ANALYZE items')));
     });
     log(`built 2 x ${ROWS.toLocaleString('en')} rows in ${build.s.toFixed(1)} s`);
+    // XDB_OPTS='{"leafRows":16}' tries other chunk sizes; the figures are for the defaults.
+    const tuning = JSON.parse(process.env.XDB_OPTS ?? '{}') as Record<string, number>;
     const options = {
       left: { db: left, table: 'items' },
       right: { db: right, table: 'items' },
       key: 'id',
       columns: COLUMNS,
+      ...tuning,
     };
     const runs: { s: number; value: CompareReport }[] = [];
     for (let i = 0; i < 3; i++) runs.push(await timed(() => compareTables(options)));
@@ -109,6 +115,41 @@ export async function benchXdb(
         `${figures.rows_per_s.toLocaleString('en')} rows/s; found ${found}/1000, ${extra} unexpected; ` +
         `${report.stats.chunks} chunks, ${report.stats.levels} bisection levels, ${report.stats.rowsFetched} rows fetched`,
     );
+    // CPU, less sensitive than wall time to a shared machine: one run on fresh connections with parallel
+    // query off (parallel workers exit before their CPU can be read), both servers' backends summed.
+    for (const d of [l, r]) {
+      const name = new URL(d.url).pathname.slice(1);
+      await pools[0]!.query(`ALTER DATABASE ${name} SET max_parallel_workers_per_gather = 0`);
+    }
+    const cpuPools = [l, r].map((d) => {
+      const p = new pg.Pool({ connectionString: d.url, max: 1 });
+      p.on('error', () => {});
+      return p;
+    });
+    try {
+      const names = [l, r].map((d) => new URL(d.url).pathname.slice(1));
+      const before = await Promise.all(cpuPools.map((p, i) => backendCpu(p, names[i]!)));
+      const node0 = process.cpuUsage();
+      const [cl, cr] = cpuPools.map((p) => postgres(p)) as [Executor, Executor];
+      await compareTables({
+        ...options,
+        left: { db: cl, table: 'items' },
+        right: { db: cr, table: 'items' },
+      });
+      const node = process.cpuUsage(node0);
+      const after = await Promise.all(cpuPools.map((p, i) => backendCpu(p, names[i]!)));
+      const server = [0, 1].map((i) => cpuSince(before[i]!, after[i]!));
+      figures.server_cpu_s = server.every((x) => x !== null)
+        ? round((server[0] ?? 0) + (server[1] ?? 0), 2)
+        : null;
+      figures.node_cpu_s = round((node.user + node.system) / 1e6, 2);
+      log(
+        `CPU for one compare (parallel query off): servers ${figures.server_cpu_s ?? 'n/a'} s ` +
+          `(left ${server[0] ?? 'n/a'}, right ${server[1] ?? 'n/a'}), Node ${figures.node_cpu_s} s`,
+      );
+    } finally {
+      await Promise.all(cpuPools.map((p) => p.end().catch(() => {})));
+    }
     if (opts.naive !== false) {
       const naive = await naiveCompare(options);
       figures.naive_s = round(naive.ms / 1000, 2);

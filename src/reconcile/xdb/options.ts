@@ -76,7 +76,7 @@ export function resolveCompare(o: CompareOptions): ResolvedCompare {
     chunkRows: int(o.chunkRows, 'chunkRows', 64, 1, 10_000_000),
     maxChunks: int(o.maxChunks, 'maxChunks', 65_536, 1, 1_000_000),
     factor: int(o.factor, 'factor', 16, 2, 1024),
-    leafRows: int(o.leafRows, 'leafRows', 64, 1, 1_000_000),
+    leafRows: int(o.leafRows, 'leafRows', 16, 1, 1_000_000),
     detailLimit: int(o.detailLimit, 'detailLimit', 1000, 0, 1_000_000),
     allowTypeMismatch: o.allowTypeMismatch ?? false,
     onProgress: o.onProgress ?? (() => {}),

@@ -33,7 +33,7 @@ export interface CompareOptions {
   maxChunks?: number;
   /** Sub-chunks a differing chunk is split into per bisection level. Default 16. */
   factor?: number;
-  /** A differing chunk with at most this many rows on each side is fetched (keys and row hashes). Default 64. */
+  /** A differing chunk with at most this many rows on each side is fetched (keys and row hashes). Default 16. */
   leafRows?: number;
   /** Changed rows whose differing columns are looked up for the report. Default 1,000. */
   detailLimit?: number;
