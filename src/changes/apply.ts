@@ -1,13 +1,21 @@
 import { createHash } from 'node:crypto';
 import type { TallyConfig } from '../config.js';
 import { type ChangeContext, resolveContext } from '../context.js';
+import { sqlStateOf } from '../db/errors.js';
 import type { Executor, SqlQuery } from '../db/types.js';
 import { TallyError } from '../errors.js';
 import type { EntityDefinition } from './definition.js';
 import type { TableShape } from './introspect.js';
 import { canonicalKeys, type EntityKey, keyFromText } from './keys.js';
 import type { ChangeResult, Rejection } from './result.js';
-import { type ChangeOp, changeSql, fastTransitionSql, lockRowsSql, lockWhereSql } from './sql.js';
+import {
+  type ChangeOp,
+  changeSql,
+  fastTransitionSql,
+  lockRowsSql,
+  lockWhereSql,
+  optimisticTransitionSql,
+} from './sql.js';
 import { checkedAction, checkedWhere } from './validate.js';
 
 /** Which rows: explicit keys, or an equality filter (`{ state: 'active', region: ['eu', 'us'] }`). */
@@ -64,10 +72,10 @@ export async function applyChange(
       for (const k of keys) byText.set(k, keyFromText(k, shape.keyType));
       if (keys.length === 0) return { changed: [], unchanged: [], rejected: [], applied: true };
     }
-    const [lock] = await tx.query<{ found: number; already: number; movable: number }>(
+    const [lock] = await tx.query<{ found: number; already: number; movable: number; jit: string }>(
       prepared(lockRowsSql(def, shape, keys, op), keys.length),
     );
-    const params = { keys, entityType: def.name, action, ...ctx, at: config.clock() };
+    const params = { keys, entityType: def.name, action, ...ctx, at: config.clock(), jit: lock!.jit };
     const fast =
       op.kind === 'transition' &&
       op.from.length === 1 &&
@@ -97,8 +105,58 @@ export async function applyChange(
     }
     return interpret(res!, keys, byText, op, def, mode === 'atomic');
   };
+
+  // One statement instead of two when Tally owns the transaction (decision 0005): at REPEATABLE READ a
+  // concurrent change to one of the rows fails the statement instead of hiding its log row, and then
+  // the change runs again through the locks.
+  if (
+    keys !== null &&
+    !db.inTransaction &&
+    op.kind === 'transition' &&
+    op.from.length === 1 &&
+    shape.plainUpdates
+  ) {
+    const p = { keys, entityType: def.name, action, ...ctx };
+    const optimistic = async (tx: Executor): Promise<ChangeResult> => {
+      await tx.query(prepared(OPTIMISTIC_SETTINGS, p.keys.length));
+      const [res] = await tx.query<{ updated: number; logged: number; to_change: number; others: unknown }>(
+        prepared(
+          optimisticTransitionSql(
+            config.s,
+            def,
+            shape,
+            { to: op.to, from: op.from[0]! },
+            { ...p, at: config.clock() },
+          ),
+          p.keys.length,
+        ),
+      );
+      return interpret(res!, p.keys, byText, op, def, mode === 'atomic');
+    };
+    try {
+      return await db.transaction(optimistic, { isolation: 'repeatable read' });
+    } catch (err) {
+      if (!CONFLICTS.has(sqlStateOf(err) ?? '')) throw err;
+    }
+  }
   return db.inTransaction ? run(db) : db.transaction(run);
 }
+
+/**
+ * For the one-statement attempt, in Tally's own transaction: no JIT (see RESTORE_JIT in sql.ts), and a
+ * short lock_timeout. Waiting for a row another transaction holds cannot succeed at REPEATABLE READ
+ * anyway (if it changes the row, this statement fails), and an attempt that never waits long can
+ * never be part of a deadlock with a change that takes its locks in key order: it gives up first.
+ */
+const OPTIMISTIC_SETTINGS: SqlQuery = {
+  text: `SELECT set_config('jit', 'off', true), set_config('lock_timeout', '10ms', true)`,
+};
+
+/**
+ * Another transaction changed (40001), holds (55P03) or deadlocked on (40P01) a row the one-statement
+ * attempt meant to change: nothing of it remains (its transaction rolled back), the locks decide.
+ */
+const CONFLICTS = new Set(['40001', '40P01', '55P03']);
 
 /**
  * Single-key changes are the hot path of services (one request, one row): their two statements are

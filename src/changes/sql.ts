@@ -1,6 +1,6 @@
 import type { SqlQuery } from '../db/types.js';
 import type { EntityDefinition } from './definition.js';
-import { insertLogSql } from './hash-sql.js';
+import { type HashHeader, insertLogSql } from './hash-sql.js';
 import type { TableShape } from './introspect.js';
 
 /** What a change does to each selected row. Both kinds run through the same statement. */
@@ -18,7 +18,19 @@ export interface ChangeParams {
   requestId: string | null;
   commandId: string | null;
   at: Date;
+  /** The session's `jit` setting before the lock statement turned it off; statement two puts it back. */
+  jit: string;
 }
+
+/**
+ * Why statement two runs without JIT: a big batch's change statement has a high planner cost (a
+ * previous-hash probe per row), so PostgreSQL JIT-compiles it with inlining and optimization: about a
+ * second of compiling per 100,000 rows for a statement that runs no faster compiled. The lock
+ * statement turns `jit` off for the transaction and returns the previous value; statement two's last
+ * step puts it back, so the caller's own later statements keep their setting. Both statements do it
+ * for one key as for many, so one key and a batch still run the same two statements.
+ */
+const RESTORE_JIT = (param: number) => `set_config('jit', $${param}::text, true) AS jit_restored`;
 
 /**
  * Locks the selected rows in key order. Statement one of two: taking the locks in a fixed order means
@@ -34,11 +46,14 @@ export function lockRowsSql(
   const { table, key, state } = def;
   // The counts come free with the lock and, since the rows stay locked, remain true for statement two.
   const [to, from] = op.kind === 'transition' ? [op.to, op.from] : [null, []];
+  // It also turns JIT off for statement two (see RESTORE_JIT) and returns the setting to restore.
   return {
-    text: `SELECT count(*)::int AS found, count(*) FILTER (WHERE s = $2)::int AS already,
-                  count(*) FILTER (WHERE s = ANY($3::text[]))::int AS movable
-             FROM (SELECT t.${state.sql}::text AS s FROM ${table.sql} t WHERE t.${key.sql} = ANY($1::${shape.keyType}[])
-                    ORDER BY t.${key.sql} FOR NO KEY UPDATE OF t) locked`,
+    text: `SELECT l.*, w.jit, set_config('jit', 'off', true) AS jit_off
+             FROM (SELECT count(*)::int AS found, count(*) FILTER (WHERE s = $2)::int AS already,
+                          count(*) FILTER (WHERE s = ANY($3::text[]))::int AS movable
+                     FROM (SELECT t.${state.sql}::text AS s FROM ${table.sql} t WHERE t.${key.sql} = ANY($1::${shape.keyType}[])
+                            ORDER BY t.${key.sql} FOR NO KEY UPDATE OF t) locked) l,
+                  (SELECT current_setting('jit') AS jit OFFSET 0) w`,
     values: [keys, to, from],
   };
 }
@@ -95,7 +110,7 @@ export function changeSql(
     extraFrom = ', newv n';
   }
   const guard = atomic ? `AND NOT EXISTS (SELECT 1 FROM cls r WHERE r.st IN ('not_found', 'illegal'))` : '';
-  const logSource = logSourceSql(
+  const insertLog = insertChangeLogSql(
     s,
     'c.before',
     `ARRAY(SELECT e.key FROM jsonb_each(u.after) e WHERE e.value IS DISTINCT FROM c.before -> e.key ORDER BY e.key)`,
@@ -117,11 +132,12 @@ export function changeSql(
        WHERE t.${key.sql} = c.k AND c.st = 'changed' AND t.${version.sql} = c.v ${guard}
       RETURNING t.${key.sql} AS k, t.${version.sql}::int8 AS v, to_jsonb(t) AS after
     ),
-    ins AS (${insertLogSql(s, logSource)} RETURNING 1)
+    ins AS (${insertLog} RETURNING 1)
     SELECT (SELECT count(*)::int FROM upd) AS updated,
            (SELECT count(*)::int FROM ins) AS logged,
            (SELECT count(*)::int FROM cls WHERE st = 'changed') AS to_change,
-           coalesce((SELECT json_agg(json_build_array(k::text, st, s)) FROM cls WHERE st <> 'changed'), '[]') AS others`;
+           coalesce((SELECT json_agg(json_build_array(k::text, st, s)) FROM cls WHERE st <> 'changed'), '[]') AS others,
+           ${RESTORE_JIT(values.push(p.jit))}`;
   return { text, values };
 }
 
@@ -140,29 +156,68 @@ export function fastTransitionSql(
   p: ChangeParams,
   withUnchanged: boolean,
 ): SqlQuery {
+  return onePassSql(s, def, shape, op, p, withUnchanged ? 'unchanged' : 'none');
+}
+
+/**
+ * The whole change as one statement, without the lock statement (decision 0005), for a transaction
+ * Tally opens itself at REPEATABLE READ: the snapshot is taken by this statement, so the previous-hash
+ * probe sees every log row of every row it can update — a row changed or locked-and-changed by
+ * another transaction since makes the UPDATE fail (40001, or 40P01 between two such batches), and the
+ * caller retries through the locking path. The same one pass as `fastTransitionSql`; the keys it did
+ * not update are classified from the same snapshot (unchanged / not_found / illegal), so `interpret`
+ * can reject an atomic batch (its transaction then rolls back) or report a partial one.
+ */
+export function optimisticTransitionSql(
+  s: string,
+  def: EntityDefinition,
+  shape: TableShape,
+  op: { to: string; from: string },
+  p: Omit<ChangeParams, 'jit'>,
+): SqlQuery {
+  return onePassSql(s, def, shape, op, p, 'classify');
+}
+
+function onePassSql(
+  s: string,
+  def: EntityDefinition,
+  shape: TableShape,
+  op: { to: string; from: string },
+  p: Omit<ChangeParams, 'jit'> & { jit?: string },
+  others: 'none' | 'unchanged' | 'classify',
+): SqlQuery {
   const { table, key, state, version } = def;
-  const values = [...paramValues(p), op.to, op.from];
-  const logSource = logSourceSql(
+  const values: unknown[] = [...paramValues(p), op.to, op.from];
+  const insertLog = insertChangeLogSql(
     s,
     `u.after || jsonb_build_object(${sqlString(state.name)}, $11::text, ${sqlString(version.name)}, u.v - 1)`,
     `${sqlString(`{${[state.name, version.name].sort().join(',')}}`)}::text[]`,
     '',
   );
-  const unchanged = withUnchanged
-    ? `coalesce((SELECT json_agg(json_build_array(i.k::text, 'unchanged', $10::text))
-                  FROM unnest($1::${shape.keyType}[]) AS i(k) WHERE NOT EXISTS (SELECT 1 FROM upd u WHERE u.k = i.k)), '[]')`
-    : `'[]'::json`;
+  const left = `FROM unnest($1::${shape.keyType}[]) AS i(k) WHERE NOT EXISTS (SELECT 1 FROM upd u WHERE u.k = i.k)`;
+  const otherKeys =
+    others === 'none'
+      ? `'[]'::json`
+      : others === 'unchanged'
+        ? `coalesce((SELECT json_agg(json_build_array(i.k::text, 'unchanged', $10::text)) ${left}), '[]')`
+        : // Nothing is left when every key was updated: the CASE keeps the anti-join from running.
+          `CASE WHEN (SELECT count(*) FROM upd) = cardinality($1::${shape.keyType}[]) THEN '[]'::json ELSE
+           coalesce((SELECT json_agg(json_build_array(r.k::text,
+                       CASE WHEN r.s IS NULL THEN 'not_found' WHEN r.s = $10 THEN 'unchanged' ELSE 'illegal' END, r.s))
+                       FROM (SELECT i.k, (SELECT t.${state.sql}::text FROM ${table.sql} t WHERE t.${key.sql} = i.k) AS s
+                             ${left}) r), '[]') END`;
+  const restore = p.jit === undefined ? '' : `,\n           ${RESTORE_JIT(values.push(p.jit))}`;
   const text = `
     WITH upd AS (
       UPDATE ${table.sql} t SET ${state.sql} = $10, ${version.sql} = t.${version.sql} + 1
        WHERE t.${key.sql} = ANY($1::${shape.keyType}[]) AND t.${state.sql} = $11
       RETURNING t.${key.sql} AS k, t.${version.sql}::int8 AS v, to_jsonb(t) AS after
     ),
-    ins AS (${insertLogSql(s, logSource)} RETURNING 1)
+    ins AS (${insertLog} RETURNING 1)
     SELECT (SELECT count(*)::int FROM upd) AS updated,
            (SELECT count(*)::int FROM ins) AS logged,
            (SELECT count(*)::int FROM upd) AS to_change,
-           ${unchanged} AS others`;
+           ${otherKeys} AS others${restore}`;
   return { text, values };
 }
 
@@ -172,20 +227,41 @@ function sqlString(v: string): string {
 }
 
 /** $1..$9 of both change statements, in the order `logSourceSql` reads them. */
-function paramValues(p: ChangeParams): unknown[] {
+function paramValues(p: Omit<ChangeParams, 'jit'>): unknown[] {
   return [p.keys, p.entityType, p.action, p.actor, p.ip, p.reason, p.requestId, p.commandId, p.at];
+}
+
+/** The header fields of a change statement's log rows: its parameters $2..$9, the same for every row. */
+const SHARED: HashHeader = {
+  entity_type: '$2::text',
+  action: '$3::text',
+  actor: '$4::text',
+  source_ip: '$5::text',
+  reason: '$6::text',
+  request_id: '$7::text',
+  command_id: '$8::text',
+  at: '$9::timestamptz',
+};
+
+/** `INSERT INTO log` of the updated rows `upd`, its hash header computed once for the statement. */
+function insertChangeLogSql(s: string, before: string, changed: string, join: string): string {
+  return insertLogSql(s, logSourceSql(s, before, changed, join), SHARED);
 }
 
 /**
  * The log rows of the updated rows `upd` (k, v, after), chained to each entity's previous entry
- * (version v - 1, which the lock made the latest committed one).
+ * (version v - 1, which the lock made the latest committed one). The previous hash is a correlated
+ * subquery, so it is always an index probe per row: a join let the planner hash the whole log, a
+ * cost that grew with the log instead of with the batch.
  */
 function logSourceSql(s: string, before: string, changed: string, join: string): string {
+  const f = SHARED;
   return `
-      SELECT $2::text AS entity_type, u.k::text AS entity_key, u.v AS version, $3::text AS action,
-             $4::text AS actor, $5::text AS source_ip, $6::text AS reason, $7::text AS request_id,
-             $8::text AS command_id, ${before} AS before, u.after, ${changed} AS changed,
-             $9::timestamptz AS at, p.hash AS prev_hash
-        FROM upd u ${join}
-        LEFT JOIN ${s}.log p ON p.entity_type = $2 AND p.entity_key = u.k::text AND p.version = u.v - 1`;
+      SELECT ${f.entity_type} AS entity_type, u.k::text AS entity_key, u.v AS version, ${f.action} AS action,
+             ${f.actor} AS actor, ${f.source_ip} AS source_ip, ${f.reason} AS reason, ${f.request_id} AS request_id,
+             ${f.command_id} AS command_id, ${before} AS before, u.after, ${changed} AS changed,
+             ${f.at} AS at,
+             (SELECT p.hash FROM ${s}.log p
+               WHERE p.entity_type = $2 AND p.entity_key = u.k::text AND p.version = u.v - 1) AS prev_hash
+        FROM upd u ${join}`;
 }
