@@ -45,6 +45,35 @@ export { pglite } from './db/pglite/index.js';
 export { postgres } from './db/postgres/index.js';
 export type { DialectName, Executor, Isolation, QueryableLike, SqlQuery } from './db/types.js';
 export { type ErrorCode, ErrorCodes, isTallyError, TallyError } from './errors.js';
+export {
+  applyOnce,
+  BEGINNING_SNAPSHOT,
+  type CommandEventEntry,
+  type ConsumerOptions,
+  checkPosition,
+  dropConsumer,
+  type FeedBatch,
+  FeedConsumer,
+  type FeedEntry,
+  type FeedHandler,
+  type FeedLag,
+  type FeedPosition,
+  type FeedSource,
+  type FeedTxHandler,
+  feedChannel,
+  feedNotifyEnabled,
+  type InboxOwner,
+  openConsumer,
+  type PGliteListenLike,
+  type PgListenPoolLike,
+  pruneInbox,
+  type ReplayFrom,
+  type RunOptions as FeedRunOptions,
+  setFeedNotify,
+  type WakeSource,
+} from './feed/index.js';
+export * from './feed/sinks/index.js';
+export * from './reconcile/index.js';
 export type { MigrateResult } from './schema/migrate.js';
 export { createTally, Tally } from './tally.js';
 export type { RoundResult, Worker, WorkerOptions } from './worker/worker.js';

@@ -5,6 +5,8 @@ import { Command } from './commands/command.js';
 import { type CommandDefinition, defineCommand } from './commands/definition.js';
 import { resolveConfig, type TallyConfig, type TallyOptions } from './config.js';
 import { TallyError } from './errors.js';
+import { type FeedConsumer, openConsumer } from './feed/consumer.js';
+import type { ConsumerOptions } from './feed/options.js';
 import { type MigrateResult, migrate, migrationScript, schemaVersion } from './schema/migrate.js';
 import { LATEST_VERSION } from './schema/migrations.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
@@ -112,6 +114,18 @@ export class Tally {
       );
     }
     return c;
+  }
+
+  /**
+   * Creates or resumes a named, checkpointed consumer of the log (or of command events), reading in
+   * commit order without gaps. See docs/feed.md.
+   *
+   * @example
+   * const c = await tally.consumer('search-index', { batchSize: 500 });
+   * await c.run(async ({ entries }) => index(entries), { signal });
+   */
+  consumer(name: string, options?: ConsumerOptions): Promise<FeedConsumer> {
+    return openConsumer(this, name, options);
   }
 
   /**

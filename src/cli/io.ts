@@ -4,6 +4,8 @@ export interface Io {
   err(text: string): void;
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
+  /** Whether progress may be drawn in place (standard error is a terminal). */
+  readonly isTTY?: boolean;
 }
 
 /**
@@ -18,5 +20,6 @@ export function processIo(): Io {
     err: (text) => process.stderr.write(`${text}\n`),
     env: process.env,
     cwd: process.cwd(),
+    isTTY: process.stderr.isTTY === true,
   };
 }

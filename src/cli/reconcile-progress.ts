@@ -1,8 +1,8 @@
 import type { ReconcileProgress } from '../reconcile/types.js';
 import type { Io } from './io.js';
 
-/** An Io that may say whether stderr is a terminal (processIo can set it; tests pass false). */
-export type MaybeTtyIo = Io & { readonly isTTY?: boolean };
+/** An Io that may say whether stderr is a terminal (processIo sets it; test Ios leave it out). */
+export type MaybeTtyIo = Io;
 
 const WIDTH = 30;
 
@@ -14,7 +14,7 @@ const WIDTH = 30;
  * const progress = progressPrinter(io); await reconcile(entities, { onProgress: progress.update }); progress.end();
  */
 export function progressPrinter(io: MaybeTtyIo): { update: (p: ReconcileProgress) => void; end: () => void } {
-  const tty = io.isTTY ?? process.stderr.isTTY === true;
+  const tty = io.isTTY === true;
   let drawn = false;
   let last = '';
   let lastTenth = -1;
