@@ -1,6 +1,6 @@
-import { isUnreachable } from '../../commands/unreachable.js';
 import { quoteIdent } from '../../db/ident.js';
 import type { Executor } from '../../db/types.js';
+import { isUnreachable } from '../../db/unreachable.js';
 import { TallyError } from '../../errors.js';
 import type { FeedBatch, FeedPosition } from '../types.js';
 import { type BackoffOptions, backoffBounds, withRetry } from './retry.js';
