@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Executor } from '../../src/db/types.js';
 import { isTallyError } from '../../src/errors.js';
 import {
@@ -10,7 +10,12 @@ import {
 } from '../../src/reconcile/commands/index.js';
 import { HttpError } from '../commands/support/prizes.js';
 import { type RedeemFixture, redeemFixture } from '../commands/support/redeem.js';
-import { freshPostgres, postgresAvailable, type TestDatabase } from '../support/databases.js';
+import {
+  describeEachDialect,
+  freshPostgres,
+  postgresAvailable,
+  type TestDatabase,
+} from '../support/databases.js';
 
 const input = { user: 'u1', prize: 'mug', qty: 1 };
 const MIN = 60_000;
@@ -54,11 +59,15 @@ async function expectCode(p: Promise<unknown>, code: string) {
   expect((err as { code: string }).code).toBe(code);
 }
 
-describe.skipIf(!postgresAvailable)('commands against the downstream [postgres]', () => {
+describeEachDialect('commands against the downstream', (fresh) => {
   let t: TestDatabase;
+  // The downstream's own database (a table source) is always a PostgreSQL server.
   let other: TestDatabase;
   beforeAll(async () => {
-    [t, other] = await Promise.all([freshPostgres(4), freshPostgres(2)]);
+    [t, other] = await Promise.all([
+      fresh(),
+      postgresAvailable ? freshPostgres(2) : (null as unknown as TestDatabase),
+    ]);
   });
   afterAll(async () => {
     await Promise.all([t?.close(), other?.close()]);
@@ -267,40 +276,43 @@ describe.skipIf(!postgresAvailable)('commands against the downstream [postgres]'
     expect((await applyRedrive({ db: t.db, plan, actor: 'ops', reason: 'x' })).redriven).toEqual([]);
   });
 
-  it('the downstream as a table in another database (by connection string), paged in batches', async () => {
-    const fx = await redeemFixture(t.db, 'rt', { stock: 3 });
-    const ids: string[] = [];
-    for (let i = 0; i < 5; i++)
-      ids.push((await fx.redeem.submit({ key: fx.nextKey(), principal: 'u1', input })).id);
-    // 3 issued, 2 refused (out of stock) at C; C's table then loses one issued row.
-    await other.db.exec(
-      'CREATE SCHEMA c; CREATE TABLE c.issues (dkey text PRIMARY KEY, state text NOT NULL)',
-    );
-    for (const [k] of fx.prizes.issued)
-      await other.db.query({ text: `INSERT INTO c.issues VALUES ($1, 'issued')`, values: [k] });
-    for (const [k] of fx.prizes.refused)
-      await other.db.query({ text: `INSERT INTO c.issues VALUES ($1, 'refused')`, values: [k] });
-    await other.db.query({ text: 'DELETE FROM c.issues WHERE dkey = $1', values: [`${ids[0]}.issue`] });
-    const progress: number[] = [];
-    const r = await reconcileCommands({
-      db: t.db,
-      type: 'rt_redeem',
-      downstream: {
-        db: other.url!,
-        table: 'c.issues',
-        key: 'dkey',
-        status: { column: 'state', success: ['issued'] },
-      },
-      clock: fx.clock.now,
-      batchSize: 2,
-      onProgress: (p) => progress.push(p.checked),
-    });
-    expect(progress).toEqual([2, 4, 5]);
-    expect(r).toMatchObject({ checked: 5, agree: 4, pending: [] });
-    expect(r.mismatches.map((m) => [m.commandId, m.kind])).toEqual([
-      [ids[0], 'upstream_succeeded_downstream_missing'],
-    ]);
-  });
+  it.skipIf(!postgresAvailable)(
+    'the downstream as a table in another database (by connection string), paged in batches',
+    async () => {
+      const fx = await redeemFixture(t.db, 'rt', { stock: 3 });
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++)
+        ids.push((await fx.redeem.submit({ key: fx.nextKey(), principal: 'u1', input })).id);
+      // 3 issued, 2 refused (out of stock) at C; C's table then loses one issued row.
+      await other.db.exec(
+        'CREATE SCHEMA c; CREATE TABLE c.issues (dkey text PRIMARY KEY, state text NOT NULL)',
+      );
+      for (const [k] of fx.prizes.issued)
+        await other.db.query({ text: `INSERT INTO c.issues VALUES ($1, 'issued')`, values: [k] });
+      for (const [k] of fx.prizes.refused)
+        await other.db.query({ text: `INSERT INTO c.issues VALUES ($1, 'refused')`, values: [k] });
+      await other.db.query({ text: 'DELETE FROM c.issues WHERE dkey = $1', values: [`${ids[0]}.issue`] });
+      const progress: number[] = [];
+      const r = await reconcileCommands({
+        db: t.db,
+        type: 'rt_redeem',
+        downstream: {
+          db: other.url!,
+          table: 'c.issues',
+          key: 'dkey',
+          status: { column: 'state', success: ['issued'] },
+        },
+        clock: fx.clock.now,
+        batchSize: 2,
+        onProgress: (p) => progress.push(p.checked),
+      });
+      expect(progress).toEqual([2, 4, 5]);
+      expect(r).toMatchObject({ checked: 5, agree: 4, pending: [] });
+      expect(r.mismatches.map((m) => [m.commandId, m.kind])).toEqual([
+        [ids[0], 'upstream_succeeded_downstream_missing'],
+      ]);
+    },
+  );
 
   it('a misbehaving downstream fails the run with DOWNSTREAM_ERROR and nothing is written', async () => {
     const fx = await redeemFixture(t.db, 'rb', { stock: 10 });
@@ -351,14 +363,14 @@ describe.skipIf(!postgresAvailable)('commands against the downstream [postgres]'
     await expectCode(reconcileCommands({ ...base, since: new Date('nope') }), 'INVALID_RECONCILE_OPTIONS');
     await expectCode(reconcileCommands({ ...base, downstream: {} as never }), 'INVALID_DOWNSTREAM');
     await expectCode(
-      reconcileCommands({ ...base, downstream: { db: other.db, table: 'c.issues; --', key: 'dkey' } }),
+      reconcileCommands({ ...base, downstream: { db: t.db, table: 'c.issues; --', key: 'dkey' } }),
       'INVALID_IDENTIFIER',
     );
     await expectCode(
       reconcileCommands({
         ...base,
         downstream: {
-          db: other.db,
+          db: t.db,
           table: 'c.issues',
           key: 'dkey',
           status: { column: 'state', success: 'issued' as never },
