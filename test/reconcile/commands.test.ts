@@ -130,6 +130,30 @@ describeEachDialect('commands against the downstream', (fresh) => {
     const tl = await fx.redeem.timeline({ id: refusedButIssued.id });
     expect(tl!.events.at(-1)).toMatchObject({ kind: 'reconcile_mismatch', step: 'issue' });
 
+    // Real-time use: a few commands by id; a time window; one step.
+    const few = await reconcileCommands({
+      db: t.db,
+      type,
+      ids: [dropped.id],
+      step: 'issue',
+      downstream: { lookup },
+      clock: fx.clock.now,
+    });
+    expect(few).toMatchObject({ checked: 1, agree: 0, alarmed: 0 });
+    expect(few.mismatches.map((m) => [m.commandId, m.alert])).toEqual([[dropped.id, 'open']]);
+    const later = new Date(fx.clock.now().getTime() + 1);
+    expect(
+      (await reconcileCommands({ db: t.db, type, since: later, downstream: { lookup }, alarm: false }))
+        .checked,
+    ).toBe(0);
+    expect(
+      (await reconcileCommands({ db: t.db, type, until: later, downstream: { lookup }, alarm: false }))
+        .checked,
+    ).toBe(6);
+    expect(
+      (await reconcileCommands({ db: t.db, type, step: 'other', downstream: { lookup }, alarm: false }))
+        .checked,
+    ).toBe(0);
     const again = await reconcileCommands({ db: t.db, type, downstream: { lookup }, clock: fx.clock.now });
     expect(again.alarmed).toBe(0);
     expect(again.mismatches.map((m) => m.alert)).toEqual(['open', 'open', 'open']);
