@@ -174,6 +174,18 @@ describe.skipIf(!postgresAvailable)('cross-database compare [postgres, two datab
     expect(r.missingRight).toEqual(['Z3']);
     expect(r.missingLeft).toEqual(['b0']);
     expect(r.left.rows).toBe(2400);
+    // Hash partitions of the key (no index could serve COLLATE "C" ranges), bisected; with statistics too.
+    expect(r.stats.levels).toBeGreaterThanOrEqual(1);
+    await Promise.all([a, b].map((t) => t.db.exec('ANALYZE coll')));
+    const analyzed = await compareTables({
+      ...opts('coll'),
+      key: 'k',
+      columns: ['v'],
+      chunkRows: 100,
+      leafRows: 8,
+    });
+    expect(analyzed).toMatchObject({ changed: r.changed, missingLeft: ['b0'], missingRight: ['Z3'] });
+    expect(analyzed.stats.chunks).toBe(16); // 2,400 rows / 100 per chunk, as a power of two
   });
 
   it('the same values hash alike whatever the sessions print: time zone, date style, float digits, int4 vs int8, enum OIDs', async () => {

@@ -12,6 +12,7 @@ import {
   toSums,
 } from './chunks.js';
 import { describeChanges } from './detail.js';
+import { hashModeCompare } from './hashmode.js';
 import { columnForms, keyKindOf, readShape } from './introspect.js';
 import { type ResolvedCompare, resolveCompare } from './options.js';
 import { openSessions, type Session } from './session.js';
@@ -126,34 +127,43 @@ async function run(o: ResolvedCompare, sides: Sides, started: number): Promise<C
     const lo = los.reduce((a, b) => (cmp(a, b) <= 0 ? a : b));
     const hi = his.reduce((a, b) => (cmp(a, b) >= 0 ? a : b));
     const est: [number, number] = [Number(lb!.est ?? 0), Number(rb!.est ?? 0)];
-    const first = kind === 'integer' ? await integerPass(p, lo, hi) : await textPass(p, lo, hi, est);
-    stats.chunks = first.chunks.length;
-    for (const c of first.chunks) {
-      rows[0] += c.n[0];
-      rows[1] += c.n[1];
+    if (collate !== '') {
+      // Text keys not ordered by bytes on both sides: ranges could not use an index, so hash partitions.
+      const counted = await hashModeCompare(
+        { ...o, sides, tables: [o.left.sql, o.right.sql], keySql: o.keySql, hash: p.hash },
+        Math.max(...est),
+        found,
+        stats,
+        (level, chunks, diff) => progress(level === 0 ? 'checksum' : 'bisect', level, chunks, diff),
+      );
+      rows[0] = counted[0];
+      rows[1] = counted[1];
+    } else {
+      const first = kind === 'integer' ? await integerPass(p, lo, hi) : await textPass(p, lo, hi, est);
+      stats.chunks = first.chunks.length;
+      for (const c of first.chunks) {
+        rows[0] += c.n[0];
+        rows[1] += c.n[1];
+      }
+      progress('checksum', 0, first.chunks.length, first.diff.length);
+      let pending = first.diff;
+      const leaves: Chunk[] = [];
+      while (pending.length > 0) {
+        const big = pending.filter((c) => Math.max(c.n[0], c.n[1]) > o.leafRows);
+        leaves.push(...pending.filter((c) => Math.max(c.n[0], c.n[1]) <= o.leafRows));
+        if (big.length === 0) break;
+        const level = p.kind === 'integer' ? await integerLevel(p, big) : await textLevel(p, big);
+        leaves.push(...level.unsplittable);
+        if (level.subs.length === 0) break;
+        stats.levels++;
+        stats.subChunks += level.subs.length;
+        pending = level.diff;
+        progress('bisect', stats.levels, level.subs.length, pending.length);
+      }
+      await diffLeaves(p, leaves, found, stats);
     }
-    progress('checksum', 0, first.chunks.length, first.diff.length);
-    let pending = first.diff;
-    const leaves: Chunk[] = [];
-    while (pending.length > 0) {
-      const big = pending.filter((c) => Math.max(c.n[0], c.n[1]) > o.leafRows);
-      leaves.push(...pending.filter((c) => Math.max(c.n[0], c.n[1]) <= o.leafRows));
-      if (big.length === 0) break;
-      const level = p.kind === 'integer' ? await integerLevel(p, big) : await textLevel(p, big);
-      leaves.push(...level.unsplittable);
-      if (level.subs.length === 0) break;
-      stats.levels++;
-      stats.subChunks += level.subs.length;
-      pending = level.diff;
-      progress('bisect', stats.levels, level.subs.length, pending.length);
-    }
-    await diffLeaves(p, leaves, found, stats);
-    progress(
-      'fetch',
-      stats.levels,
-      leaves.length,
-      found.missingLeft.length + found.missingRight.length + found.changed.length,
-    );
+    const differences = found.missingLeft.length + found.missingRight.length + found.changed.length;
+    progress('fetch', stats.levels, stats.rowsFetched, differences);
   }
   const sortKeys = (a: string[]) =>
     kind === 'integer' ? a.sort((x, y) => (BigInt(x) < BigInt(y) ? -1 : 1)) : a.sort(compareText);

@@ -182,3 +182,35 @@ export const rowsByKeySql = (
            FROM ${table} t WHERE ${key} = ANY($1::${keyType}[])`,
   values: [keys],
 });
+
+/**
+ * Hash partitioning, for text keys whose collation does not order by bytes on both sides (a range
+ * predicate with COLLATE "C" could not use their index): a chunk is the rows whose key hash has given
+ * low bits. Each level is one scan; only rows of differing parent chunks are hashed in full.
+ */
+export const keyBits = (key: string): string => `hashtextextended(${key}::text COLLATE "C", 1234567)`;
+
+export const hashPassSql = (
+  table: string,
+  key: string,
+  hash: string,
+  mask: bigint,
+  parents: { mask: bigint; values: string[] } | null,
+): SqlQuery => ({
+  text: `SELECT (${keyBits(key)} & $1::int8)::text AS c, count(*)::int AS n, bit_xor(${hash})::text AS x
+           FROM ${table} t
+          WHERE $2::int8[] IS NULL OR (${keyBits(key)} & $3::int8) = ANY($2::int8[])
+          GROUP BY 1`,
+  values: [mask.toString(), parents?.values ?? null, (parents?.mask ?? 0n).toString()],
+});
+
+export const hashRowsSql = (
+  table: string,
+  key: string,
+  hash: string,
+  mask: bigint,
+  values: string[],
+): SqlQuery => ({
+  text: `SELECT ${key}::text AS k, ${hash}::text AS x FROM ${table} t WHERE (${keyBits(key)} & $1::int8) = ANY($2::int8[])`,
+  values: [mask.toString(), values],
+});
