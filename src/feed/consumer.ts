@@ -8,6 +8,7 @@ import {
   type ResolvedConsumerOptions,
   resolveConsumerOptions,
 } from './options.js';
+import { type PipelinePort, runPipelined } from './pipeline.js';
 import { BEGINNING_SNAPSHOT, positionOf } from './position.js';
 import { readPage } from './read.js';
 import { type ReplayFrom, replayPosition } from './replay.js';
@@ -150,7 +151,8 @@ export class FeedConsumer {
    * await c.run(async ({ entries }) => { for (const e of entries) await index(e) }, { signal: ac.signal });
    */
   run(handler: FeedHandler, options: RunOptions = {}): Promise<void> {
-    return this.#loop(() => this.once(handler), options);
+    if (!this.options.prefetch) return this.#loop(() => this.once(handler), options);
+    return this.#frame((wake) => runPipelined(this.#port(), handler, wake, options.signal));
   }
 
   /**
@@ -186,17 +188,9 @@ export class FeedConsumer {
     await this.#lease.release();
   }
 
-  async #loop(step: () => Promise<number>, { signal }: RunOptions): Promise<void> {
-    if (this.#running) {
-      throw new TallyError(
-        'INVALID_FEED_OPTIONS',
-        `consumer ${this.name} is already running in this process`,
-      );
-    }
-    this.#running = true;
-    const wake = new Wakeup(this.options.listen, this.#config.schemaName, this.options.source);
-    await wake.start();
-    try {
+  /** One batch at a time: read, handle, checkpoint, read again. */
+  #loop(step: () => Promise<number>, { signal }: RunOptions): Promise<void> {
+    return this.#frame(async (wake) => {
       while (!signal?.aborted) {
         wake.consume();
         let n = 0;
@@ -208,6 +202,40 @@ export class FeedConsumer {
         if (n > 0) continue; // more may be waiting: read again without sleeping
         await wake.wait(this.options.pollMs, signal);
       }
+    });
+  }
+
+  /** What `run()` with prefetch needs from this consumer (src/feed/pipeline.ts). */
+  #port(): PipelinePort {
+    const { db, s } = this.#config;
+    return {
+      leaseMs: this.options.leaseMs,
+      pollMs: this.options.pollMs,
+      claim: () => {
+        this.#held = null;
+        return this.#lease.claim();
+      },
+      read: (pos) => readPage(db, s, pos, this.options.batchSize, this.options.types),
+      advance: (from, to, n) => this.#advance(db, from, to, n),
+      heartbeat: () => this.#lease.heartbeat(),
+      idleAdvance: (pos, next) => this.#shouldAdvanceIdle(pos, next),
+      now: () => this.#config.clock().getTime(),
+    };
+  }
+
+  /** A running loop's frame: one per consumer object, wake-ups started and stopped, the lease released. */
+  async #frame(body: (wake: Wakeup) => Promise<void>): Promise<void> {
+    if (this.#running) {
+      throw new TallyError(
+        'INVALID_FEED_OPTIONS',
+        `consumer ${this.name} is already running in this process`,
+      );
+    }
+    this.#running = true;
+    const wake = new Wakeup(this.options.listen, this.#config.schemaName, this.options.source);
+    await wake.start();
+    try {
+      await body(wake);
     } finally {
       this.#running = false;
       await wake.stop();

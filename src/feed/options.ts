@@ -20,6 +20,12 @@ export interface ConsumerOptions {
   /** Longest sleep between polls when there is nothing to read. Default 500 ms. */
   pollMs?: number;
   /**
+   * `run()` reads the next batch while the handler works on the current one, and writes a batch's
+   * checkpoint while the handler works on the next (decision 0047). Default true. The handler still gets
+   * one batch at a time, in order; a crash may deliver two batches again instead of one.
+   */
+  prefetch?: boolean;
+  /**
    * Where NOTIFY wake-ups come from: the `pg` Pool (one connection is held for LISTEN) or the PGlite
    * instance. Without it the consumer polls every `pollMs`.
    */
@@ -34,6 +40,7 @@ export interface ResolvedConsumerOptions {
   readonly mustExist: boolean;
   readonly leaseMs: number;
   readonly pollMs: number;
+  readonly prefetch: boolean;
   readonly listen: WakeSource | null;
 }
 
@@ -89,6 +96,9 @@ export function resolveConsumerOptions(options: ConsumerOptions | undefined): Re
   if (o.mustExist !== undefined && typeof o.mustExist !== 'boolean') {
     throw new TallyError('INVALID_FEED_OPTIONS', 'options.mustExist must be a boolean');
   }
+  if (o.prefetch !== undefined && typeof o.prefetch !== 'boolean') {
+    throw new TallyError('INVALID_FEED_OPTIONS', 'options.prefetch must be a boolean');
+  }
   const listen = o.listen ?? null;
   if (
     listen !== null &&
@@ -109,6 +119,7 @@ export function resolveConsumerOptions(options: ConsumerOptions | undefined): Re
     mustExist: o.mustExist ?? false,
     leaseMs: int(o.leaseMs, 'options.leaseMs', 30_000, 100, 86_400_000),
     pollMs: int(o.pollMs, 'options.pollMs', 500, 1, 3_600_000),
+    prefetch: o.prefetch ?? true,
     listen,
   });
 }
