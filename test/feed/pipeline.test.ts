@@ -54,9 +54,9 @@ describeEachDialect('feed run() with prefetch', (fresh) => {
   const events: string[] = [];
   const touch = (keys: number[]) => res.update({ keys, set: { amount: ++amount }, actor: 'test' });
   const logIds = async () =>
-    (await t.db.query<{ id: string }>({ text: 'SELECT l.id::text AS id FROM tally.log l ORDER BY l.id' })).map(
-      (r) => r.id,
-    );
+    (
+      await t.db.query<{ id: string }>({ text: 'SELECT l.id::text AS id FROM tally.log l ORDER BY l.id' })
+    ).map((r) => r.id);
 
   beforeAll(async () => {
     t = await fresh();
