@@ -201,7 +201,7 @@ function onePassSql(
       : others === 'unchanged'
         ? `coalesce((SELECT json_agg(json_build_array(i.k::text, 'unchanged', $10::text)) ${left}), '[]')`
         : // Nothing is left when every key was updated: the CASE keeps the anti-join from running.
-          `CASE WHEN (SELECT count(*) FROM upd) = cardinality($1::${shape.keyType}[]) THEN '[]'::json ELSE
+          `CASE WHEN (SELECT n FROM cnt) = cardinality($1::${shape.keyType}[]) THEN '[]'::json ELSE
            coalesce((SELECT json_agg(json_build_array(r.k::text,
                        CASE WHEN r.s IS NULL THEN 'not_found' WHEN r.s = $10 THEN 'unchanged' ELSE 'illegal' END, r.s))
                        FROM (SELECT i.k, (SELECT t.${state.sql}::text FROM ${table.sql} t WHERE t.${key.sql} = i.k) AS s
@@ -213,10 +213,11 @@ function onePassSql(
        WHERE t.${key.sql} = ANY($1::${shape.keyType}[]) AND t.${state.sql} = $11
       RETURNING t.${key.sql} AS k, t.${version.sql}::int8 AS v, to_jsonb(t) AS after
     ),
-    ins AS (${insertLog} RETURNING 1)
-    SELECT (SELECT count(*)::int FROM upd) AS updated,
+    ins AS (${insertLog} RETURNING 1),
+    cnt AS (SELECT count(*)::int AS n FROM upd)
+    SELECT (SELECT n FROM cnt) AS updated,
            (SELECT count(*)::int FROM ins) AS logged,
-           (SELECT count(*)::int FROM upd) AS to_change,
+           (SELECT n FROM cnt) AS to_change,
            ${otherKeys} AS others${restore}`;
   return { text, values };
 }
