@@ -190,6 +190,7 @@ async function phase(kind: 'tally' | 'naive', rate: number): Promise<Phase> {
     const w = writers(database.url, rate);
     await w.ready;
     publishMs = 0;
+    const cpu0 = process.cpuUsage();
     w.go();
     const result = await w.done;
     const committed = result.commits.size;
@@ -206,6 +207,8 @@ async function phase(kind: 'tally' | 'naive', rate: number): Promise<Phase> {
       await new Promise((r) => setTimeout(r, 20));
     }
     const drainS = (now() - drain0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuS = (cpu.user + cpu.system) / 1e6;
     await stopConsumer();
     const busyS = (lastAck - result.startedAt) / 1000;
 
@@ -247,7 +250,8 @@ async function phase(kind: 'tally' | 'naive', rate: number): Promise<Phase> {
     );
     log(
       `      ${batches} batches (${Math.round(published / Math.max(1, batches))} entries, ${((busyS * 1000) / Math.max(1, batches)).toFixed(0)} ms each on average); ` +
-        `publishing (send + acks) took ${(publishMs / 1000).toFixed(1)} s of ${busyS.toFixed(1)} s, the rest is reading the feed, checkpointing and waiting`,
+        `publishing (send + acks) took ${(publishMs / 1000).toFixed(1)} s of ${busyS.toFixed(1)} s (reads and checkpoints overlap it); ` +
+        `this process used ${cpuS.toFixed(1)} s of CPU (${Math.round((100 * cpuS) / busyS)}% of one core)`,
     );
     publishMs = 0;
     await tally.close();
