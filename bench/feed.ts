@@ -39,6 +39,7 @@ const NATS_URL = process.env.NATS_URL ?? '127.0.0.1:4222';
 const STREAMS = { tally: 'TALLY_BENCH_FEED', naive: 'TALLY_BENCH_FEED_NAIVE' } as const;
 
 const RELAY_BATCH = Number(process.env.BENCH_FEED_RELAY_BATCH ?? 2000);
+const RELAY_IN_FLIGHT = Number(process.env.BENCH_FEED_RELAY_IN_FLIGHT ?? 1024);
 
 // Where the relay's time goes: time inside publish (send + every ack) against the whole phase.
 let publishMs = 0;
@@ -59,7 +60,7 @@ const log = (msg: string) => console.log(msg);
 const wallStart = performance.now();
 log(`feed: PostgreSQL at ${masked(PG_URL)}, database tally_bench_feed; NATS ${NATS_URL}; ${load()}`);
 log(
-  `load: ${WRITERS} writers (child process) x transitions of ${BATCH} rows, ${SECONDS} s per phase; paced phase offers ${RATE.toLocaleString('en')}/s`,
+  `load: ${WRITERS} writers (child process) x transitions of ${BATCH} rows, ${SECONDS} s per phase; paced phase offers ${RATE.toLocaleString('en')}/s; relay batches of ${RELAY_BATCH}, ${RELAY_IN_FLIGHT} publishes in flight`,
 );
 
 const nc = await connectNats(NATS_URL);
@@ -156,6 +157,7 @@ async function phase(kind: 'tally' | 'naive', rate: number): Promise<Phase> {
         prefix: 'benchfeed',
         sources: ['log'],
         batchSize: RELAY_BATCH,
+        maxInFlight: RELAY_IN_FLIGHT,
         pollMs: 20, // the NOTIFY hint is off by default (decision 0042): a short poll instead
         onBatch: (b) => {
           for (const e of b.entries) {

@@ -89,7 +89,8 @@ export async function runPipelined(
         reclaim = false;
       }
       const from: FeedPosition = cursor;
-      const page: Page = ahead && same(ahead.from, from) ? await ahead.page : await port.read(from);
+      const prefetched = ahead !== null && same(ahead.from, from);
+      const page: Page = prefetched ? await ahead!.page : await port.read(from);
       ahead = null;
       if (page.entries.length === 0) {
         if (port.idleAdvance(from, page.next)) {
@@ -97,7 +98,9 @@ export async function runPipelined(
           cursor = page.next;
           await chain;
         }
-        await wake.wait(port.pollMs, signal);
+        // An empty prefetch was taken while the handler ran: what committed since is read at once, not
+        // after a poll interval (the unpipelined loop also reads again at once after a batch).
+        if (!prefetched) await wake.wait(port.pollMs, signal);
         continue;
       }
       // Read the following page while this one is handled; a failed read surfaces when it is used.
