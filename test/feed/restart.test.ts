@@ -37,7 +37,8 @@ function runAndKill(cfg: object, killAfter: number): Promise<{ signal: string | 
 
 // The checkpoint lives in the database: a consumer process killed mid-stream is replaced by another
 // (here: this process, as a standby waiting out the dead one's lease) that resumes from the last
-// checkpoint. Nothing is skipped; only the batch in hand when the kill landed can come twice.
+// checkpoint. Nothing is skipped; only the batch in hand when the kill landed, and the one whose
+// checkpoint was being written meanwhile (run() pipelines, decision 0047), can come twice.
 describe.skipIf(!postgresAvailable)('consumer restart in a new process [postgres]', () => {
   let t: TestDatabase;
   beforeAll(async () => {
@@ -45,7 +46,7 @@ describe.skipIf(!postgresAvailable)('consumer restart in a new process [postgres
   });
   afterAll(() => t.close());
 
-  it('SIGKILL mid-stream, restart elsewhere: every entry delivered, at most one batch twice', async () => {
+  it('SIGKILL mid-stream, restart elsewhere: every entry delivered, at most two batches twice', async () => {
     await t.db.exec(`CREATE TABLE acct (id int PRIMARY KEY, state text NOT NULL, version int NOT NULL DEFAULT 0,
         hits int NOT NULL DEFAULT 0);
       INSERT INTO acct SELECT g, 'open', 0, 0 FROM generate_series(1, 2000) g;
@@ -90,7 +91,7 @@ describe.skipIf(!postgresAvailable)('consumer restart in a new process [postgres
     const r = rows[0];
     expect(r.missing).toBe(0);
     expect(r.distinct_ids).toBe(r.log_rows);
-    expect(r.twice).toBeLessThanOrEqual(BATCH);
+    expect(r.twice).toBeLessThanOrEqual(2 * BATCH);
     expect(r.by_successor).toBeGreaterThan(0);
     expect(Date.now() - started).toBeGreaterThanOrEqual(LEASE_MS - 200); // it waited out the dead lease
   }, 60_000);
