@@ -12,27 +12,24 @@ export interface Page {
 const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
 const date = (v: unknown) => (v instanceof Date ? v : new Date(String(v)));
 
+// The JSON text each log entry was read as (see LOG_FIELDS in sql.ts), for publishers that send it on.
+const RAW = new WeakMap<FeedEntry, string>();
+
+/**
+ * The entry's `entry` part as JSON text when it was read from the log, else undefined. Same keys and
+ * values as `JSON.stringify(e.entry)` (images keep the database's jsonb spelling).
+ */
+export function rawEntryJson(e: FeedEntry): string | undefined {
+  return RAW.get(e);
+}
+
 function logEntry(r: Row): FeedEntry {
-  const entry: LogEntry = {
-    id: String(r.id),
-    entity_type: String(r.entity_type),
-    entity_key: String(r.entity_key),
-    version: Number(r.version),
-    action: String(r.action),
-    actor: String(r.actor),
-    source_ip: (r.source_ip as string | null) ?? null,
-    reason: (r.reason as string | null) ?? null,
-    request_id: (r.request_id as string | null) ?? null,
-    command_id: (r.command_id as string | null) ?? null,
-    before: json(r.before) as LogEntry['before'],
-    after: json(r.after) as LogEntry['after'],
-    changed: r.changed as string[],
-    at: date(r.at),
-    txid: String(r.txid),
-    prev_hash: (r.prev_hash as string | null) ?? null,
-    hash: String(r.hash),
-  };
-  return Object.freeze({ source: 'log', id: entry.id, txid: entry.txid, entry });
+  const text = String(r.j);
+  const o = JSON.parse(text) as Omit<LogEntry, 'at'> & { at: string };
+  const entry: LogEntry = { ...o, at: new Date(o.at) };
+  const e: FeedEntry = Object.freeze({ source: 'log', id: entry.id, txid: entry.txid, entry });
+  RAW.set(e, text);
+  return e;
 }
 
 function eventEntry(r: Row): FeedEntry {

@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Executor, SqlQuery } from '../../src/db/types.js';
 import { openConsumer } from '../../src/feed/index.js';
-import type { FeedPosition } from '../../src/feed/types.js';
+import { encodeEntry } from '../../src/feed/nats/publish.js';
+import type { FeedEntry, FeedPosition } from '../../src/feed/types.js';
 import { createTally, type Tally } from '../../src/tally.js';
 import { describeEachDialect, type TestDatabase } from '../support/databases.js';
 import { resourcesFixture } from '../support/resources.js';
@@ -147,6 +148,19 @@ describeEachDialect('feed run() with prefetch', (fresh) => {
     const rest: string[] = [];
     while ((await c.once(async ({ entries }) => void rest.push(...entries.map((e) => e.id)))) > 0) {}
     expect(rest).toEqual(all.slice(20));
+  });
+
+  it('a log entry read as one JSON text equals the history API entry; its message body is the same JSON', async () => {
+    await res.transition({ keys: [7], to: 'frozen', actor: 'json-check', reason: 'quote " and \\ and ü' });
+    const c = await openConsumer(tally, 'json-shape', { start: 'beginning', batchSize: 10_000 });
+    let got: FeedEntry | undefined;
+    await c.once(async ({ entries }) => {
+      got = entries.filter((e) => e.source === 'log' && e.entry.actor === 'json-check').at(-1);
+    });
+    const [fromHistory] = (await res.history(7)).filter((e) => e.actor === 'json-check');
+    expect(got!.entry).toEqual(fromHistory);
+    expect(got!.entry.at).toBeInstanceOf(Date);
+    expect(JSON.parse(new TextDecoder().decode(encodeEntry(got!)))).toEqual(JSON.parse(JSON.stringify(got)));
   });
 
   it('checkpoints land in order while batches keep coming (every move is guarded by the previous one)', async () => {

@@ -1,5 +1,6 @@
 import { createInbox, headers, type NatsConnection, type Subscription } from 'nats';
 import { TallyError } from '../../errors.js';
+import { rawEntryJson } from '../read.js';
 import type { FeedEntry } from '../types.js';
 import { messageId, subjectFor } from './names.js';
 import { natsFailure } from './stream.js';
@@ -27,6 +28,12 @@ const decoder = new TextDecoder();
 
 /** The message body: the feed entry as JSON (dates as ISO strings). */
 export function encodeEntry(e: FeedEntry): Uint8Array {
+  // A log entry carries the JSON text it was read as: sent on without serializing the entry again. The
+  // head's values are decimal digits (ids) and a fixed word, so they need no escaping.
+  const raw = rawEntryJson(e);
+  if (raw !== undefined) {
+    return encoder.encode(`{"source":"${e.source}","id":"${e.id}","txid":"${e.txid}","entry":${raw}}`);
+  }
   return encoder.encode(JSON.stringify(e));
 }
 
