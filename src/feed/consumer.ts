@@ -215,7 +215,9 @@ export class FeedConsumer {
         this.#held = null;
         return this.#lease.claim();
       },
-      read: (pos) => readPage(db, s, pos, this.options.batchSize, this.options.types),
+      minBatchSize: this.options.minBatchSize,
+      batchSize: this.options.batchSize,
+      read: (pos, limit) => readPage(db, s, pos, limit, this.options.types),
       advance: (from, to, n) => this.#advance(db, from, to, n),
       heartbeat: () => this.#lease.heartbeat(),
       idleAdvance: (pos, next) => this.#shouldAdvanceIdle(pos, next),

@@ -9,6 +9,12 @@ export interface ConsumerOptions {
   source?: FeedSource;
   /** Entries per batch handed to the handler. Default 500, at most 10,000. */
   batchSize?: number;
+  /**
+   * `run()` with prefetch only: batches start at this size when the consumer has caught up and double
+   * while pages come back full, up to `batchSize` (small batches go out sooner; big ones cost fewer reads
+   * when behind). Default: `batchSize` (every batch the same size).
+   */
+  minBatchSize?: number;
   /** Only these entity types (log) or command types (command_events). Default: all. */
   types?: readonly string[];
   /** Where a new consumer starts: everything committed so far ('beginning', default) or 'now'. */
@@ -35,6 +41,7 @@ export interface ConsumerOptions {
 export interface ResolvedConsumerOptions {
   readonly source: FeedSource;
   readonly batchSize: number;
+  readonly minBatchSize: number;
   readonly types: readonly string[] | null;
   readonly start: 'beginning' | 'now';
   readonly mustExist: boolean;
@@ -111,9 +118,11 @@ export function resolveConsumerOptions(options: ConsumerOptions | undefined): Re
       'options.listen must be a pg Pool (with connect()) or a PGlite instance (with listen())',
     );
   }
+  const batchSize = int(o.batchSize, 'options.batchSize', 500, 1, 10_000);
   return Object.freeze({
     source,
-    batchSize: int(o.batchSize, 'options.batchSize', 500, 1, 10_000),
+    batchSize,
+    minBatchSize: int(o.minBatchSize, 'options.minBatchSize', batchSize, 1, batchSize),
     types: types === null ? null : Object.freeze(types),
     start,
     mustExist: o.mustExist ?? false,

@@ -10,9 +10,12 @@ import type { Wakeup } from './wake.js';
 export interface PipelinePort {
   readonly leaseMs: number;
   readonly pollMs: number;
+  /** Page sizes: from `minBatchSize` when caught up, doubling while pages come back full, to `batchSize`. */
+  readonly minBatchSize: number;
+  readonly batchSize: number;
   /** Takes or renews the lease; returns the stored checkpoint and when (clock ms). Throws CONSUMER_BUSY. */
   claim(): Promise<{ position: FeedPosition; at: number }>;
-  read(pos: FeedPosition): Promise<Page>;
+  read(pos: FeedPosition, limit: number): Promise<Page>;
   /** Moves the stored checkpoint from -> to; when (clock ms), or null when a replay moved it first. */
   advance(from: FeedPosition, to: FeedPosition, n: number): Promise<number | null>;
   /** Renews the lease on a timer while a handler runs; returns the stop function. */
@@ -50,6 +53,15 @@ export async function runPipelined(
   let chain: Promise<void> = Promise.resolve(); // checkpoint moves, in order
   let failure: { err: unknown } | null = null; // the first failed move
   let reclaim = false; // a replay moved the checkpoint under us: start over from the stored one
+  let limit = port.minBatchSize;
+  // A full page means more is waiting: the next one may be bigger. A short one means caught up.
+  const read = (pos: FeedPosition) => {
+    const asked = limit;
+    return port.read(pos, asked).then((page) => {
+      limit = page.entries.length >= asked ? Math.min(port.batchSize, asked * 2) : port.minBatchSize;
+      return page;
+    });
+  };
 
   const move = (from: FeedPosition, to: FeedPosition, n: number) => {
     chain = chain.then(async () => {
@@ -90,7 +102,7 @@ export async function runPipelined(
       }
       const from: FeedPosition = cursor;
       const prefetched = ahead !== null && same(ahead.from, from);
-      const page: Page = prefetched ? await ahead!.page : await port.read(from);
+      const page: Page = prefetched ? await ahead!.page : await read(from);
       ahead = null;
       if (page.entries.length === 0) {
         if (port.idleAdvance(from, page.next)) {
@@ -104,7 +116,7 @@ export async function runPipelined(
         continue;
       }
       // Read the following page while this one is handled; a failed read surfaces when it is used.
-      const prefetch = port.read(page.next);
+      const prefetch = read(page.next);
       prefetch.catch(() => {});
       ahead = { from: page.next, page: prefetch };
       const stop = port.heartbeat();

@@ -150,6 +150,34 @@ describeEachDialect('feed run() with prefetch', (fresh) => {
     expect(rest).toEqual(all.slice(20));
   });
 
+  it('minBatchSize: batches double while pages come back full, and start small again once caught up', async () => {
+    const c = await openConsumer(tally, 'growing', {
+      start: 'now',
+      batchSize: 40,
+      minBatchSize: 5,
+      pollMs: 20,
+    });
+    await touch(range(1, 100));
+    const sizes: number[] = [];
+    const got: string[] = [];
+    const ac = new AbortController();
+    const running = c.run(
+      async ({ entries }) => {
+        sizes.push(entries.length);
+        got.push(...entries.map((e) => e.id));
+        if (got.length === 100) await touch(range(1, 3));
+        if (got.length === 103) ac.abort();
+      },
+      { signal: ac.signal },
+    );
+    await running;
+    expect(sizes).toEqual([5, 10, 20, 40, 25, 3]);
+    expect(got).toEqual((await logIds()).slice(-103));
+    await expect(openConsumer(tally, 'bad-min', { batchSize: 10, minBatchSize: 11 })).rejects.toThrow(
+      'options.minBatchSize must be an integer from 1 to 10',
+    );
+  });
+
   it('a log entry read as one JSON text equals the history API entry; its message body is the same JSON', async () => {
     await res.transition({ keys: [7], to: 'frozen', actor: 'json-check', reason: 'quote " and \\ and ü' });
     const c = await openConsumer(tally, 'json-shape', { start: 'beginning', batchSize: 10_000 });

@@ -41,6 +41,11 @@ export interface RelayOptions {
   readonly publishTimeoutMs?: number;
   /** Entries per batch read from the feed. Default 1,000. */
   readonly batchSize?: number;
+  /**
+   * Batch size when caught up; batches double from it while the feed keeps them full, up to `batchSize`.
+   * Small batches are acknowledged sooner (latency), big ones cost fewer reads when behind. Default 250.
+   */
+  readonly minBatchSize?: number;
   /** Feed lease: how soon another process may take over after this one died. Default 30 s. */
   readonly leaseMs?: number;
   /**
@@ -67,6 +72,7 @@ export interface ResolvedRelayOptions {
   readonly maxInFlight: number;
   readonly publishTimeoutMs: number;
   readonly batchSize: number;
+  readonly minBatchSize: number;
   readonly leaseMs: number | undefined;
   readonly pollMs: number;
 }
@@ -111,6 +117,7 @@ export function resolveRelayOptions(o: RelayOptions): ResolvedRelayOptions {
       throw new TallyError('INVALID_RELAY_OPTIONS', `options.${f} must be a function`);
     }
   }
+  const batchSize = int(o.batchSize, 'options.batchSize', 1000, 1, 10_000);
   return Object.freeze({
     stream: o.stream === undefined ? defaultStreamName(schema) : streamName(o.stream, 'options.stream'),
     prefix: subjectToken(o.prefix ?? 'tally', 'options.prefix'),
@@ -124,7 +131,8 @@ export function resolveRelayOptions(o: RelayOptions): ResolvedRelayOptions {
     ensureStream: o.ensureStream ?? true,
     maxInFlight: int(o.maxInFlight, 'options.maxInFlight', 1024, 1, 65_536),
     publishTimeoutMs: int(o.publishTimeoutMs, 'options.publishTimeoutMs', 5000, 100, 600_000),
-    batchSize: int(o.batchSize, 'options.batchSize', 1000, 1, 10_000),
+    batchSize,
+    minBatchSize: int(o.minBatchSize, 'options.minBatchSize', Math.min(250, batchSize), 1, batchSize),
     leaseMs: o.leaseMs,
     pollMs: int(o.pollMs, 'options.pollMs', 100, 1, 3_600_000),
   });

@@ -64,6 +64,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       openConsumer(options.tally as Tally, `${o.name}:${source}`, {
         source,
         batchSize: o.batchSize,
+        minBatchSize: o.minBatchSize,
         ...(o.leaseMs === undefined ? {} : { leaseMs: o.leaseMs }),
         pollMs: o.pollMs,
         ...(options.listen === undefined ? {} : { listen: options.listen }),
