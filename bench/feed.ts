@@ -25,6 +25,7 @@ import type { Executor, Row, SqlQuery } from '../src/db/types.js';
 import { connectNats } from '../src/feed/nats/connect.js';
 import { startRelay } from '../src/feed/nats/index.js';
 import { AckedPublisher } from '../src/feed/nats/publish.js';
+import { setFeedNotify } from '../src/feed/notify.js';
 import { createTally } from '../src/tally.js';
 import { now, percentile } from './_feed-load.js';
 import { startNaivePoller } from './_feed-naive.js';
@@ -159,8 +160,8 @@ function writers(
   return { go: () => child.send('go'), ready, done };
 }
 
-async function phase(kind: 'tally' | 'naive', rate: number): Promise<Phase> {
-  const label = `${kind}${rate > 0 ? ` paced ${rate.toLocaleString('en')}/s` : ', full speed'}`;
+async function phase(kind: 'tally' | 'naive', rate: number, notify = false): Promise<Phase> {
+  const label = `${kind}${rate > 0 ? ` paced ${rate.toLocaleString('en')}/s` : ', full speed'}${notify ? ', NOTIFY hint on' : ''}`;
   const database = await dedicatedDatabase('tally_bench_feed');
   const pool = new pg.Pool({ connectionString: database.url, max: 4 });
   pool.on('error', () => {});
@@ -178,8 +179,11 @@ async function phase(kind: 'tally' | 'naive', rate: number): Promise<Phase> {
     let lastAck = 0;
     let stopConsumer: () => Promise<void>;
     let batches = 0; // handed out and published (relay) or polled pages (naive)
+    // With the hint on (decision 0042: the choice for batch writers), the relay wakes on each commit.
+    if (notify) await setFeedNotify(tally, true);
     if (kind === 'tally') {
       const relay = await startRelay({
+        ...(notify ? { listen: pool } : {}),
         tally,
         nats: nc,
         stream: STREAMS.tally,
@@ -298,13 +302,14 @@ async function phase(kind: 'tally' | 'naive', rate: number): Promise<Phase> {
 try {
   const full = await phase('tally', 0);
   const paced = await phase('tally', RATE);
+  const pacedNotify = await phase('tally', RATE, true);
   const naive = await phase('naive', 0);
   log('');
   log(
     '| commit -> JetStream ack, 4 writers | committed/s | events/s | p50 ms | p99 ms | gaps | duplicates |',
   );
   log('|---|---:|---:|---:|---:|---:|---:|');
-  for (const p of [full, paced, naive]) {
+  for (const p of [full, paced, pacedNotify, naive]) {
     log(
       `| ${p.label} | ${Math.round(p.committedPerS).toLocaleString('en')} | ${Math.round(p.perS).toLocaleString('en')} | ${p.p50.toFixed(1)} | ${p.p99.toFixed(1)} | ${p.gaps} | ${p.duplicates} |`,
     );
@@ -321,9 +326,17 @@ try {
       events_per_s: Math.round(full.perS),
       p50_ms: round(paced.p50, 1),
       p99_ms: round(paced.p99, 1),
-      gaps: full.gaps + full.duplicates + paced.gaps + paced.duplicates,
+      gaps:
+        full.gaps +
+        full.duplicates +
+        paced.gaps +
+        paced.duplicates +
+        pacedNotify.gaps +
+        pacedNotify.duplicates,
       paced_rate: RATE,
       full_speed_p99_ms: round(full.p99, 1),
+      notify_p50_ms: round(pacedNotify.p50, 1),
+      notify_p99_ms: round(pacedNotify.p99, 1),
       naive_events_per_s: Math.round(naive.perS),
       naive_gaps: naive.gaps,
     }),
