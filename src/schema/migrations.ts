@@ -212,6 +212,17 @@ ALTER TABLE ${s}.log DISABLE TRIGGER feed_notify;
 ALTER TABLE ${s}.command_events DISABLE TRIGGER feed_notify;
 `,
   },
+  {
+    version: 7,
+    name: 'log: previous-hash probes from the index alone',
+    // A change finds each entity's previous log row by (entity_type, entity_key, version) only to read
+    // its hash. With the hash in the index that probe is index-only: no visit to a log heap far larger
+    // than memory (decision 0006). The constraint keeps its name and key columns, so nothing else moves.
+    sql: (s) => `
+ALTER TABLE ${s}.log DROP CONSTRAINT log_entity_version;
+ALTER TABLE ${s}.log ADD CONSTRAINT log_entity_version UNIQUE (entity_type, entity_key, version) INCLUDE (hash);
+`,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;
