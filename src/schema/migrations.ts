@@ -213,7 +213,7 @@ ALTER TABLE ${s}.command_events DISABLE TRIGGER feed_notify;
 `,
   },
   {
-    version: 7,
+    version: 5,
     name: 'log: previous-hash probes from the index alone',
     // A change finds each entity's previous log row by (entity_type, entity_key, version) only to read
     // its hash. With the hash in the index that probe is index-only: no visit to a log heap far larger
