@@ -60,21 +60,6 @@ export async function checkStateLog(
       { isolation: 'repeatable read' },
     );
 
-  // The log side (gaps, first entries: index-only scans, ~0.3 s at a million entries) does not depend on
-  // the row chunks, so on a PostgreSQL pool it runs on a second connection while they do (PGlite and a
-  // caller's transaction have one connection).
-  const logSide = () =>
-    inTx(async (tx) => {
-      const gapRows = await tx.query<{ key: string; version: string; has_first: boolean }>(
-        gapsSql(config.s, def.name),
-      );
-      const [f] = await tx.query<{ n: string; entries: string }>(firstEntriesSql(config.s, def.name));
-      return { gaps: gapRows, firstKeys: Number(f!.n), entries: Number(f!.entries) };
-    });
-  const early = db.dialect === 'postgres' && !db.inTransaction ? logSide() : null;
-  // A rejection is awaited below; until then it must not count as unhandled.
-  early?.catch(() => {});
-
   const flagged = new Map<string, Triple[]>();
   let versioned = 0;
   let done = 0;
@@ -118,7 +103,13 @@ export async function checkStateLog(
   }
 
   // The log side: gaps, and whether every key with a log has a row (a count first; the search only if not).
-  const { gaps, firstKeys, entries } = await (early ?? logSide());
+  const { gaps, firstKeys, entries } = await inTx(async (tx) => {
+    const gapRows = await tx.query<{ key: string; version: string; has_first: boolean }>(
+      gapsSql(config.s, def.name),
+    );
+    const [f] = await tx.query<{ n: string; entries: string }>(firstEntriesSql(config.s, def.name));
+    return { gaps: gapRows, firstKeys: Number(f!.n), entries: Number(f!.entries) };
+  });
   const details = await detailsOf(rt, db, keyType, [...flagged.keys()]);
   // Rows with a log: every unflagged row at version >= 1 (its entry at its version exists), corrected by
   // the flagged rows (a flagged row may have no log at all, or be at version 0 with a log ahead of it).
