@@ -1,10 +1,8 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Entity } from '../changes/entity.js';
 import type { Tally } from '../tally.js';
 import { CliError, UsageError } from './errors.js';
 import { stringOption } from './options.js';
+import { runSetupModule } from './worker-module.js';
 
 /** The options `tally reconcile` and `tally repair` take to name the entities to check. */
 export const ENTITY_OPTIONS = {
@@ -90,41 +88,5 @@ export function ignoredColumns(values: Record<string, unknown>, command: string)
 }
 
 async function loadEntities(path: string, cwd: string, tally: Tally): Promise<Entity[]> {
-  const file = resolve(cwd, path);
-  if (!existsSync(file)) throw new CliError('MODULE_NOT_FOUND', `no module at ${path}`);
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-  } catch (err) {
-    throw new CliError(
-      'MODULE_LOAD_FAILED',
-      `${path} failed to load: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
-    );
-  }
-  const setup = typeof mod.default === 'function' ? mod.default : mod.setup;
-  if (typeof setup !== 'function') {
-    throw new CliError(
-      'MODULE_INVALID',
-      `${path} must export a function (default or named \`setup\`) that receives the Tally instance`,
-    );
-  }
-  const declared: Entity[] = [];
-  const entity = tally.entity.bind(tally);
-  tally.entity = ((n, options) => {
-    const e = entity(n, options);
-    declared.push(e);
-    return e;
-  }) as Tally['entity'];
-  try {
-    await (setup as (t: Tally) => unknown)(tally);
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    throw new CliError(
-      typeof code === 'string' && /^[A-Z_]+$/.test(code) ? code : 'MODULE_SETUP_FAILED',
-      `${path}: setup threw: ${err instanceof Error ? err.message : String(err)}`,
-    );
-  } finally {
-    tally.entity = entity;
-  }
-  return declared;
+  return (await runSetupModule(path, cwd, tally)).entities;
 }

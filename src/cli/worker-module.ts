@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { Entity } from '../changes/entity.js';
 import type { Tally } from '../tally.js';
 import { CliError } from './errors.js';
 
@@ -19,6 +20,26 @@ export type SetupFunction = (tally: Tally) => unknown;
  * }
  */
 export async function loadSetupModule(path: string, cwd: string, tally: Tally): Promise<string[]> {
+  const { commands } = await runSetupModule(path, cwd, tally);
+  if (commands.length === 0) {
+    throw new CliError('NO_COMMANDS', `${path} declared no commands: call tally.command(...) in its setup`);
+  }
+  return commands;
+}
+
+/**
+ * Imports the module at `path` (relative to `cwd`), runs its setup function on `tally`, and returns what
+ * the setup declared: the command names and the entities, in declaration order. Shared by
+ * `tally worker` (commands) and `tally reconcile` / `tally repair` (entities).
+ *
+ * @example
+ * const { entities } = await runSetupModule('setup.mjs', process.cwd(), tally);
+ */
+export async function runSetupModule(
+  path: string,
+  cwd: string,
+  tally: Tally,
+): Promise<{ commands: string[]; entities: Entity[] }> {
   const file = resolve(cwd, path);
   if (!existsSync(file)) throw new CliError('MODULE_NOT_FOUND', `no module at ${path}`);
   let mod: Record<string, unknown>;
@@ -37,14 +58,21 @@ export async function loadSetupModule(path: string, cwd: string, tally: Tally): 
       `${path} must export a function (default or named \`setup\`) that receives the Tally instance`,
     );
   }
-  // Record what the module declares: the worker drives every command declared on this instance.
-  const declared: string[] = [];
+  // Record what the module declares on this instance, by wrapping the two declaring methods for the call.
+  const commands: string[] = [];
+  const entities: Entity[] = [];
   const command = tally.command.bind(tally);
+  const entity = tally.entity.bind(tally);
   tally.command = ((name, definition) => {
     const c = command(name, definition);
-    declared.push(c.name);
+    commands.push(c.name);
     return c;
   }) as Tally['command'];
+  tally.entity = ((name, options) => {
+    const e = entity(name, options);
+    entities.push(e);
+    return e;
+  }) as Tally['entity'];
   try {
     await (setup as SetupFunction)(tally);
   } catch (err) {
@@ -56,9 +84,7 @@ export async function loadSetupModule(path: string, cwd: string, tally: Tally): 
     );
   } finally {
     tally.command = command;
+    tally.entity = entity;
   }
-  if (declared.length === 0) {
-    throw new CliError('NO_COMMANDS', `${path} declared no commands: call tally.command(...) in its setup`);
-  }
-  return declared;
+  return { commands, entities };
 }
