@@ -54,6 +54,29 @@ export function stringOption(
 }
 
 /** Reads --schema, --database-url and --data-dir; the two database choices exclude each other. */
+/**
+ * An integer option `--name` from `min` to `max`, or undefined when absent; anything else is a usage error
+ * naming the command.
+ *
+ * @example
+ * const pollMs = intOption(values, 'poll-ms', 'worker', 1, 3_600_000) ?? 1000;
+ */
+export function intOption(
+  values: Record<string, unknown>,
+  name: string,
+  command: string,
+  min: number,
+  max: number,
+): number | undefined {
+  const v = stringOption(values, name, command);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < min || n > max) {
+    throw new UsageError(`tally ${command}: --${name} must be an integer from ${min} to ${max}`);
+  }
+  return n;
+}
+
 export function databaseOptions(values: Record<string, unknown>, command: string): DatabaseOptions {
   const databaseUrl = stringOption(values, 'database-url', command);
   const dataDir = stringOption(values, 'data-dir', command);

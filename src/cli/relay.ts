@@ -5,7 +5,7 @@ import { createTally } from '../tally.js';
 import { openDatabase } from './connect.js';
 import { EXIT_OK, UsageError } from './errors.js';
 import type { Io } from './io.js';
-import { DATABASE_OPTIONS, databaseOptions, parseCommand, stringOption } from './options.js';
+import { DATABASE_OPTIONS, databaseOptions, intOption, parseCommand, stringOption } from './options.js';
 
 const OPTIONS = {
   ...DATABASE_OPTIONS,
@@ -42,21 +42,6 @@ crashed relay had already published, inside the duplicate window.
 Database (the first that applies): --database-url URL, --data-dir DIR, DATABASE_URL, ./.tally-data.
   --schema NAME           schema of Tally's own tables (default: tally)`;
 
-function intOption(
-  values: Record<string, unknown>,
-  name: string,
-  min: number,
-  max: number,
-): number | undefined {
-  const v = stringOption(values, name, 'relay');
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n < min || n > max) {
-    throw new UsageError(`tally relay: --${name} must be an integer from ${min} to ${max}`);
-  }
-  return n;
-}
-
 function durationMs(v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const m = /^(\d+)(ms|s|m|h)$/.exec(v);
@@ -82,9 +67,9 @@ export async function relayCommand(
   const servers = stringOption(values, 'nats', 'relay') ?? io.env.NATS_URL ?? '127.0.0.1:4222';
   const sourcesText = stringOption(values, 'sources', 'relay');
   const sources = sourcesText?.split(',').map((s) => s.trim()) as FeedSource[] | undefined;
-  const batchSize = intOption(values, 'batch-size', 1, 10_000);
-  const pollMs = intOption(values, 'poll-ms', 1, 3_600_000) ?? 100;
-  const leaseMs = intOption(values, 'lease-ms', 100, 86_400_000);
+  const batchSize = intOption(values, 'batch-size', 'relay', 1, 10_000);
+  const pollMs = intOption(values, 'poll-ms', 'relay', 1, 3_600_000) ?? 100;
+  const leaseMs = intOption(values, 'lease-ms', 'relay', 100, 86_400_000);
   const duplicateWindowMs = durationMs(stringOption(values, 'duplicate-window', 'relay'));
   const stream = stringOption(values, 'stream', 'relay');
   const prefix = stringOption(values, 'prefix', 'relay');

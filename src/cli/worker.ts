@@ -3,7 +3,7 @@ import { createTally } from '../tally.js';
 import { openDatabase } from './connect.js';
 import { EXIT_OK, UsageError } from './errors.js';
 import type { Io } from './io.js';
-import { DATABASE_OPTIONS, databaseOptions, parseCommand, stringOption } from './options.js';
+import { DATABASE_OPTIONS, databaseOptions, intOption, parseCommand, stringOption } from './options.js';
 import { loadSetupModule } from './worker-module.js';
 
 const OPTIONS = {
@@ -15,21 +15,6 @@ const OPTIONS = {
   'poll-ms': { type: 'string' },
   id: { type: 'string' },
 } as const;
-
-function intOption(
-  values: Record<string, unknown>,
-  name: string,
-  min: number,
-  max: number,
-): number | undefined {
-  const v = stringOption(values, name, 'worker');
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n < min || n > max) {
-    throw new UsageError(`tally worker: --${name} must be an integer from ${min} to ${max}`);
-  }
-  return n;
-}
 
 /**
  * `tally worker --module PATH [--once] [--batch-size N] [--concurrency N] [--poll-ms N] [--id NAME]`:
@@ -51,9 +36,9 @@ export async function workerCommand(
   }
   const opts = databaseOptions(values, 'worker');
   quoteIdent(opts.schema, '--schema');
-  const batchSize = intOption(values, 'batch-size', 1, 10_000);
-  const concurrency = intOption(values, 'concurrency', 1, 256);
-  const pollMs = intOption(values, 'poll-ms', 1, 3_600_000);
+  const batchSize = intOption(values, 'batch-size', 'worker', 1, 10_000);
+  const concurrency = intOption(values, 'concurrency', 'worker', 1, 256);
+  const pollMs = intOption(values, 'poll-ms', 'worker', 1, 3_600_000);
   const id = stringOption(values, 'id', 'worker');
 
   const conn = await openDatabase(opts, io.env, io.cwd, { mustExist: true });
