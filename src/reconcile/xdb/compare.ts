@@ -1,5 +1,3 @@
-import { postgres } from '../../db/postgres/index.js';
-import type { Executor } from '../../db/types.js';
 import { type Chunk, compareText } from './chunks.js';
 import { describeChanges } from './detail.js';
 import { hashModeCompare } from './hashmode.js';
@@ -15,7 +13,7 @@ import {
   textLevel,
   textPass,
 } from './ranges.js';
-import { openSessions, type Session } from './session.js';
+import { withSides } from './session.js';
 import { boundsSql, rowHash } from './sql.js';
 import type { CompareOptions, CompareProgress, CompareReport } from './types.js';
 
@@ -38,22 +36,7 @@ import type { CompareOptions, CompareProgress, CompareReport } from './types.js'
 export async function compareTables(options: CompareOptions): Promise<CompareReport> {
   const o = resolveCompare(options);
   const started = Date.now();
-  const owned: Executor[] = [];
-  const open = async (db: Executor | string) => {
-    if (typeof db !== 'string') return db;
-    const e = await postgres(db);
-    owned.push(e);
-    return e;
-  };
-  const sessions: Session[] = [];
-  try {
-    const [ldb, rdb] = await Promise.all([open(o.left.db), open(o.right.db)]);
-    sessions.push(...(await openSessions([ldb, rdb])));
-    return await run(o, sessions as Sides, started);
-  } finally {
-    await Promise.all(sessions.map((s) => s.end().catch(() => {})));
-    await Promise.all(owned.map((e) => e.close().catch(() => {})));
-  }
+  return withSides(o.left.db, o.right.db, (sides) => run(o, sides, started));
 }
 
 async function run(o: ResolvedCompare, sides: Sides, started: number): Promise<CompareReport> {

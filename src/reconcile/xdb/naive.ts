@@ -1,9 +1,7 @@
-import { postgres } from '../../db/postgres/index.js';
-import type { Executor } from '../../db/types.js';
 import { compareText } from './chunks.js';
 import { columnForms, keyKindOf, readShape } from './introspect.js';
 import { resolveCompare } from './options.js';
-import { openSessions, type Session } from './session.js';
+import { withSides } from './session.js';
 import type { CompareOptions } from './types.js';
 
 /**
@@ -20,17 +18,7 @@ export async function naiveCompare(
 ): Promise<{ differences: number; rows: number; ms: number }> {
   const o = resolveCompare(options);
   const started = Date.now();
-  const owned: Executor[] = [];
-  const open = async (db: Executor | string) => {
-    if (typeof db !== 'string') return db;
-    const e = await postgres(db);
-    owned.push(e);
-    return e;
-  };
-  let sides: Session[] = [];
-  try {
-    const [ldb, rdb] = await Promise.all([open(o.left.db), open(o.right.db)]);
-    sides = await openSessions([ldb, rdb]);
+  return withSides(o.left.db, o.right.db, async (sides) => {
     const [ls, rs] = await Promise.all([
       readShape(sides[0]!, 'left', o.left.sql, o.key, o.columns),
       readShape(sides[1]!, 'right', o.right.sql, o.key, o.columns),
@@ -81,8 +69,5 @@ export async function naiveCompare(
       }
     }
     return { differences, rows, ms: Date.now() - started };
-  } finally {
-    await Promise.all(sides.map((s) => s.end().catch(() => {})));
-    await Promise.all(owned.map((e) => e.close().catch(() => {})));
-  }
+  });
 }

@@ -1,3 +1,4 @@
+import { postgres } from '../../db/postgres/index.js';
 import type { Executor, Row, SqlQuery } from '../../db/types.js';
 import { READ_ONLY, SESSION_SETTINGS } from './sql.js';
 
@@ -60,4 +61,34 @@ export async function openSessions(dbs: readonly Executor[]): Promise<Session[]>
     settled.map((r) => (r.status === 'fulfilled' ? r.value.end().catch(() => {}) : Promise.resolve())),
   );
   throw failed.reason;
+}
+
+/**
+ * Runs `fn` with one session per side; a side given as a connection string gets a pool of its own.
+ * Sessions are ended and owned pools closed afterwards, whatever `fn` did.
+ *
+ * @example
+ * const n = await withSides(left, right, ([l, r]) => countBoth(l, r));
+ */
+export async function withSides<T>(
+  left: Executor | string,
+  right: Executor | string,
+  fn: (sides: [Session, Session]) => Promise<T>,
+): Promise<T> {
+  const owned: Executor[] = [];
+  const open = async (db: Executor | string) => {
+    if (typeof db !== 'string') return db;
+    const e = await postgres(db);
+    owned.push(e);
+    return e;
+  };
+  let sessions: Session[] = [];
+  try {
+    const dbs = await Promise.all([open(left), open(right)]);
+    sessions = await openSessions(dbs);
+    return await fn(sessions as [Session, Session]);
+  } finally {
+    await Promise.all(sessions.map((s) => s.end().catch(() => {})));
+    await Promise.all(owned.map((e) => e.close().catch(() => {})));
+  }
 }
