@@ -85,3 +85,26 @@ export function chunksBetween(lo: string, hi: string, last: boolean, points: rea
 export function compareText(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
+
+/** Keys found missing on one side or changed, as a compare collects them. */
+export interface Found {
+  missingLeft: string[];
+  missingRight: string[];
+  changed: string[];
+}
+
+/** Sorts the fetched (key, row hash) pairs of one small chunk into `found`: missing left, right, or changed. */
+export function diffRows(
+  left: readonly { k: string; x: string }[],
+  right: readonly { k: string; x: string }[],
+  found: Found,
+): void {
+  const rest = new Map(right.map((row) => [row.k, row.x]));
+  for (const row of left) {
+    const x = rest.get(row.k);
+    if (x === undefined) found.missingRight.push(row.k);
+    else if (x !== row.x) found.changed.push(row.k);
+    rest.delete(row.k);
+  }
+  for (const k of rest.keys()) found.missingLeft.push(k);
+}

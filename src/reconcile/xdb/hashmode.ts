@@ -1,3 +1,4 @@
+import { diffRows, type Found } from './chunks.js';
 import type { Session } from './session.js';
 import { hashPassSql, hashRowsSql } from './sql.js';
 
@@ -28,7 +29,7 @@ const log2floor = (n: number) => Math.max(0, Math.floor(Math.log2(n)));
 export async function hashModeCompare(
   p: HashModePlan,
   estimate: number,
-  found: { missingLeft: string[]; missingRight: string[]; changed: string[] },
+  found: Found,
   stats: { chunks: number; levels: number; subChunks: number; rowsFetched: number },
   onLevel: (level: number, chunks: number, differing: number) => void,
 ): Promise<[number, number]> {
@@ -75,14 +76,7 @@ export async function hashModeCompare(
       s.query<{ k: string; x: string }>(hashRowsSql(t, p.keySql, p.hash, leaf.mask, leaf.values)),
     );
     stats.rowsFetched += l.length + r.length;
-    const right = new Map(r.map((row) => [row.k, row.x]));
-    for (const row of l) {
-      const x = right.get(row.k);
-      if (x === undefined) found.missingRight.push(row.k);
-      else if (x !== row.x) found.changed.push(row.k);
-      right.delete(row.k);
-    }
-    for (const k of right.keys()) found.missingLeft.push(k);
+    diffRows(l, r, found);
   }
   return rows;
 }

@@ -2,6 +2,8 @@ import {
   type Chunk,
   chunksBetween,
   differing,
+  diffRows,
+  type Found,
   integerChunks,
   type Sums,
   splitInteger,
@@ -168,7 +170,7 @@ export async function textLevel(p: Plan, chunks: Chunk[]): Promise<Level> {
 export async function diffLeaves(
   p: Plan,
   leaves: readonly Chunk[],
-  found: { missingLeft: string[]; missingRight: string[]; changed: string[] },
+  found: Found,
   stats: { rowsFetched: number },
 ): Promise<void> {
   const BATCH = 4096;
@@ -180,13 +182,6 @@ export async function diffLeaves(
       ),
     );
     stats.rowsFetched += l.length + r.length;
-    const right = new Map(r.map((row) => [row.k, row.x]));
-    for (const row of l) {
-      const x = right.get(row.k);
-      if (x === undefined) found.missingRight.push(row.k);
-      else if (x !== row.x) found.changed.push(row.k);
-      right.delete(row.k);
-    }
-    for (const k of right.keys()) found.missingLeft.push(k);
+    diffRows(l, r, found);
   }
 }
