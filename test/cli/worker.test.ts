@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pglite } from '../../src/db/pglite/index.js';
 import { freshPostgres, postgresAvailable, type TestDatabase } from '../support/databases.js';
@@ -89,9 +90,20 @@ describe.skipIf(!postgresAvailable)('tally worker on PostgreSQL', () => {
     const { ids } = await pendingCommands(t.db, 4);
     const dir = tempDir();
     writeSetupModule(dir);
+    // node with tsx's loader, not the tsx binary: the binary relays SIGTERM to its child and SIGKILLs it
+    // (exit 143) when the child does not confirm within 30 ms, which a loaded machine can miss.
     const child = spawn(
-      join(ROOT, 'node_modules/.bin/tsx'),
-      [join(ROOT, 'src/cli/main.ts'), 'worker', '--module', 'setup.mjs', '--poll-ms', '50'],
+      process.execPath,
+      [
+        '--import',
+        pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href,
+        join(ROOT, 'src/cli/main.ts'),
+        'worker',
+        '--module',
+        'setup.mjs',
+        '--poll-ms',
+        '50',
+      ],
       {
         cwd: dir,
         env: { ...process.env, DATABASE_URL: t.url! },
