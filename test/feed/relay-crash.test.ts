@@ -8,6 +8,7 @@ import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshPostgres, postgresAvailable, type TestDatabase } from '../support/databases.js';
 import { count, resourcesFixture } from '../support/resources.js';
+import { until } from '../support/until.js';
 import {
   deleteStream,
   NATS_URL,
@@ -40,18 +41,6 @@ function start(file: string, args: string[], env: Record<string, string>): Proc 
   child.stderr!.on('data', (d) => err.push(...String(d).split('\n').filter(Boolean)));
   const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
   return { child, out, err, exited };
-}
-
-async function until(
-  what: string,
-  done: () => Promise<boolean> | boolean,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await done())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe.skipIf(!natsAvailable || !postgresAvailable)('relay SIGKILL and restart', () => {

@@ -5,6 +5,7 @@ import { connectNats, startRelay } from '../../src/feed/nats/index.js';
 import { describeEachDialect, type TestDatabase } from '../support/databases.js';
 import { count, resourcesFixture } from '../support/resources.js';
 import { tcpProxy } from '../support/tcp-proxy.js';
+import { until } from '../support/until.js';
 import {
   deleteStream,
   natsAvailable,
@@ -13,14 +14,6 @@ import {
   uniquePrefix,
   uniqueStream,
 } from './support/nats.js';
-
-async function until(done: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await done())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe.skipIf(!natsAvailable)('relay to JetStream', () => {
   let nc: NatsConnection;
@@ -72,7 +65,9 @@ describe.skipIf(!natsAvailable)('relay to JetStream', () => {
         const total = await count(t.db, `SELECT 1 FROM ${tally.config.s}.log`);
         expect(total).toBe(204);
         await until(
+          'the stream to fill',
           async () => (await (await nc.jetstreamManager()).streams.info(stream)).state.messages >= total,
+          30_000,
         );
         await new Promise((r) => setTimeout(r, 200)); // nothing more arrives
         const msgs = await readStream(nc, stream);
@@ -113,7 +108,9 @@ describe.skipIf(!natsAvailable)('relay to JetStream', () => {
       const relay = await startRelay({ tally, nats: nc, stream, prefix, pollMs: 20 });
       try {
         await until(
+          'the stream to fill',
           async () => (await (await nc.jetstreamManager()).streams.info(stream)).state.messages >= 3,
+          30_000,
         );
       } finally {
         await relay.stop();
@@ -206,7 +203,9 @@ describe.skipIf(!natsAvailable)('relay to JetStream', () => {
           await new Promise((r) => setTimeout(r, 30));
         }
         await until(
+          'the stream to fill',
           async () => (await (await nc.jetstreamManager()).streams.info(stream)).state.messages >= 1000,
+          30_000,
         );
         await new Promise((r) => setTimeout(r, 300));
       } finally {

@@ -8,14 +8,7 @@ import type { FeedBatch } from '../../src/feed/types.js';
 import { freshPGlite, freshPostgres, postgresAvailable, type TestDatabase } from '../support/databases.js';
 import { count, resourcesFixture } from '../support/resources.js';
 import { type TcpProxy, tcpProxy } from '../support/tcp-proxy.js';
-
-async function until(what: string, done: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await done())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { until } from '../support/until.js';
 
 describe('sink options and backoff', () => {
   it('rejects bad options with INVALID_SINK_OPTIONS', async () => {
