@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,9 +7,9 @@ import { pglite } from '../../src/db/pglite/index.js';
 import type { Executor } from '../../src/db/types.js';
 import { isTallyError } from '../../src/errors.js';
 import { dialects, freshPostgres } from '../support/databases.js';
+import { runUntilKilled } from '../support/kill-child.js';
 import { range, scalar, seedResources, tallyOn } from './fixtures/jobs-support.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const RUNNER = fileURLToPath(new URL('./fixtures/job-crash-runner.ts', import.meta.url));
 const LEASE_MS = 60_000;
 const ROWS = 3000;
@@ -23,33 +22,13 @@ const SLOW_TRIGGER = `
   CREATE TRIGGER slow_update BEFORE UPDATE ON resources FOR EACH ROW EXECUTE FUNCTION slow_update();`;
 
 /** Starts the runner and SIGKILLs it once it reports `KILL_AFTER_CHUNKS` committed chunks. */
-function runAndKill(
-  cfg: object,
-): Promise<{ signal: string | null; code: number | null; seen: number; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', RUNNER, JSON.stringify(cfg)], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let stderr = '';
-    let seen = 0;
-    child.stderr!.on('data', (d) => {
-      stderr += d;
-    });
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const lines = out.split('\n');
-      out = lines.pop()!;
-      for (const line of lines) {
-        const msg = JSON.parse(line) as { chunksDone?: number };
-        seen = Math.max(seen, msg.chunksDone ?? 0);
-        if (seen >= KILL_AFTER_CHUNKS) child.kill('SIGKILL');
-      }
-    });
-    child.on('error', reject);
-    child.on('exit', (code, signal) => resolve({ signal, code, seen, stderr }));
+async function runAndKill(cfg: object) {
+  let seen = 0;
+  const ended = await runUntilKilled(RUNNER, cfg, (msg) => {
+    seen = Math.max(seen, (msg as { chunksDone?: number }).chunksDone ?? 0);
+    return seen >= KILL_AFTER_CHUNKS;
   });
+  return { ...ended, seen };
 }
 
 async function seed(db: Executor) {

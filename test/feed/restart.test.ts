@@ -1,38 +1,17 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openConsumer } from '../../src/feed/index.js';
 import { createTally } from '../../src/tally.js';
 import { freshPostgres, postgresAvailable, type TestDatabase } from '../support/databases.js';
+import { runUntilKilled } from '../support/kill-child.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHILD = fileURLToPath(new URL('./fixtures/consume-child.ts', import.meta.url));
 const BATCH = 100;
 const LEASE_MS = 1_500;
 
 /** Starts the child consumer and SIGKILLs it after `killAfter` handled batches. */
-function runAndKill(cfg: object, killAfter: number): Promise<{ signal: string | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(cfg)], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let stderr = '';
-    child.stderr!.on('data', (d) => {
-      stderr += d;
-    });
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const lines = out.split('\n');
-      out = lines.pop()!;
-      for (const line of lines) {
-        if ((JSON.parse(line) as { batches: number }).batches >= killAfter) child.kill('SIGKILL');
-      }
-    });
-    child.on('error', reject);
-    child.on('exit', (_code, signal) => resolve({ signal, stderr }));
-  });
+function runAndKill(cfg: object, killAfter: number) {
+  return runUntilKilled(CHILD, cfg, (msg) => (msg as { batches: number }).batches >= killAfter);
 }
 
 // The checkpoint lives in the database: a consumer process killed mid-stream is replaced by another
