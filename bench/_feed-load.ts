@@ -1,6 +1,7 @@
 // The feed bench's load: concurrent writers changing disjoint key ranges through Tally's public API,
 // recording when each log entry committed (the moment transition() resolved, after COMMIT).
 import type { Entity } from '../src/changes/entity.js';
+import { seededRandom } from './_shared.js';
 
 export const now = (): number => performance.timeOrigin + performance.now();
 
@@ -40,7 +41,16 @@ export async function runWriters(
   const perWriterRate = o.ratePerS ? o.ratePerS / o.writers : 0;
   const writer = async (w: number) => {
     const first = w * o.perWriter + 1;
-    let mine = 0;
+    const rand = seededRandom(7919 * (w + 1));
+    const meanGapMs = perWriterRate > 0 ? (o.batch / perWriterRate) * 1000 : 0;
+    const gap = () => -Math.log(1 - rand()) * meanGapMs;
+    const sleepUntil = (t: number) =>
+      t > now() ? new Promise((res) => setTimeout(res, t - now())) : Promise.resolve();
+    // Paced: transactions are due at the arrivals of a Poisson process per writer (exponential gaps,
+    // open loop: a writer that fell behind writes at once). Writers pacing in lockstep would commit
+    // together and offer the relay four transactions at once every period instead.
+    let due = startedAt + gap();
+    await sleepUntil(due);
     const version = new Int32Array(o.perWriter).fill(o.startVersion);
     let pass = 0;
     while (now() < deadline) {
@@ -56,11 +66,9 @@ export async function runWriters(
           commits.set(`${k}:${version[i]}`, at);
         }
         committed += r.changed.length;
-        mine += r.changed.length;
         if (perWriterRate > 0) {
-          // Paced: sleep until this writer's share of the offered rate catches up with what it wrote.
-          const due = startedAt + (mine / perWriterRate) * 1000;
-          if (due > now()) await new Promise((res) => setTimeout(res, due - now()));
+          due += gap();
+          await sleepUntil(due);
         }
       }
       pass++;

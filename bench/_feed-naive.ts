@@ -21,7 +21,8 @@ export function startNaivePoller(
     schema: string;
     stream: string;
     pollMs: number;
-    onAck: (ids: string[], keys: string[], at: number) => void;
+    /** Per page: log ids, `key:version` identities and each entry's own ack time, in the same order. */
+    onAck: (ids: string[], keys: string[], ackTimes: Float64Array) => void;
   },
 ): NaivePoller {
   const publisher = new AckedPublisher(nc);
@@ -42,11 +43,11 @@ export function startNaivePoller(
       const entries = rows.map(
         (r) => ({ source: 'log', id: r.id, txid: '0', entry: r }) as unknown as FeedEntry,
       );
-      await publisher.publish(entries, { ...o, maxInFlight: 1024, timeoutMs: 10_000 });
+      const r = await publisher.publish(entries, { ...o, maxInFlight: 1024, timeoutMs: 10_000 });
       o.onAck(
         rows.map((r) => r.id),
         rows.map((r) => `${r.entity_key}:${r.version}`),
-        performance.timeOrigin + performance.now(),
+        r.ackTimes,
       );
       last = rows[rows.length - 1].id;
     }

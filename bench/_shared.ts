@@ -48,18 +48,23 @@ export function median(xs: readonly number[]): number {
 
 export const round = (x: number, digits: number): number => Number(x.toFixed(digits));
 
-/** 1..n in a seeded random order (mulberry32 + Fisher–Yates): the same permutation every run. */
-export function shuffledIds(n: number, seed: number): Int32Array {
-  const ids = new Int32Array(n);
-  for (let i = 0; i < n; i++) ids[i] = i + 1;
+/** A seeded uniform [0, 1) generator (mulberry32): the same sequence every run. */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
-  const rand = () => {
+  return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** 1..n in a seeded random order (mulberry32 + Fisher–Yates): the same permutation every run. */
+export function shuffledIds(n: number, seed: number): Int32Array {
+  const ids = new Int32Array(n);
+  for (let i = 0; i < n; i++) ids[i] = i + 1;
+  const rand = seededRandom(seed);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     const t = ids[i]!;

@@ -193,13 +193,15 @@ async function phase(kind: 'tally' | 'naive', rate: number, notify = false): Pro
         maxInFlight: RELAY_IN_FLIGHT,
         pollMs: 20, // the NOTIFY hint is off by default (decision 0042): a short poll instead
         onBatch: (b) => {
-          for (const e of b.entries) {
+          // Each entry counts as published when its own ack arrived (the stream had stored it), not
+          // when the last ack of its batch did.
+          b.entries.forEach((e, i) => {
             times.set(e.id, (times.get(e.id) ?? 0) + 1);
             if (e.source === 'log') {
               const k = `${e.entry.entity_key}:${e.entry.version}`;
-              if (!acked.has(k)) acked.set(k, b.ackedAt);
+              if (!acked.has(k)) acked.set(k, b.ackTimes[i]!);
             }
-          }
+          });
           lastAck = b.ackedAt;
           batches++;
         },
@@ -212,10 +214,12 @@ async function phase(kind: 'tally' | 'naive', rate: number, notify = false): Pro
         schema: 'tally',
         stream: STREAMS.naive,
         pollMs: 20,
-        onAck: (ids, keys, at) => {
+        onAck: (ids, keys, ackTimes) => {
           for (const id of ids) times.set(id, (times.get(id) ?? 0) + 1);
-          for (const k of keys) if (!acked.has(k)) acked.set(k, at);
-          lastAck = at;
+          keys.forEach((k, i) => {
+            if (!acked.has(k)) acked.set(k, ackTimes[i]!);
+          });
+          lastAck = Math.max(lastAck, ...ackTimes);
           batches++;
         },
       });

@@ -133,10 +133,16 @@ describe.skipIf(!natsAvailable)('JetStream stream and publish', () => {
     await ensureStream(await nc.jetstreamManager(), { name, subjects: streamSubjects(prefix, 's', ['log']) });
     const entries = Array.from({ length: 500 }, (_, i) => logEntry(i + 1, i % 2 ? 'resource' : 'account'));
     const opts = { prefix, schema: 's', stream: name, maxInFlight: 64, timeoutMs: 5000 };
+    const t0 = performance.timeOrigin + performance.now();
     const r1 = await publishEntries(nc, entries, opts);
-    expect(r1).toEqual({ stored: 500, duplicates: 0 });
+    const t1 = performance.timeOrigin + performance.now();
+    expect({ stored: r1.stored, duplicates: r1.duplicates }).toEqual({ stored: 500, duplicates: 0 });
+    // Every entry has its own ack time, inside the publish call.
+    expect(r1.ackTimes).toHaveLength(500);
+    expect(r1.ackTimes.every((t) => t >= t0 && t <= t1)).toBe(true);
     const r2 = await publishEntries(nc, entries.slice(100, 300), opts);
-    expect(r2).toEqual({ stored: 0, duplicates: 200 });
+    expect({ stored: r2.stored, duplicates: r2.duplicates }).toEqual({ stored: 0, duplicates: 200 });
+    expect(r2.ackTimes.every((t) => t >= t1)).toBe(true);
     const msgs = await readStream(nc, name);
     expect(msgs.map((m) => m.msgId)).toEqual(entries.map((e) => `log-${e.id}`));
     expect(msgs[0]!.subject).toBe(`${prefix}.s.log.account`);

@@ -16,6 +16,8 @@ export interface RelayBatchInfo {
   readonly duplicates: number;
   /** When the last ack of the batch arrived (`performance.timeOrigin + performance.now()`, ms). */
   readonly ackedAt: number;
+  /** When each entry's own ack arrived, in the entries' order (same clock): per-entry publish latency. */
+  readonly ackTimes: Float64Array;
 }
 
 export interface RelayOptions {

@@ -21,6 +21,11 @@ export interface PublishResult {
   readonly stored: number;
   /** Entries the stream already held (same message id inside the duplicate window). */
   readonly duplicates: number;
+  /**
+   * When each entry's ack arrived, in the entries' order (`performance.timeOrigin + performance.now()`,
+   * ms): the moment the stream had stored that entry, for commit -> publish latency metrics.
+   */
+  readonly ackTimes: Float64Array;
 }
 
 const encoder = new TextEncoder();
@@ -44,6 +49,7 @@ interface Pending {
   duplicates: number;
   failure: unknown;
   lastAckAt: number;
+  readonly ackTimes: Float64Array;
   /** Wake the sender once this many acks are in (or on a failure), not on every ack. */
   needed: number;
   wake: (() => void) | null;
@@ -100,6 +106,10 @@ export class AckedPublisher {
             } else {
               p.acked++;
               if (ack.duplicate) p.duplicates++;
+              // The reply subject is `<token><index>`.
+              const i = Number(m.subject.slice(p.token.length));
+              if (Number.isInteger(i) && i >= 0 && i < p.expected)
+                p.ackTimes[i] = performance.timeOrigin + performance.now();
             }
           } catch (e) {
             p.failure ??= e;
@@ -127,6 +137,7 @@ export class AckedPublisher {
       duplicates: 0,
       failure: null,
       lastAckAt: Date.now(),
+      ackTimes: new Float64Array(entries.length),
       needed: 0,
       wake: null,
     };
@@ -149,7 +160,7 @@ export class AckedPublisher {
       p.needed = p.expected;
       while (p.acked < p.expected && !p.failure) await this.#wait(p, o.timeoutMs);
       if (p.failure) throw natsFailure(p.failure, 'publishing to JetStream');
-      return { stored: p.acked - p.duplicates, duplicates: p.duplicates };
+      return { stored: p.acked - p.duplicates, duplicates: p.duplicates, ackTimes: p.ackTimes };
     } catch (err) {
       throw natsFailure(err, 'publishing to JetStream');
     } finally {
