@@ -18,6 +18,7 @@ export type {
 export type { EntityKey } from './changes/keys.js';
 export type { ChangeResult, Rejection, RejectReason } from './changes/result.js';
 export { canonicalJson, fingerprintOf } from './commands/canonical.js';
+export type { ChangeCommandDefinition, Guard, LocalChange } from './commands/change.js';
 export type { Command, CommandRef } from './commands/command.js';
 export type {
   CallSpec,

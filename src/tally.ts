@@ -1,6 +1,7 @@
 import { defineEntity, type EntityOptions } from './changes/definition.js';
 import { Entity, type Entity as EntityT } from './changes/entity.js';
 import { Jobs } from './changes/jobs/jobs.js';
+import type { ChangeCommandDefinition } from './commands/change.js';
 import { Command } from './commands/command.js';
 import { type CommandDefinition, defineCommand } from './commands/definition.js';
 import { resolveConfig, type TallyConfig, type TallyOptions } from './config.js';
@@ -88,8 +89,16 @@ export class Tally {
    *   steps: [{ name: 'deduct', run: (ctx) => deduct(ctx) }, { name: 'issue', call: { request, send, query } }],
    *   compensate: (ctx) => refund(ctx),
    * });
+   * // One guarded change of one row, run as one statement (docs/commands.md):
+   * const debit = tally.command('debit', {
+   *   fingerprint: (i) => ({ account: i.account }),
+   *   change: { entity: accounts, key: (i) => i.account, add: { points: -10 }, guard: { points: { gte: 10 } } },
+   * });
    */
-  command<I = any, R = unknown>(name: string, definition: CommandDefinition<I>): Command<I, R> {
+  command<I = any, R = unknown>(
+    name: string,
+    definition: CommandDefinition<I> | ChangeCommandDefinition<I>,
+  ): Command<I, R> {
     const spec = defineCommand(name, definition);
     if (this.#commands.has(spec.name)) {
       throw new TallyError('DUPLICATE_COMMAND', `command ${spec.name} is already declared`);

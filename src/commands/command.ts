@@ -24,6 +24,12 @@ export class Command<I = any, R = unknown> {
 
   constructor(config: TallyConfig, spec: CommandSpec<I>) {
     this.name = spec.name;
+    if (spec.change && spec.change.entity.config !== config) {
+      throw new TallyError(
+        'INVALID_COMMAND',
+        `command ${spec.name}: change.entity must be declared on the same Tally instance as the command`,
+      );
+    }
     this.#rt = { config, spec };
   }
 

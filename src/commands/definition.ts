@@ -1,5 +1,6 @@
 import type { Executor } from '../db/types.js';
 import { TallyError } from '../errors.js';
+import { type ChangeCommandDefinition, type CompiledChange, changeStep, compileChange } from './change.js';
 import { type FailoverOptions, type ResolvedFailover, resolveFailover } from './failover.js';
 
 /** What a downstream answer means. Only `success` and `failure` end a call; `unknown` is a state. */
@@ -123,6 +124,8 @@ export interface CommandSpec<I = any> {
   readonly leaseMs: number;
   readonly waitMs: number;
   readonly failover: ResolvedFailover | null;
+  /** A change command's declaration (its one step is that change): submit runs it as one statement. */
+  readonly change: CompiledChange<I> | null;
 }
 
 const NAME_RE = /^[a-z][a-z0-9_.-]{0,62}$/;
@@ -149,11 +152,24 @@ function int(v: unknown, name: string, what: string, fallback: number, min: numb
 }
 
 /** Validates a declaration once, at `tally.command(...)`. */
-export function defineCommand<I>(name: unknown, def: CommandDefinition<I>): CommandSpec<I> {
+export function defineCommand<I>(
+  name: unknown,
+  declared: CommandDefinition<I> | ChangeCommandDefinition<I>,
+): CommandSpec<I> {
   if (typeof name !== 'string' || !NAME_RE.test(name)) {
     throw new TallyError('INVALID_COMMAND', `command name must match ${NAME_RE.source}`);
   }
-  if (!def || typeof def !== 'object') throw bad(name, 'a definition is required');
+  if (!declared || typeof declared !== 'object') throw bad(name, 'a definition is required');
+  let change: CompiledChange<I> | null = null;
+  let def = declared as CommandDefinition<I>;
+  if ('change' in declared && declared.change !== undefined) {
+    // A change command is a command with one local step, that change: every reader sees it as such.
+    for (const f of ['steps', 'compensate', 'result'] as const) {
+      if (f in declared) throw bad(name, `a change command has no ${f} (its one step is the change)`);
+    }
+    change = compileChange(name, declared.change);
+    def = { ...declared, steps: [changeStep(name, change)] } as CommandDefinition<I>;
+  }
   if (typeof def.fingerprint !== 'function') throw bad(name, 'fingerprint(input) must be a function');
   if (!Array.isArray(def.steps) || def.steps.length === 0) throw bad(name, 'steps must be a non-empty array');
   for (const f of ['compensate', 'result'] as const) {
@@ -195,6 +211,7 @@ export function defineCommand<I>(name: unknown, def: CommandDefinition<I>): Comm
     leaseMs: int(def.leaseMs, name, 'leaseMs', 30_000, 100, 86_400_000),
     waitMs: int(def.waitMs, name, 'waitMs', 0, 0, 600_000),
     failover: resolveFailover(name, def.failover),
+    change,
   });
 }
 

@@ -49,7 +49,8 @@ export interface EventIn {
   data?: unknown;
 }
 
-const COLS = `id::text AS id, type, principal, key, fingerprint, params, input, status, step_index, decisions,
+/** The command row as every reader takes it (also the one-statement change command's RETURNING). */
+export const COLS = `id::text AS id, type, principal, key, fingerprint, params, input, status, step_index, decisions,
   outputs, result, error, attempts, next_at, lease_owner, lease_until, created_at, updated_at, finished_at`;
 const CALL_COLS = `command_id::text AS command_id, step, downstream_key, request, sends, queries, first_sent_at,
   last_sent_at, outcome, value, resolved_by, resolved_at, created_at`;

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TallyError } from '../errors.js';
 import { asStored, checkIdempotencyKey, checkPrincipal, fingerprintOf } from './canonical.js';
+import { submitChange } from './change-submit.js';
 import type { CommandRuntime } from './context.js';
 import { drive } from './drive.js';
 import { submitWithFailover } from './failover-submit.js';
@@ -33,7 +34,9 @@ export interface Prepared {
 export async function submit<I>(rt: CommandRuntime, args: SubmitInput<I>): Promise<CommandResult> {
   const p = prepare(rt, args);
   const f = rt.spec.failover;
-  return f ? submitWithFailover(rt, f, p) : submitPrimary(rt, p);
+  if (f) return submitWithFailover(rt, f, p);
+  const change = rt.spec.change;
+  return change ? submitChange(rt, change, p, () => submitPrimary(rt, p)) : submitPrimary(rt, p);
 }
 
 function prepare<I>(rt: CommandRuntime, args: SubmitInput<I>): Prepared {
