@@ -1,9 +1,15 @@
 // The state <-> log half of `npm run bench -- reconcile` (the leading `_` keeps bench/run.ts from listing it).
-// 1,000,000 resources with one chained `create` entry each (generate_series and one bulk INSERT ... SELECT
-// through the log's own hash builder), 200 moved once more through Tally, then 1,000 planted drifts of six
-// kinds. Timed: the reconciler's state <-> log check beside a hand-written anti-join (the floor).
+// 1,000,000 resources created through Tally itself: `resources.create()` in 10 calls of 100,000 rows (the
+// default maxBatch), each call the one statement every create is (src/changes/create.ts: a data-modifying
+// CTE INSERTs the rows and, from their RETURNING images, their chained `create` entries), so every row and its
+// entry are written by the same statement, as in production. (Until 2026-11-30 the bench inserted the rows and
+// then their entries in a second bulk statement: data no Tally writer produces, on which the reconciler's
+// proof that a row is untouched since its entry (decision 0057) never holds.) Then 200 moved once more
+// through Tally, and 1,000 planted drifts of six kinds, all written around Tally: 100 of the 400 rows changed
+// around Tally are changed by a raw UPDATE inside the same transaction as a Tally transition of them (the
+// case the tuple-header proof must not mistake for untouched). Timed: the reconciler's state <-> log check
+// beside a hand-written anti-join (the floor).
 import pg from 'pg';
-import { insertLogSql } from '../src/changes/hash-sql.js';
 import { postgres } from '../src/db/postgres/index.js';
 import { reconcile } from '../src/reconcile/index.js';
 import { createTally } from '../src/tally.js';
@@ -22,7 +28,8 @@ function plan() {
   };
   return {
     moved: take(200), // get a second entry through Tally: v2 for the deleted-last / deleted-first drifts
-    changed: take(400), // row_changed_outside_log: a raw UPDATE of the state, version not bumped
+    changed: take(300), // row_changed_outside_log: a raw UPDATE of the state, version not bumped
+    changedInTx: take(100), // row_changed_outside_log: a Tally transition, then a raw UPDATE in its transaction
     bumped: take(200), // version_ahead_of_log: a raw UPDATE that bumps the version, no entry
     noLog: take(100), // no_log: the entity's only entry deleted
     rolledBack: take(100), // log_ahead_of_row: the row's version set back to 0
@@ -55,26 +62,32 @@ export async function stateLogBench(log: (line: string) => void = console.log): 
     const tally = await createTally({ db });
     await tally.migrate();
     const p = plan();
-    const build = await timed(async () => {
-      await db.exec(`CREATE TABLE resources (id integer PRIMARY KEY, state text NOT NULL, version integer NOT NULL DEFAULT 0,
-                       owner text, amount numeric(12, 2) NOT NULL DEFAULT 0);
-                     INSERT INTO resources SELECT g, 'active', 1, 'owner-' || g, g * 1.5 FROM generate_series(1, ${ENTITIES}) g;`);
-      const source = `SELECT 'resource'::text AS entity_type, t.id::text AS entity_key, 1::int8 AS version,
-          'create'::text AS action, 'bench'::text AS actor, NULL::text AS source_ip, NULL::text AS reason,
-          NULL::text AS request_id, NULL::text AS command_id, NULL::jsonb AS before, to_jsonb(t) AS after,
-          ARRAY['amount', 'id', 'owner', 'state', 'version'] AS changed, now() AS at, NULL::bytea AS prev_hash
-        FROM resources t`;
-      await db.exec(insertLogSql('"tally"', source));
-      await vacuum();
-    });
-    log(`built ${ENTITIES.toLocaleString('en')} rows and log entries in ${round(build.s, 1)} s`);
+    const list = (ids: number[]) => ids.join(',');
     const resources = tally.entity('resource', {
       table: 'resources',
       states: { active: ['frozen'], frozen: ['active'] },
     });
+    const build = await timed(async () => {
+      await db.exec(`CREATE TABLE resources (id integer PRIMARY KEY, state text NOT NULL, version integer NOT NULL DEFAULT 0,
+                       owner text, amount numeric(12, 2) NOT NULL DEFAULT 0)`);
+      const batch = 100_000;
+      for (let lo = 1; lo <= ENTITIES; lo += batch) {
+        const rows = [];
+        for (let g = lo; g < Math.min(lo + batch, ENTITIES + 1); g++) {
+          rows.push({ id: g, state: 'active', owner: `owner-${g}`, amount: g * 1.5 });
+        }
+        await resources.create({ rows, actor: 'bench' });
+      }
+      await vacuum();
+    });
+    log(`built ${ENTITIES.toLocaleString('en')} rows and log entries in ${round(build.s, 1)} s`);
     await resources.transition({ keys: p.moved, to: 'frozen', actor: 'bench' });
+    // Logged and changed around the log in one transaction: the row's last write is not its entry's statement.
+    await db.transaction(async (tx) => {
+      await resources.transition({ keys: p.changedInTx, to: 'frozen', actor: 'bench', tx });
+      await tx.exec(`UPDATE resources SET owner = 'someone else' WHERE id IN (${list(p.changedInTx)})`);
+    });
 
-    const list = (ids: number[]) => ids.join(',');
     const lastDeleted = p.moved.slice(0, 100);
     const firstDeleted = p.moved.slice(100);
     await db.exec(`
@@ -86,13 +99,13 @@ export async function stateLogBench(log: (line: string) => void = console.log): 
       DELETE FROM tally.log WHERE entity_type = 'resource' AND version = 1 AND entity_key IN (${firstDeleted.map((k) => `'${k}'`).join(',')});`);
     await vacuum();
     const expected = new Map<string, string>();
-    for (const k of p.changed) expected.set(String(k), 'row_changed_outside_log');
+    for (const k of [...p.changed, ...p.changedInTx]) expected.set(String(k), 'row_changed_outside_log');
     for (const k of [...p.bumped, ...lastDeleted]) expected.set(String(k), 'version_ahead_of_log');
     for (const k of p.noLog) expected.set(String(k), 'no_log');
     for (const k of p.rolledBack) expected.set(String(k), 'log_ahead_of_row');
     for (const k of firstDeleted) expected.set(String(k), 'version_gap');
     log(
-      `planted ${expected.size} drifts: 400 changed around Tally, 300 ahead of the log (200 bumped, 100 last entries deleted), 100 never logged, 100 log ahead, 100 first entries deleted`,
+      `planted ${expected.size} drifts: 400 changed around Tally (100 in a Tally change's own transaction), 300 ahead of the log (200 bumped, 100 last entries deleted), 100 never logged, 100 log ahead, 100 first entries deleted`,
     );
 
     const floorSql = `SELECT count(*) AS n FROM resources t WHERE t.version > 0 AND NOT EXISTS (
@@ -124,7 +137,7 @@ export async function stateLogBench(log: (line: string) => void = console.log): 
     }
     const chain = await timed(() => reconcile([resources], { chains: true }));
     log(
-      `with chain verification (1,000,200 hashes recomputed): ${round(chain.s, 2)} s, ${chain.value.total} findings`,
+      `with chain verification (1,000,300 hashes recomputed): ${round(chain.s, 2)} s, ${chain.value.total} findings`,
     );
     const s = median(checks);
     const f = median(floors);

@@ -30,6 +30,19 @@ export function differsSql(columns: ReadonlyMap<string, string>, t: string, l: s
   return `(${parts.join(' OR ')})`;
 }
 
+/**
+ * `true` when the row version `t` provably is the one the statement that wrote log entry `l` wrote
+ * (decision 0057): the same transaction id and command id in both tuple headers. Every Tally writer writes
+ * a row and its entry in one statement (one command id), and any later write of the row, even in the same
+ * transaction, gives it a new command id. A tuple whose `xmax` is neither empty nor its own `xmin` may
+ * hold a combo command id in the `cmin` field instead (a write of it rolled back in a savepoint of its own
+ * transaction) — such a tuple is never taken as proof.
+ */
+export function untouchedSql(t: string, l: string): string {
+  const plain = (x: string) => `(${x}.xmax = '0'::xid OR ${x}.xmax = ${x}.xmin)`;
+  return `(${t}.xmin = ${l}.xmin AND ${t}.cmin = ${l}.cmin AND ${plain(t)} AND ${plain(l)})`;
+}
+
 /** An estimate of a table's rows (planner statistics), or an exact count when it was never analyzed. */
 export const rowEstimateSql = (table: string): SqlQuery => ({
   text: `SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::int8 ELSE (SELECT count(*) FROM ${table}) END AS n
@@ -86,7 +99,9 @@ export function stateChunkSql(
   const v = `t.${def.version.sql}`;
   const values: unknown[] = [def.name];
   const where = rangeOf(def, keyType, lo, hi, values);
-  const drift = `(l.id IS NULL AND ${v} > 0) OR l.version > ${v} OR (l.version = ${v} AND ${differsSql(columns, 't', 'l')})`;
+  // The header proof first: the column comparison runs only for rows it cannot vouch for (AND is
+  // evaluated left to right with short-circuit inside one expression).
+  const drift = `(l.id IS NULL AND ${v} > 0) OR l.version > ${v} OR (l.version = ${v} AND NOT ${untouchedSql('t', 'l')} AND ${differsSql(columns, 't', 'l')})`;
   return {
     text: `SELECT ${k}::text AS k, ${v}::int8 AS v, l.version::int8 AS lv
              FROM ${def.table.sql} t
