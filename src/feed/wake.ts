@@ -14,6 +14,8 @@ export interface PgListenClientLike {
   on(event: 'notification', listener: (msg: { channel: string; payload?: string }) => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
   release(err?: boolean | Error): void;
+  /** When present (a `pg` Client is an EventEmitter), the listeners are removed on stop. */
+  removeListener?(event: string, listener: (...args: any[]) => void): unknown;
 }
 /** The part of a PGlite instance used for LISTEN. */
 export interface PGliteListenLike {
@@ -66,20 +68,30 @@ export class Wakeup {
       }
       const client = await (this.#source as PgListenPoolLike).connect();
       let gone = false;
-      client.on('error', () => {
-        // The connection died: fall back to polling, never crash the process.
+      const onNotification = (msg: { channel: string; payload?: string }) => {
+        if (msg.channel === this.#channel) this.#notified(msg.payload);
+      };
+      const onError = () => {
+        // The connection died: fall back to polling, never crash the process. Once released (stop), the
+        // client belongs to the pool again, and releasing it a second time would throw from this handler.
+        if (gone) return;
         gone = true;
         this.#unlisten = null;
+        detach();
         client.release(true);
-      });
-      client.on('notification', (msg) => {
-        if (msg.channel === this.#channel) this.#notified(msg.payload);
-      });
+      };
+      const detach = () => {
+        client.removeListener?.('notification', onNotification);
+        client.removeListener?.('error', onError);
+      };
+      client.on('error', onError);
+      client.on('notification', onNotification);
       await client.query(`LISTEN "${this.#channel}"`);
       this.#unlisten = async () => {
         if (gone) return;
         gone = true;
         await client.query(`UNLISTEN "${this.#channel}"`).catch(() => {});
+        detach();
         client.release();
       };
     } catch {

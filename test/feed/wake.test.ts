@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pglite } from '../../src/db/pglite/index.js';
 import type { Executor } from '../../src/db/types.js';
 import { feedNotifyEnabled, openConsumer, setFeedNotify, type WakeSource } from '../../src/feed/index.js';
+import { Wakeup } from '../../src/feed/wake.js';
 import type { Tally } from '../../src/tally.js';
 import { freshPostgres, postgresAvailable, type TestDatabase } from '../support/databases.js';
 import { resourcesFixture } from '../support/resources.js';
@@ -78,6 +79,55 @@ if (postgresAvailable) {
   wakeSuite('postgres', async () => {
     t = await freshPostgres(6);
     return { db: t.db, listen: t.pool!, close: () => t.close() };
+  });
+
+  describe('feed wake-ups [postgres]: the LISTEN connection dies', () => {
+    let d: TestDatabase;
+    beforeAll(async () => {
+      d = await freshPostgres(3);
+    });
+    afterAll(() => d.close());
+
+    // The connection is killed from another session; what the pool then does must not reach our handlers.
+    const killOthers = async () => {
+      await d.db.query({
+        text: `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+      });
+      await new Promise((r) => setTimeout(r, 300)); // the error event arrives on its own
+    };
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown) => uncaught.push(e);
+
+    it("after stop: the pooled connection dying is the pool's business (no second release, no crash)", async () => {
+      process.on('uncaughtException', onUncaught);
+      try {
+        const w = new Wakeup(d.pool!, 'tally', 'log');
+        await w.start();
+        expect(w.listening).toBe(true);
+        await w.stop();
+        await killOthers();
+        expect(uncaught).toEqual([]);
+      } finally {
+        process.off('uncaughtException', onUncaught);
+      }
+    });
+
+    it('while listening: falls back to polling, then listens again on a fresh connection', async () => {
+      process.on('uncaughtException', onUncaught);
+      try {
+        const w = new Wakeup(d.pool!, 'tally', 'log');
+        await w.start();
+        await killOthers();
+        expect(w.listening).toBe(false);
+        await w.start();
+        expect(w.listening).toBe(true);
+        await w.stop();
+        expect(uncaught).toEqual([]);
+      } finally {
+        process.off('uncaughtException', onUncaught);
+      }
+    });
   });
 } else {
   describe.skip('feed wake-ups [postgres]', () => {
