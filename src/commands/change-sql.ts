@@ -8,7 +8,9 @@ import { COLS, type RecordedRequest } from './sql.js';
  * A whole change command as ONE autocommit statement (decision 0025): look the key up, read-check-update
  * the entity row with its hash-chained log row, record the command with its final outcome and the
  * timeline events the general path would have written (submitted, then step_done + succeeded, or
- * failed). Returns `st` and the command row:
+ * failed). Returns `st`, the outcome (`result` or `error`) and, when the key was known, its row (`prior`,
+ * as JSON): a new command's row is what the caller sent plus that outcome, so it is not sent back.
+ * `st` is one of:
  *
  * - `exists`: the key was already recorded (its row is returned; nothing was written);
  * - `changed` / `unchanged`: succeeded; `guard` / `not_found`: failed definitely (no change, no log row);
@@ -82,10 +84,12 @@ function textFor(s: string, c: CompiledChange, plan: ChangePlan): { text: string
   const text = `WITH prior AS (SELECT ${COLS} FROM ${s}.commands WHERE type = $2 AND principal = $3 AND key = $4),
     ${entity},
     o AS (
-      SELECT CASE WHEN EXISTS (SELECT 1 FROM prior) THEN 'exists' ELSE x.st END AS st,
-             x.st IN ('changed', 'unchanged') AS ok, x.result,
-             CASE x.st WHEN 'guard' THEN $12::text ELSE x.st END AS reason, x.details
-        FROM ic_out x
+      SELECT y.st, y.ok, y.result,
+             CASE WHEN NOT y.ok THEN jsonb_build_object('step', '${CHANGE_STEP}', 'reason', y.reason, 'details', y.details) END AS error
+        FROM (SELECT CASE WHEN EXISTS (SELECT 1 FROM prior) THEN 'exists' ELSE x.st END AS st,
+                     x.st IN ('changed', 'unchanged') AS ok, x.result,
+                     CASE x.st WHEN 'guard' THEN $12::text ELSE x.st END AS reason, x.details
+                FROM ic_out x) y
     ),
     cmd AS (
       INSERT INTO ${s}.commands (id, type, principal, key, fingerprint, params, input, status, step_index,
@@ -94,10 +98,10 @@ function textFor(s: string, c: CompiledChange, plan: ChangePlan): { text: string
              CASE WHEN o.ok THEN 'succeeded' ELSE 'failed' END, CASE WHEN o.ok THEN 1 ELSE 0 END,
              CASE WHEN o.ok THEN jsonb_build_object('${CHANGE_STEP}', o.result) ELSE '{}'::jsonb END,
              CASE WHEN o.ok THEN o.result END,
-             CASE WHEN NOT o.ok THEN jsonb_build_object('step', '${CHANGE_STEP}', 'reason', o.reason, 'details', o.details) END,
+             o.error,
              $8, $8, $8, $8
         FROM o WHERE o.st IN ('changed', 'unchanged', 'guard', 'not_found')
-      RETURNING ${COLS}
+      RETURNING 1
     ),
     ev AS (
       INSERT INTO ${s}.command_events (command_id, kind, step, data, at)
@@ -106,13 +110,13 @@ function textFor(s: string, c: CompiledChange, plan: ChangePlan): { text: string
                (1, 'submitted', NULL, jsonb_build_object('fingerprint', $5::text)),
                (2, CASE WHEN o.ok THEN 'step_done' ELSE 'failed' END, '${CHANGE_STEP}',
                    CASE WHEN o.ok THEN jsonb_build_object('output', o.result)
-                        ELSE jsonb_build_object('reason', o.reason, 'details', o.details) END),
+                        ELSE jsonb_build_object('reason', o.error -> 'reason', 'details', o.error -> 'details') END),
                (3, CASE WHEN o.ok THEN 'succeeded' END, NULL, jsonb_build_object('result', o.result))
              ) AS e(n, kind, step, data)
        WHERE EXISTS (SELECT 1 FROM cmd) AND e.kind IS NOT NULL
        ORDER BY e.n
     )
-    SELECT o.st, r.* FROM o LEFT JOIN (SELECT * FROM cmd UNION ALL SELECT * FROM prior) r ON true`;
+    SELECT o.st, o.result, o.error, (SELECT row_to_json(p) FROM prior p) AS prior FROM o`;
   t = { text, name: `tally_chg_${hashOf(text)}` };
   texts.set(plan, t);
   return t;

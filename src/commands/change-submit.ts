@@ -3,6 +3,7 @@ import type { CompiledChange } from './change.js';
 import { changeValues } from './change.js';
 import { changeCommandSql } from './change-sql.js';
 import type { CommandRuntime } from './context.js';
+import type { CommandFailure } from './definition.js';
 import { ACTIVE, normalizeRow } from './machine.js';
 import { type CommandResult, toResult } from './result.js';
 import type { Prepared } from './submit.js';
@@ -25,22 +26,24 @@ export async function submitChange(
   const { config, spec } = rt;
   const plan = await change.plan(config.db);
   const values = changeValues(spec.name, change, plan, p.input);
-  let rows: Record<string, unknown>[];
+  const at = config.clock();
+  const id = config.ids();
+  let rows: ChangeRow[];
   try {
-    rows = await config.db.query(
+    rows = await config.db.query<ChangeRow>(
       changeCommandSql(
         config.s,
         change,
         plan,
         {
-          id: config.ids(),
+          id,
           type: spec.name,
           principal: p.principal,
           key: p.key,
           fingerprint: p.fingerprint,
           params: p.canonical,
           input: JSON.stringify(p.input),
-          at: config.clock(),
+          at,
         },
         values,
       ),
@@ -49,10 +52,35 @@ export async function submitChange(
     if (sqlStateOf(err) === '23505') return fallback();
     throw err;
   }
-  const { st, ...raw } = rows[0] as { st: string } & Record<string, unknown>;
-  if (st === 'race') return fallback();
-  const row = normalizeRow(raw);
-  if (st !== 'exists') return toResult(row, false);
-  if (row.fingerprint === p.fingerprint && !ACTIVE.has(row.status)) return toResult(row, true);
-  return fallback();
+  const r = rows[0]!;
+  if (r.st === 'race') return fallback();
+  if (r.st === 'exists') {
+    const row = normalizeRow(json(r.prior) as Record<string, unknown>);
+    if (row.fingerprint === p.fingerprint && !ACTIVE.has(row.status)) return toResult(row, true);
+    return fallback();
+  }
+  const ok = r.st === 'changed' || r.st === 'unchanged';
+  // The row as recorded: what was sent, finished now with this outcome (as toResult would read it back).
+  return {
+    id,
+    type: spec.name,
+    key: p.key,
+    principal: p.principal,
+    status: ok ? 'succeeded' : 'failed',
+    result: ok ? json(r.result) : null,
+    error: ok ? null : (json(r.error) as CommandFailure),
+    replayed: false,
+    attempts: 0,
+    createdAt: at,
+    finishedAt: at,
+  };
 }
+
+interface ChangeRow extends Record<string, unknown> {
+  st: 'exists' | 'race' | 'changed' | 'unchanged' | 'guard' | 'not_found';
+  result: unknown;
+  error: unknown;
+  prior: unknown;
+}
+
+const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
