@@ -12,6 +12,12 @@
  * field can be read back from the text unambiguously, so different rows never share a hashed text.
  * The header holds exactly the fields one change statement shares by all its rows: a writer computes
  * it once per statement, a verifier from each row — the same builder, so the two can never disagree.
+ *
+ * An entry whose `before` holds only the changed fields' old values (`before_delta`, decision 0007) adds
+ * one field at the end, `,delta`: the marker is covered by the hash, and entries written with full
+ * before images (all entries before migration 6, and every writer but the one-pass transition) hash
+ * exactly as before. The text after the self-delimiting `changed` field is either empty or `,delta`,
+ * so the two forms can never share a text.
  */
 export interface HashHeader {
   entity_type: string;
@@ -40,11 +46,30 @@ export function logHashHeaderSql(f: HashHeader): string {
   return `${texts.join(` || ',' || `)} || ',' || to_char(${f.at} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')`;
 }
 
-/** The body text over a row alias `x` with the log's columns. */
-function logHashBodySql(x: string): string {
+/**
+ * The body text over a row alias `x` with the log's columns. `delta`: whether the row's before image is
+ * the changed fields only — a writer knows it (a constant), a verifier reads it from the row.
+ */
+function logHashBodySql(x: string, delta: boolean | undefined): string {
+  const marker =
+    delta === undefined
+      ? ` || CASE WHEN ${x}.before_delta THEN ',delta' ELSE '' END`
+      : delta
+        ? ` || ',delta'`
+        : '';
   return `',' || coalesce(encode(${x}.prev_hash, 'hex'), 'NULL') || ',' || quote_nullable(${x}.entity_key)
     || ',' || ${x}.version::text || ',' || coalesce(${x}.before::text, 'NULL')
-    || ',' || coalesce(${x}.after::text, 'NULL') || ',' || quote_nullable(${x}.changed::text)`;
+    || ',' || coalesce(${x}.after::text, 'NULL') || ',' || quote_nullable(${x}.changed::text)${marker}`;
+}
+
+/**
+ * The full before image of a log row `x`, whichever way it was stored: an entry marked `before_delta`
+ * keeps only the old values of the fields it changed, and the rest of the row was as its after image
+ * shows it (jsonb `||` takes the right operand's value for a key both sides have). Every reader of
+ * `before` goes through this, so a log holding both forms reads as one.
+ */
+export function fullBeforeSql(x: string): string {
+  return `CASE WHEN ${x}.before_delta THEN ${x}.after || ${x}.before ELSE ${x}.before END`;
 }
 
 const headerOf = (x: string): HashHeader => ({
@@ -61,10 +86,11 @@ const headerOf = (x: string): HashHeader => ({
 /**
  * The hash of a log row, as one SQL expression over a row alias `x` with the log's columns.
  * The same expression writes the chain and verifies it, so the two can never disagree.
- * With `header`, the header text is that SQL expression instead (a writer's once-per-statement value).
+ * With `header`, the header text is that SQL expression instead (a writer's once-per-statement value);
+ * with `delta`, the row's `before_delta` is that constant instead of a column of `x` (a writer's).
  */
-export function logHashSql(x: string, header?: string): string {
-  return `sha256(convert_to((${header ?? logHashHeaderSql(headerOf(x))}) || ${logHashBodySql(x)}, 'UTF8'))`;
+export function logHashSql(x: string, header?: string, delta?: boolean): string {
+  return `sha256(convert_to((${header ?? logHashHeaderSql(headerOf(x))}) || ${logHashBodySql(x, delta)}, 'UTF8'))`;
 }
 
 /** The log columns, in the order `insertLogSql` expects its SELECT to produce them. */
@@ -78,11 +104,13 @@ export const LOG_COLUMNS =
  * `shared`: when every row's header fields are the same SQL expressions (a change statement's
  * parameters, which the source also selects), the header text is computed once for the statement
  * (an uncorrelated subquery runs once) rather than once per row.
+ * `beforeDelta`: the source's `before` is the old values of the changed fields only (decision 0007);
+ * the rows are marked so, and their hash covers the mark. Otherwise `before` is the full image.
  */
-export function insertLogSql(s: string, source: string, shared?: HashHeader): string {
+export function insertLogSql(s: string, source: string, shared?: HashHeader, beforeDelta = false): string {
   const header = shared ? `SELECT ${logHashHeaderSql(shared)}` : undefined;
-  return `INSERT INTO ${s}.log (${LOG_COLUMNS}, hash)
+  return `INSERT INTO ${s}.log (${LOG_COLUMNS}, ${beforeDelta ? 'before_delta, ' : ''}hash)
     SELECT x.entity_type, x.entity_key, x.version, x.action, x.actor, x.source_ip, x.reason, x.request_id,
-           x.command_id, x.before, x.after, x.changed, x.at, x.prev_hash, ${logHashSql('x', header)}
+           x.command_id, x.before, x.after, x.changed, x.at, x.prev_hash, ${beforeDelta ? 'true, ' : ''}${logHashSql('x', header, beforeDelta)}
       FROM (${source} OFFSET 0) x`;
 }

@@ -1,36 +1,37 @@
 import type { SqlQuery } from '../db/types.js';
 import type { EntityDefinition } from './definition.js';
-import { logHashSql } from './hash-sql.js';
+import { fullBeforeSql, logHashSql } from './hash-sql.js';
 
+/** A log row `l` as read back; `before` is always the full image (decision 0007). */
 const LOG_FIELDS = `id::text AS id, entity_type, entity_key, version::int8 AS version, action, actor, source_ip, reason,
-  request_id, command_id, before, after, changed, at, txid::text AS txid,
+  request_id, command_id, ${fullBeforeSql('l')} AS before, after, changed, at, txid::text AS txid,
   encode(prev_hash, 'hex') AS prev_hash, encode(hash, 'hex') AS hash`;
 
 export const entityLogSql = (s: string, entityType: string, key: string, limit: number): SqlQuery => ({
-  text: `SELECT ${LOG_FIELDS} FROM ${s}.log WHERE entity_type = $1 AND entity_key = $2 ORDER BY version LIMIT $3`,
+  text: `SELECT ${LOG_FIELDS} FROM ${s}.log l WHERE entity_type = $1 AND entity_key = $2 ORDER BY version LIMIT $3`,
   values: [entityType, key, limit],
 });
 
 export const logAtVersionSql = (s: string, entityType: string, key: string, version: number): SqlQuery => ({
-  text: `SELECT ${LOG_FIELDS} FROM ${s}.log WHERE entity_type = $1 AND entity_key = $2 AND version <= $3
+  text: `SELECT ${LOG_FIELDS} FROM ${s}.log l WHERE entity_type = $1 AND entity_key = $2 AND version <= $3
           ORDER BY version DESC LIMIT 1`,
   values: [entityType, key, version],
 });
 
 export const logAtTimeSql = (s: string, entityType: string, key: string, at: Date): SqlQuery => ({
-  text: `SELECT ${LOG_FIELDS} FROM ${s}.log WHERE entity_type = $1 AND entity_key = $2 AND at <= $3
+  text: `SELECT ${LOG_FIELDS} FROM ${s}.log l WHERE entity_type = $1 AND entity_key = $2 AND at <= $3
           ORDER BY version DESC LIMIT 1`,
   values: [entityType, key, at],
 });
 
 export const firstLogSql = (s: string, entityType: string, key: string): SqlQuery => ({
-  text: `SELECT ${LOG_FIELDS} FROM ${s}.log WHERE entity_type = $1 AND entity_key = $2 ORDER BY version LIMIT 1`,
+  text: `SELECT ${LOG_FIELDS} FROM ${s}.log l WHERE entity_type = $1 AND entity_key = $2 ORDER BY version LIMIT 1`,
   values: [entityType, key],
 });
 
 /**
  * Folds one entity's log and compares it with its row, in the database: each version follows the last
- * by one, each before image equals the previous after image, each hash is right and links to the
+ * by one, each (full) before image equals the previous after image, each hash is right and links to the
  * previous one, and the last after image is the row as it is now.
  */
 export const verifyEntitySql = (
@@ -41,7 +42,7 @@ export const verifyEntitySql = (
 ): SqlQuery => ({
   text: `
     WITH l AS (
-      SELECT x.*, lag(x.version) OVER w AS prev_version, lag(x.after) OVER w AS prev_after,
+      SELECT x.*, ${fullBeforeSql('x')} AS full_before, lag(x.version) OVER w AS prev_version, lag(x.after) OVER w AS prev_after,
              lag(x.hash) OVER w AS prev_row_hash, ${logHashSql('x')} AS expected_hash
         FROM ${s}.log x WHERE x.entity_type = $1 AND x.entity_key = $2
       WINDOW w AS (ORDER BY x.version)
@@ -53,7 +54,7 @@ export const verifyEntitySql = (
       (SELECT coalesce(json_agg(version ORDER BY version), '[]') FROM l
         WHERE version <> coalesce(prev_version, 0) + 1) AS version_gaps,
       (SELECT coalesce(json_agg(version ORDER BY version), '[]') FROM l
-        WHERE prev_version IS NOT NULL AND before IS DISTINCT FROM prev_after) AS broken_images,
+        WHERE prev_version IS NOT NULL AND full_before IS DISTINCT FROM prev_after) AS broken_images,
       (SELECT coalesce(json_agg(version ORDER BY version), '[]') FROM l WHERE hash <> expected_hash) AS bad_hashes,
       (SELECT coalesce(json_agg(version ORDER BY version), '[]') FROM l
         WHERE prev_hash IS DISTINCT FROM prev_row_hash) AS broken_links,

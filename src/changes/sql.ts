@@ -144,8 +144,9 @@ export function changeSql(
 /**
  * Statement two when the lock's counts show every key exists and may move, the transition has one
  * source state, and the table's UPDATEs change only what they set (no triggers, no generated columns):
- * one pass over the rows. The before image is the after image with the source state and the previous
- * version put back — exact under those conditions — and the changed fields are state and version.
+ * one pass over the rows. The before image is stored as the source state and the previous version
+ * (the two changed fields, decision 0007); the full image is the after image with those put back —
+ * exact under those conditions.
  * The remaining keys are those already in the target state (the lock's counts say there are no others).
  */
 export function fastTransitionSql(
@@ -188,11 +189,14 @@ function onePassSql(
 ): SqlQuery {
   const { table, key, state, version } = def;
   const values: unknown[] = [...paramValues(p), op.to, op.from];
+  // The before image as the old values of the two fields that change (decision 0007): the rest of the
+  // row is the after image's, so readers rebuild the full image as `after || before` (fullBeforeSql).
   const insertLog = insertChangeLogSql(
     s,
-    `u.after || jsonb_build_object(${sqlString(state.name)}, $11::text, ${sqlString(version.name)}, u.v - 1)`,
+    `jsonb_build_object(${sqlString(state.name)}, $11::text, ${sqlString(version.name)}, u.v - 1)`,
     `${sqlString(`{${[state.name, version.name].sort().join(',')}}`)}::text[]`,
     '',
+    true,
   );
   const left = `FROM unnest($1::${shape.keyType}[]) AS i(k) WHERE NOT EXISTS (SELECT 1 FROM upd u WHERE u.k = i.k)`;
   const otherKeys =
@@ -244,9 +248,18 @@ const SHARED: HashHeader = {
   at: '$9::timestamptz',
 };
 
-/** `INSERT INTO log` of the updated rows `upd`, its hash header computed once for the statement. */
-function insertChangeLogSql(s: string, before: string, changed: string, join: string): string {
-  return insertLogSql(s, logSourceSql(s, before, changed, join), SHARED);
+/**
+ * `INSERT INTO log` of the updated rows `upd`, its hash header computed once for the statement.
+ * `beforeDelta`: `before` is the changed fields' old values only, not the full image.
+ */
+function insertChangeLogSql(
+  s: string,
+  before: string,
+  changed: string,
+  join: string,
+  beforeDelta = false,
+): string {
+  return insertLogSql(s, logSourceSql(s, before, changed, join), SHARED, beforeDelta);
 }
 
 /**

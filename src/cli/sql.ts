@@ -1,4 +1,4 @@
-import { logHashSql } from '../changes/hash-sql.js';
+import { fullBeforeSql, logHashSql } from '../changes/hash-sql.js';
 import type { SqlQuery } from '../db/types.js';
 
 /**
@@ -9,7 +9,7 @@ import type { SqlQuery } from '../db/types.js';
 export const entityLogRowsSql = (s: string, entityType: string, key: string): SqlQuery => ({
   text: `
     SELECT x.id::text AS id, x.version::int8 AS version, x.action, x.actor, x.source_ip, x.reason,
-           x.request_id, x.command_id, x.before, x.after, x.changed, x.at, x.txid::text AS txid,
+           x.request_id, x.command_id, ${fullBeforeSql('x')} AS before, x.after, x.changed, x.at, x.txid::text AS txid,
            encode(x.prev_hash, 'hex') AS prev_hash, encode(x.hash, 'hex') AS hash,
            x.hash = ${logHashSql('x')} AS hash_ok,
            x.prev_hash IS NOT DISTINCT FROM lag(x.hash) OVER w AS link_ok,

@@ -223,6 +223,16 @@ ALTER TABLE ${s}.log DROP CONSTRAINT log_entity_version;
 ALTER TABLE ${s}.log ADD CONSTRAINT log_entity_version UNIQUE (entity_type, entity_key, version) INCLUDE (hash);
 `,
   },
+  {
+    version: 6,
+    name: 'log: before image as the changed fields only',
+    // true: `before` holds the old values of the changed fields only; the full before image is
+    // `after || before` (decision 0007). Existing rows keep their full before images (false). A constant
+    // default adds the column without rewriting the log.
+    sql: (s) => `
+ALTER TABLE ${s}.log ADD COLUMN before_delta boolean NOT NULL DEFAULT false;
+`,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

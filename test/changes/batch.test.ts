@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { fullBeforeSql } from '../../src/changes/hash-sql.js';
 import { createTally } from '../../src/tally.js';
 import { describeEachDialect, type TestDatabase } from '../support/databases.js';
 import { count, RESOURCE_STATES, recording, resourcesFixture } from '../support/resources.js';
@@ -25,8 +26,9 @@ describeEachDialect('batch changes', (fresh) => {
     expect(r.rejected).toEqual([]);
 
     const rows = await t.db.query<Record<string, any>>({
-      text: `SELECT entity_key, version::int AS version, action, actor, source_ip, reason, before, after, changed
-               FROM tally.log WHERE entity_type = 'resource' ORDER BY entity_key::int`,
+      text: `SELECT entity_key, version::int AS version, action, actor, source_ip, reason, after, changed,
+                    before AS stored_before, ${fullBeforeSql('l')} AS before
+               FROM tally.log l WHERE entity_type = 'resource' ORDER BY entity_key::int`,
     });
     expect(rows).toHaveLength(1000);
     rows.forEach((row, i) => {
@@ -38,6 +40,8 @@ describeEachDialect('batch changes', (fresh) => {
       expect(row.source_ip).toBe('10.1.2.3');
       expect(row.reason).toBe('audit');
       expect(row.before).toEqual({ id, state: 'active', version: 0, owner: `owner-${id}`, amount: id * 1.5 });
+      // Stored as the changed fields' old values (decision 0007); the full image above is derived.
+      expect(row.stored_before).toEqual({ state: 'active', version: 0 });
       expect(row.after).toEqual({ id, state: 'frozen', version: 1, owner: `owner-${id}`, amount: id * 1.5 });
       expect(row.changed).toEqual(['state', 'version']);
     });

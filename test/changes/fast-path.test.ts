@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { fullBeforeSql } from '../../src/changes/hash-sql.js';
 import { createTally } from '../../src/tally.js';
 import { describeEachDialect, type TestDatabase } from '../support/databases.js';
 import { count, RESOURCE_STATES, recording } from '../support/resources.js';
 
 // A transition with one source state on a table without triggers takes the one-pass statement, which
-// derives the before image from the after image. It must log exactly what the general statement logs.
+// stores the before image as the two changed fields (decision 0007). Read back as a full image, it must
+// log exactly what the general statement logs.
 describeEachDialect('the one-pass transition writes the same log as the general statement', (fresh) => {
   let t: TestDatabase;
   beforeAll(async () => {
@@ -43,11 +45,26 @@ describeEachDialect('the one-pass transition writes the same log as the general 
     expect(a.unchanged).toHaveLength(40);
     const logOf = (type: string) =>
       t.db.query({
-        text: `SELECT entity_key, version, before, after, changed FROM tally.log WHERE entity_type = $1
-                ORDER BY entity_key::int`,
+        text: `SELECT entity_key, version, ${fullBeforeSql('l')} AS before, after, changed FROM tally.log l
+                WHERE entity_type = $1 ORDER BY entity_key::int`,
         values: [type],
       });
     expect(await logOf('fp_fast')).toEqual(await logOf('fp_general'));
+    // What each path stores: the changed fields' old values (marked), or the full image (unmarked).
+    const stored = (type: string) =>
+      t.db.query<{ before: unknown; before_delta: boolean }>({
+        text: `SELECT before, before_delta FROM tally.log WHERE entity_type = $1 AND entity_key = '7'`,
+        values: [type],
+      });
+    expect(await stored('fp_fast')).toEqual([
+      { before: { state: 'active', version: 0 }, before_delta: true },
+    ]);
+    expect(await stored('fp_general')).toEqual([
+      {
+        before: { id: 7, state: 'active', version: 0, owner: 'o7', amount: 8.75, meta: { tier: 3 } },
+        before_delta: false,
+      },
+    ]);
     expect(await count(t.db, `SELECT 1 FROM tally.log WHERE entity_type = 'fp_fast'`)).toBe(160);
     for (const k of [1, 5, 7, 200]) expect((await fast.e.verify(k)).problems).toEqual([]);
     // A second hop chains to the first on the one-pass statement too.
