@@ -84,8 +84,9 @@ function rangeOf(
  * at or after the row's version. A row is explained when exactly the entry at its version matches it in
  * every tracked column. Returned, as [key, row version, log version]: rows with no entry at or after a
  * version >= 1 (log rows missing), with an entry after the row's version (log ahead), or whose entry at
- * its version differs. The filter sits on the join itself and the rows come back as rows: the same check
- * as an aggregate (json_agg ... FILTER) ran twice as long.
+ * its version differs — compared column by column only when the tuple headers do not prove the row
+ * untouched since that entry (`untouchedSql`, decision 0057). The filter sits on the join itself and the
+ * rows come back as rows: the same check as an aggregate (json_agg ... FILTER) ran twice as long.
  */
 export function stateChunkSql(
   s: string,
