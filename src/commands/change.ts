@@ -12,6 +12,16 @@ import type { StepContext } from './definition.js';
 export type FromInput<I, T> = T | ((input: I) => T);
 export type Amount = number | bigint | string;
 export type GuardValue = Amount | boolean;
+/** A JSON value for a column, or a function of the input that returns one. */
+export type SetValue<I> =
+  | ((input: I) => unknown)
+  | string
+  | number
+  | bigint
+  | boolean
+  | null
+  | readonly unknown[]
+  | { readonly [k: string]: unknown };
 /** `{ gte: 10 }`, `{ eq: 'open' }`; a bare value means eq. */
 export type Guard<I> = FromInput<I, GuardValue> | Partial<Record<GuardOp, FromInput<I, GuardValue>>>;
 
@@ -33,8 +43,8 @@ export interface LocalChange<I = any> {
   key(input: I): EntityKey;
   /** Numeric columns to add to (negative to subtract): `{ points: -10 }` or `{ points: (i) => -i.amount }`. */
   add?: Record<string, FromInput<I, Amount>>;
-  /** Columns to set, as `entity.update` sets them. */
-  set?: Record<string, unknown>;
+  /** Columns to set, as `entity.update` sets them: a value, or a function of the input. */
+  set?: Record<string, SetValue<I>>;
   /** Conditions on the current row; when one does not hold, the command fails definitely. */
   guard?: Record<string, Guard<I>>;
   /** The log row's action. Default `update` (as `entity.update`). */

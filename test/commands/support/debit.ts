@@ -1,5 +1,6 @@
+import type { TallyOptions } from '../../../src/config.js';
 import type { Executor } from '../../../src/db/types.js';
-import { createTally, type TallyOptions } from '../../../src/tally.js';
+import { createTally } from '../../../src/tally.js';
 import { count } from '../../support/resources.js';
 
 export interface DebitInput {
