@@ -43,6 +43,15 @@ export function untouchedSql(t: string, l: string): string {
   return `(${t}.xmin = ${l}.xmin AND ${t}.cmin = ${l}.cmin AND ${plain(t)} AND ${plain(l)})`;
 }
 
+/**
+ * Whether a relation has tuple headers to read (`xmin` in its catalog columns): tables and partitioned
+ * tables do; an entity declared on a view does not, and is then compared column by column throughout.
+ */
+export const hasHeadersSql = (table: string): SqlQuery => ({
+  text: `SELECT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attname = 'xmin') AS headers`,
+  values: [table],
+});
+
 /** An estimate of a table's rows (planner statistics), or an exact count when it was never analyzed. */
 export const rowEstimateSql = (table: string): SqlQuery => ({
   text: `SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::int8 ELSE (SELECT count(*) FROM ${table}) END AS n
@@ -95,14 +104,16 @@ export function stateChunkSql(
   columns: ReadonlyMap<string, string>,
   lo: string | null,
   hi: string | null,
+  headers = true,
 ): SqlQuery {
   const k = `t.${def.key.sql}`;
   const v = `t.${def.version.sql}`;
   const values: unknown[] = [def.name];
+  const proof = headers ? ` AND NOT ${untouchedSql('t', 'l')}` : '';
   const where = rangeOf(def, keyType, lo, hi, values);
   // The header proof first: the column comparison runs only for rows it cannot vouch for (AND is
   // evaluated left to right with short-circuit inside one expression).
-  const drift = `(l.id IS NULL AND ${v} > 0) OR l.version > ${v} OR (l.version = ${v} AND NOT ${untouchedSql('t', 'l')} AND ${differsSql(columns, 't', 'l')})`;
+  const drift = `(l.id IS NULL AND ${v} > 0) OR l.version > ${v} OR (l.version = ${v}${proof} AND ${differsSql(columns, 't', 'l')})`;
   return {
     text: `SELECT ${k}::text AS k, ${v}::int8 AS v, l.version::int8 AS lv
              FROM ${def.table.sql} t

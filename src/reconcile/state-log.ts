@@ -7,6 +7,7 @@ import {
   detailsSql,
   firstEntriesSql,
   gapsSql,
+  hasHeadersSql,
   orphansSql,
   rowEstimateSql,
   stateChunkSql,
@@ -44,6 +45,8 @@ export async function checkStateLog(
   const { keyType, columns } = await trackedColumns(rt, db, o);
   const [est] = await db.query<{ n: string | number }>(rowEstimateSql(def.table.sql));
   const total = Number(est?.n ?? 0);
+  const [h] = await db.query<{ headers: boolean }>(hasHeadersSql(def.table.sql));
+  const headers = h?.headers === true;
   // Repeatable read: a chunk's statements see one snapshot.
   const inTx = <T>(fn: (tx: Executor) => Promise<T>) =>
     db.transaction(
@@ -82,7 +85,7 @@ export async function checkStateLog(
       async (tx) =>
         [
           await tx.query<{ k: string; v: string; lv: string | null }>(
-            stateChunkSql(config.s, def, keyType, columns, lo, hi),
+            stateChunkSql(config.s, def, keyType, columns, lo, hi, headers),
           ),
           await tx.query<{ n: string; versioned: string }>(chunkCountSql(def, keyType, lo, hi)),
         ] as const,

@@ -29,7 +29,10 @@ const SCHEMA = `
   CREATE FUNCTION tickets_after() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN UPDATE tickets SET mood = 'odd' WHERE id = NEW.id AND mood <> 'odd'; RETURN NULL; END $$;
   CREATE TRIGGER tickets_after AFTER UPDATE ON tickets FOR EACH ROW WHEN (NEW.state = 'done')
-    EXECUTE FUNCTION tickets_after();`;
+    EXECUTE FUNCTION tickets_after();
+  -- An entity declared on a view: no tuple headers to read.
+  CREATE TABLE notes_base (id integer PRIMARY KEY, state text NOT NULL, version integer NOT NULL DEFAULT 0, body text);
+  CREATE VIEW notes AS SELECT * FROM notes_base;`;
 
 const N = 30;
 const rows = (n: number) =>
@@ -44,6 +47,7 @@ describeEachDialect(
     let db: Executor;
     let tasks: Entity;
     let tickets: Entity;
+    let notes: Entity;
     /** The check (no chains) and how many times it compared `mood` of a row. */
     const check = async (e: Entity) => {
       const read = async () => {
@@ -68,6 +72,7 @@ describeEachDialect(
         table: 'tickets',
         states: { open: ['held', 'done'], held: [], done: [] },
       });
+      notes = tally.entity('note', { table: 'notes', states: { open: ['done'], done: [] } });
       await tasks.create({ rows: rows(N), actor: 'seed' });
       await tickets.create({ rows: rows(4), actor: 'seed' });
     });
@@ -157,6 +162,17 @@ describeEachDialect(
       });
       const [one] = await db.query<{ note: string }>({ text: `SELECT note FROM tickets WHERE id = 1` });
       expect(one!.note).toBe('seen in held');
+    });
+
+    it('compares every row of an entity declared on a view (a view has no tuple headers)', async () => {
+      await notes.create({
+        rows: [1, 2, 3].map((id) => ({ id, state: 'open', body: `b-${id}` })),
+        actor: 'seed',
+      });
+      await notes.transition({ keys: [1], to: 'done', actor: 'a' });
+      await db.exec(`UPDATE notes_base SET body = 'around the log' WHERE id = 2`);
+      const report = await reconcile([notes], { chains: false });
+      expect(keysOf(report)).toEqual(['2:row_changed_outside_log']);
     });
   },
 );
