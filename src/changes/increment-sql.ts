@@ -113,15 +113,14 @@ export function incrementCtesSql(
        WHERE t.${key.sql} = c.k AND t.${version.sql} = c.v AND c.ok AND c.changes
       RETURNING t.${key.sql} AS k, t.${version.sql}::int8 AS v, to_jsonb(t) AS after
     ),
-    ic_log AS (${insertLogSql(s, source, h)} RETURNING 1),
+    ic_log AS (${insertLogSql(s, source, h)}),
     ic_out AS (
       SELECT CASE WHEN c.k IS NULL THEN 'not_found' WHEN NOT c.ok THEN 'guard'
                   WHEN NOT c.changes THEN 'unchanged' WHEN u.k IS NOT NULL THEN 'changed' ELSE 'race' END AS st,
              jsonb_build_object('entity', ${h.entity_type}, 'key', to_jsonb(${keyRef}),
                                 'version', coalesce(u.v, c.v), 'values', ${values('coalesce(u.after, c.before)')}) AS result,
              jsonb_build_object('entity', ${h.entity_type}, 'key', to_jsonb(${keyRef}),
-                                'values', ${values('c.before')}) AS details,
-             (SELECT count(*)::int FROM ic_log) AS logged
+                                'values', ${values('c.before')}) AS details
         FROM (SELECT 1) one LEFT JOIN ic_cur c ON true LEFT JOIN ic_upd u ON true
     )`;
 }
@@ -160,5 +159,5 @@ export function incrementSql(s: string, def: EntityDefinition, shape: TableShape
     at: '$7::timestamptz',
   };
   return `WITH ${incrementCtesSql(s, def, shape, op, { key: '$1', header, add, set, guard })}
-    SELECT st, result, details, logged FROM ic_out`;
+    SELECT st, result, details FROM ic_out`;
 }
