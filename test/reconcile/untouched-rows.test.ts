@@ -2,7 +2,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Entity } from '../../src/changes/entity.js';
 import type { Executor } from '../../src/db/types.js';
 import { applyRepair, planRepair, reconcile } from '../../src/reconcile/index.js';
+import { untouchedSql } from '../../src/reconcile/sql.js';
 import { createTally } from '../../src/tally.js';
+import { debitFixture } from '../commands/support/debit.js';
 import { describeEachDialect, type TestDatabase } from '../support/databases.js';
 
 // Decision 0057: a row whose tuple header (xmin, cmin) equals that of the log entry at its version was
@@ -176,3 +178,33 @@ describeEachDialect(
     });
   },
 );
+
+describeEachDialect('reconcile: a change command writes its row and entry in one statement', (fresh) => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await fresh();
+  });
+  afterAll(() => t.close());
+
+  it("the command's row is proven by its header; a row changed around it is compared and found", async () => {
+    const fx = await debitFixture(t.db, 'hdr', [
+      [1, 100],
+      [2, 100],
+    ]);
+    await fx.debit.submit({ key: 'k1', principal: 'u1', input: { account: 1 } });
+    await fx.debit.submit({ key: 'k2', principal: 'u1', input: { account: 2 } });
+    await t.db.exec(`UPDATE ${fx.table} SET points = 5 WHERE id = 2`);
+    const proven = await t.db.query<{ id: number; proven: boolean }>({
+      text: `SELECT t.id, ${untouchedSql('t', 'l')} AS proven FROM ${fx.table} t
+               JOIN tally.log l ON l.entity_type = $1 AND l.entity_key = t.id::text AND l.version = t.version
+              ORDER BY t.id`,
+      values: [fx.table],
+    });
+    expect(proven.map((r) => [r.id, r.proven])).toEqual([
+      [1, true],
+      [2, false],
+    ]);
+    const report = await reconcile([fx.entity], { chains: false });
+    expect(keysOf(report)).toEqual(['2:row_changed_outside_log']);
+  });
+});
