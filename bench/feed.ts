@@ -42,15 +42,24 @@ const STREAMS = { tally: 'TALLY_BENCH_FEED', naive: 'TALLY_BENCH_FEED_NAIVE' } a
 
 const RELAY_BATCH = Number(process.env.BENCH_FEED_RELAY_BATCH ?? 2000);
 const RELAY_IN_FLIGHT = Number(process.env.BENCH_FEED_RELAY_IN_FLIGHT ?? 1024);
+const RELAY_MIN_BATCH = process.env.BENCH_FEED_RELAY_MIN_BATCH
+  ? Number(process.env.BENCH_FEED_RELAY_MIN_BATCH)
+  : undefined;
+// Which phases to run (comma list of full, paced, notify, naive); default all. The JSON line needs all.
+const PHASES = new Set((process.env.BENCH_FEED_PHASES ?? 'full,paced,notify,naive').split(','));
 
 // Where the relay's time goes: time inside publish (send + every ack) against the whole phase.
 let publishMs = 0;
+// BENCH_FEED_TRACE=1: for the slowest transactions of a phase, when their entries began to be published.
+const TRACE = process.env.BENCH_FEED_TRACE === '1';
+const publishStarts = new Map<string, number>(); // log id -> publish call start
 const publish = AckedPublisher.prototype.publish;
 AckedPublisher.prototype.publish = async function (
   this: AckedPublisher,
   ...args: Parameters<typeof publish>
 ) {
   const t0 = performance.now();
+  if (TRACE) for (const e of args[0]) publishStarts.set(e.id, performance.timeOrigin + t0);
   try {
     return await publish.apply(this, args);
   } finally {
@@ -160,6 +169,44 @@ function writers(
   return { go: () => child.send('go'), ready, done };
 }
 
+/** Prints the five slowest transactions: commit -> publish start -> first and last ack, per entry range. */
+async function traceSlowest(
+  pool: pg.Pool,
+  s: string,
+  commits: Map<string, number>,
+  acked: Map<string, number>,
+): Promise<void> {
+  const { rows } = await pool.query(
+    `SELECT txid::text AS tx, min(id)::text AS first, max(id)::text AS last, count(*)::int AS n,
+            array_agg(entity_key || ':' || version ORDER BY id) AS keys, array_agg(id::text ORDER BY id) AS ids
+       FROM ${s}.log WHERE actor LIKE 'bench:%' GROUP BY txid`,
+  );
+  const txs = rows.map((r) => {
+    const c = commits.get(r.keys[0]) ?? Number.NaN;
+    const acks = (r.keys as string[]).map((k) => acked.get(k) ?? Number.NaN);
+    const starts = (r.ids as string[]).map((id) => publishStarts.get(id) ?? Number.NaN);
+    return {
+      tx: r.tx,
+      n: r.n,
+      commit: c,
+      worst: Math.max(...acks) - c,
+      startFirst: Math.min(...starts) - c,
+      startLast: Math.max(...starts) - c,
+      ackFirst: Math.min(...acks) - c,
+    };
+  });
+  txs.sort((a, b) => b.worst - a.worst);
+  const t0 = Math.min(...txs.map((t) => t.commit));
+  for (const t of txs.slice(0, 5)) {
+    const near = txs.filter((o) => Math.abs(o.commit - t.commit) < 150 && o !== t).length;
+    log(
+      `      slow tx ${t.tx} (${t.n} entries) committed at +${(t.commit - t0).toFixed(0)} ms: publish of its first entry began +${t.startFirst.toFixed(1)} ms, ` +
+        `its last +${t.startLast.toFixed(1)}; first ack +${t.ackFirst.toFixed(1)}, last +${t.worst.toFixed(1)}; ${near} other transactions committed within 150 ms`,
+    );
+  }
+  publishStarts.clear();
+}
+
 async function phase(kind: 'tally' | 'naive', rate: number, notify = false): Promise<Phase> {
   const label = `${kind}${rate > 0 ? ` paced ${rate.toLocaleString('en')}/s` : ', full speed'}${notify ? ', NOTIFY hint on' : ''}`;
   const database = await dedicatedDatabase('tally_bench_feed');
@@ -191,6 +238,7 @@ async function phase(kind: 'tally' | 'naive', rate: number, notify = false): Pro
         sources: ['log'],
         batchSize: RELAY_BATCH,
         maxInFlight: RELAY_IN_FLIGHT,
+        ...(RELAY_MIN_BATCH ? { minBatchSize: RELAY_MIN_BATCH } : {}),
         pollMs: 20, // the NOTIFY hint is off by default (decision 0042): a short poll instead
         onBatch: (b) => {
           // Each entry counts as published when its own ack arrived (the stream had stored it), not
@@ -265,6 +313,7 @@ async function phase(kind: 'tally' | 'naive', rate: number, notify = false): Pro
     }
     const inStream = (await jsm.streams.info(kind === 'tally' ? STREAMS.tally : STREAMS.naive)).state
       .messages;
+    if (TRACE) await traceSlowest(pool, tally.config.s, result.commits, acked);
     const latencies: number[] = [];
     for (const [k, c] of result.commits) {
       const a = acked.get(k);
@@ -304,10 +353,15 @@ async function phase(kind: 'tally' | 'naive', rate: number, notify = false): Pro
 }
 
 try {
-  const full = await phase('tally', 0);
-  const paced = await phase('tally', RATE);
-  const pacedNotify = await phase('tally', RATE, true);
-  const naive = await phase('naive', 0);
+  const skipped = (label: string): Phase => ({
+    label: `${label} (not run)`,
+    ...{ committed: 0, published: 0, duplicates: 0, gaps: 0, perS: Number.NaN, committedPerS: 0 },
+    ...{ p50: Number.NaN, p99: Number.NaN },
+  });
+  const full = PHASES.has('full') ? await phase('tally', 0) : skipped('tally, full speed');
+  const paced = PHASES.has('paced') ? await phase('tally', RATE) : skipped('tally paced');
+  const pacedNotify = PHASES.has('notify') ? await phase('tally', RATE, true) : skipped('notify');
+  const naive = PHASES.has('naive') ? await phase('naive', 0) : skipped('naive, full speed');
   log('');
   log(
     '| commit -> JetStream ack, 4 writers | committed/s | events/s | p50 ms | p99 ms | gaps | duplicates |',
