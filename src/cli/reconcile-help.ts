@@ -11,7 +11,7 @@ const DATABASE = `Database (the first that applies): --database-url URL, --data-
 else embedded PGlite in ./.tally-data. --schema NAME: schema of Tally's tables (default tally).`;
 
 export const RECONCILE_HELP = `Usage: tally reconcile (--module PATH [--entity NAME] | --entity NAME --table TABLE ...)
-                       [--ignore COL,COL] [--chunk-size N] [--skip-chains] [--compare-with URL] [--json]
+                       [--ignore COL,COL] [--chunk-size N] [--skip-chains] [--precise] [--compare-with URL] [--json]
                        [--schema NAME] [DATABASE]
 
 Checks every row against its operation log, set-based in the database: rows changed around Tally,
@@ -23,6 +23,8 @@ ${ENTITIES}
   --ignore COL,COL    columns not compared with the log (e.g. updated_at kept by a trigger)
   --chunk-size N      rows per chunk (default 1000000; each chunk scans the entity's log once)
   --skip-chains       check state against the log only, not the hash chains
+  --precise           compare every row's columns, trusting no tuple header (a deep check, e.g. after
+                      ADD COLUMN with a default or RENAME COLUMN; decision 0057)
   --compare-with URL  also compare each entity's table with the table of the same name in another
                       PostgreSQL database (chunk checksums with bisection); differences exit 3
   --json              the whole report as one JSON document on stdout

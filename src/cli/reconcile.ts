@@ -25,6 +25,7 @@ export const CHECK_OPTIONS = {
   ...ENTITY_OPTIONS,
   'chunk-size': { type: 'string' },
   'skip-chains': { type: 'boolean' },
+  precise: { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
 
@@ -62,6 +63,7 @@ export async function withEntities<T>(
       const progress = progressPrinter(io as MaybeTtyIo);
       const options: ReconcileOptions = {
         chains: !values['skip-chains'],
+        precise: values.precise === true,
         ...(size === undefined ? {} : { chunkSize: size }),
         ...(ignore ? { columns: Object.fromEntries(entities.map((e) => [e.name, { ignore }])) } : {}),
         ...(quiet || values.json ? {} : { onProgress: progress.update }),

@@ -16,6 +16,13 @@ export interface ReconcileOptions {
   maxFindings?: number;
   /** PostgreSQL work_mem for the check (default '256MB'). */
   workMem?: string;
+  /**
+   * Compare every row column by column, trusting no tuple header (default false). Rows the log's own
+   * statement wrote are otherwise taken as matching their entry (decision 0057); use this for a periodic
+   * deep check, e.g. after a schema change that did not rewrite the table (ADD COLUMN with a default,
+   * RENAME COLUMN), which the header proof does not see.
+   */
+  precise?: boolean;
   /** Per entity name: which columns to compare with the log. */
   columns?: Readonly<Record<string, ColumnChoice>>;
   onProgress?: (p: ReconcileProgress) => void;
@@ -60,6 +67,9 @@ export async function reconcile(
   if (typeof workMem !== 'string' || !/^\d{1,7}\s*(kB|MB|GB)$/.test(workMem)) {
     throw new TallyError('INVALID_RECONCILE_OPTIONS', "workMem must look like '256MB'");
   }
+  if (options.precise !== undefined && typeof options.precise !== 'boolean') {
+    throw new TallyError('INVALID_RECONCILE_OPTIONS', 'precise must be true or false');
+  }
   const clock = options.clock ?? (() => new Date());
   const started = clock();
   const t0 = performance.now();
@@ -82,6 +92,7 @@ export async function reconcile(
       ...options.columns?.[entity.name],
       chunkSize,
       workMem,
+      precise: options.precise === true,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
     const stateMs = performance.now() - s0;

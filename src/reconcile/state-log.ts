@@ -19,6 +19,8 @@ export interface StateLogOptions extends ColumnChoice {
   chunkSize: number;
   /** PostgreSQL `work_mem` for the check's transactions, so the hash join stays in memory. */
   workMem: string;
+  /** Compare every row's columns; trust no tuple header (decision 0057). */
+  precise?: boolean;
   onProgress?: (p: ReconcileProgress) => void;
 }
 
@@ -46,7 +48,7 @@ export async function checkStateLog(
   const [est] = await db.query<{ n: string | number }>(rowEstimateSql(def.table.sql));
   const total = Number(est?.n ?? 0);
   const [h] = await db.query<{ headers: boolean }>(hasHeadersSql(def.table.sql));
-  const headers = h?.headers === true;
+  const headers = h?.headers === true && o.precise !== true;
   // Repeatable read: a chunk's statements see one snapshot.
   const inTx = <T>(fn: (tx: Executor) => Promise<T>) =>
     db.transaction(

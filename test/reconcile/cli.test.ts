@@ -183,13 +183,22 @@ describe('tally reconcile on PGlite (--data-dir)', () => {
   it('finds a row logged nowhere and exits 3', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tally-reconcile-pglite-'));
     const db = await pglite(join(dir, 'data'));
-    await resourcesFixture(db, 5);
+    const { resources } = await resourcesFixture(db, 5);
+    await resources.transition({ keys: [1, 3, 4], to: 'frozen', actor: 'seed' });
     await db.exec(`UPDATE resources SET version = 1 WHERE id = 2`);
+    // A column added with a default rewrites no row: only --precise compares the rows Tally wrote.
+    await db.exec(`ALTER TABLE resources ADD COLUMN flag text NOT NULL DEFAULT 'x'`);
     await db.close();
     try {
       const r = await tally(['reconcile', ...ENTITY, '--data-dir', 'data'], { cwd: dir });
       expect(r.code).toBe(3);
       expect(r.stdout).toContain('resource 2: no_log');
+      expect(r.stdout).toContain('DRIFT: 1 findings');
+      const deep = await tally(['reconcile', ...ENTITY, '--data-dir', 'data', '--precise', '--json'], {
+        cwd: dir,
+      });
+      expect(deep.code).toBe(3);
+      expect(JSON.parse(deep.stdout).counts).toEqual({ no_log: 1, row_changed_outside_log: 3 });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

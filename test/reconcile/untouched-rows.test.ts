@@ -176,6 +176,27 @@ describeEachDialect(
       const report = await reconcile([notes], { chains: false });
       expect(keysOf(report)).toEqual(['2:row_changed_outside_log']);
     });
+
+    it('precise: true compares every row (a column added with a default is in no after image)', async () => {
+      await db.exec(`CREATE TABLE memos (id integer PRIMARY KEY, mood mood NOT NULL DEFAULT 'calm',
+                                         state text NOT NULL, version integer NOT NULL DEFAULT 0)`);
+      const tally = await createTally({ db });
+      const memos = tally.entity('memo', { table: 'memos', states: { open: ['done'], done: [] } });
+      await memos.create({ rows: [1, 2, 3].map((id) => ({ id, state: 'open' })), actor: 'seed' });
+      // No table rewrite: the rows keep their headers, so the proof still vouches for them.
+      await db.exec(`ALTER TABLE memos ADD COLUMN flag text NOT NULL DEFAULT 'x'`);
+      // Declared again (an entity learns its table's columns once), as after a restart.
+      const after = (await createTally({ db })).entity('memo', {
+        table: 'memos',
+        states: { open: ['done'], done: [] },
+      });
+      const trusting = await reconcile([after], { chains: false });
+      expect(trusting.findings).toEqual([]);
+      const deep = await reconcile([after], { chains: false, precise: true });
+      expect(keysOf(deep)).toEqual(['1', '2', '3'].map((k) => `${k}:row_changed_outside_log`));
+      const err = await reconcile([after], { precise: 'yes' as never }).catch((e) => e);
+      expect(err.code).toBe('INVALID_RECONCILE_OPTIONS');
+    });
   },
 );
 
