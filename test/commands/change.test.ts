@@ -361,6 +361,33 @@ describeEachDialect('commands: change command declarations are checked', (fresh)
     expect(await fx.debits()).toBe(0);
   });
 
+  it('text keys and numeric columns: decimal amounts from the input, exact to the cent', async () => {
+    await t.db.exec(`CREATE TABLE wallets (code text PRIMARY KEY, state text NOT NULL DEFAULT 'open',
+      version integer NOT NULL DEFAULT 0, "Balance" numeric(12, 2) NOT NULL)`);
+    const tally = await createTally({ db: t.db });
+    await tally.migrate();
+    const wallets = tally.entity('wallet', { table: 'wallets', key: 'code', states: { open: [] } });
+    await wallets.create({ rows: [{ code: 'w-1', state: 'open', Balance: '10.00' }], actor: 'seed' });
+    const pay = tally.command<{ wallet: string; amount: string }>('pay', {
+      fingerprint: (i) => i,
+      change: {
+        entity: wallets,
+        key: (i) => i.wallet,
+        add: { Balance: (i) => `-${i.amount}` },
+        guard: { Balance: { gte: (i) => i.amount } },
+      },
+    });
+    const ok = await pay.submit({ key: 'p1', principal: 'u1', input: { wallet: 'w-1', amount: '2.55' } });
+    expect(ok).toMatchObject({ status: 'succeeded', result: { key: 'w-1', values: { Balance: 7.45 } } });
+    const no = await pay.submit({ key: 'p2', principal: 'u1', input: { wallet: 'w-1', amount: '7.46' } });
+    expect(no).toMatchObject({ status: 'failed', error: { reason: 'guard_failed' } });
+    expect(await wallets.verify('w-1')).toMatchObject({ ok: true, entries: 2 });
+    expect((await wallets.history('w-1'))[1]).toMatchObject({
+      action: 'update',
+      changed: ['Balance', 'version'],
+    });
+  });
+
   it('set and eq guards: sets columns like entity.update and checks text equality', async () => {
     const fx = await debitFixture(t.db, 'set', [[1, 100]]);
     const note = fx.tally.command<{ account: number; note: string }>('note_set', {
