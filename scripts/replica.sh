@@ -4,6 +4,7 @@
 # (recovery_min_apply_delay) so a read after a write hits a stale replica deterministically.
 #
 #   scripts/replica.sh start      create (pg_basebackup) if needed, start, wait until it streams
+#   scripts/replica.sh catch-up   wait until it has replayed what the primary had written (after a long stop)
 #   scripts/replica.sh stop       clean shutdown; keeps the data directory and the slot (fast restart)
 #   scripts/replica.sh kill       crash it (immediate shutdown: clients are cut off mid-query)
 #   scripts/replica.sh restart    start again after stop/kill (same as start when already down)
@@ -232,6 +233,29 @@ start() {
   note "replica streaming on 127.0.0.1:$REPLICA_PORT (apply delay $REPLICA_APPLY_DELAY)"
 }
 
+# Waits until the replica has replayed everything the primary had written when this began. A replica
+# that was stopped while the primary wrote a lot (benchmarks load and drop million-row tables) streams
+# within a second of starting but needs minutes to replay that backlog; tests that wait ~30 s for a new
+# database to appear on it would fail meanwhile.
+catch_up() {
+  running || die "replica on port $REPLICA_PORT is not running"
+  local target replay behind waited=0
+  target=$(psql_primary -c 'SELECT pg_current_wal_lsn()')
+  while :; do
+    replay=$(psql_replica -c 'SELECT pg_last_wal_replay_lsn()' 2>/dev/null || echo '')
+    behind=unknown
+    if [ -n "$replay" ]; then
+      behind=$(psql_primary -c "SELECT greatest(0, pg_wal_lsn_diff('$target', '$replay'))::int8")
+      [ "$behind" = 0 ] && break
+    fi
+    [ "$waited" -ge 900 ] && die "replica on port $REPLICA_PORT is still $behind bytes behind after 900 s"
+    if [ $((waited % 10)) = 0 ]; then note "replica on port $REPLICA_PORT replaying: $behind bytes behind"; fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+  note "replica on port $REPLICA_PORT has caught up with the primary (as of $target)"
+}
+
 stop() {
   if running; then as_pg "$BIN/pg_ctl" -D "$REPLICA_DIR" -w -m "$1" stop >/dev/null; fi
   return 0
@@ -244,6 +268,7 @@ flock 9
 
 case "$CMD" in
   start) start ;;
+  catch-up) catch_up ;;
   restart) stop fast; start ;;
   stop) stop fast ;;
   kill) stop immediate ;;
