@@ -46,6 +46,7 @@ describe.skipIf(!natsAvailable)('relay to JetStream', () => {
       streams.push(stream);
       const prefix = uniquePrefix();
       const batches: number[] = [];
+      const ackProblems: string[] = [];
       const relay = await startRelay({
         tally,
         nats: nc,
@@ -56,6 +57,9 @@ describe.skipIf(!natsAvailable)('relay to JetStream', () => {
         pollMs: 20,
         onBatch: (b) => {
           batches.push(b.entries.length);
+          // Each entry's own ack time, in entry order, none after the batch's last ack.
+          if (b.ackTimes.length !== b.entries.length) ackProblems.push(`${b.ackTimes.length} ack times`);
+          if (!b.ackTimes.every((at) => at > 0 && at <= b.ackedAt)) ackProblems.push('ack time out of range');
         },
       });
       try {
@@ -81,6 +85,7 @@ describe.skipIf(!natsAvailable)('relay to JetStream', () => {
         const one = msgs.filter((m) => m.body.entry.entity_key === '1').map((m) => m.body.entry.version);
         expect(one).toEqual([1, 2]);
         expect(Math.max(...batches)).toBeLessThanOrEqual(64);
+        expect(ackProblems).toEqual([]);
         expect(relay.stats.stored).toBe(total);
       } finally {
         await relay.stop();
