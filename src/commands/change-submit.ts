@@ -6,6 +6,7 @@ import type { CommandRuntime } from './context.js';
 import type { CommandFailure } from './definition.js';
 import { ACTIVE, normalizeRow } from './machine.js';
 import { type CommandResult, toResult } from './result.js';
+import { recordedRequest } from './sql.js';
 import type { Prepared } from './submit.js';
 
 /**
@@ -31,22 +32,7 @@ export async function submitChange(
   let rows: ChangeRow[];
   try {
     rows = await config.db.query<ChangeRow>(
-      changeCommandSql(
-        config.s,
-        change,
-        plan,
-        {
-          id,
-          type: spec.name,
-          principal: p.principal,
-          key: p.key,
-          fingerprint: p.fingerprint,
-          params: p.canonical,
-          input: JSON.stringify(p.input),
-          at,
-        },
-        values,
-      ),
+      changeCommandSql(config.s, change, plan, recordedRequest(spec.name, p, id, at), values),
     );
   } catch (err) {
     if (sqlStateOf(err) === '23505') return fallback();

@@ -6,7 +6,7 @@ import { findIntake, handOverKey, intakeResult, normalizeIntake } from './intake
 import { insertIntakeSql } from './intake-sql.js';
 import { normalizeRow } from './machine.js';
 import { type CommandResult, toResult } from './result.js';
-import { commandByKeySql } from './sql.js';
+import { commandByKeySql, recordedRequest } from './sql.js';
 import { type Prepared, submitPrimary } from './submit.js';
 import { isUnreachable } from './unreachable.js';
 
@@ -100,16 +100,7 @@ async function submitDuringOutage(
     }
     const now = config.clock();
     const [ins] = await f.db.query(
-      insertIntakeSql(config.s, {
-        id: config.ids(),
-        type: spec.name,
-        principal: p.principal,
-        key: p.key,
-        fingerprint: p.fingerprint,
-        params: p.canonical,
-        input: JSON.stringify(p.input),
-        at: now,
-      }),
+      insertIntakeSql(config.s, recordedRequest(spec.name, p, config.ids(), now)),
     );
     if (ins) return intakeResult(normalizeIntake(ins), false);
     const raced = await findIntake(f.db, config.s, ref);

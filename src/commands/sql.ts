@@ -87,6 +87,17 @@ export interface RecordedRequest {
   at: Date;
 }
 
+/** The record of a checked submit: its key, fingerprint and the JSON texts of its parameters and input. */
+export function recordedRequest(
+  type: string,
+  p: { key: string; principal: string; input: unknown; fingerprint: string; canonical: string },
+  id: string,
+  at: Date,
+): RecordedRequest {
+  const { key, principal, fingerprint, canonical } = p;
+  return { id, type, principal, key, fingerprint, params: canonical, input: JSON.stringify(p.input), at };
+}
+
 /**
  * Records key, fingerprint and input snapshot (leased to the submitter); no row when the key exists.
  * Its commit does not wait for the WAL flush (`synchronous_commit` off for this one statement's

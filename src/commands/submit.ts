@@ -7,7 +7,7 @@ import { drive } from './drive.js';
 import { submitWithFailover } from './failover-submit.js';
 import { ACTIVE, normalizeRow } from './machine.js';
 import { type CommandResult, toResult } from './result.js';
-import { claimCommandSql, commandByKeySql, insertCommandSql } from './sql.js';
+import { claimCommandSql, commandByKeySql, insertCommandSql, recordedRequest } from './sql.js';
 
 export interface SubmitInput<I> {
   /** The idempotency key the head of the chain created. */
@@ -65,22 +65,15 @@ export async function submitPrimary(
   onRecorded: (id: string | undefined) => void = () => {},
 ): Promise<CommandResult> {
   const { config, spec } = rt;
-  const { key, principal, input, fingerprint, canonical } = p;
+  const { key, principal, fingerprint } = p;
   const owner = `submit:${config.ids()}`;
   const now = config.clock();
   const [inserted] = await config.db.query(
     insertCommandSql(
       config.s,
       {
-        id: config.ids(),
-        type: spec.name,
-        principal,
-        key,
-        fingerprint,
-        params: canonical,
-        input: JSON.stringify(input),
+        ...recordedRequest(spec.name, p, config.ids(), now),
         owner,
-        at: now,
         leaseUntil: new Date(now.getTime() + spec.leaseMs),
       },
       config.db.dialect === 'postgres',
