@@ -130,30 +130,15 @@ describe.skipIf(!postgresAvailable)('tally reconcile / repair on PostgreSQL', ()
       text: `INSERT INTO resources SELECT * FROM jsonb_populate_recordset(NULL::resources, $1::jsonb)`,
       values: [JSON.stringify(rows)],
     });
-    const same = await tally([
-      'reconcile',
-      ...ENTITY,
-      '--database-url',
-      url,
-      '--compare-with',
-      other.url!,
-      '--json',
-    ]);
+    const compare = ['reconcile', ...ENTITY, '--database-url', url, '--compare-with', other.url!, '--json'];
+    const same = await tally(compare);
     expect(same.code).toBe(0);
     expect(JSON.parse(same.stdout).compare[0].report.equal).toBe(true);
 
     await other.db.exec(
       `UPDATE resources SET owner = 'elsewhere' WHERE id = 21; DELETE FROM resources WHERE id = 22`,
     );
-    const differ = await tally([
-      'reconcile',
-      ...ENTITY,
-      '--database-url',
-      url,
-      '--compare-with',
-      other.url!,
-      '--json',
-    ]);
+    const differ = await tally(compare);
     expect(differ.code).toBe(3);
     const report = JSON.parse(differ.stdout).compare[0].report;
     expect(report.changed.map((c: { key: string }) => c.key)).toEqual(['21']);
