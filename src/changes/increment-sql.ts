@@ -26,18 +26,29 @@ export interface IncrementOp {
   readonly report: readonly string[];
 }
 
-/** Where the statement's inputs are: SQL expressions (the caller's parameters). */
+/**
+ * Where the statement's inputs are: SQL expressions over the items relation `r` (or parameters).
+ * The change applies to every item of `rows`, a relation with an item number column `ITEM` and one
+ * row per item; the items must name distinct rows (the caller's batcher sees to it).
+ */
 export interface IncrementRefs {
+  /** The items: a relation (a CTE name, or a parenthesised query) aliased `r` here. */
+  readonly rows: string;
   /** The entity key (its canonical text; cast to the key column's type here). */
   readonly key: string;
   /** The log row's header fields; `entity_type` is also the outcome's entity name. */
   readonly header: HashHeader;
+  /** Whether every header field is the same for all items (parameters): then it is hashed once. */
+  readonly sharedHeader: boolean;
   readonly add: readonly string[];
   readonly set: string | null;
   readonly guard: readonly string[];
-  /** A further condition for touching the row at all (the command statement's "the key is new"). */
+  /** A further condition for touching an item's row at all (the command statement's "the key is new"). */
   readonly gate?: string;
 }
+
+/** The item number column of `IncrementRefs.rows`, carried through every CTE (a name no table is likely to use). */
+export const ITEM = 'tally_item';
 
 const ORDERING: Record<GuardOp, string> = { gte: '>=', gt: '>', lte: '<=', lt: '<', eq: '=', ne: '<>' };
 
@@ -53,14 +64,15 @@ export function lockOneRowSql(def: EntityDefinition, shape: TableShape, key: str
 }
 
 /**
- * The change as CTEs `ic_new`, `ic_cur`, `ic_upd`, `ic_log` and `ic_out` (without the leading WITH).
+ * The change as CTEs `ic_new`, `ic_cur`, `ic_upd`, `ic_log` and `ic_out` (without the leading WITH), one
+ * row of each per item of `r.rows` (`ITEM` carried through).
  *
- * `ic_cur` reads the row in the statement's snapshot and decides there: found, guard holds, anything
- * changes. `ic_upd` applies only while the row is still at the version read (`t.version = c.v`): if
- * another transaction changed it after the snapshot, PostgreSQL re-checks that condition against the
- * newer version and updates nothing. That is what keeps the chain right without a prior lock: a
- * log row is written only when the snapshot that found the previous hash also saw the row's latest
- * version (the previous log row commits with it). `ic_out.st` says what happened:
+ * `ic_cur` reads an item's row in the statement's snapshot and decides there: found, guard holds,
+ * anything changes. `ic_upd` applies only while the row is still at the version read (`t.version =
+ * c.v`): if another transaction changed it after the snapshot, PostgreSQL re-checks that condition
+ * against the newer version and updates nothing. That is what keeps the chain right without a prior
+ * lock: a log row is written only when the snapshot that found the previous hash also saw the row's
+ * latest version (the previous log row commits with it). `ic_out.st` says what happened to each item:
  * not_found | guard | unchanged | changed | race (the row moved after the snapshot; nothing written).
  */
 export function incrementCtesSql(
@@ -73,7 +85,6 @@ export function incrementCtesSql(
   const { table, key, version } = def;
   const h = r.header;
   const keyRef = `${r.key}::${shape.keyType}`;
-  const newRow = r.set !== null ? `, ic_new n` : '';
   const guards = op.guard.map((g, i) =>
     g.op === 'eq' || g.op === 'ne'
       ? `t.${q(g.column)}::text ${ORDERING[g.op]} ${r.guard[i]}::text`
@@ -88,6 +99,9 @@ export function incrementCtesSql(
     ...op.add.map((a, i) => `${q(a.column)} = ${next[i]}`),
     ...op.set.map((c) => `${q(c)} = n.${q(c)}`),
   ];
+  // The new values of `set`, typed by the table's row type (as `entity.update` sets them), per item.
+  const withNew = r.set !== null;
+  const newJoin = withNew ? ` JOIN ic_new n ON n.${ITEM} = r.${ITEM}` : '';
   const source = `
       SELECT ${h.entity_type} AS entity_type, u.k::text AS entity_key, u.v AS version, ${h.action} AS action,
              ${h.actor} AS actor, ${h.source_ip} AS source_ip, ${h.reason} AS reason, ${h.request_id} AS request_id,
@@ -96,32 +110,34 @@ export function incrementCtesSql(
              ${h.at} AS at,
              (SELECT p.hash FROM ${s}.log p
                WHERE p.entity_type = ${h.entity_type} AND p.entity_key = u.k::text AND p.version = u.v - 1) AS prev_hash
-        FROM ic_upd u JOIN ic_cur c ON c.k = u.k`;
+        FROM ic_upd u JOIN ic_cur c ON c.${ITEM} = u.${ITEM} JOIN ${r.rows} r ON r.${ITEM} = u.${ITEM}
+       ORDER BY u.${ITEM}`;
   const values = (img: string) =>
     `jsonb_build_object(${op.report.map((c) => `${lit(c)}, ${img} -> ${lit(c)}`).join(', ')})`;
-  return `${r.set !== null ? `ic_new AS (SELECT * FROM jsonb_populate_record(NULL::${table.sql}, ${r.set}::jsonb)),` : ''}
+  return `${withNew ? `ic_new AS (SELECT r.${ITEM}, p.* FROM ${r.rows} r, jsonb_populate_record(NULL::${table.sql}, ${r.set}::jsonb) p),` : ''}
     ic_cur AS (
-      SELECT t.${key.sql} AS k, t.${version.sql}::int8 AS v, to_jsonb(t) AS before,
+      SELECT r.${ITEM}, t.${key.sql} AS k, t.${version.sql}::int8 AS v, to_jsonb(t) AS before,
              coalesce(${guards.length ? guards.join(' AND ') : 'true'}, false) AS ok,
              coalesce(${changes.join(' OR ')}, false) AS changes
-        FROM ${table.sql} t${newRow}
-       WHERE t.${key.sql} = ${keyRef}${r.gate ? ` AND ${r.gate}` : ''}
+        FROM ${r.rows} r JOIN ${table.sql} t ON t.${key.sql} = ${keyRef}${newJoin}
+       ${r.gate ? `WHERE ${r.gate}` : ''}
     ),
     ic_upd AS (
       UPDATE ${table.sql} t SET ${setList.join(', ')}, ${version.sql} = t.${version.sql} + 1
-        FROM ic_cur c${newRow}
+        FROM ic_cur c JOIN ${r.rows} r ON r.${ITEM} = c.${ITEM}${newJoin}
        WHERE t.${key.sql} = c.k AND t.${version.sql} = c.v AND c.ok AND c.changes
-      RETURNING t.${key.sql} AS k, t.${version.sql}::int8 AS v, to_jsonb(t) AS after
+      RETURNING c.${ITEM}, t.${key.sql} AS k, t.${version.sql}::int8 AS v, to_jsonb(t) AS after
     ),
-    ic_log AS (${insertLogSql(s, source, h)}),
+    ic_log AS (${insertLogSql(s, source, r.sharedHeader ? h : undefined)}),
     ic_out AS (
-      SELECT CASE WHEN c.k IS NULL THEN 'not_found' WHEN NOT c.ok THEN 'guard'
+      SELECT r.${ITEM},
+             CASE WHEN c.k IS NULL THEN 'not_found' WHEN NOT c.ok THEN 'guard'
                   WHEN NOT c.changes THEN 'unchanged' WHEN u.k IS NOT NULL THEN 'changed' ELSE 'race' END AS st,
              jsonb_build_object('entity', ${h.entity_type}, 'key', to_jsonb(${keyRef}),
                                 'version', coalesce(u.v, c.v), 'values', ${values('coalesce(u.after, c.before)')}) AS result,
              jsonb_build_object('entity', ${h.entity_type}, 'key', to_jsonb(${keyRef}),
                                 'values', ${values('c.before')}) AS details
-        FROM (SELECT 1) one LEFT JOIN ic_cur c ON true LEFT JOIN ic_upd u ON true
+        FROM ${r.rows} r LEFT JOIN ic_cur c ON c.${ITEM} = r.${ITEM} LEFT JOIN ic_upd u ON u.${ITEM} = r.${ITEM}
     )`;
 }
 
@@ -158,6 +174,7 @@ export function incrementSql(s: string, def: EntityDefinition, shape: TableShape
     command_id: '$6::text',
     at: '$7::timestamptz',
   };
-  return `WITH ${incrementCtesSql(s, def, shape, op, { key: '$1', header, add, set, guard })}
+  const one = `(SELECT 1 AS ${ITEM})`;
+  return `WITH ${incrementCtesSql(s, def, shape, op, { rows: one, key: '$1', header, sharedHeader: true, add, set, guard })}
     SELECT st, result, details FROM ic_out`;
 }

@@ -1,54 +1,64 @@
 import type { HashHeader } from '../changes/hash-sql.js';
-import { incrementCtesSql } from '../changes/increment-sql.js';
+import { ITEM, incrementCtesSql } from '../changes/increment-sql.js';
 import type { SqlQuery } from '../db/types.js';
 import { CHANGE_STEP, type ChangePlan, type ChangeValues, type CompiledChange, hashOf } from './change.js';
 import { COLS, type RecordedRequest } from './sql.js';
 
+/** One change command of a statement: its record and its change's values. */
+export interface ChangeItem {
+  readonly r: RecordedRequest;
+  readonly v: ChangeValues;
+}
+
 /**
- * A whole change command as ONE autocommit statement (decision 0025): look the key up, read-check-update
- * the entity row with its hash-chained log row, record the command with its final outcome and the
- * timeline events the general path would have written (submitted, then step_done + succeeded, or
- * failed). Returns `st`, the outcome (`result` or `error`) and, when the key was known, its row (`prior`,
- * as JSON): a new command's row is what the caller sent plus that outcome, so it is not sent back.
- * `st` is one of:
+ * Change commands of ONE type as ONE autocommit statement (decisions 0025, 0026), for each item: look
+ * the key up; read-check-update the entity row with its hash-chained log row; record the command with
+ * its final outcome and the timeline events the general path would have written (submitted, then
+ * step_done + succeeded, or failed). The items name distinct keys and distinct rows (the batcher's
+ * rule); each item's outcome is its own, except that any error fails them all.
  *
- * - `exists`: the key was already recorded (its row is returned; nothing was written);
+ * Returns one row per item (`n`, its index in `items`): `st`, the outcome (`result` or `error`) and,
+ * when the key was known, its row (`prior`, as JSON): a new command's row is what the caller sent plus
+ * that outcome, so it is not sent back. `st` is one of:
+ *
+ * - `exists`: the key was already recorded (its row is returned; nothing was written for it);
  * - `changed` / `unchanged`: succeeded; `guard` / `not_found`: failed definitely (no change, no log row);
- * - `race`: the row changed after the statement's snapshot; nothing was written (the caller falls back
- *   to the general path, which locks the row first).
+ * - `race`: the row changed after the statement's snapshot; nothing was written for it (the caller
+ *   falls back to the general path, which locks the row first).
  *
- * The command INSERT has no ON CONFLICT: a concurrent first submit of the same key makes it fail on the
- * unique (type, principal, key) index, and with it the whole statement, its entity change included.
+ * The command INSERT has no ON CONFLICT: a concurrent first submit of the same key (from another
+ * process) makes it fail on the unique (type, principal, key) index, and with it the whole statement.
  */
 export function changeCommandSql(
   s: string,
   c: CompiledChange,
   plan: ChangePlan,
-  r: RecordedRequest,
-  v: ChangeValues,
+  items: readonly ChangeItem[],
 ): SqlQuery {
   const text = textFor(s, c, plan);
+  const type = items[0]!.r.type;
   return {
     text: text.text,
     name: text.name,
-    values: [
-      r.id,
-      r.type,
-      r.principal,
-      r.key,
-      r.fingerprint,
-      r.params,
-      r.input,
-      r.at,
-      v.key,
-      c.entity.name,
-      c.action,
-      c.reason,
-      ...v.add,
-      ...(v.set === null ? [] : [v.set]),
-      ...v.guard,
-    ],
+    values: [itemsJson(items), type, c.entity.name, c.action, c.reason],
   };
+}
+
+/**
+ * The items as one JSON array (the statement's `$1`, read by jsonb_to_recordset): one parameter
+ * whatever the batch size, so the statement is prepared once. The JSON texts of params and input are
+ * spliced in as they were recorded.
+ */
+function itemsJson(items: readonly ChangeItem[]): string {
+  const q = JSON.stringify;
+  return `[${items
+    .map(
+      ({ r, v }, n) =>
+        `{"n":${n},"id":${q(r.id)},"principal":${q(r.principal)},"key":${q(r.key)},"fingerprint":${q(r.fingerprint)},` +
+        `"params":${r.params},"input":${r.input},"at":${q(r.at.toISOString())},"ekey":${q(v.key)},` +
+        `"add":${q(v.add)},"set":${v.set ?? 'null'},"guard":${q(v.guard)}}`,
+    )
+    .join(',')}]`;
 }
 
 const texts = new WeakMap<ChangePlan, { text: string; name: string }>();
@@ -56,67 +66,80 @@ const texts = new WeakMap<ChangePlan, { text: string; name: string }>();
 function textFor(s: string, c: CompiledChange, plan: ChangePlan): { text: string; name: string } {
   let t = texts.get(plan);
   if (t) return t;
-  let n = 12;
-  const next = () => `$${++n}`;
-  const add = plan.op.add.map(next);
-  const set = plan.op.set.length ? next() : null;
-  const guard = plan.op.guard.map(next);
   // Exactly the context a step's `entity.update({ ...ctx.write })` records: actor = principal,
   // request id = idempotency key, command id = the command's id.
   const header: HashHeader = {
-    entity_type: '$10::text',
-    action: '$11::text',
-    actor: '$3::text',
+    entity_type: '$3::text',
+    action: '$4::text',
+    actor: 'r.principal',
     source_ip: 'NULL::text',
     reason: 'NULL::text',
-    request_id: '$4::text',
-    command_id: '$1::uuid::text',
-    at: '$8::timestamptz',
+    request_id: 'r.key',
+    command_id: 'r.id::text',
+    at: 'r.at',
   };
   const entity = incrementCtesSql(s, c.entity.runtime.def, plan.shape, plan.op, {
-    key: '$9',
+    rows: 'req',
+    key: 'r.ekey',
     header,
-    add,
-    set,
-    guard,
-    gate: 'NOT EXISTS (SELECT 1 FROM prior)',
+    sharedHeader: false,
+    add: plan.op.add.map((_, i) => `(r.add ->> ${i})`),
+    set: plan.op.set.length ? 'r.set' : null,
+    guard: plan.op.guard.map((_, i) => `(r.guard ->> ${i})`),
+    gate: `NOT EXISTS (SELECT 1 FROM prior p WHERE p.${ITEM} = r.${ITEM})`,
   });
-  const text = `WITH prior AS (SELECT ${COLS} FROM ${s}.commands WHERE type = $2 AND principal = $3 AND key = $4),
+  // The items. PostgreSQL estimates any jsonb_to_recordset at 100 rows, and planned for 100 items it
+  // would hash-join them with whole tables (a scan of the entity table and of every command of the type
+  // per statement). A range condition on a column without statistics is estimated at 0.5 %, so the
+  // planner expects one item and looks each up by index, which is what a batch of a few items wants.
+  const text = `WITH req AS MATERIALIZED (
+      SELECT x.n AS ${ITEM}, x.* FROM jsonb_to_recordset($1::jsonb) AS x(n int, id uuid, principal text, key text,
+             fingerprint text, params jsonb, input jsonb, at timestamptz, ekey text, add jsonb, set jsonb, guard jsonb)
+       WHERE x.n BETWEEN 0 AND 999999
+    ),
+    prior AS (
+      SELECT r.${ITEM}, p.* FROM req r
+       CROSS JOIN LATERAL (SELECT ${COLS} FROM ${s}.commands WHERE type = $2 AND principal = r.principal AND key = r.key OFFSET 0) p
+    ),
     ${entity},
     o AS (
-      SELECT y.st, y.ok, y.result,
+      SELECT y.${ITEM}, y.st, y.ok, y.result,
              CASE WHEN NOT y.ok THEN jsonb_build_object('step', '${CHANGE_STEP}', 'reason', y.reason, 'details', y.details) END AS error
-        FROM (SELECT CASE WHEN EXISTS (SELECT 1 FROM prior) THEN 'exists' ELSE x.st END AS st,
+        FROM (SELECT x.${ITEM}, CASE WHEN p.${ITEM} IS NOT NULL THEN 'exists' ELSE x.st END AS st,
                      x.st IN ('changed', 'unchanged') AS ok, x.result,
-                     CASE x.st WHEN 'guard' THEN $12::text ELSE x.st END AS reason, x.details
-                FROM ic_out x) y
+                     CASE x.st WHEN 'guard' THEN $5::text ELSE x.st END AS reason, x.details
+                FROM ic_out x LEFT JOIN prior p ON p.${ITEM} = x.${ITEM}) y
     ),
+    done AS (SELECT o.*, r.id, r.principal, r.key, r.fingerprint, r.params, r.input, r.at
+               FROM o JOIN req r ON r.${ITEM} = o.${ITEM}
+              WHERE o.st IN ('changed', 'unchanged', 'guard', 'not_found')),
     cmd AS (
       INSERT INTO ${s}.commands (id, type, principal, key, fingerprint, params, input, status, step_index,
                                  outputs, result, error, next_at, created_at, updated_at, finished_at)
-      SELECT $1::uuid, $2, $3, $4, $5, $6::jsonb, $7::jsonb,
-             CASE WHEN o.ok THEN 'succeeded' ELSE 'failed' END, CASE WHEN o.ok THEN 1 ELSE 0 END,
-             CASE WHEN o.ok THEN jsonb_build_object('${CHANGE_STEP}', o.result) ELSE '{}'::jsonb END,
-             CASE WHEN o.ok THEN o.result END,
-             o.error,
-             $8, $8, $8, $8
-        FROM o WHERE o.st IN ('changed', 'unchanged', 'guard', 'not_found')
-      RETURNING 1
+      SELECT d.id, $2, d.principal, d.key, d.fingerprint, d.params, d.input,
+             CASE WHEN d.ok THEN 'succeeded' ELSE 'failed' END, CASE WHEN d.ok THEN 1 ELSE 0 END,
+             CASE WHEN d.ok THEN jsonb_build_object('${CHANGE_STEP}', d.result) ELSE '{}'::jsonb END,
+             CASE WHEN d.ok THEN d.result END,
+             d.error,
+             d.at, d.at, d.at, d.at
+        FROM done d ORDER BY d.${ITEM}
     ),
     ev AS (
       INSERT INTO ${s}.command_events (command_id, kind, step, data, at)
-      SELECT $1::uuid, e.kind, e.step, e.data, $8
-        FROM o, LATERAL (VALUES
-               (1, 'submitted', NULL, jsonb_build_object('fingerprint', $5::text)),
-               (2, CASE WHEN o.ok THEN 'step_done' ELSE 'failed' END, '${CHANGE_STEP}',
-                   CASE WHEN o.ok THEN jsonb_build_object('output', o.result)
-                        ELSE jsonb_build_object('reason', o.error -> 'reason', 'details', o.error -> 'details') END),
-               (3, CASE WHEN o.ok THEN 'succeeded' END, NULL, jsonb_build_object('result', o.result))
+      SELECT d.id, e.kind, e.step, e.data, d.at
+        FROM done d, LATERAL (VALUES
+               (1, 'submitted', NULL, jsonb_build_object('fingerprint', d.fingerprint)),
+               (2, CASE WHEN d.ok THEN 'step_done' ELSE 'failed' END, '${CHANGE_STEP}',
+                   CASE WHEN d.ok THEN jsonb_build_object('output', d.result)
+                        ELSE jsonb_build_object('reason', d.error -> 'reason', 'details', d.error -> 'details') END),
+               (3, CASE WHEN d.ok THEN 'succeeded' END, NULL, jsonb_build_object('result', d.result))
              ) AS e(n, kind, step, data)
-       WHERE EXISTS (SELECT 1 FROM cmd) AND e.kind IS NOT NULL
-       ORDER BY e.n
+       WHERE e.kind IS NOT NULL
+       ORDER BY d.${ITEM}, e.n
     )
-    SELECT o.st, o.result, o.error, (SELECT row_to_json(p) FROM prior p) AS prior FROM o`;
+    SELECT o.${ITEM} AS n, o.st, o.result, o.error,
+           (SELECT to_jsonb(p) - '${ITEM}' FROM prior p WHERE p.${ITEM} = o.${ITEM}) AS prior
+      FROM o`;
   t = { text, name: `tally_chg_${hashOf(text)}` };
   texts.set(plan, t);
   return t;

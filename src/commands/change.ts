@@ -6,6 +6,7 @@ import { canonicalKeys, type EntityKey } from '../changes/keys.js';
 import type { Executor } from '../db/types.js';
 import { TallyError } from '../errors.js';
 import { asStored, plainDecimal } from './canonical.js';
+import type { ChangeBatchOptions, ResolvedBatch } from './change-batch.js';
 import type { StepContext } from './definition.js';
 
 /** A value fixed in the declaration, or computed from the command's recorded input. */
@@ -62,6 +63,12 @@ export interface ChangeCommandDefinition<I = any> {
   leaseMs?: number;
   waitMs?: number;
   failover?: import('./failover.js').FailoverOptions;
+  /**
+   * How concurrent submits share statements (decision 0026): at most `statements` run at once, and
+   * submits that arrive meanwhile go together in the next, up to `size`. `false`: one statement per
+   * submit, however many run at once. Default `{ statements: 2, size: 64 }`.
+   */
+  batch?: ChangeBatchOptions | false;
 }
 
 /** The one step a change command has; its name on the timeline. */
@@ -85,6 +92,8 @@ export interface CompiledChange<I = any> {
   readonly add: readonly Source<I>[];
   readonly set: readonly Source<I>[];
   readonly guard: readonly (Source<I> & { op: GuardOp })[];
+  /** How concurrent submits share statements. */
+  readonly batch: ResolvedBatch;
   /** The change against the table (columns checked, types known); learned once, on first use. */
   plan(db: Executor): Promise<ChangePlan>;
 }
@@ -112,7 +121,11 @@ function bad(name: string, what: string): TallyError {
 const isFn = (v: unknown): v is (input: unknown) => unknown => typeof v === 'function';
 
 /** Checks a change declaration once, at `tally.command(...)`: shapes, identifiers, constant values. */
-export function compileChange<I>(name: string, c: LocalChange<I>): CompiledChange<I> {
+export function compileChange<I>(
+  name: string,
+  c: LocalChange<I>,
+  batchOptions?: ChangeBatchOptions | false,
+): CompiledChange<I> {
   if (!c || typeof c !== 'object') throw bad(name, 'must be an object');
   const entity = c.entity as Entity | undefined;
   if (!entity || typeof entity !== 'object' || !entity.runtime?.def) {
@@ -169,6 +182,7 @@ export function compileChange<I>(name: string, c: LocalChange<I>): CompiledChang
     });
   });
 
+  const batch = resolveBatch(name, batchOptions);
   let planned: Promise<ChangePlan> | null = null;
   const compiled: CompiledChange<I> = {
     entity,
@@ -178,6 +192,7 @@ export function compileChange<I>(name: string, c: LocalChange<I>): CompiledChang
     add,
     set,
     guard,
+    batch,
     plan(db) {
       // Learned once; a failed look-up (table missing) is retried next time, after the user fixes it.
       planned ??= planChange(name, compiled, db).catch((err) => {
@@ -188,6 +203,37 @@ export function compileChange<I>(name: string, c: LocalChange<I>): CompiledChang
     },
   };
   return Object.freeze(compiled);
+}
+
+const BATCH_DEFAULT: ResolvedBatch = Object.freeze({ statements: 2, size: 64 });
+/** `false`: every submit its own statement, none waiting for another's. */
+const UNBATCHED: ResolvedBatch = Object.freeze({ statements: Number.POSITIVE_INFINITY, size: 1 });
+
+function resolveBatch(name: string, b: ChangeBatchOptions | false | undefined): ResolvedBatch {
+  if (b === undefined) return BATCH_DEFAULT;
+  if (b === false) return UNBATCHED;
+  if (!b || typeof b !== 'object' || Array.isArray(b)) {
+    throw new TallyError('INVALID_COMMAND', `command ${name}: batch must be false or { statements?, size? }`);
+  }
+  const int = (v: unknown, what: string, fallback: number, max: number) => {
+    if (v === undefined) return fallback;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
+      throw new TallyError(
+        'INVALID_COMMAND',
+        `command ${name}: batch.${what} must be an integer from 1 to ${max}`,
+      );
+    }
+    return v;
+  };
+  for (const k of Object.keys(b)) {
+    if (k !== 'statements' && k !== 'size') {
+      throw new TallyError('INVALID_COMMAND', `command ${name}: batch has no option ${k.slice(0, 40)}`);
+    }
+  }
+  return Object.freeze({
+    statements: int(b.statements, 'statements', BATCH_DEFAULT.statements, 1000),
+    size: int(b.size, 'size', BATCH_DEFAULT.size, 1000),
+  });
 }
 
 /** Checks the declared columns against the table (first use), and builds the step statement. */

@@ -167,7 +167,7 @@ export function defineCommand<I>(
     for (const f of ['steps', 'compensate', 'result'] as const) {
       if (f in declared) throw bad(name, `a change command has no ${f} (its one step is the change)`);
     }
-    change = compileChange(name, declared.change);
+    change = compileChange(name, declared.change, (declared as ChangeCommandDefinition<I>).batch);
     def = { ...declared, steps: [changeStep(name, change)] } as CommandDefinition<I>;
   }
   if (typeof def.fingerprint !== 'function') throw bad(name, 'fingerprint(input) must be a function');
