@@ -96,7 +96,7 @@ export class ChangeBatcher<T, R> {
   private async sendBatch(batch: readonly Waiting<T, R>[]): Promise<void> {
     try {
       const answers = await this.send(batch.map((w) => w.item));
-      batch.forEach((w, i) => w.resolve(answers[i]!));
+      for (const [i, w] of batch.entries()) w.resolve(answers[i]!);
     } catch (err) {
       if (batch.length === 1) {
         batch[0]!.reject(err);
