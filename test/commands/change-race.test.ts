@@ -1,4 +1,7 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postgres } from '../../src/db/postgres/index.js';
+import { createTally } from '../../src/tally.js';
 import { freshPostgres, postgresAvailable, type TestDatabase } from '../support/databases.js';
 import { count, recording } from '../support/resources.js';
 import { until } from '../support/until.js';
@@ -6,7 +9,7 @@ import { debitFixture } from './support/debit.js';
 
 // Real PostgreSQL: another transaction changes the row between the one statement's snapshot and its
 // UPDATE (PGlite has one connection, so this cannot happen there).
-describe.skipIf(!postgresAvailable)('change command that loses a race for its row [postgres]', () => {
+describe.skipIf(!postgresAvailable)('change commands that lose a race for their row [postgres]', () => {
   let t: TestDatabase;
   beforeAll(async () => {
     t = await freshPostgres();
@@ -50,5 +53,110 @@ describe.skipIf(!postgresAvailable)('change command that loses a race for its ro
       [2, 'update', ['note', 'version']],
       [3, 'debit', ['points', 'version']],
     ]);
+  });
+
+  it('in a shared statement only the item whose row moved falls back; the others commit there', async () => {
+    const rec = recording(t.db);
+    const fx = await debitFixture(
+      rec.db,
+      'brace',
+      [1, 2, 3, 4].map((id): [number, number] => [id, 100]),
+      {},
+      {
+        statements: 1,
+      },
+    );
+    const holder = await t.pool!.connect();
+    try {
+      await holder.query('BEGIN');
+      await fx.entity.update({ key: 2, set: { note: 'held' }, actor: 'ops', tx: holder });
+      rec.statements.length = 0;
+      // One statement at a time: account 4 alone, then 1, 2 and 3 together (it waits for row 2).
+      const submitted = Promise.all(
+        [4, 1, 2, 3].map((account) =>
+          fx.debit.submit({ key: `b${account}`, principal: 'u1', input: { account } }),
+        ),
+      );
+      await until(
+        'the shared statement to wait for row 2',
+        async () =>
+          (await count(
+            t.db,
+            `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+          )) > 0,
+      );
+      await holder.query('COMMIT');
+      const results = await submitted;
+      for (const r of results) expect(r).toMatchObject({ status: 'succeeded', replayed: false });
+      const shared = rec.statements.filter((s) => s.startsWith('WITH req AS'));
+      expect(shared).toHaveLength(2);
+      expect(rec.statements.length).toBeGreaterThan(2); // row 2's command went the general path
+    } finally {
+      holder.release();
+    }
+    for (const id of [1, 2, 3, 4]) {
+      expect(await fx.points(id)).toBe(90);
+      expect(await fx.entity.verify(id)).toMatchObject({ ok: true });
+    }
+    expect(await fx.debits()).toBe(4);
+    expect((await fx.entity.history(2)).map((e) => e.action)).toEqual(['create', 'update', 'debit']);
+  });
+
+  it('two processes submitting the same keys at once: one effect per key, both told the same outcome', async () => {
+    const fx = await debitFixture(
+      t.db,
+      'twin',
+      [1, 2, 3, 4, 5, 6, 7, 8].map((id): [number, number] => [id, 100]),
+    );
+    // A second Tally on a pool of its own, declaring the same command: another process, as far as the
+    // database can tell.
+    const pool = new pg.Pool({ connectionString: t.url!, max: 4 });
+    pool.on('error', () => {});
+    try {
+      const other = await createTally({ db: postgres(pool) });
+      const entity = other.entity(fx.table, { table: fx.table, states: { open: ['closed'], closed: [] } });
+      const twin = other.command<{ account: number; amount?: number }>('debit_twin', {
+        fingerprint: (i) => ({ account: i.account, amount: i.amount ?? 10 }),
+        change: {
+          entity,
+          key: (i) => i.account,
+          add: { points: (i) => -(i.amount ?? 10) },
+          guard: { points: { gte: (i) => i.amount ?? 10 } },
+          action: 'debit',
+          reason: 'insufficient_points',
+        },
+      });
+      // Rounds 0-2 debit (the row lock orders the two statements: the later one finds its row moved);
+      // round 3 debits 0 (no row changes, so the two meet at the command's unique key instead).
+      for (let round = 0; round < 4; round++) {
+        const amount = round === 3 ? 0 : 10;
+        const keys = [1, 2, 3, 4, 5, 6, 7, 8].map((account) => ({ key: `t${round}-${account}`, account }));
+        const input = (account: number) => ({ account, amount });
+        const [a, b] = await Promise.all([
+          Promise.all(
+            keys.map(({ key, account }) => fx.debit.submit({ key, principal: 'u1', input: input(account) })),
+          ),
+          Promise.all(
+            keys.map(({ key, account }) => twin.submit({ key, principal: 'u1', input: input(account) })),
+          ),
+        ]);
+        for (const [i, x] of a.entries()) {
+          const y = b[i]!;
+          expect(x.status).toBe('succeeded');
+          expect(y.id).toBe(x.id);
+          expect(y.result).toEqual(x.result);
+          expect([x.replayed, y.replayed].filter((r) => !r)).toHaveLength(1);
+        }
+      }
+    } finally {
+      await pool.end();
+    }
+    for (let id = 1; id <= 8; id++) {
+      expect(await fx.points(id)).toBe(70);
+      expect(await fx.entity.verify(id)).toMatchObject({ ok: true, entries: 4 });
+    }
+    expect(await fx.debits()).toBe(24);
+    expect(await fx.commands()).toBe(32);
+    expect(await fx.events()).toBe(96);
   });
 });

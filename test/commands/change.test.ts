@@ -342,6 +342,12 @@ describeEachDialect('commands: change command declarations are checked', (fresh)
     expect(declare({ add: { points: -1 }, entity: { name: 'x' } })).toBe('INVALID_COMMAND');
     expect(declare({ add: { points: -1 }, key: 7 })).toBe('INVALID_COMMAND');
     expect(declare({ add: { points: -1 } }, { steps: [] })).toBe('INVALID_COMMAND');
+    // How submits share statements (decision 0026).
+    expect(declare({ add: { points: -1 } }, { batch: false })).toBe('accepted');
+    expect(declare({ add: { points: -1 } }, { batch: { statements: 4, size: 16 } })).toBe('accepted');
+    for (const batch of [true, 0, 'x', [], { statements: 0 }, { size: 1001 }, { size: 2.5 }, { lanes: 2 }]) {
+      expect(declare({ add: { points: -1 } }, { batch })).toBe('INVALID_COMMAND');
+    }
     // An entity of another Tally instance.
     const other = await createTally({ db: t.db });
     const foreign = other.entity('acct_decl', { table: 'acct_decl', states: { open: [] } });

@@ -1,3 +1,4 @@
+import type { ChangeBatchOptions } from '../../../src/commands/change-batch.js';
 import type { TallyOptions } from '../../../src/config.js';
 import type { Executor } from '../../../src/db/types.js';
 import { createTally } from '../../../src/tally.js';
@@ -17,6 +18,7 @@ export async function debitFixture(
   tag: string,
   accounts: readonly [id: number, points: number][],
   options: Partial<TallyOptions> = {},
+  batch?: ChangeBatchOptions | false,
 ) {
   const table = `acct_${tag}`;
   await db.exec(`CREATE TABLE ${table} (id integer PRIMARY KEY, state text NOT NULL DEFAULT 'open',
@@ -41,6 +43,7 @@ export async function debitFixture(
       action: 'debit',
       reason: 'insufficient_points',
     },
+    ...(batch === undefined ? {} : { batch }),
   });
   return {
     tally,
