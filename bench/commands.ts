@@ -10,7 +10,9 @@
 //   c1 / c8   Tally, the way this command is written (decision 0025): a change command —
 //             `change: { entity: accounts, key, add: { points: -10 }, guard: { points: { gte: 10 } } }` —
 //             lock, check, update the entity with its log row (hash chained) and record the outcome, all
-//             in ONE statement per submit; concurrency 1, 8. These are c1_per_s / c8_per_s.
+//             in one statement; concurrency 1, 8. These are c1_per_s / c8_per_s. With the default
+//             batching (decision 0026), submits that arrive while two statements run share the next one.
+//   alone c8  the same change command with `batch: false`: one statement per submit (unbatched_c8_per_s)
 //   js c1/c8  Tally, the same command with its step as JavaScript (general path): lock (SELECT ... FOR
 //             UPDATE), check (points >= 10, else ctx.fail), `accounts.update` — record first, then the
 //             step's transaction; concurrency 1, 8. These are js_step_c1_per_s / js_step_c8_per_s.
@@ -125,7 +127,7 @@ async function measured(
     server0 === null || server1 === null ? 'n/a' : `${(((server1 - server0) * 1000) / n).toFixed(2)} ms`;
   log(
     `${label.padEnd(46)} ${rate.toFixed(0)}/s; per op: Node CPU ${node.toFixed(2)} ms, ` +
-      `${(statements / n).toFixed(1)} round trips, server CPU ${srv}; ${load()}`,
+      `${(statements / n).toFixed(2)} round trips, server CPU ${srv}; ${load()}`,
   );
   return rate;
 }
@@ -190,6 +192,19 @@ try {
       reason: 'insufficient_points',
     },
   });
+  // The same change command with every submit in a statement of its own (decision 0026's batching off).
+  const debitChangeAlone = tally.command<{ account: number }>('debit_change_alone', {
+    fingerprint: (i) => ({ account: i.account }),
+    change: {
+      entity: accounts,
+      key: (i) => i.account,
+      add: { points: -10 },
+      guard: { points: { gte: 10 } },
+      action: 'debit',
+      reason: 'insufficient_points',
+    },
+    batch: false,
+  });
   const submit = (cmd: typeof debit, tag: string) => async (i: number) => {
     const r = await cmd.submit({ key: `${tag}-${i}`, principal: 'bench', input: { account: i } });
     if (r.status !== 'succeeded') throw new Error(`command ${tag}-${i} ended ${r.status}`);
@@ -198,13 +213,25 @@ try {
   // Warm-up: pools filled, statements and entity shape cached, JIT warm (not measured).
   await run(8, 200, submit(debit, 'warm'));
   await run(8, 200, submit(debitChange, 'warmc'));
+  await run(8, 200, submit(debitChangeAlone, 'warma'));
   await run(8, 200, (i) => pool.query('UPDATE floor_accounts SET points = points - 10 WHERE id = $1', [i]));
 
   results.floor_c8 = await measured('floor      bare autocommit UPDATE, c=8:', 8, N, (i) =>
     pool.query('UPDATE floor_accounts SET points = points - 10 WHERE id = $1', [i]),
   );
-  results.c1 = await measured('tally c=1  change command (one statement):', 1, N, submit(debitChange, 'c1'));
-  results.c8 = await measured('tally c=8  change command (one statement):', 8, N, submit(debitChange, 'c8'));
+  results.c1 = await measured('tally c=1  change command:', 1, N, submit(debitChange, 'c1'));
+  results.c8 = await measured(
+    'tally c=8  change command (shared statements):',
+    8,
+    N,
+    submit(debitChange, 'c8'),
+  );
+  results.alone_c8 = await measured(
+    'tally c=8  change command, batch: false:',
+    8,
+    N,
+    submit(debitChangeAlone, 'a8'),
+  );
   results.js_c1 = await measured('tally c=1  JS step (general path):', 1, N, submit(debit, 'js1'));
   results.js_c8 = await measured('tally c=8  JS step (general path):', 8, N, submit(debit, 'js8'));
   results.with_call = await measured(
@@ -219,7 +246,7 @@ try {
                              count(*) FILTER (WHERE attempts <> 0)::int AS retried
                         FROM tally.commands`)
   ).rows;
-  const expected = 5 * N + 400;
+  const expected = 6 * N + 600;
   if (
     check.commands !== expected ||
     check.ok !== expected ||
@@ -309,6 +336,8 @@ const out = {
   vs_floor: round(results.c8! / results.floor_c8!, 3),
   vs_dbos: round(results.c8! / results.dbos_c8!, 2),
   with_call_c8_per_s: round(results.with_call!, 0),
+  unbatched_c8_per_s: round(results.alone_c8!, 0),
+  unbatched_vs_floor: round(results.alone_c8! / results.floor_c8!, 3),
   js_step_c1_per_s: round(results.js_c1!, 0),
   js_step_c8_per_s: round(results.js_c8!, 0),
   js_step_vs_floor: round(results.js_c8! / results.floor_c8!, 3),
