@@ -159,4 +159,59 @@ describeEachDialect('commands: change commands share statements under load', (fr
     expect(changeStatements(rec.statements)).toHaveLength(4);
     expect(await fx.debits()).toBe(4);
   });
+
+  it('per-command values stay with their command in a shared statement: set, add and guards', async () => {
+    const rec = recording(t.db);
+    const fx = await debitFixture(
+      rec.db,
+      'mixed',
+      [1, 2, 3, 4, 5, 6].map((id): [number, number] => [id, 100 + id]),
+    );
+    const note = fx.tally.command<{ account: number; note: string; plus: number; below: number }>(
+      'note_mixed',
+      {
+        fingerprint: (i) => i,
+        change: {
+          entity: fx.entity,
+          key: (i) => i.account,
+          set: { note: (i) => i.note },
+          add: { points: (i) => i.plus },
+          guard: { state: 'open', points: { lt: (i) => i.below } },
+          action: 'annotate',
+        },
+      },
+    );
+    rec.statements.length = 0;
+    // Account 5's guard fails (105 is not below 105); every other one gets its own note and amount.
+    const inputs = [1, 2, 3, 4, 5, 6].map((a) => ({
+      account: a,
+      note: `n-${a}'`,
+      plus: a * 10,
+      below: a === 5 ? 105 : 1000,
+    }));
+    const results = await Promise.all(
+      inputs.map((input, i) => note.submit({ key: `m${i}`, principal: 'u1', input })),
+    );
+    expect(changeStatements(rec.statements).length).toBeLessThan(6);
+    for (const [i, r] of results.entries()) {
+      const a = i + 1;
+      if (a === 5) {
+        expect(r).toMatchObject({
+          status: 'failed',
+          error: { reason: 'guard_failed', details: { values: { points: 105, note: null } } },
+        });
+        continue;
+      }
+      expect(r).toMatchObject({
+        status: 'succeeded',
+        result: { key: a, version: 2, values: { note: `n-${a}'`, points: 100 + a + a * 10, state: 'open' } },
+      });
+      const [row] = await t.db.query<{ note: string; points: string }>({
+        text: `SELECT note, points::text AS points FROM ${fx.table} WHERE id = $1`,
+        values: [a],
+      });
+      expect(row).toEqual({ note: `n-${a}'`, points: String(100 + a + a * 10) });
+      expect(await fx.entity.verify(a)).toMatchObject({ ok: true, entries: 2 });
+    }
+  });
 });
