@@ -114,7 +114,7 @@ export function incrementCtesSql(
        ORDER BY u.${ITEM}`;
   const values = (img: string) =>
     `jsonb_build_object(${op.report.map((c) => `${lit(c)}, ${img} -> ${lit(c)}`).join(', ')})`;
-  return `${withNew ? `ic_new AS (SELECT r.${ITEM}, p.* FROM ${r.rows} r, jsonb_populate_record(NULL::${table.sql}, ${r.set}::jsonb) p),` : ''}
+  return `${withNew ? `ic_new AS (SELECT r.${ITEM}, ${op.set.map((c) => `p.${q(c)}`).join(', ')} FROM ${r.rows} r, jsonb_populate_record(NULL::${table.sql}, ${r.set}::jsonb) p),` : ''}
     ic_cur AS (
       SELECT r.${ITEM}, t.${key.sql} AS k, t.${version.sql}::int8 AS v, to_jsonb(t) AS before,
              coalesce(${guards.length ? guards.join(' AND ') : 'true'}, false) AS ok,
