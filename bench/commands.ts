@@ -180,31 +180,23 @@ try {
       },
     ],
   });
-  // The same command declared as a change: no JavaScript between the read and the write, one statement.
-  const debitChange = tally.command<{ account: number }>('debit_change', {
-    fingerprint: (i) => ({ account: i.account }),
-    change: {
-      entity: accounts,
-      key: (i) => i.account,
-      add: { points: -10 },
-      guard: { points: { gte: 10 } },
-      action: 'debit',
-      reason: 'insufficient_points',
-    },
-  });
-  // The same change command with every submit in a statement of its own (decision 0026's batching off).
-  const debitChangeAlone = tally.command<{ account: number }>('debit_change_alone', {
-    fingerprint: (i) => ({ account: i.account }),
-    change: {
-      entity: accounts,
-      key: (i) => i.account,
-      add: { points: -10 },
-      guard: { points: { gte: 10 } },
-      action: 'debit',
-      reason: 'insufficient_points',
-    },
-    batch: false,
-  });
+  // The same command declared as a change: no JavaScript between the read and the write, one statement
+  // (shared by the submits that arrive while two run, decision 0026; or, with batch: false, one each).
+  const changeCommand = (name: string, batch?: false) =>
+    tally.command<{ account: number }>(name, {
+      fingerprint: (i) => ({ account: i.account }),
+      change: {
+        entity: accounts,
+        key: (i) => i.account,
+        add: { points: -10 },
+        guard: { points: { gte: 10 } },
+        action: 'debit',
+        reason: 'insufficient_points',
+      },
+      ...(batch === false ? { batch } : {}),
+    });
+  const debitChange = changeCommand('debit_change');
+  const debitChangeAlone = changeCommand('debit_change_alone', false);
   const submit = (cmd: typeof debit, tag: string) => async (i: number) => {
     const r = await cmd.submit({ key: `${tag}-${i}`, principal: 'bench', input: { account: i } });
     if (r.status !== 'succeeded') throw new Error(`command ${tag}-${i} ended ${r.status}`);

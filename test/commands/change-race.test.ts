@@ -26,14 +26,7 @@ describe.skipIf(!postgresAvailable)('change commands that lose a race for their 
       await fx.entity.update({ key: 1, set: { note: 'held' }, actor: 'ops', tx: holder });
       rec.statements.length = 0;
       const submitted = fx.debit.submit({ key: 'r1', principal: 'u1', input: { account: 1 } });
-      await until(
-        'the change statement to wait for the row lock',
-        async () =>
-          (await count(
-            t.db,
-            `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-          )) > 0,
-      );
+      await waitingForALock(t);
       await holder.query('COMMIT');
       const r = await submitted;
       expect(r).toMatchObject({ status: 'succeeded', replayed: false, attempts: 0, result: { version: 3 } });
@@ -77,14 +70,7 @@ describe.skipIf(!postgresAvailable)('change commands that lose a race for their 
           fx.debit.submit({ key: `b${account}`, principal: 'u1', input: { account } }),
         ),
       );
-      await until(
-        'the shared statement to wait for row 2',
-        async () =>
-          (await count(
-            t.db,
-            `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-          )) > 0,
-      );
+      await waitingForALock(t);
       await holder.query('COMMIT');
       const results = await submitted;
       for (const r of results) expect(r).toMatchObject({ status: 'succeeded', replayed: false });
@@ -160,3 +146,15 @@ describe.skipIf(!postgresAvailable)('change commands that lose a race for their 
     expect(await fx.events()).toBe(96);
   });
 });
+
+/** Until a statement of this test's database waits for a row lock (the held transaction's). */
+async function waitingForALock(t: TestDatabase): Promise<void> {
+  await until(
+    'a statement to wait for the held row lock',
+    async () =>
+      (await count(
+        t.db,
+        `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      )) > 0,
+  );
+}
