@@ -3,9 +3,9 @@ import type { ErrorCode } from '../errors.js';
 /**
  * The one place where Tally's error codes become HTTP statuses. 4xx: the request is wrong and retrying it
  * unchanged will not help; 409 and 503: try again later; 500: the server's own declarations or data are wrong.
- * A code missing here (a new one) answers 500 until it is mapped.
+ * Every code has its status: the table's type makes a new code a compile error until it is mapped here.
  */
-export const HTTP_STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
+export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.freeze({
   // The request itself
   INVALID_IDEMPOTENCY_KEY: 400,
   INVALID_COMMAND_INPUT: 400,
@@ -20,16 +20,24 @@ export const HTTP_STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> =
   INVALID_TOKEN: 400,
   INVALID_SHARD_KEY: 400,
   INVALID_CACHE_KEY: 400,
+  INVALID_FEED_POSITION: 400,
+  INVALID_CONSUMER_NAME: 400,
+  INVALID_RECONCILE_OPTIONS: 400,
+  INVALID_COMPARE_OPTIONS: 400,
+  MISSING_REASON: 400,
   INVALID_PRINCIPAL: 401,
   NOT_FOUND: 404,
   JOB_NOT_FOUND: 404,
   COMMAND_NOT_FOUND: 404,
+  CONSUMER_NOT_FOUND: 404,
   // The request against the current state
   COMMAND_IN_FLIGHT: 409,
   ILLEGAL_TRANSITION: 409,
   BATCH_REJECTED: 409,
   JOB_BUSY: 409,
   JOB_LEASE_LOST: 409,
+  CONSUMER_BUSY: 409,
+  FEED_LEASE_LOST: 409,
   IDEMPOTENCY_KEY_REUSED: 422,
   JOB_KEY_REUSED: 422,
   // Transient: try again later, with the same key
@@ -37,6 +45,11 @@ export const HTTP_STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> =
   STORES_UNAVAILABLE: 503,
   ROUTER_CLOSED: 503,
   CACHE_ERROR: 503,
+  NATS_UNREACHABLE: 503,
+  NATS_PUBLISH_FAILED: 503,
+  SINK_TARGET_UNAVAILABLE: 503,
+  // A downstream service Tally called answered with an error
+  DOWNSTREAM_ERROR: 502,
   // The server's own configuration, declarations or data
   INVALID_CONFIG: 500,
   INVALID_IDENTIFIER: 500,
@@ -59,10 +72,19 @@ export const HTTP_STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> =
   INVALID_BUCKET_MOVE: 500,
   INVALID_CACHE_OPTIONS: 500,
   INVALID_CACHE_VERSION: 500,
+  INVALID_NATS_NAME: 500,
+  NATS_STREAM_CONFLICT: 500,
+  INVALID_RELAY_OPTIONS: 500,
+  INVALID_SINK_OPTIONS: 500,
+  INVALID_FEED_OPTIONS: 500,
+  FEED_TX_REQUIRED: 500,
+  COMPARE_KEY_NOT_UNIQUE: 500,
+  COMPARE_TYPE_MISMATCH: 500,
+  INVALID_DOWNSTREAM: 500,
 });
 
 /**
- * The HTTP status for a Tally error code (500 for a code not in the table).
+ * The HTTP status for a Tally error code (500 for a string that is not one).
  *
  * @example
  * httpStatusOf('IDEMPOTENCY_KEY_REUSED'); // 422
