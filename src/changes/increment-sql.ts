@@ -29,7 +29,9 @@ export interface IncrementOp {
 /**
  * Where the statement's inputs are: SQL expressions over the items relation `r` (or parameters).
  * The change applies to every item of `rows`, a relation with an item number column `ITEM` and one
- * row per item; the items must name distinct rows (the caller's batcher sees to it).
+ * row per item; the items must name distinct rows (the caller's batcher sees to it). Rows are read and
+ * updated in item order: a caller that sends several orders its items the same way every time, so two
+ * statements over the same rows wait for each other instead of deadlocking.
  */
 export interface IncrementRefs {
   /** The items: a relation (a CTE name, or a parenthesised query) aliased `r` here. */
@@ -93,13 +95,14 @@ export function incrementCtesSql(
   const next = op.add.map((a, i) => `t.${q(a.column)} + ${r.add[i]}::${a.type}`);
   const changes = [
     ...op.add.map((a, i) => `${next[i]} IS DISTINCT FROM t.${q(a.column)}`),
-    ...op.set.map((c) => `to_jsonb(n.${q(c)}) IS DISTINCT FROM to_jsonb(t) -> ${lit(c)}`),
+    ...op.set.map((c) => `to_jsonb((n.nv).${q(c)}) IS DISTINCT FROM to_jsonb(t) -> ${lit(c)}`),
   ];
   const setList = [
     ...op.add.map((a, i) => `${q(a.column)} = ${next[i]}`),
-    ...op.set.map((c) => `${q(c)} = n.${q(c)}`),
+    ...op.set.map((c) => `${q(c)} = (n.nv).${q(c)}`),
   ];
-  // The new values of `set`, typed by the table's row type (as `entity.update` sets them), per item.
+  // The new values of `set`, typed by the table's row type (as `entity.update` sets them), per item; kept
+  // as one record (`nv`) so no column of the table can clash with the item number.
   const withNew = r.set !== null;
   const newJoin = withNew ? ` JOIN ic_new n ON n.${ITEM} = r.${ITEM}` : '';
   const source = `
@@ -114,13 +117,14 @@ export function incrementCtesSql(
        ORDER BY u.${ITEM}`;
   const values = (img: string) =>
     `jsonb_build_object(${op.report.map((c) => `${lit(c)}, ${img} -> ${lit(c)}`).join(', ')})`;
-  return `${withNew ? `ic_new AS (SELECT r.${ITEM}, ${op.set.map((c) => `p.${q(c)}`).join(', ')} FROM ${r.rows} r, jsonb_populate_record(NULL::${table.sql}, ${r.set}::jsonb) p),` : ''}
+  return `${withNew ? `ic_new AS (SELECT r.${ITEM}, p AS nv FROM ${r.rows} r, jsonb_populate_record(NULL::${table.sql}, ${r.set}::jsonb) p),` : ''}
     ic_cur AS (
       SELECT r.${ITEM}, t.${key.sql} AS k, t.${version.sql}::int8 AS v, to_jsonb(t) AS before,
              coalesce(${guards.length ? guards.join(' AND ') : 'true'}, false) AS ok,
              coalesce(${changes.join(' OR ')}, false) AS changes
         FROM ${r.rows} r JOIN ${table.sql} t ON t.${key.sql} = ${keyRef}${newJoin}
        ${r.gate ? `WHERE ${r.gate}` : ''}
+       ORDER BY r.${ITEM}
     ),
     ic_upd AS (
       UPDATE ${table.sql} t SET ${setList.join(', ')}, ${version.sql} = t.${version.sql} + 1

@@ -18,9 +18,9 @@
 
 /** How a change command shares statements. `false` in a declaration means one statement per submit. */
 export interface ChangeBatchOptions {
-  /** Statements of this command running at once before new submits queue for the next one. Default 2. */
+  /** Statements of this command running at once before new submits queue for the next one (1-1000). Default 2. */
   statements?: number;
-  /** At most this many commands in one statement. Default 64. */
+  /** At most this many commands in one statement (1-128). Default 64. */
   size?: number;
 }
 
@@ -29,8 +29,13 @@ export interface ResolvedBatch {
   readonly size: number;
 }
 
-/** Sends one statement for the items, answering each item (in order). */
-export type SendItems<T, R> = (items: readonly T[]) => Promise<R[]>;
+/** How the batcher sends: one statement for the items, and which of its errors may be one item's. */
+export interface BatchSender<T, R> {
+  /** Sends one statement for the items, answering each item (in order). */
+  send(items: readonly T[]): Promise<R[]>;
+  /** Whether a failed statement's items are worth sending again alone (the error may be one item's). */
+  mayBeOneItems(err: unknown): boolean;
+}
 
 interface Waiting<T, R> {
   readonly item: T;
@@ -46,7 +51,7 @@ export class ChangeBatcher<T, R> {
 
   constructor(
     private readonly opts: ResolvedBatch,
-    private readonly send: SendItems<T, R>,
+    private readonly sender: BatchSender<T, R>,
   ) {}
 
   /** Runs one item; `keys` are what it must not share with a running item (its row, its idempotency key). */
@@ -98,19 +103,30 @@ export class ChangeBatcher<T, R> {
       const answers = await this.send(batch.map((w) => w.item));
       for (const [i, w] of batch.entries()) w.resolve(answers[i]!);
     } catch (err) {
-      if (batch.length === 1) {
-        batch[0]!.reject(err);
+      if (batch.length === 1 || !this.sender.mayBeOneItems(err)) {
+        for (const w of batch) w.reject(err);
         return;
       }
-      // Whose error it was is unknown: each item goes again alone and gets its own answer.
+      // Whose error it was is unknown: each item goes again alone and gets its own answer, no more of
+      // them at once than statements may run (their keys stay busy meanwhile).
+      const left = [...batch];
+      const lanes = Math.min(this.opts.statements, left.length);
       await Promise.all(
-        batch.map((w) =>
-          this.send([w.item]).then(
-            (answers) => w.resolve(answers[0]!),
-            (e: unknown) => w.reject(e),
-          ),
-        ),
+        Array.from({ length: lanes }, async () => {
+          for (let w = left.shift(); w; w = left.shift()) {
+            try {
+              w.resolve((await this.send([w.item]))[0]!);
+            } catch (e) {
+              w.reject(e);
+            }
+          }
+        }),
       );
     }
+  }
+
+  /** The sender's statement; a sender that throws instead of rejecting is answered the same way. */
+  private send(items: readonly T[]): Promise<R[]> {
+    return Promise.resolve().then(() => this.sender.send(items));
   }
 }

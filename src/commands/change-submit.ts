@@ -36,7 +36,10 @@ export async function submitChange(
   try {
     r = await batcherOf(rt, change).run(item, [`row ${v.key}`, `key ${p.principal}\u0000${p.key}`]);
   } catch (err) {
-    if (sqlStateOf(err) === '23505') return fallback();
+    // A concurrent first submit of the key won the unique index, or the statement was a deadlock's
+    // victim (another transaction locking rows in another order): nothing was written; the general
+    // path locks the row first and answers for the key.
+    if (FALL_BACK_ON.has(sqlStateOf(err) ?? '')) return fallback();
     throw err;
   }
   if (r.st === 'race') return fallback();
@@ -70,6 +73,15 @@ interface ChangeRow extends Record<string, unknown> {
   prior: unknown;
 }
 
+const FALL_BACK_ON = new Set(['23505', '40P01', '40001']);
+
+/**
+ * SQLSTATEs that are not any one item's doing, so sending a failed statement's items again alone would
+ * only fail them again: the connection (08), resources (53), the server going away (57P01-57P03), the
+ * system (58) and internal errors (XX). A driver error without a SQLSTATE is not retried either.
+ */
+const NOT_ONE_ITEMS = /^(08|53|57P0|58|XX)/;
+
 const batchers = new WeakMap<CommandRuntime, ChangeBatcher<ChangeItem, ChangeRow>>();
 
 /** The command's batcher: its statements share the runtime's database (one per command type). */
@@ -77,20 +89,48 @@ function batcherOf(rt: CommandRuntime, change: CompiledChange): ChangeBatcher<Ch
   let b = batchers.get(rt);
   if (!b) {
     const { config } = rt;
-    b = new ChangeBatcher<ChangeItem, ChangeRow>(change.batch, async (items) => {
-      const plan = await change.plan(config.db);
-      const rows = await config.db.query<ChangeRow>(changeCommandSql(config.s, change, plan, items));
-      const byItem: ChangeRow[] = [];
-      for (const row of rows) byItem[row.n] = row;
-      return items.map((_, n) => {
-        const row = byItem[n];
-        if (!row) throw new TallyError('DB_ERROR', `change command statement answered no row for item ${n}`);
-        return row;
-      });
+    b = new ChangeBatcher<ChangeItem, ChangeRow>(change.batch, {
+      async send(items) {
+        const plan = await change.plan(config.db);
+        // Every statement locks its rows (and inserts its keys) in one order, the same in every process
+        // and for every command type: two statements over the same rows then wait for each other
+        // instead of deadlocking.
+        const ordered = [...items.keys()].sort((a, b) => compareItems(items[a]!, items[b]!));
+        const rows = await config.db.query<ChangeRow>(
+          changeCommandSql(
+            config.s,
+            change,
+            plan,
+            ordered.map((i) => items[i]!),
+          ),
+        );
+        const answers: ChangeRow[] = [];
+        for (const row of rows) {
+          const i = ordered[row.n];
+          if (i !== undefined) answers[i] = row;
+        }
+        return items.map((_, i) => {
+          const row = answers[i];
+          if (!row)
+            throw new TallyError('DB_ERROR', `change command statement answered no row for item ${i}`);
+          return row;
+        });
+      },
+      mayBeOneItems(err) {
+        const state = sqlStateOf(err);
+        return state !== undefined && !NOT_ONE_ITEMS.test(state);
+      },
     });
     batchers.set(rt, b);
   }
   return b;
 }
+
+/** Entity key, then principal, then idempotency key: the order a statement's items lock and insert in. */
+function compareItems(a: ChangeItem, b: ChangeItem): number {
+  return cmp(a.v.key, b.v.key) || cmp(a.r.principal, b.r.principal) || cmp(a.r.key, b.r.key);
+}
+
+const cmp = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
 
 const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);

@@ -214,4 +214,29 @@ describeEachDialect('commands: change commands share statements under load', (fr
       expect(await fx.entity.verify(a)).toMatchObject({ ok: true, entries: 2 });
     }
   });
+
+  it("an error that is no one item's (the database gone) answers every item at once, without sending each again", async () => {
+    const own = await fresh();
+    const rec = recording(own.db);
+    const fx = await debitFixture(
+      rec.db,
+      'gone',
+      [1, 2, 3, 4, 5].map((id): [number, number] => [id, 100]),
+      {},
+      {
+        statements: 1,
+      },
+    );
+    await fx.debit.submit({ key: 'warm', principal: 'u1', input: { account: 1, amount: 0 } });
+    await own.close();
+    rec.statements.length = 0;
+    const settled = await Promise.allSettled(
+      [1, 2, 3, 4, 5].map((account) =>
+        fx.debit.submit({ key: `g${account}`, principal: 'u1', input: { account } }),
+      ),
+    );
+    for (const s of settled) expect(s.status).toBe('rejected');
+    // One or two statements (the first alone or not, the others together); none sent again item by item.
+    expect(changeStatements(rec.statements).length).toBeLessThanOrEqual(2);
+  });
 });

@@ -145,6 +145,72 @@ describe.skipIf(!postgresAvailable)('change commands that lose a race for their 
     expect(await fx.commands()).toBe(32);
     expect(await fx.events()).toBe(96);
   });
+  it('debits and credits of the same rows from shared statements never deadlock (rows locked in one order)', async () => {
+    const rows = 6;
+    const fx = await debitFixture(
+      t.db,
+      'dl',
+      Array.from({ length: rows }, (_, i): [number, number] => [i + 1, 1_000_000]),
+    );
+    // Its own pool, so its backends' statistics (deadlocks among them) are flushed when they exit.
+    const pool = new pg.Pool({ connectionString: t.url!, max: 10, application_name: 'tally-deadlock-test' });
+    pool.on('error', () => {});
+    const deadlocks = async () => {
+      const [r] = await t.db.query<{ n: string }>({
+        text: `SELECT pg_stat_clear_snapshot(), deadlocks::text AS n FROM pg_stat_database WHERE datname = current_database()`,
+      });
+      return Number(r!.n);
+    };
+    const before = await deadlocks();
+    const tally = await createTally({ db: postgres(pool) });
+    const entity = tally.entity(fx.table, { table: fx.table, states: { open: ['closed'], closed: [] } });
+    const by = (name: string, amount: number) =>
+      tally.command<{ account: number }>(name, {
+        fingerprint: (i) => i,
+        change: { entity, key: (i) => i.account, add: { points: amount }, action: name },
+      });
+    const debit = by('dl_debit', -1);
+    const credit = by('dl_credit', 3);
+    let debits = 0;
+    let credits = 0;
+    const perRow = new Map<number, number>();
+    try {
+      // 16 clients; half debit, half credit; each walks the rows in its own order.
+      await Promise.all(
+        Array.from({ length: 16 }, async (_, c) => {
+          for (let j = 0; j < 40; j++) {
+            const account = ((c * 5 + j * (c % 2 ? 1 : 5)) % rows) + 1;
+            const isCredit = c % 4 >= 2;
+            const r = await (isCredit ? credit : debit).submit({
+              key: `c${c}-${j}`,
+              principal: 'u1',
+              input: { account },
+            });
+            expect(r).toMatchObject({ status: 'succeeded', replayed: false });
+            perRow.set(account, (perRow.get(account) ?? 0) + (isCredit ? 3 : -1));
+            if (isCredit) credits++;
+            else debits++;
+          }
+        }),
+      );
+    } finally {
+      await pool.end();
+    }
+    await until(
+      'the test pool to disconnect',
+      async () =>
+        (await count(
+          t.db,
+          `SELECT 1 FROM pg_stat_activity WHERE application_name = 'tally-deadlock-test'`,
+        )) === 0,
+    );
+    expect(await deadlocks()).toBe(before);
+    expect(debits + credits).toBe(640);
+    for (let id = 1; id <= rows; id++) {
+      expect(await fx.points(id)).toBe(1_000_000 + (perRow.get(id) ?? 0));
+      expect(await fx.entity.verify(id)).toMatchObject({ ok: true });
+    }
+  });
 });
 
 /** Until a statement of this test's database waits for a row lock (the held transaction's). */
