@@ -66,8 +66,8 @@ export function lockOneRowSql(def: EntityDefinition, shape: TableShape, key: str
 }
 
 /**
- * The change as CTEs `ic_new`, `ic_cur`, `ic_upd`, `ic_log` and `ic_out` (without the leading WITH), one
- * row of each per item of `r.rows` (`ITEM` carried through).
+ * The change as CTEs `ic_cur`, `ic_upd`, `ic_log` and `ic_out` (without the leading WITH), one row of each
+ * per item of `r.rows` (`ITEM` carried through; `ic_out` also carries every column of `r.rows`).
  *
  * `ic_cur` reads an item's row in the statement's snapshot and decides there: found, guard holds,
  * anything changes. `ic_upd` applies only while the row is still at the version read (`t.version =
@@ -97,44 +97,44 @@ export function incrementCtesSql(
     ...op.add.map((a, i) => `${next[i]} IS DISTINCT FROM t.${q(a.column)}`),
     ...op.set.map((c) => `to_jsonb((n.nv).${q(c)}) IS DISTINCT FROM to_jsonb(t) -> ${lit(c)}`),
   ];
+  // The new values are computed where the row is read and carried to the UPDATE, which applies them only
+  // to the version read (`t.version = c.v`): the same values it would compute from that version. `set`
+  // values are typed by the table's row type (as `entity.update` sets them) and carried as one record
+  // (`nv`), so no column of the table can clash with the statement's own names.
   const setList = [
-    ...op.add.map((a, i) => `${q(a.column)} = ${next[i]}`),
-    ...op.set.map((c) => `${q(c)} = (n.nv).${q(c)}`),
+    ...op.add.map((a, i) => `${q(a.column)} = c.a${i}`),
+    ...op.set.map((c) => `${q(c)} = (c.nv).${q(c)}`),
   ];
-  // The new values of `set`, typed by the table's row type (as `entity.update` sets them), per item; kept
-  // as one record (`nv`) so no column of the table can clash with the item number.
   const withNew = r.set !== null;
-  const newJoin = withNew ? ` JOIN ic_new n ON n.${ITEM} = r.${ITEM}` : '';
   const source = `
       SELECT ${h.entity_type} AS entity_type, u.k::text AS entity_key, u.v AS version, ${h.action} AS action,
              ${h.actor} AS actor, ${h.source_ip} AS source_ip, ${h.reason} AS reason, ${h.request_id} AS request_id,
-             ${h.command_id} AS command_id, c.before AS before, u.after,
-             ARRAY(SELECT e.key FROM jsonb_each(u.after) e WHERE e.value IS DISTINCT FROM c.before -> e.key ORDER BY e.key) AS changed,
+             ${h.command_id} AS command_id, u.before, u.after,
+             ARRAY(SELECT e.key FROM jsonb_each(u.after) e WHERE e.value IS DISTINCT FROM u.before -> e.key ORDER BY e.key) AS changed,
              ${h.at} AS at,
              (SELECT p.hash FROM ${s}.log p
                WHERE p.entity_type = ${h.entity_type} AND p.entity_key = u.k::text AND p.version = u.v - 1) AS prev_hash
-        FROM ic_upd u JOIN ic_cur c ON c.${ITEM} = u.${ITEM} JOIN ${r.rows} r ON r.${ITEM} = u.${ITEM}
+        FROM ic_upd u JOIN ${r.rows} r ON r.${ITEM} = u.${ITEM}
        ORDER BY u.${ITEM}`;
   const values = (img: string) =>
     `jsonb_build_object(${op.report.map((c) => `${lit(c)}, ${img} -> ${lit(c)}`).join(', ')})`;
-  return `${withNew ? `ic_new AS (SELECT r.${ITEM}, p AS nv FROM ${r.rows} r, jsonb_populate_record(NULL::${table.sql}, ${r.set}::jsonb) p),` : ''}
-    ic_cur AS (
+  return `ic_cur AS (
       SELECT r.${ITEM}, t.${key.sql} AS k, t.${version.sql}::int8 AS v, to_jsonb(t) AS before,
              coalesce(${guards.length ? guards.join(' AND ') : 'true'}, false) AS ok,
-             coalesce(${changes.join(' OR ')}, false) AS changes
-        FROM ${r.rows} r JOIN ${table.sql} t ON t.${key.sql} = ${keyRef}${newJoin}
+             coalesce(${changes.join(' OR ')}, false) AS changes${next.map((x, i) => `, ${x} AS a${i}`).join('')}${withNew ? ', n.nv' : ''}
+        FROM ${r.rows} r JOIN ${table.sql} t ON t.${key.sql} = ${keyRef}${withNew ? ` CROSS JOIN LATERAL (SELECT jsonb_populate_record(NULL::${table.sql}, ${r.set}::jsonb) AS nv) n` : ''}
        ${r.gate ? `WHERE ${r.gate}` : ''}
        ORDER BY r.${ITEM}
     ),
     ic_upd AS (
       UPDATE ${table.sql} t SET ${setList.join(', ')}, ${version.sql} = t.${version.sql} + 1
-        FROM ic_cur c JOIN ${r.rows} r ON r.${ITEM} = c.${ITEM}${newJoin}
+        FROM ic_cur c
        WHERE t.${key.sql} = c.k AND t.${version.sql} = c.v AND c.ok AND c.changes
-      RETURNING c.${ITEM}, t.${key.sql} AS k, t.${version.sql}::int8 AS v, to_jsonb(t) AS after
+      RETURNING c.${ITEM}, t.${key.sql} AS k, t.${version.sql}::int8 AS v, c.before, to_jsonb(t) AS after
     ),
     ic_log AS (${insertLogSql(s, source, r.sharedHeader ? h : undefined)}),
     ic_out AS (
-      SELECT r.${ITEM},
+      SELECT r.*,
              CASE WHEN c.k IS NULL THEN 'not_found' WHEN NOT c.ok THEN 'guard'
                   WHEN NOT c.changes THEN 'unchanged' WHEN u.k IS NOT NULL THEN 'changed' ELSE 'race' END AS st,
              jsonb_build_object('entity', ${h.entity_type}, 'key', to_jsonb(${keyRef}),

@@ -63,6 +63,9 @@ function itemsJson(items: readonly ChangeItem[]): string {
 
 const texts = new WeakMap<ChangePlan, { text: string; name: string }>();
 
+/** The outcomes a statement records (a command row and its events); `exists` and `race` write nothing. */
+const FINISHED = `('changed', 'unchanged', 'guard', 'not_found')`;
+
 function textFor(s: string, c: CompiledChange, plan: ChangePlan): { text: string; name: string } {
   let t = texts.get(plan);
   if (t) return t;
@@ -86,33 +89,33 @@ function textFor(s: string, c: CompiledChange, plan: ChangePlan): { text: string
     add: plan.op.add.map((_, i) => `(r.add ->> ${i})`),
     set: plan.op.set.length ? 'r.set' : null,
     guard: plan.op.guard.map((_, i) => `(r.guard ->> ${i})`),
-    gate: `NOT EXISTS (SELECT 1 FROM prior p WHERE p.${ITEM} = r.${ITEM})`,
+    gate: 'r.known IS NULL',
   });
-  // The items. PostgreSQL estimates any jsonb_to_recordset at 100 rows, and planned for 100 items it
-  // would hash-join them with whole tables (a scan of the entity table and of every command of the type
-  // per statement). A range condition on a column without statistics is estimated at 0.5 %, so the
-  // planner expects one item and looks each up by index, which is what a batch of a few items wants.
+  // The items, each with its command row if the key is already recorded (`known`, as JSON; looked up
+  // by index per item: `OFFSET 0` keeps the look-up a probe whatever the statistics say).
+  // PostgreSQL estimates any jsonb_to_recordset at 100 rows, and planned for 100 items it would
+  // hash-join them with whole tables (a scan of the entity table and of every command of the type per
+  // statement). A range condition on a column without statistics is estimated at 0.5 %, so the planner
+  // expects one item and looks each up by index, which is what a batch of a few items wants.
   const text = `WITH req AS MATERIALIZED (
-      SELECT x.n AS ${ITEM}, x.* FROM jsonb_to_recordset($1::jsonb) AS x(n int, id uuid, principal text, key text,
-             fingerprint text, params jsonb, input jsonb, at timestamptz, ekey text, add jsonb, set jsonb, guard jsonb)
+      SELECT x.n AS ${ITEM}, x.*, p.known
+        FROM jsonb_to_recordset($1::jsonb) AS x(n int, id uuid, principal text, key text, fingerprint text,
+             params jsonb, input jsonb, at timestamptz, ekey text, add jsonb, set jsonb, guard jsonb)
+        LEFT JOIN LATERAL (
+          SELECT to_jsonb(c) AS known
+            FROM (SELECT ${COLS} FROM ${s}.commands WHERE type = $2 AND principal = x.principal AND key = x.key) c
+          OFFSET 0) p ON true
        WHERE x.n BETWEEN 0 AND 999999
-    ),
-    prior AS (
-      SELECT r.${ITEM}, p.* FROM req r
-       CROSS JOIN LATERAL (SELECT ${COLS} FROM ${s}.commands WHERE type = $2 AND principal = r.principal AND key = r.key OFFSET 0) p
     ),
     ${entity},
     o AS (
-      SELECT y.${ITEM}, y.st, y.ok, y.result,
-             CASE WHEN NOT y.ok THEN jsonb_build_object('step', '${CHANGE_STEP}', 'reason', y.reason, 'details', y.details) END AS error
-        FROM (SELECT x.${ITEM}, CASE WHEN p.${ITEM} IS NOT NULL THEN 'exists' ELSE x.st END AS st,
-                     x.st IN ('changed', 'unchanged') AS ok, x.result,
-                     CASE x.st WHEN 'guard' THEN $5::text ELSE x.st END AS reason, x.details
-                FROM ic_out x LEFT JOIN prior p ON p.${ITEM} = x.${ITEM}) y
+      SELECT y.*, CASE WHEN NOT y.ok THEN jsonb_build_object('step', '${CHANGE_STEP}', 'reason',
+                    CASE y.st WHEN 'guard' THEN $5::text ELSE y.st END, 'details', y.details) END AS error
+        FROM (SELECT x.${ITEM}, x.id, x.principal, x.key, x.fingerprint, x.params, x.input, x.at, x.known,
+                     CASE WHEN x.known IS NOT NULL THEN 'exists' ELSE x.st END AS st,
+                     x.st IN ('changed', 'unchanged') AS ok, x.result, x.details
+                FROM ic_out x) y
     ),
-    done AS (SELECT o.*, r.id, r.principal, r.key, r.fingerprint, r.params, r.input, r.at
-               FROM o JOIN req r ON r.${ITEM} = o.${ITEM}
-              WHERE o.st IN ('changed', 'unchanged', 'guard', 'not_found')),
     cmd AS (
       INSERT INTO ${s}.commands (id, type, principal, key, fingerprint, params, input, status, step_index,
                                  outputs, result, error, next_at, created_at, updated_at, finished_at)
@@ -122,24 +125,22 @@ function textFor(s: string, c: CompiledChange, plan: ChangePlan): { text: string
              CASE WHEN d.ok THEN d.result END,
              d.error,
              d.at, d.at, d.at, d.at
-        FROM done d ORDER BY d.${ITEM}
+        FROM o d WHERE d.st IN ${FINISHED} ORDER BY d.${ITEM}
     ),
     ev AS (
       INSERT INTO ${s}.command_events (command_id, kind, step, data, at)
       SELECT d.id, e.kind, e.step, e.data, d.at
-        FROM done d, LATERAL (VALUES
+        FROM o d, LATERAL (VALUES
                (1, 'submitted', NULL, jsonb_build_object('fingerprint', d.fingerprint)),
                (2, CASE WHEN d.ok THEN 'step_done' ELSE 'failed' END, '${CHANGE_STEP}',
                    CASE WHEN d.ok THEN jsonb_build_object('output', d.result)
                         ELSE jsonb_build_object('reason', d.error -> 'reason', 'details', d.error -> 'details') END),
                (3, CASE WHEN d.ok THEN 'succeeded' END, NULL, jsonb_build_object('result', d.result))
              ) AS e(n, kind, step, data)
-       WHERE e.kind IS NOT NULL
+       WHERE d.st IN ${FINISHED} AND e.kind IS NOT NULL
        ORDER BY d.${ITEM}, e.n
     )
-    SELECT o.${ITEM} AS n, o.st, o.result, o.error,
-           (SELECT to_jsonb(p) - '${ITEM}' FROM prior p WHERE p.${ITEM} = o.${ITEM}) AS prior
-      FROM o`;
+    SELECT o.${ITEM} AS n, o.st, o.result, o.error, o.known AS prior FROM o`;
   t = { text, name: `tally_chg_${hashOf(text)}` };
   texts.set(plan, t);
   return t;
