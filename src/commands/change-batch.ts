@@ -6,14 +6,15 @@
  * cost that is per statement (round trip, executor start-up, commit and its WAL flush) is shared; an
  * idle system sends each submit alone, as before.
  *
- * Items in one statement, and items in statements running at the same time, name distinct entity rows
- * and distinct idempotency keys: an item whose row or key is busy waits (in arrival order) for the
- * statement that holds it. So two submits for one row never race each other into the slow path, and a
- * duplicate submit finds its first one's outcome recorded.
+ * Items in one statement, and items in this batcher's statements running at the same time, name
+ * distinct entity rows and distinct idempotency keys: an item whose row or key is busy waits (in arrival
+ * order) for the statement that holds it. So two submits of one command for one row never race each
+ * other into the slow path, and a duplicate submit finds its first one's outcome recorded.
  *
  * A statement's error is every item's error, so a failed statement of several items is sent again
- * item by item: each submit gets the answer its own item gets (a bad value fails only its own
- * command; a concurrent first submit from another process fails only its own key).
+ * item by item when the error may be one item's doing: each submit gets the answer its own item gets
+ * (a bad value fails only its own command; a concurrent first submit from another process fails only
+ * its own key). An error that is no item's (the database unreachable) answers them all at once.
  */
 
 /** How a change command shares statements. `false` in a declaration means one statement per submit. */
