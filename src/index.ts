@@ -19,6 +19,7 @@ export type { EntityKey } from './changes/keys.js';
 export type { ChangeResult, Rejection, RejectReason } from './changes/result.js';
 export { canonicalJson, fingerprintOf } from './commands/canonical.js';
 export type { ChangeCommandDefinition, Guard, LocalChange } from './commands/change.js';
+export type { ChangeBatchOptions } from './commands/change-batch.js';
 export type { Command, CommandRef } from './commands/command.js';
 export type {
   CallSpec,

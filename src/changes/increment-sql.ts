@@ -145,17 +145,6 @@ export function incrementCtesSql(
     )`;
 }
 
-/** The parameters `incrementSql` numbers: $1..$7, then the change's own values. */
-export interface IncrementParams {
-  key: string;
-  entityType: string;
-  action: string;
-  actor: string;
-  requestId: string | null;
-  commandId: string | null;
-  at: Date;
-}
-
 /**
  * The change as one statement inside the caller's transaction, after `lockOneRowSql` (so `race`
  * cannot happen): the general path's step for a declarative command, e.g. when the worker drives one.

@@ -1,8 +1,8 @@
 import type { HashHeader } from '../changes/hash-sql.js';
 import { ITEM, incrementCtesSql } from '../changes/increment-sql.js';
 import type { SqlQuery } from '../db/types.js';
-import { CHANGE_STEP, type ChangePlan, type ChangeValues, type CompiledChange, hashOf } from './change.js';
-import { COLS, type RecordedRequest } from './sql.js';
+import { CHANGE_STEP, type ChangePlan, type ChangeValues, type CompiledChange } from './change.js';
+import { COLS, hashOf, type RecordedRequest } from './sql.js';
 
 /** One change command of a statement: its record and its change's values. */
 export interface ChangeItem {

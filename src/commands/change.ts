@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Entity } from '../changes/entity.js';
 import { type GuardOp, type IncrementOp, incrementSql, lockOneRowSql } from '../changes/increment-sql.js';
 import type { TableShape } from '../changes/introspect.js';
@@ -8,6 +7,7 @@ import { TallyError } from '../errors.js';
 import { asStored, plainDecimal } from './canonical.js';
 import type { ChangeBatchOptions, ResolvedBatch } from './change-batch.js';
 import type { StepContext } from './definition.js';
+import { hashOf } from './sql.js';
 
 /** A value fixed in the declaration, or computed from the command's recorded input. */
 export type FromInput<I, T> = T | ((input: I) => T);
@@ -371,9 +371,4 @@ function amountText(v: unknown, integer: boolean, what: string): string {
 function guardText(op: GuardOp, v: unknown, what: string): string {
   if ((op === 'eq' || op === 'ne') && (typeof v === 'string' || typeof v === 'boolean')) return String(v);
   return amountText(v, false, what);
-}
-
-/** A prepared statement's name from its text (prepared once per connection; planning costs as much as running). */
-export function hashOf(text: string): string {
-  return createHash('sha1').update(text).digest('hex').slice(0, 20);
 }

@@ -55,6 +55,11 @@ export const COLS = `id::text AS id, type, principal, key, fingerprint, params, 
 const CALL_COLS = `command_id::text AS command_id, step, downstream_key, request, sends, queries, first_sent_at,
   last_sent_at, outcome, value, resolved_by, resolved_at, created_at`;
 
+/** A prepared statement's name from its text (prepared once per connection; planning costs as much as running). */
+export function hashOf(text: string): string {
+  return createHash('sha1').update(text).digest('hex').slice(0, 20);
+}
+
 const texts = new Map<string, { text: string; name: string }>();
 
 /**
@@ -67,7 +72,7 @@ function hot(kind: string, s: string, build: () => string): { text: string; name
   let t = texts.get(id);
   if (!t) {
     const text = build();
-    t = { text, name: `tally_cmd_${createHash('sha1').update(text).digest('hex').slice(0, 20)}` };
+    t = { text, name: `tally_cmd_${hashOf(text)}` };
     texts.set(id, t);
   }
   return t;
