@@ -1,4 +1,5 @@
 import { wrapDbError } from './errors.js';
+import { checkStatement } from './statement.js';
 import type { DialectName, Executor, QueryableLike, Row, SqlQuery } from './types.js';
 
 /**
@@ -10,6 +11,7 @@ export function joinTransaction(conn: QueryableLike, dialect: DialectName): Exec
     dialect,
     inTransaction: true,
     async query<R extends Row = Row>(q: SqlQuery): Promise<R[]> {
+      checkStatement(q);
       try {
         const values = (q.values ?? []) as unknown[];
         const res =

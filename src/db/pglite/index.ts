@@ -1,6 +1,7 @@
 import { wrapDbError } from '../errors.js';
 import { ISOLATION_SQL } from '../isolation.js';
 import { joinTransaction } from '../joined.js';
+import { checkStatement } from '../statement.js';
 import type { Executor, QueryableLike, Row, SqlQuery } from '../types.js';
 
 /** The part of a PGlite instance Tally uses. */
@@ -36,6 +37,7 @@ function fromPGlite(db: PGliteLike, owned: boolean): Executor {
     dialect: 'pglite',
     inTransaction: false,
     async query<R extends Row = Row>(q: SqlQuery): Promise<R[]> {
+      checkStatement(q);
       try {
         const res = await db.query(q.text, (q.values ?? []) as unknown[]);
         return res.rows as R[];

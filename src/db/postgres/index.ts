@@ -1,6 +1,7 @@
 import { wrapDbError } from '../errors.js';
 import { ISOLATION_SQL } from '../isolation.js';
 import { joinTransaction, type PgConfigQuery } from '../joined.js';
+import { checkStatement } from '../statement.js';
 import type { Executor, Row, SqlQuery } from '../types.js';
 
 /** The part of a `pg` PoolClient Tally uses. */
@@ -48,6 +49,7 @@ function fromPool(pool: PgPoolLike, owned: boolean): Executor {
     dialect: 'postgres',
     inTransaction: false,
     async query<R extends Row = Row>(q: SqlQuery): Promise<R[]> {
+      checkStatement(q);
       try {
         const values = (q.values ?? []) as unknown[];
         const res = q.name
