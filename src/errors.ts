@@ -73,6 +73,7 @@ export const ErrorCodes = {
   COMPARE_TYPE_MISMATCH: 'COMPARE_TYPE_MISMATCH',
   INVALID_DOWNSTREAM: 'INVALID_DOWNSTREAM',
   DOWNSTREAM_ERROR: 'DOWNSTREAM_ERROR',
+  DRIVER_MISSING: 'DRIVER_MISSING',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { loadDriver } from '../db/driver.js';
 import { pglite } from '../db/pglite/index.js';
 import { type PgPoolLike, postgres } from '../db/postgres/index.js';
 import type { Executor } from '../db/types.js';
@@ -41,7 +42,7 @@ export async function openDatabase(
       `no PGlite database at ${dir}: run \`tally migrate\` there first, or pass --database-url / set DATABASE_URL`,
     );
   }
-  const db = await loadDriver('@electric-sql/pglite', () => pglite(path));
+  const db = await pglite(path); // DRIVER_MISSING when @electric-sql/pglite is not installed
   return { db, label: `PGlite ${dir}`, close: () => db.close() };
 }
 
@@ -79,16 +80,4 @@ export function redactUrl(url: URL): string {
 
 function nonEmpty(v: string | undefined): string | undefined {
   return v === undefined || v.trim() === '' ? undefined : v;
-}
-
-async function loadDriver<T>(pkg: string, load: () => Promise<T>): Promise<T> {
-  try {
-    return await load();
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(pkg)) {
-      throw new CliError('DRIVER_MISSING', `the ${pkg} package is not installed: npm install ${pkg}`);
-    }
-    throw err;
-  }
 }

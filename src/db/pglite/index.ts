@@ -1,3 +1,4 @@
+import { loadDriver } from '../driver.js';
 import { wrapDbError } from '../errors.js';
 import { ISOLATION_SQL } from '../isolation.js';
 import { joinTransaction } from '../joined.js';
@@ -24,10 +25,12 @@ export function pglite(db: PGliteLike): Executor;
 export function pglite(dataDir?: string): Promise<Executor>;
 export function pglite(source?: PGliteLike | string): Executor | Promise<Executor> {
   if (source === undefined || typeof source === 'string') {
-    return import('@electric-sql/pglite').then(async ({ PGlite }) => {
-      const db = source === undefined ? await PGlite.create() : await PGlite.create(source);
-      return fromPGlite(db as unknown as PGliteLike, true);
-    });
+    return loadDriver('@electric-sql/pglite', () => import('@electric-sql/pglite')).then(
+      async ({ PGlite }) => {
+        const db = source === undefined ? await PGlite.create() : await PGlite.create(source);
+        return fromPGlite(db as unknown as PGliteLike, true);
+      },
+    );
   }
   return fromPGlite(source, false);
 }

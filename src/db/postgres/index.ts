@@ -1,3 +1,4 @@
+import { loadDriver } from '../driver.js';
 import { wrapDbError } from '../errors.js';
 import { ISOLATION_SQL } from '../isolation.js';
 import { joinTransaction, type PgConfigQuery } from '../joined.js';
@@ -32,7 +33,7 @@ export function postgres(pool: PgPoolLike): Executor;
 export function postgres(connectionString: string): Promise<Executor>;
 export function postgres(source: PgPoolLike | string): Executor | Promise<Executor> {
   if (typeof source === 'string') {
-    return import('pg').then((mod) => {
+    return loadDriver('pg', () => import('pg')).then((mod) => {
       const Pool = (mod.default ?? mod).Pool;
       const pool = new Pool({ connectionString: source });
       // An idle pooled connection that dies (server restart, admin kill) is emitted as 'error' on the

@@ -1,10 +1,11 @@
 import type { ConnectionOptions, NatsConnection } from 'nats';
 import { TallyError } from '../../errors.js';
+import { natsModule } from './module.js';
 import { natsFailure } from './stream.js';
 
 /**
  * Connects to NATS through the optional `nats` package, with typed failures: NATS_UNREACHABLE when no
- * server answers within `timeoutMs`, INVALID_RELAY_OPTIONS when the package is not installed. Once
+ * server answers within `timeoutMs`, DRIVER_MISSING when the package is not installed. Once
  * connected, the client reconnects by itself forever (a relay outlives broker restarts).
  *
  * @example
@@ -21,14 +22,7 @@ export async function connectNats(
       'NATS servers must be host:port or nats://host:port, comma-separated',
     );
   }
-  let mod: typeof import('nats');
-  try {
-    mod = await import('nats');
-  } catch (err) {
-    throw new TallyError('INVALID_RELAY_OPTIONS', 'the nats package is not installed: npm install nats', {
-      cause: err,
-    });
-  }
+  const mod = await natsModule();
   const { timeoutMs = 5000, ...rest } = options;
   try {
     return await mod.connect({

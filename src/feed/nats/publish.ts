@@ -1,7 +1,9 @@
-import { createInbox, headers, type NatsConnection, type Subscription } from 'nats';
+import { randomUUID } from 'node:crypto';
+import type { NatsConnection, Subscription } from 'nats';
 import { TallyError } from '../../errors.js';
 import { rawEntryJson } from '../read.js';
 import type { FeedEntry } from '../types.js';
+import { natsModule } from './module.js';
 import { messageId, subjectFor } from './names.js';
 import { natsFailure } from './stream.js';
 
@@ -70,7 +72,8 @@ interface Pending {
  */
 export class AckedPublisher {
   readonly #nc: NatsConnection;
-  readonly #inbox = createInbox();
+  // What nats' createInbox() makes (`_INBOX.<unique>`), without loading the package to make it.
+  readonly #inbox = `_INBOX.${randomUUID().replaceAll('-', '')}`;
   readonly #sub: Subscription;
   #batch = 0;
   #pending: Pending | null = null;
@@ -126,6 +129,7 @@ export class AckedPublisher {
    * first refusal, or when no ack arrived for `timeoutMs` — the caller must then not checkpoint.
    */
   async publish(entries: readonly FeedEntry[], o: PublishOptions): Promise<PublishResult> {
+    const { headers } = await natsModule();
     if (this.#pending) throw new TallyError('NATS_PUBLISH_FAILED', 'one batch at a time per publisher');
     // Subjects first: an entry that cannot be published is found before anything is sent.
     const subjects = entries.map((e) => subjectFor(o.prefix, o.schema, e));
