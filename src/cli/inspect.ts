@@ -10,7 +10,7 @@ import { commandsTablePresentSql, inspectMatchesSql } from './inspect-sql.js';
 import type { Io } from './io.js';
 import { DATABASE_OPTIONS, databaseOptions, stringOption } from './options.js';
 
-const OPTIONS = {
+export const OPTIONS = {
   ...DATABASE_OPTIONS,
   type: { type: 'string' },
   principal: { type: 'string' },

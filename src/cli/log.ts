@@ -7,7 +7,7 @@ import type { Io } from './io.js';
 import { DATABASE_OPTIONS, databaseOptions, parseCommand, stringOption } from './options.js';
 import { entityLogRowsSql, logTablePresentSql } from './sql.js';
 
-const OPTIONS = {
+export const OPTIONS = {
   ...DATABASE_OPTIONS,
   entity: { type: 'string' },
   key: { type: 'string' },

@@ -6,7 +6,7 @@ import { EXIT_OK } from './errors.js';
 import type { Io } from './io.js';
 import { DATABASE_OPTIONS, databaseOptions, parseCommand } from './options.js';
 
-const OPTIONS = { ...DATABASE_OPTIONS, print: { type: 'boolean' } } as const;
+export const OPTIONS = { ...DATABASE_OPTIONS, print: { type: 'boolean' } } as const;
 
 /**
  * `tally migrate [--print] [--schema NAME] [--database-url URL | --data-dir DIR]`: applies Tally's pending

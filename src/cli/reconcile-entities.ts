@@ -1,7 +1,8 @@
 import type { Entity } from '../changes/entity.js';
+import { quoteIdent, quoteQualified } from '../db/ident.js';
 import type { Tally } from '../tally.js';
 import { CliError, UsageError } from './errors.js';
-import { stringOption } from './options.js';
+import { optionCheck, stringOption } from './options.js';
 import { runSetupModule } from './worker-module.js';
 
 /** The options `tally reconcile` and `tally repair` take to name the entities to check. */
@@ -29,6 +30,17 @@ export function checkEntityOptions(values: Record<string, unknown>, command: str
     throw new UsageError(
       `tally ${command}: name the entities: --module PATH, or --entity NAME --table TABLE [--key COL] [--state COL] [--version COL]`,
     );
+  }
+  optionCheck(command, () => {
+    if (table !== undefined) quoteQualified(table, '--table');
+    for (const col of ['key', 'state', 'version'] as const) {
+      const v = stringOption(values, col, command);
+      if (v !== undefined) quoteIdent(v, `--${col}`);
+    }
+    for (const col of ignoredColumns(values, command) ?? []) quoteIdent(col, '--ignore');
+  });
+  if (ignoredColumns(values, command)?.length === 0) {
+    throw new UsageError(`tally ${command}: --ignore needs column names, comma-separated`);
   }
 }
 

@@ -29,7 +29,7 @@ export const CHECK_OPTIONS = {
   json: { type: 'boolean' },
 } as const;
 
-const RECONCILE_OPTIONS = { ...CHECK_OPTIONS, 'compare-with': { type: 'string' } } as const;
+export const RECONCILE_OPTIONS = { ...CHECK_OPTIONS, 'compare-with': { type: 'string' } } as const;
 
 function chunkSize(values: Record<string, unknown>, command: string): number | undefined {
   const v = stringOption(values, 'chunk-size', command);
@@ -88,6 +88,9 @@ export async function withEntities<T>(
 export async function reconcileCommand(args: string[], io: Io): Promise<number> {
   const values = parseCommand('reconcile', args, RECONCILE_OPTIONS);
   const compareWith = stringOption(values, 'compare-with', 'reconcile');
+  if (compareWith !== undefined && !/^postgres(ql)?:\/\//.test(compareWith)) {
+    throw new UsageError('tally reconcile: --compare-with must be a postgres:// URL');
+  }
   return withEntities('reconcile', values, io, async (_tally, entities, check) => {
     const report = await check();
     if (compareWith === undefined) {

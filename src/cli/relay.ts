@@ -5,9 +5,16 @@ import { createTally } from '../tally.js';
 import { openDatabase } from './connect.js';
 import { EXIT_OK, UsageError } from './errors.js';
 import type { Io } from './io.js';
-import { DATABASE_OPTIONS, databaseOptions, intOption, parseCommand, stringOption } from './options.js';
+import {
+  DATABASE_OPTIONS,
+  databaseOptions,
+  intOption,
+  optionCheck,
+  parseCommand,
+  stringOption,
+} from './options.js';
 
-const OPTIONS = {
+export const OPTIONS = {
   ...DATABASE_OPTIONS,
   nats: { type: 'string' },
   stream: { type: 'string' },
@@ -19,28 +26,6 @@ const OPTIONS = {
   'lease-ms': { type: 'string' },
   'poll-ms': { type: 'string' },
 } as const;
-
-export const RELAY_HELP = `Usage: tally relay [--nats SERVERS] [--stream NAME] [--prefix P] [--sources LIST]
-                   [--name NAME] [--duplicate-window DURATION] [--batch-size N] [--poll-ms N]
-                   [--lease-ms N] [--schema NAME] [DATABASE]
-
-Relays the operation log and command events to NATS JetStream in commit order, until SIGINT/SIGTERM
-(the batch in hand is published and checkpointed first). Subjects: <prefix>.<schema>.log.<entity_type>
-and <prefix>.<schema>.commands.<command_type>; message id <source>-<id>, so the broker drops entries a
-crashed relay had already published, inside the duplicate window.
-
-  --nats SERVERS          host:port list (default: NATS_URL, else 127.0.0.1:4222)
-  --stream NAME           JetStream stream, created or widened (default TALLY_<schema>)
-  --prefix P              first subject token (default tally)
-  --sources LIST          log,command_events (default both)
-  --name NAME             feed consumer name; one per source as NAME:<source> (default nats-relay)
-  --duplicate-window D    how long the broker remembers message ids: 90s, 15m, 2h (default 15m)
-  --batch-size N          entries per batch (default 1000)
-  --poll-ms N             longest idle wait between reads (default 100)
-  --lease-ms N            how soon a standby takes over from a dead relay (default 30000)
-
-Database (the first that applies): --database-url URL, --data-dir DIR, DATABASE_URL, ./.tally-data.
-  --schema NAME           schema of Tally's own tables (default: tally)`;
 
 function durationMs(v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -67,6 +52,9 @@ export async function relayCommand(
   const servers = stringOption(values, 'nats', 'relay') ?? io.env.NATS_URL ?? '127.0.0.1:4222';
   const sourcesText = stringOption(values, 'sources', 'relay');
   const sources = sourcesText?.split(',').map((s) => s.trim()) as FeedSource[] | undefined;
+  if (sources?.some((s) => s !== 'log' && s !== 'command_events')) {
+    throw new UsageError('tally relay: --sources takes log, command_events or both, comma-separated');
+  }
   const batchSize = intOption(values, 'batch-size', 'relay', 1, 10_000);
   const pollMs = intOption(values, 'poll-ms', 'relay', 1, 3_600_000) ?? 100;
   const leaseMs = intOption(values, 'lease-ms', 'relay', 100, 86_400_000);
@@ -75,9 +63,11 @@ export async function relayCommand(
   const prefix = stringOption(values, 'prefix', 'relay');
   const name = stringOption(values, 'name', 'relay');
   // Names are checked before anything is opened: a bad one connects to nothing and writes nothing.
-  if (stream !== undefined) streamName(stream, '--stream');
-  if (prefix !== undefined) subjectToken(prefix, '--prefix');
-  subjectToken(opts.schema, '--schema (as a NATS subject token)');
+  optionCheck('relay', () => {
+    if (stream !== undefined) streamName(stream, '--stream');
+    if (prefix !== undefined) subjectToken(prefix, '--prefix');
+    subjectToken(opts.schema, '--schema (as a NATS subject token)');
+  });
 
   // Dynamic: `nats` is an optional peer dependency, needed only by this command.
   const { connectNats, startRelay } = await import('../feed/nats/index.js');

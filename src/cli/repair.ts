@@ -5,7 +5,7 @@ import type { Io } from './io.js';
 import { parseCommand, stringOption } from './options.js';
 import { CHECK_OPTIONS, EXIT_DRIFT, withEntities } from './reconcile.js';
 
-const OPTIONS = {
+export const OPTIONS = {
   ...CHECK_OPTIONS,
   apply: { type: 'boolean' },
   actor: { type: 'string' },

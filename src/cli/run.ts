@@ -1,27 +1,11 @@
-import { describeFailure, EXIT_USAGE, UsageError } from './errors.js';
-import { helpCommand, TEXTS } from './help.js';
-import { inspectCommand } from './inspect.js';
+import { COMMANDS, findCommand, helpCommand } from './commands.js';
+import { describeFailure, EXIT_OK, EXIT_USAGE } from './errors.js';
+import { overview } from './help.js';
 import type { Io } from './io.js';
-import { logCommand } from './log.js';
-import { migrateCommand } from './migrate.js';
-import { reconcileCommand } from './reconcile.js';
-import { relayCommand } from './relay.js';
-import { repairCommand } from './repair.js';
-import { workerCommand } from './worker.js';
-
-const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
-  migrate: migrateCommand,
-  log: logCommand,
-  worker: (args, io) => workerCommand(args, io),
-  inspect: inspectCommand,
-  relay: (args, io) => relayCommand(args, io),
-  reconcile: reconcileCommand,
-  repair: repairCommand,
-  help: helpCommand,
-};
+import { packageVersion } from './version.js';
 
 /**
- * Runs one `tally` invocation and returns its exit code: 0 ok, 1 error, 2 usage.
+ * Runs one `tally` invocation and returns its exit code: 0 ok, 1 error, 2 usage, 3 drift.
  * Failures are printed to stderr as one line, `error CODE: message`.
  *
  * @example
@@ -30,23 +14,25 @@ const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
 export async function run(argv: string[], io: Io): Promise<number> {
   const [name, ...args] = argv;
   if (name === undefined) {
-    io.err(TEXTS.main!);
+    io.err(overview(COMMANDS));
     return EXIT_USAGE;
   }
   if (name === '--help' || name === '-h') return helpCommand([], io);
-  const command = COMMANDS[name];
+  if (name === '--version' || name === '-v') {
+    io.out(packageVersion());
+    return EXIT_OK;
+  }
+  let known = false;
   try {
-    if (!command)
-      throw new UsageError(
-        `unknown command ${JSON.stringify(name)}; commands: migrate, log, worker, inspect, relay, reconcile, repair, help`,
-      );
+    const command = findCommand(name);
+    known = true;
     if (name !== 'help' && (args.includes('--help') || args.includes('-h'))) return helpCommand([name], io);
-    return await command(args, io);
+    return await command.run(args, io);
   } catch (err) {
     const { line, exitCode } = describeFailure(err);
     io.err(line);
     if (exitCode === EXIT_USAGE)
-      io.err(`run \`tally help${command && name !== 'help' ? ` ${name}` : ''}\` for usage`);
+      io.err(`run \`tally help${known && name !== 'help' ? ` ${name}` : ''}\` for usage`);
     return exitCode;
   }
 }

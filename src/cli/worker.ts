@@ -6,7 +6,7 @@ import type { Io } from './io.js';
 import { DATABASE_OPTIONS, databaseOptions, intOption, parseCommand, stringOption } from './options.js';
 import { loadSetupModule } from './worker-module.js';
 
-const OPTIONS = {
+export const OPTIONS = {
   ...DATABASE_OPTIONS,
   module: { type: 'string' },
   once: { type: 'boolean' },

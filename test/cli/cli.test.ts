@@ -14,7 +14,9 @@ describe('tally help and usage errors', () => {
     const help = await runCli(['help'], { env: NO_URL });
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('tally migrate [--print]');
-    expect(help.stdout).toContain('Exit codes: 0 ok, 1 error');
+    expect(help.stdout).toMatch(
+      /Exit codes:\n {2}0 +ok.*\n {2}1 +an error.*\n {2}2 +a usage error.*\n {2}3 +drift/,
+    );
 
     const none = await runCli([], { env: NO_URL });
     expect(none.code).toBe(2);
@@ -42,10 +44,10 @@ describe('tally help and usage errors', () => {
     expect(commandHelp.stdout).toContain('Usage: tally log --entity NAME --key KEY');
   });
 
-  it('reports a hostile schema name as an error with its code, exit 1', async () => {
+  it('reports a hostile schema name as a usage error, exit 2', async () => {
     const r = await runCli(['migrate', '--print', '--schema', 'x"; DROP TABLE users; --'], { env: NO_URL });
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error INVALID_IDENTIFIER: --schema must match/);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^usage error: tally migrate: --schema must match/);
     expect(r.stdout).toBe('');
   });
 });

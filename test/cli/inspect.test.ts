@@ -69,6 +69,6 @@ describe.skipIf(!postgresAvailable)('tally inspect on PostgreSQL', () => {
 
     const usage = await runCli(['inspect', 'a', 'b', '--database-url', t.url!]);
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toContain('one command id or key, got 2 arguments');
+    expect(usage.stderr).toContain('unexpected argument "b": it would name the database');
   });
 });

@@ -31,7 +31,7 @@ describe('tally relay: arguments', () => {
     expect(b.lines.join('\n')).toContain('--duplicate-window D');
   });
 
-  it('bad options are usage errors (exit 2); bad names are INVALID_NATS_NAME before anything opens', async () => {
+  it('bad options are usage errors (exit 2); bad names are usage errors too, before anything opens', async () => {
     for (const args of [
       ['--batch-size', '0'],
       ['--duplicate-window', '5x'],
@@ -48,8 +48,8 @@ describe('tally relay: arguments', () => {
       ['--schema', 'a.b'],
     ]) {
       const x = io();
-      expect(await run(['relay', ...args, '--data-dir', '/nonexistent/tally'], x), args.join(' ')).toBe(1);
-      expect(x.errors[0]).toMatch(/^error (INVALID_NATS_NAME|INVALID_IDENTIFIER): /);
+      expect(await run(['relay', ...args, '--data-dir', '/nonexistent/tally'], x), args.join(' ')).toBe(2);
+      expect(x.errors[0]).toMatch(/^usage error: tally relay: --(prefix|stream|schema)/);
     }
   });
 });

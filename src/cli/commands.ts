@@ -1,0 +1,62 @@
+import type { CommandDoc } from './command-doc.js';
+import { HELP_DOC, LOG_DOC, MIGRATE_DOC } from './core-help.js';
+import { EXIT_OK, UsageError } from './errors.js';
+import { commandHelp, overview } from './help.js';
+import { OPTIONS as INSPECT_OPTIONS, inspectCommand } from './inspect.js';
+import type { Io } from './io.js';
+import { OPTIONS as LOG_OPTIONS, logCommand } from './log.js';
+import { OPTIONS as MIGRATE_OPTIONS, migrateCommand } from './migrate.js';
+import { RECONCILE_OPTIONS, reconcileCommand } from './reconcile.js';
+import { RECONCILE_DOC, REPAIR_DOC } from './reconcile-help.js';
+import { OPTIONS as RELAY_OPTIONS, relayCommand } from './relay.js';
+import { RELAY_DOC } from './relay-help.js';
+import { OPTIONS as REPAIR_OPTIONS, repairCommand } from './repair.js';
+import { OPTIONS as WORKER_OPTIONS, workerCommand } from './worker.js';
+import { INSPECT_DOC, WORKER_DOC } from './worker-help.js';
+
+/** One `tally` command: its name, how it is described, the options its parser takes, and what runs it. */
+export interface CommandEntry {
+  readonly name: string;
+  readonly doc: CommandDoc;
+  /** The options its parser accepts (node:util parseArgs); each one is named in its help (a test checks). */
+  readonly options: Readonly<Record<string, { type: 'string' | 'boolean'; short?: string }>>;
+  readonly run: (args: string[], io: Io) => Promise<number>;
+}
+
+/**
+ * Every command, in the order help lists them: the one source of the synopsis, the overview, each
+ * command's help and the dispatch in run.ts.
+ */
+export const COMMANDS: readonly CommandEntry[] = [
+  { name: 'migrate', doc: MIGRATE_DOC, options: MIGRATE_OPTIONS, run: migrateCommand },
+  { name: 'log', doc: LOG_DOC, options: LOG_OPTIONS, run: logCommand },
+  { name: 'worker', doc: WORKER_DOC, options: WORKER_OPTIONS, run: (a, io) => workerCommand(a, io) },
+  { name: 'inspect', doc: INSPECT_DOC, options: INSPECT_OPTIONS, run: inspectCommand },
+  { name: 'reconcile', doc: RECONCILE_DOC, options: RECONCILE_OPTIONS, run: reconcileCommand },
+  { name: 'repair', doc: REPAIR_DOC, options: REPAIR_OPTIONS, run: repairCommand },
+  { name: 'relay', doc: RELAY_DOC, options: RELAY_OPTIONS, run: (a, io) => relayCommand(a, io) },
+  { name: 'help', doc: HELP_DOC, options: {}, run: (a, io) => helpCommand(a, io) },
+];
+
+/** The command named `name`, or a usage error listing them all. */
+export function findCommand(name: string | undefined): CommandEntry {
+  const c = COMMANDS.find((x) => x.name === name);
+  if (!c) {
+    throw new UsageError(
+      `unknown command ${JSON.stringify(String(name).slice(0, 64))}; commands: ${COMMANDS.map((x) => x.name).join(', ')}`,
+    );
+  }
+  return c;
+}
+
+/**
+ * `tally help [COMMAND]`: prints the overview or one command's usage.
+ *
+ * @example
+ * await helpCommand(['migrate'], io);
+ */
+export async function helpCommand(args: string[], io: Io): Promise<number> {
+  if (args.length > 1) throw new UsageError('tally help takes at most one command name');
+  io.out(args[0] === undefined ? overview(COMMANDS) : commandHelp(findCommand(args[0])));
+  return EXIT_OK;
+}
