@@ -4,6 +4,8 @@ import { Jobs } from './changes/jobs/jobs.js';
 import type { ChangeCommandDefinition } from './commands/change.js';
 import { Command } from './commands/command.js';
 import { type CommandDefinition, defineCommand } from './commands/definition.js';
+import type { JsonSchema } from './commands/json-schema.js';
+import type { StandardSchemaV1 } from './commands/standard-schema.js';
 import { resolveConfig, type TallyConfig, type TallyOptions } from './config.js';
 import { TallyError } from './errors.js';
 import { type FeedConsumer, openConsumer } from './feed/consumer.js';
@@ -81,10 +83,13 @@ export class Tally {
   }
 
   /**
-   * Declares a once-only command: key parameters, steps (local and downstream calls), compensation.
+   * Declares a once-only command: input schema, key parameters, steps (local and downstream calls),
+   * compensation. With a Standard Schema `input` (zod, valibot, ...) the input type is inferred from it; with
+   * a JSON Schema it is `unknown` unless given as a type argument.
    *
    * @example
    * const redeem = tally.command('redeem', {
+   *   input: z.object({ user: z.string(), prize: z.enum(['mug', 'hoodie']), qty: z.number().int().min(1).max(10) }),
    *   fingerprint: (i) => ({ user: i.user, prize: i.prize, qty: i.qty }),
    *   steps: [{ name: 'deduct', run: (ctx) => deduct(ctx) }, { name: 'issue', call: { request, send, query } }],
    *   compensate: (ctx) => refund(ctx),
@@ -95,15 +100,26 @@ export class Tally {
    *   change: { entity: accounts, key: (i) => i.account, add: { points: -10 }, guard: { points: { gte: 10 } } },
    * });
    */
+  command<S extends StandardSchemaV1, R = unknown>(
+    name: string,
+    definition:
+      | WithInput<S, CommandDefinition<InferOutput<S>>>
+      | WithInput<S, ChangeCommandDefinition<InferOutput<S>>>,
+  ): Command<InferOutput<S>, R, StandardSchemaV1.InferInput<S>>;
+  command<I = unknown, R = unknown>(
+    name: string,
+    definition: (CommandDefinition<I> | ChangeCommandDefinition<I>) & { input: JsonSchema },
+  ): Command<I, R>;
   command<I = any, R = unknown>(
     name: string,
     definition: CommandDefinition<I> | ChangeCommandDefinition<I>,
-  ): Command<I, R> {
+  ): Command<I, R>;
+  command(name: string, definition: CommandDefinition | ChangeCommandDefinition): Command {
     const spec = defineCommand(name, definition);
     if (this.#commands.has(spec.name)) {
       throw new TallyError('DUPLICATE_COMMAND', `command ${spec.name} is already declared`);
     }
-    const c = new Command<I, R>(this.config, spec);
+    const c = new Command(this.config, spec);
     this.#commands.set(spec.name, c as Command);
     return c;
   }
@@ -153,6 +169,10 @@ export class Tally {
     return this.config.db.close();
   }
 }
+
+type InferOutput<S extends StandardSchemaV1> = StandardSchemaV1.InferOutput<S>;
+/** A declaration whose `input` is the Standard Schema `S` (its output type is the command's input type). */
+type WithInput<S, D> = Omit<D, 'input'> & { input: S };
 
 /**
  * Creates a Tally instance. Validates options now, with exact messages.

@@ -63,7 +63,7 @@ export async function runSetupModule(
   const entities: Entity[] = [];
   const command = tally.command.bind(tally);
   const entity = tally.entity.bind(tally);
-  tally.command = ((name, definition) => {
+  tally.command = ((name: string, definition: Parameters<typeof command>[1]) => {
     const c = command(name, definition);
     commands.push(c.name);
     return c;

@@ -56,6 +56,8 @@ export interface LocalChange<I = any> {
 
 /** A change-command declaration: key parameters and the change, instead of steps. */
 export interface ChangeCommandDefinition<I = any> {
+  /** The input's schema, as for any command: checked before anything is recorded. */
+  input?: import('./input-schema.js').InputSchema<I>;
   fingerprint(input: I): unknown;
   change: LocalChange<I>;
   /** As for any command (they matter only on the general path: failover, a lost race, the worker). */

@@ -17,8 +17,11 @@ export type CommandRef = { id: string } | { key: string; principal: string };
 
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
-/** A declared once-only command type. */
-export class Command<I = any, R = unknown> {
+/**
+ * A declared once-only command type: `I` is the input its steps see (a schema's output), `R` its result,
+ * `In` what `submit` takes (a schema's input type; the same as `I` without a schema).
+ */
+export class Command<I = any, R = unknown, In = I> {
   readonly name: string;
   readonly #rt: CommandRuntime;
 
@@ -51,7 +54,7 @@ export class Command<I = any, R = unknown> {
    * const r = await redeem.submit({ key: req.headers['idempotency-key'], principal: user.id, input: body });
    * if (r.status === 'succeeded') reply.send(r.result); else if (r.status === 'pending') reply.code(202);
    */
-  submit(args: SubmitInput<I>): Promise<CommandResult<R>> {
+  submit(args: SubmitInput<In>): Promise<CommandResult<R>> {
     return submit(this.#rt, args) as Promise<CommandResult<R>>;
   }
 

@@ -2,6 +2,7 @@ import type { Executor } from '../db/types.js';
 import { TallyError } from '../errors.js';
 import { type ChangeCommandDefinition, type CompiledChange, changeStep, compileChange } from './change.js';
 import { type FailoverOptions, type ResolvedFailover, resolveFailover } from './failover.js';
+import { type InputSchema, type InputValidator, resolveInputSchema } from './input-schema.js';
 
 /** What a downstream answer means. Only `success` and `failure` end a call; `unknown` is a state. */
 export type Outcome<V = unknown> =
@@ -89,6 +90,12 @@ export interface RetryPolicy {
 }
 
 export interface CommandDefinition<I = any> {
+  /**
+   * The input's schema: a Standard Schema validator (zod, valibot, arktype; the input type is inferred from
+   * it) or a JSON Schema (docs/commands.md). A submit whose input fails it is refused with
+   * INVALID_COMMAND_INPUT and nothing is recorded; its output is what is fingerprinted, stored and run.
+   */
+  input?: InputSchema<I>;
   /** The key parameters: a retry whose key parameters differ from the first request's is rejected. */
   fingerprint(input: I): unknown;
   /** Local steps and downstream calls, run in order. The command's states follow from them. */
@@ -126,6 +133,8 @@ export interface CommandSpec<I = any> {
   readonly failover: ResolvedFailover | null;
   /** A change command's declaration (its one step is that change): submit runs it as one statement. */
   readonly change: CompiledChange<I> | null;
+  /** The input check (from `input`), run by submit before anything is recorded; null without a schema. */
+  readonly input: InputValidator | null;
 }
 
 const NAME_RE = /^[a-z][a-z0-9_.-]{0,62}$/;
@@ -211,6 +220,7 @@ export function defineCommand<I>(
     leaseMs: int(def.leaseMs, name, 'leaseMs', 30_000, 100, 86_400_000),
     waitMs: int(def.waitMs, name, 'waitMs', 0, 0, 600_000),
     failover: resolveFailover(name, def.failover),
+    input: resolveInputSchema(name, def.input),
     change,
   });
 }

@@ -5,6 +5,7 @@ import { submitChange } from './change-submit.js';
 import type { CommandRuntime } from './context.js';
 import { drive } from './drive.js';
 import { submitWithFailover } from './failover-submit.js';
+import { checkInput } from './input-schema.js';
 import { ACTIVE, normalizeRow } from './machine.js';
 import { type CommandResult, toResult } from './result.js';
 import { claimCommandSql, commandByKeySql, insertCommandSql, recordedRequest } from './sql.js';
@@ -32,19 +33,24 @@ export interface Prepared {
  * failover store, an unreachable primary sends new commands there (see failover-submit.ts).
  */
 export async function submit<I>(rt: CommandRuntime, args: SubmitInput<I>): Promise<CommandResult> {
-  const p = prepare(rt, args);
+  const p = await prepare(rt, args);
   const f = rt.spec.failover;
   if (f) return submitWithFailover(rt, f, p);
   const change = rt.spec.change;
   return change ? submitChange(rt, change, p, () => submitPrimary(rt, p)) : submitPrimary(rt, p);
 }
 
-function prepare<I>(rt: CommandRuntime, args: SubmitInput<I>): Prepared {
+/**
+ * Checks a submit's arguments before anything is recorded: key, principal, then the input against the
+ * command's schema (refused: INVALID_COMMAND_INPUT). The schema's output is what is fingerprinted and stored.
+ */
+async function prepare<I>(rt: CommandRuntime, args: SubmitInput<I>): Promise<Prepared> {
   const { spec } = rt;
   const key = checkIdempotencyKey(args?.key);
   const principal = checkPrincipal(args?.principal);
-  const input = asStored(args?.input, 'input');
-  const { fingerprint, canonical } = fingerprintOf(paramsOf(spec.name, spec.def.fingerprint, args?.input));
+  const given = spec.input ? await checkInput(spec.name, spec.input, args?.input) : args?.input;
+  const input = asStored(given, 'input');
+  const { fingerprint, canonical } = fingerprintOf(paramsOf(spec.name, spec.def.fingerprint, given));
   // What runs later is the stored input: its key parameters must be the ones fingerprinted now.
   if (fingerprintOf(paramsOf(spec.name, spec.def.fingerprint, input)).fingerprint !== fingerprint) {
     throw new TallyError(

@@ -34,7 +34,7 @@ export interface IdempotentRouteOptions<I, R> {
  *   input: (req) => req.body as RedeemInput,
  * }));
  */
-export function idempotent<I, R>(command: Command<I, R>, options: IdempotentRouteOptions<I, R>) {
+export function idempotent<I, R, In = I>(command: Command<I, R, In>, options: IdempotentRouteOptions<In, R>) {
   if (!command || typeof command.submit !== 'function') {
     throw new TallyError('INVALID_CONFIG', 'idempotent(command, options): command must be a Tally command');
   }
@@ -49,7 +49,8 @@ export function idempotent<I, R>(command: Command<I, R>, options: IdempotentRout
     throw new TallyError('INVALID_CONFIG', 'idempotent: retryAfterSeconds must be a non-negative integer');
   }
   const respond = options.respond ?? (commandResponse as (r: CommandResult<R>) => CommandResponse);
-  const readInput = options.input ?? ((request: FastifyRequest) => request.body as I);
+  // With an input schema, whatever the body holds is checked by it (400 with the failing paths).
+  const readInput = options.input ?? ((request: FastifyRequest) => request.body as In);
 
   return async function idempotentHandler(request: FastifyRequest, reply: FastifyReply) {
     try {
