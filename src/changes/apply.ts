@@ -5,7 +5,7 @@ import { sqlStateOf } from '../db/errors.js';
 import type { Executor, SqlQuery } from '../db/types.js';
 import { TallyError } from '../errors.js';
 import type { EntityDefinition } from './definition.js';
-import type { TableShape } from './introspect.js';
+import { namedColumns, type TableShape } from './introspect.js';
 import { canonicalKeys, type EntityKey, keyFromText } from './keys.js';
 import type { ChangeResult, Rejection } from './result.js';
 import {
@@ -31,7 +31,11 @@ export interface ApplyOptions {
 export interface EntityRuntime {
   readonly config: TallyConfig;
   readonly def: EntityDefinition;
-  shape(db: Executor): Promise<TableShape>;
+  /**
+   * The table's shape, learned on first use. Given the column names the caller is about to use, a cached
+   * shape that lacks one of them is read again, once (a column added since), before anyone refuses it.
+   */
+  shape(db: Executor, columns?: readonly string[]): Promise<TableShape>;
 }
 
 /**
@@ -53,7 +57,7 @@ export async function applyChange(
   }
   const action = checkedAction(options.action, op.kind);
   const { def, config } = rt;
-  const shape = await rt.shape(db);
+  const shape = await rt.shape(db, 'where' in selection ? namedColumns(selection.where) : undefined);
   const byText = new Map<string, EntityKey>();
   let keys: string[] | null = null;
   let where: [string, string[]][] = [];
@@ -195,6 +199,12 @@ function checkBatchSize(n: number, config: TallyConfig, def: EntityDefinition): 
   }
 }
 
+/** Why a key was refused, without the key. */
+function reasonText(r: Rejection, op: ChangeOp): string {
+  if (r.reason === 'not_found') return 'the row does not exist';
+  return `the row cannot go from ${r.from} to ${op.kind === 'transition' ? op.to : '?'}`;
+}
+
 function interpret(
   res: { updated: number; logged: number; to_change: number; others: unknown },
   keys: readonly string[],
@@ -232,11 +242,13 @@ function interpret(
     // A batch of one is still a batch; only the error code names the single reason.
     const code =
       keys.length > 1 ? 'BATCH_REJECTED' : first.reason === 'not_found' ? 'NOT_FOUND' : 'ILLEGAL_TRANSITION';
+    // Key values stay out of the message (decision 0009): keys are often personal data, and a message
+    // ends up in every log line that prints the error. details.rejected names them, for the handler.
     throw new TallyError(
       code,
       keys.length > 1
-        ? `${def.name}: ${rejected.length} of ${keys.length} keys were rejected, so nothing changed (first: ${first.message}); pass mode 'partial' to apply the valid ones`
-        : first.message,
+        ? `${def.name}: ${rejected.length} of ${keys.length} keys were rejected, so nothing changed (first: ${reasonText(first, op)}; details.rejected names the keys); pass mode 'partial' to apply the valid ones`
+        : `${def.name}: ${reasonText(first, op)} (details.rejected names the key)`,
       {
         details: {
           rejected: rejected.slice(0, 100),

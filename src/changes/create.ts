@@ -4,7 +4,9 @@ import { TallyError } from '../errors.js';
 import type { EntityRuntime } from './apply.js';
 import type { EntityDefinition } from './definition.js';
 import { insertLogSql } from './hash-sql.js';
+import { namedColumns } from './introspect.js';
 import { canonicalKeys, type EntityKey } from './keys.js';
+import { columnNotFound } from './validate.js';
 
 /**
  * Inserts new rows at version 1 with a `create` log entry each (before image null), in one statement.
@@ -27,21 +29,13 @@ export async function createRows(
       `entity ${def.name}: ${rows.length} rows exceed maxBatch (${config.maxBatch})`,
     );
   }
-  const shape = await rt.shape(db);
+  const shape = await rt.shape(db, namedColumns(rows));
   const columns = new Set<string>();
   for (const row of rows) {
     if (!row || typeof row !== 'object')
       throw new TallyError('INVALID_UPDATE', `entity ${def.name}: rows must be objects`);
     for (const c of Object.keys(row)) {
-      if (!shape.columns.has(c)) {
-        throw new TallyError(
-          'COLUMN_NOT_FOUND',
-          `entity ${def.name}: column does not exist in ${def.table.sql}`,
-          {
-            details: { column: c.slice(0, 64) },
-          },
-        );
-      }
+      if (!shape.columns.has(c)) throw columnNotFound(def, c, 'create');
       columns.add(c);
     }
     const st = row[def.state.name];

@@ -7,7 +7,7 @@ import { type ApplyOptions, applyChange, type EntityRuntime, type Selection } fr
 import { createRows } from './create.js';
 import type { EntityDefinition } from './definition.js';
 import { type FoldCheck, history, type LogEntry, stateAt, verifyFold } from './history.js';
-import { introspect, type TableShape } from './introspect.js';
+import { introspect, lacksAny, namedColumns, type TableShape } from './introspect.js';
 import { entityJob, type Job } from './jobs/job.js';
 import type { JobInput } from './jobs/types.js';
 import type { EntityKey } from './keys.js';
@@ -39,15 +39,25 @@ export class Entity {
     this.#rt = {
       config,
       def: definition,
-      shape: (db) => {
-        // Learned once; a failed look-up (table missing) is retried next time, after the user fixes it.
-        this.#shape ??= introspect(db, definition).catch((err) => {
-          this.#shape = null;
-          throw err;
-        });
-        return this.#shape;
+      shape: async (db, columns) => {
+        const first = this.#learn(db);
+        const shape = await first;
+        if (columns === undefined || !lacksAny(shape, columns)) return shape;
+        // A column added to the table after first use: read the table again, once (calls that find the
+        // same gap at the same time share one read), and let the caller refuse what is still not there.
+        if (this.#shape === first) this.#shape = null;
+        return this.#learn(db);
       },
     };
+  }
+
+  // Learned once; a failed look-up (table missing) is retried next time, after the user fixes it.
+  #learn(db: Executor): Promise<TableShape> {
+    this.#shape ??= introspect(db, this.definition).catch((err) => {
+      this.#shape = null;
+      throw err;
+    });
+    return this.#shape;
   }
 
   /** @internal the runtime that jobs and other modules drive changes through. */
@@ -85,7 +95,7 @@ export class Entity {
    */
   async update(input: UpdateInput): Promise<ChangeResult> {
     const def = this.definition;
-    const shape = await this.#rt.shape(this.#db(input?.tx));
+    const shape = await this.#rt.shape(this.#db(input?.tx), namedColumns(input?.set));
     const set = checkedSet(def, shape, input?.set);
     return applyChange(
       this.#rt,

@@ -68,3 +68,26 @@ export async function introspect(db: Executor, def: EntityDefinition): Promise<T
   }
   return { columns, keyType, plainUpdates: row.plain_updates === true };
 }
+
+/**
+ * The column names a caller's objects name (`where`, `set`, rows to create): what the cached shape must
+ * have, or the table is read again (a column added after the entity's first use).
+ *
+ * @example
+ * await rt.shape(db, namedColumns(input.where, input.set));
+ */
+export function namedColumns(...objects: unknown[]): string[] {
+  const names: string[] = [];
+  for (const o of objects) {
+    if (Array.isArray(o)) for (const row of o) names.push(...namedColumns(row));
+    else if (o !== null && typeof o === 'object') names.push(...Object.keys(o));
+  }
+  return names;
+}
+
+/** True when the shape lacks a name that could be a column (a plain identifier): worth reading again. */
+export function lacksAny(shape: TableShape, names: readonly string[]): boolean {
+  return names.some((n) => IDENT.test(n) && !shape.columns.has(n));
+}
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;

@@ -102,7 +102,10 @@ for (const d of dialects) {
           clock: () => new Date(Date.now() + skew),
           jobLeaseMs: LEASE_MS,
         });
-        expect(await tally.jobs.resume()).toEqual({ resumed: [], skipped: [] });
+        expect(await tally.jobs.resume()).toEqual({
+          resumed: [],
+          skipped: [{ id: jobId, entity: 'resource', code: 'JOB_BUSY' }],
+        });
         expect(isTallyError(await tally.jobs.run(jobId).catch((e: unknown) => e), 'JOB_BUSY')).toBe(true);
         skew = LEASE_MS + 1000;
         const { resumed, skipped } = await tally.jobs.resume();

@@ -3,7 +3,7 @@ import type { Executor } from '../../db/types.js';
 import { TallyError } from '../../errors.js';
 import type { EntityRuntime } from '../apply.js';
 import type { EntityDefinition } from '../definition.js';
-import type { TableShape } from '../introspect.js';
+import { namedColumns, type TableShape } from '../introspect.js';
 import { canonicalKeys } from '../keys.js';
 import { checkedWhere } from '../validate.js';
 import { actionOf, changeOf, fingerprintOf, type StoredOp } from './op.js';
@@ -45,7 +45,7 @@ export async function createJob(
     );
   }
   const context = resolveContext(input);
-  const shape = await rt.shape(db);
+  const shape = await rt.shape(db, namedColumns(input.set, input.where));
   const change = changeOf(def, shape, input);
   const action = actionOf(change, input.action);
   const items = itemsOf(def, shape, input);

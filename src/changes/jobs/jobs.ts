@@ -40,10 +40,15 @@ export class Jobs {
    */
   async resume(options?: Omit<RunOptions, 'maxChunks'>): Promise<ResumeResult> {
     const out: ResumeResult = { resumed: [], skipped: [] };
-    const rows = await this.#config.db.query<{ id: string; entity_type: string }>(
+    const rows = await this.#config.db.query<{ id: string; entity_type: string; held: boolean }>(
       resumableSql(this.#config.s, this.#config.clock()),
     );
-    for (const { id, entity_type: entity } of rows) {
+    for (const { id, entity_type: entity, held } of rows) {
+      // A live runner's job is reported, not tried: its lease says it is being worked on.
+      if (held) {
+        out.skipped.push({ id, entity, code: 'JOB_BUSY' });
+        continue;
+      }
       try {
         out.resumed.push(await runJob(this.#config, this.#lookup, id, { onChunk: options?.onChunk }));
       } catch (err) {

@@ -189,10 +189,12 @@ export const releaseSql = (s: string, id: string, owner: string, now: Date): Sql
   values: [id, owner, now],
 });
 
-/** Unfinished jobs nobody holds (never started, or their runner's lease expired), oldest first. */
+/** Unfinished jobs, oldest first; `held` when a runner's lease on it has not expired. */
 export const resumableSql = (s: string, now: Date): SqlQuery => ({
-  text: `SELECT id::text AS id, entity_type FROM ${s}.jobs
-          WHERE status IN ('pending', 'running') AND (lease_owner IS NULL OR lease_until < $1::timestamptz)
+  text: `SELECT id::text AS id, entity_type,
+                lease_owner IS NOT NULL AND lease_until >= $1::timestamptz AS held
+           FROM ${s}.jobs
+          WHERE status IN ('pending', 'running')
           ORDER BY created_at, id`,
   values: [now],
 });
