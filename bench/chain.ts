@@ -16,7 +16,8 @@
 //   naive   the hand-written service's /naive/redemptions: one guarded UPDATE, POST to C, no key, no record
 //           (BENCH_CHAIN_NAIVE=0 leaves it out)
 // Load: autocannon, 32 connections, a unique Idempotency-Key per request, users u0 … u255 in turn (each with
-// 10^9 points, qty 1 of 'mug'), BENCH_CHAIN_WARMUP s (3) of warm-up, then BENCH_CHAIN_SECONDS s (15) measured.
+// 10^9 points, qty 1 of 'mug'), BENCH_CHAIN_WARMUP s (3) of warm-up (repeated, up to 5 times, while it
+// got fewer than 200 answers), then BENCH_CHAIN_SECONDS s (15) measured.
 // Per phase: 2xx answers per second, p50/p99 latency, CPU ms per answered request of the service's process,
 // of C's, and of the database's PostgreSQL backends (from /proc; "n/a" when the server is not on this
 // machine). Afterwards every key the load sent (warm-up included) is retried by the client until it has a
@@ -45,6 +46,8 @@ interface Figures {
   serviceCpu: number | null;
   cCpu: number | null;
   pgCpu: number | null;
+  /** Transactions committed or rolled back in the database per answered request (an autocommit statement is one). */
+  xacts: number;
   check: string;
   once: boolean;
 }
@@ -58,6 +61,18 @@ async function json(url: string, body?: unknown): Promise<any> {
   });
   if (!res.ok) throw new Error(`${url} answered ${res.status}: ${await res.text()}`);
   return res.json();
+}
+
+/**
+ * Transactions committed and rolled back in `database` so far (pg_stat_database: backends report them within
+ * about a second, so the figure per request is approximate).
+ */
+async function xacts(database: string): Promise<number> {
+  const { rows } = await admin.query(
+    'SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = $1',
+    [database],
+  );
+  return Number(rows[0]?.n ?? 0);
 }
 
 const perRequest = (s: number | null, n: number) => (s === null || n === 0 ? null : (s * 1000) / n);
@@ -93,10 +108,21 @@ async function phase(o: {
       tag: `${o.label}-${Date.now().toString(36)}`,
       keyed: o.keyed,
     });
-    await driver.run(WARMUP);
-    const [svc0, c0, pg0] = [service.cpu(), c.cpu(), await backendCpu(admin, o.database)];
+    // Warm-up (not measured): again while it answered fewer than 200 requests (a cold start on a busy machine).
+    for (let i = 0; i < 5 && (await driver.run(WARMUP)).ok < 200; i++);
+    const [svc0, c0, pg0, x0] = [
+      service.cpu(),
+      c.cpu(),
+      await backendCpu(admin, o.database),
+      await xacts(o.database),
+    ];
     const run = await driver.run(SECONDS);
-    const [svc1, c1, pg1] = [service.cpu(), c.cpu(), await backendCpu(admin, o.database)];
+    const [svc1, c1, pg1, x1] = [
+      service.cpu(),
+      c.cpu(),
+      await backendCpu(admin, o.database),
+      await xacts(o.database),
+    ];
     const sub = (a: number | null, b: number | null) => (a === null || b === null ? null : b - a);
     const figures = {
       perS: run.perS,
@@ -107,12 +133,14 @@ async function phase(o: {
       serviceCpu: perRequest(sub(svc0, svc1), run.ok),
       cCpu: perRequest(sub(c0, c1), run.ok),
       pgCpu: perRequest(cpuSince(pg0, pg1), run.ok),
+      xacts: run.ok ? (x1 - x0) / run.ok : 0,
     };
     log(
       `${o.label.padEnd(6)} ${run.perS.toFixed(0)}/s (${run.ok} 2xx in ${run.s.toFixed(1)} s` +
         `${Object.keys(run.other).length ? `, others ${JSON.stringify(run.other)}` : ''}${run.errors ? `, ${run.errors} connection errors` : ''}); ` +
         `p50 ${run.p50} ms, p99 ${run.p99} ms; CPU per request: service ${ms(figures.serviceCpu)}, ` +
-        `PostgreSQL ${ms(figures.pgCpu)}, C ${ms(figures.cCpu)}; ${load()}`,
+        `PostgreSQL ${ms(figures.pgCpu)}, C ${ms(figures.cCpu)}; ~${figures.xacts.toFixed(1)} PostgreSQL ` +
+        `transactions per request; ${load()}`,
     );
 
     // The client's retries, then: one effect per key.
@@ -240,11 +268,12 @@ const h = results.hand!;
 const n = results.naive;
 const ratio = t.perS / h.perS;
 log('');
-log('| phase | req/s | p50 | p99 | service CPU/req | PostgreSQL CPU/req | C CPU/req |');
-log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+log('| phase | req/s | p50 | p99 | service CPU/req | PostgreSQL CPU/req | C CPU/req | PG transactions/req |');
+log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const [name, f] of Object.entries(results))
   log(
-    `| ${name} | ${f.perS.toFixed(0)} | ${f.p50} ms | ${f.p99} ms | ${ms(f.serviceCpu)} | ${ms(f.pgCpu)} | ${ms(f.cCpu)} |`,
+    `| ${name} | ${f.perS.toFixed(0)} | ${f.p50} ms | ${f.p99} ms | ${ms(f.serviceCpu)} | ${ms(f.pgCpu)} | ` +
+      `${ms(f.cCpu)} | ~${f.xacts.toFixed(1)} |`,
   );
 log(
   `chain_vs_hand = ${ratio.toFixed(3)} (Tally's B serves ${(ratio * 100).toFixed(0)}% of the hand-written rate; ` +
