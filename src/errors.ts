@@ -74,6 +74,7 @@ export const ErrorCodes = {
   INVALID_DOWNSTREAM: 'INVALID_DOWNSTREAM',
   DOWNSTREAM_ERROR: 'DOWNSTREAM_ERROR',
   DRIVER_MISSING: 'DRIVER_MISSING',
+  DATA_DIR_LOCKED: 'DATA_DIR_LOCKED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
