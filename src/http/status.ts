@@ -48,6 +48,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.f
   NATS_UNREACHABLE: 503,
   NATS_PUBLISH_FAILED: 503,
   SINK_TARGET_UNAVAILABLE: 503,
+  DATA_DIR_LOCKED: 503, // the embedded database is held by another process
   // A downstream service Tally called answered with an error
   DOWNSTREAM_ERROR: 502,
   // The server's own configuration, declarations or data

@@ -4,6 +4,11 @@ import { ISOLATION_SQL } from '../isolation.js';
 import { joinTransaction } from '../joined.js';
 import { checkStatement } from '../statement.js';
 import type { Executor, QueryableLike, Row, SqlQuery } from '../types.js';
+import { openDataDir, type PgliteOptions } from './open.js';
+
+export type { DataDirHolder } from './holder.js';
+export { readDataDirHolder } from './lock.js';
+export type { PgliteOptions } from './open.js';
 
 /** The part of a PGlite instance Tally uses. */
 export interface PGliteLike extends QueryableLike {
@@ -18,18 +23,30 @@ export interface PGliteLike extends QueryableLike {
  * An executor over embedded PGlite. Pass a PGlite instance, or a data directory (or nothing, for an
  * in-memory database) and Tally opens one that `close()` closes.
  *
+ * A data directory has one owner process (decision 0008): Tally takes its lock (`<dir>/tally.lock/`)
+ * before PGlite starts, and a second opener — another process, or a second open in this one — fails at
+ * once with DATA_DIR_LOCKED naming the holder (pid, command, since when). A dead holder's lock is taken
+ * over. With `{ share: true }` the owner lets other Tally processes in through a unix socket in the
+ * directory; `{ ifHeld: 'connect' }` connects through it (a `postgres`-dialect executor). The lock is
+ * released by `close()` and when the process exits. An instance you pass in is used as it is, unlocked.
+ *
  * @example
- * const tally = await createTally({ db: await pglite('./.tally-data') });
+ * const tally = await createTally({ db: await pglite('./.tally-data', { share: true }) });
+ * // in a second process (a worker, a script): through the owner's socket
+ * const db = await pglite('./.tally-data', { ifHeld: 'connect' });
  */
 export function pglite(db: PGliteLike): Executor;
-export function pglite(dataDir?: string): Promise<Executor>;
-export function pglite(source?: PGliteLike | string): Executor | Promise<Executor> {
-  if (source === undefined || typeof source === 'string') {
-    return loadDriver('@electric-sql/pglite', () => import('@electric-sql/pglite')).then(
-      async ({ PGlite }) => {
-        const db = source === undefined ? await PGlite.create() : await PGlite.create(source);
-        return fromPGlite(db as unknown as PGliteLike, true);
-      },
+export function pglite(dataDir?: string, options?: PgliteOptions): Promise<Executor>;
+export function pglite(
+  source?: PGliteLike | string,
+  options: PgliteOptions = {},
+): Executor | Promise<Executor> {
+  if (typeof source === 'string') {
+    return openDataDir(source, options, (db) => fromPGlite(db as PGliteLike, true));
+  }
+  if (source === undefined) {
+    return loadDriver('@electric-sql/pglite', () => import('@electric-sql/pglite')).then(async ({ PGlite }) =>
+      fromPGlite((await PGlite.create()) as unknown as PGliteLike, true),
     );
   }
   return fromPGlite(source, false);
