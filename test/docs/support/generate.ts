@@ -1,0 +1,129 @@
+import ts from 'typescript';
+import type { DocBlock, Server } from './extract.js';
+
+/** Where a generated line came from: a Markdown file and line, or null for lines the generator adds. */
+export type Origin = { readonly file: string; readonly line: number } | null;
+
+/** A generated TypeScript module: a Markdown file's blocks, or one standalone block on its own. */
+export interface DocProgram {
+  /** The generated file's name (in the generated directory). */
+  readonly name: string;
+  /** What a failure names: `README.md`, or `docs/relay.md:16` for a standalone block. */
+  readonly title: string;
+  readonly text: string;
+  /** origin[i] is where generated line i + 1 came from. */
+  readonly origin: readonly Origin[];
+  readonly blocks: readonly DocBlock[];
+  /** Whether anything in it runs (a program of fragments only is type-checked only). */
+  readonly runs: boolean;
+  /** The servers it needs to run. */
+  readonly servers: readonly Server[];
+}
+
+/** The global the generated code sets before each block; the runner reports it when the program fails. */
+export const MARKER = '__tallyDocBlock';
+/** What the generated code prints before each block (a program killed for taking too long says no more). */
+export const STARTED = 'DOCS-BLOCK-STARTED';
+
+/**
+ * A file's programs: its blocks without `server=` in order as one module (runnable blocks at top level, so
+ * later blocks see earlier names; fragments inside a function that is never called), and each standalone
+ * (or `server=`) block as a module of its own. Imports are hoisted to the top, one binding per line, duplicates dropped.
+ * `givensModule` is the import path of givens.ts from the generated directory.
+ */
+export function programsOf(file: string, blocks: readonly DocBlock[], givensModule: string): DocProgram[] {
+  const base = file.replace(/[^A-Za-z0-9]+/g, '_');
+  const programs: DocProgram[] = [];
+  const shared = blocks.filter((b) => !b.standalone);
+  if (shared.length > 0) programs.push(build(`${base}.ts`, file, shared, [], givensModule));
+  for (const b of blocks.filter((x) => x.standalone)) {
+    programs.push(build(`${base}_L${b.line}.ts`, `${file}:${b.line}`, [b], b.servers, givensModule));
+  }
+  return programs;
+}
+
+function build(
+  name: string,
+  title: string,
+  blocks: readonly DocBlock[],
+  servers: readonly Server[],
+  givensModule: string,
+): DocProgram {
+  const imports: string[] = [];
+  const importOrigin: Origin[] = [];
+  const body: string[] = [];
+  const bodyOrigin: Origin[] = [];
+  const add = (line: string, origin: Origin) => {
+    body.push(line);
+    bodyOrigin.push(origin);
+  };
+  for (const b of blocks) {
+    const { code, hoisted } = hoistImports(b.code);
+    for (const h of hoisted) {
+      if (imports.includes(h.text)) continue;
+      imports.push(h.text);
+      importOrigin.push({ file: b.file, line: b.line + h.line });
+    }
+    const at = { file: b.file, line: b.line - 1 }; // the opening fence
+    if (b.fragment) {
+      const names = b.given.map((g) => `'${g}'`).join(' | ') || 'never';
+      add(`async function __fragment_L${b.line}({ ${b.given.join(', ')} }: Pick<__Givens, ${names}>) {`, at);
+      add('{', at);
+    } else {
+      const name = `${b.file}:${b.line}`;
+      const say = JSON.stringify(`\n${STARTED} ${name}\n`);
+      add(`(globalThis as any).${MARKER} = ${JSON.stringify(name)}; process.stdout.write(${say});`, at);
+    }
+    code.split('\n').forEach((l, i) => {
+      add(l, { file: b.file, line: b.line + i });
+    });
+    if (b.fragment) {
+      add('}', at);
+      add('}', at);
+    }
+  }
+  const head = [`// Generated from ${title} by test/docs: edit the Markdown, not this file.`];
+  if (blocks.some((b) => b.fragment))
+    head.push(`import type { DocGivens as __Givens } from '${givensModule}';`);
+  const lines = [...head, ...imports, ...body, 'export {};'];
+  const origin: Origin[] = [...head.map(() => null), ...importOrigin, ...bodyOrigin, null];
+  return {
+    name,
+    title,
+    text: `${lines.join('\n')}\n`,
+    origin,
+    blocks,
+    runs: blocks.some((b) => !b.fragment),
+    servers,
+  };
+}
+
+/** A block's import declarations, one binding per line, and its code with them blanked (lines kept). */
+export function hoistImports(code: string): { code: string; hoisted: { text: string; line: number }[] } {
+  const sf = ts.createSourceFile('block.ts', code, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const hoisted: { text: string; line: number }[] = [];
+  let out = code;
+  // From the end, so earlier positions stay valid while blanking.
+  const decls = sf.statements.filter(ts.isImportDeclaration).reverse();
+  for (const d of decls) {
+    const line = sf.getLineAndCharacterOfPosition(d.getStart(sf)).line;
+    const from = d.moduleSpecifier.getText(sf);
+    const clause = d.importClause;
+    const texts: string[] = [];
+    if (!clause) texts.push(`import ${from};`);
+    else {
+      const type = clause.isTypeOnly ? 'type ' : '';
+      if (clause.name) texts.push(`import ${type}${clause.name.text} from ${from};`);
+      const nb = clause.namedBindings;
+      if (nb && ts.isNamespaceImport(nb)) texts.push(`import ${type}* as ${nb.name.text} from ${from};`);
+      if (nb && ts.isNamedImports(nb)) {
+        for (const el of nb.elements) texts.push(`import ${type}{ ${el.getText(sf)} } from ${from};`);
+      }
+    }
+    hoisted.unshift(...texts.map((text) => ({ text, line })));
+    const start = d.getStart(sf);
+    const blank = out.slice(start, d.end).replace(/[^\n]/g, '');
+    out = out.slice(0, start) + blank + out.slice(d.end);
+  }
+  return { code: out, hoisted };
+}
