@@ -8,12 +8,14 @@ export { type ReconcileOptions, reconcile } from './reconcile.js';
 export {
   type ApplyRepairOptions,
   applyRepair,
+  MISSING_LOG_KINDS,
   type PlannedRepair,
   planRepair,
   type RepairPlan,
+  type RepairProgress,
   type RepairResult,
 } from './repair.js';
-export { formatPlan, formatRepair, formatReport } from './report.js';
+export { type FormatPlanOptions, formatPlan, formatRepair, formatReport } from './report.js';
 export { every, parseEvery, type Schedule } from './schedule.js';
 export {
   type EntitySummary,

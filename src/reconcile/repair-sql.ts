@@ -16,14 +16,23 @@ export const lockKeysSql = (def: EntityDefinition, keyType: string, keys: readon
  * log entry (so a stale plan never repairs a row that is right by now), sets the row's version to the
  * next log version, and appends a `repair` entry (before = the log's last after image, after = the row)
  * chained to the last entry's hash with the same builder every Tally change uses. Rows whose log is
- * ahead of them are left alone: which side is right is a person's call.
+ * ahead of them are left alone: which side is right is a person's call. Rows whose log entries are
+ * missing (ahead of their log, or no log) are repaired only with `acceptMissingLog`: they may be a deletion.
  */
 export function repairSql(
   s: string,
   def: EntityDefinition,
   keyType: string,
   columns: ReadonlyMap<string, string>,
-  p: { keys: readonly string[]; actor: string; reason: string; at: Date; requestId: string | null },
+  p: {
+    keys: readonly string[];
+    /** Also repair rows whose log entries are missing (ahead of their log, or none at all). */
+    acceptMissingLog: boolean;
+    actor: string;
+    reason: string;
+    at: Date;
+    requestId: string | null;
+  },
 ): SqlQuery {
   const { table, key, version } = def;
   const source = `
@@ -47,7 +56,7 @@ export function repairSql(
     ),
     need AS (
       SELECT * FROM h
-       WHERE (h.lv IS NULL AND h.v > 0) OR h.lv < h.v OR (h.lv = h.v AND h.differs)
+       WHERE (h.lv = h.v AND h.differs)${p.acceptMissingLog ? ' OR (h.lv IS NULL AND h.v > 0) OR h.lv < h.v' : ''}
     ),
     upd AS (
       UPDATE ${table.sql} t SET ${version.sql} = coalesce(n.lv, 0) + 1

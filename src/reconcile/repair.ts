@@ -14,6 +14,12 @@ export interface PlannedRepair {
   /** The row's version now, and the version the row and its repair entry will have. */
   readonly fromVersion: number | null;
   readonly toVersion: number | null;
+  /**
+   * The row claims log entries the log does not have (it is ahead of its log, or has none): they were
+   * never written, or they were deleted. A repair entry would make such a history look whole again, so
+   * `applyRepair` writes it only with `acceptMissingLog: true`.
+   */
+  readonly missingLog: boolean;
 }
 
 /** The dry run: what `applyRepair` would write, and what it leaves to a person. */
@@ -26,10 +32,29 @@ export interface RepairPlan {
 export interface RepairResult {
   /** Rows given a repair entry. */
   readonly repaired: number;
-  /** Planned rows that needed nothing any more (repaired before, or consistent by now). */
+  /**
+   * Planned rows that needed nothing any more (repaired before, consistent by now), or no longer needed
+   * what was planned (a row whose log entries went missing since, without `acceptMissingLog`).
+   */
   readonly skipped: number;
+  /** Planned repairs over missing log entries that were not applied: `acceptMissingLog` was not given. */
+  readonly withheld: readonly PlannedRepair[];
   readonly keys: Readonly<Record<string, string[]>>;
 }
+
+/** Progress of `applyRepair`, after each chunk (one transaction). */
+export interface RepairProgress {
+  readonly entity: string;
+  readonly phase: 'repair';
+  /** Planned rows of this entity done so far, and in all. */
+  readonly done: number;
+  readonly total: number;
+  /** Rows given a repair entry so far (this entity). */
+  readonly repaired: number;
+}
+
+/** The kinds whose repair covers log entries that are missing: they may have been deleted. */
+export const MISSING_LOG_KINDS: ReadonlySet<Finding['kind']> = new Set(['version_ahead_of_log', 'no_log']);
 
 /**
  * The plan for a report: every repairable finding becomes a planned repair entry. Nothing is written.
@@ -53,7 +78,11 @@ export function planRepair(report: Pick<ReconcileReport, 'findings'>): RepairPla
     const d = f.details as { rowVersion?: number; lastVersion?: number; version?: number };
     const fromVersion = d.rowVersion ?? d.version ?? null;
     const toVersion = f.kind === 'no_log' ? 1 : (d.lastVersion ?? d.version ?? 0) + 1;
-    repairs.push({ entity: f.entity, key: f.key, kind: f.kind, fromVersion, toVersion });
+    // Sealed checkpoints (the evidence issue) will add a check here: a missing entry inside a sealed
+    // range is tampering — reported as its own finding, listed for a person, never planned as a repair,
+    // whether or not acceptMissingLog is given.
+    const missingLog = MISSING_LOG_KINDS.has(f.kind);
+    repairs.push({ entity: f.entity, key: f.key, kind: f.kind, fromVersion, toVersion, missingLog });
   }
   return { repairs, manual };
 }
@@ -66,16 +95,26 @@ export interface ApplyRepairOptions extends ColumnChoice {
   requestId?: string;
   /** Keys per transaction (default 1,000). */
   chunkSize?: number;
+  /**
+   * Also apply the repairs over missing log entries (`version_ahead_of_log`, `no_log`; default false).
+   * Those entries may have been deleted: pass it only after a person has checked. Without it such repairs
+   * are withheld (returned under `withheld`), and a row whose entries went missing since the plan is
+   * left alone.
+   */
+  acceptMissingLog?: boolean;
+  /** Called after each chunk. */
+  onProgress?: (p: RepairProgress) => void;
 }
 
 /**
  * Applies a plan: per entity, per chunk of keys, one transaction that locks the rows in key order and
  * writes the repair entries in one statement. A second apply of the same plan writes nothing. Without an
  * actor or a reason, for an entity not declared, or for a key whose row does not exist, it throws before
- * writing anything.
+ * writing anything. Repairs over missing log entries are withheld unless `acceptMissingLog` is true.
  *
  * @example
- * await applyRepair([resources], plan, { actor: 'ops:alice', reason: 'INC-7: batch freeze bypassed the log' });
+ * const r = await applyRepair([resources], plan, { actor: 'ops:alice', reason: 'INC-7: batch freeze bypassed the log' });
+ * if (r.withheld.length) console.log(formatRepair(r)); // "withheld 2 repairs over missing log entries ..."
  */
 export async function applyRepair(
   entities: readonly Entity[],
@@ -97,9 +136,17 @@ export async function applyRepair(
   if (!plan || !Array.isArray(plan.repairs)) {
     throw new TallyError('INVALID_RECONCILE_OPTIONS', 'pass the plan planRepair returned');
   }
+  if (options.acceptMissingLog !== undefined && typeof options.acceptMissingLog !== 'boolean') {
+    throw new TallyError('INVALID_RECONCILE_OPTIONS', 'acceptMissingLog must be true or false');
+  }
+  const accept = options.acceptMissingLog === true;
+  // A plan made before this field existed (or by hand) is judged by its kinds.
+  const missing = (r: PlannedRepair) => r.missingLog === true || MISSING_LOG_KINDS.has(r.kind);
+  const withheld = accept ? [] : plan.repairs.filter(missing);
   const byName = new Map(entities.map((e) => [e.name, e]));
   const groups = new Map<string, string[]>();
   for (const r of plan.repairs) {
+    if (!accept && missing(r)) continue;
     if (!byName.has(r.entity)) {
       throw new TallyError(
         'UNKNOWN_ENTITY',
@@ -151,6 +198,7 @@ export async function applyRepair(
         const [r] = await tx.query<{ updated: number; logged: number; keys: unknown }>(
           repairSql(config.s, def, keyType, columns, {
             keys: chunk,
+            acceptMissingLog: accept,
             actor: ctx.actor,
             reason: ctx.reason!,
             at,
@@ -167,7 +215,19 @@ export async function applyRepair(
       });
       repaired[def.name]!.push(...done);
       total += done.length;
+      options.onProgress?.({
+        entity: def.name,
+        phase: 'repair',
+        done: Math.min(i + chunkSize, keys.length),
+        total: keys.length,
+        repaired: repaired[def.name]!.length,
+      });
     }
   }
-  return { repaired: total, skipped: plan.repairs.length - total, keys: repaired };
+  return {
+    repaired: total,
+    skipped: plan.repairs.length - withheld.length - total,
+    withheld,
+    keys: repaired,
+  };
 }

@@ -178,7 +178,7 @@ describe('tally reconcile on PGlite (--data-dir)', () => {
       const r = await tally(['reconcile', ...ENTITY, '--data-dir', 'data'], { cwd: dir });
       expect(r.code).toBe(3);
       expect(r.stdout).toContain('resource 2: no_log');
-      expect(r.stdout).toContain('DRIFT: 1 findings');
+      expect(r.stdout).toContain('DRIFT: 1 finding\n');
       const deep = await tally(['reconcile', ...ENTITY, '--data-dir', 'data', '--precise', '--json'], {
         cwd: dir,
       });
