@@ -17,6 +17,7 @@ export type {
 } from './changes/jobs/types.js';
 export type { EntityKey } from './changes/keys.js';
 export type { ChangeResult, Rejection, RejectReason } from './changes/result.js';
+export type { DownstreamState } from './commands/breaker.js';
 export { canonicalJson, fingerprintOf } from './commands/canonical.js';
 export type { ChangeCommandDefinition, Guard, LocalChange } from './commands/change.js';
 export type { ChangeBatchOptions } from './commands/change-batch.js';
@@ -35,6 +36,7 @@ export type {
 } from './commands/definition.js';
 export { uuidV7, uuidV7Time } from './commands/failover.js';
 export type { NotifyResult } from './commands/notify.js';
+export type { RequeuedCommand, RequeueOptions, RequeueResult } from './commands/requeue.js';
 export type { Definite } from './commands/resolve.js';
 export type { CommandResult } from './commands/result.js';
 export type { CommandStatus } from './commands/sql.js';

@@ -1,10 +1,12 @@
 import { defineEntity, type EntityOptions } from './changes/definition.js';
 import { Entity, type Entity as EntityT } from './changes/entity.js';
 import { Jobs } from './changes/jobs/jobs.js';
+import { type DownstreamState, listDownstreams } from './commands/breaker.js';
 import type { ChangeCommandDefinition } from './commands/change.js';
 import { Command } from './commands/command.js';
 import { type CommandDefinition, defineCommand } from './commands/definition.js';
 import type { JsonSchema } from './commands/json-schema.js';
+import { type RequeueOptions, type RequeueResult, requeue, requeueFilter } from './commands/requeue.js';
 import type { StandardSchemaV1 } from './commands/standard-schema.js';
 import { resolveConfig, type TallyConfig, type TallyOptions } from './config.js';
 import { TallyError } from './errors.js';
@@ -160,6 +162,31 @@ export class Tally {
    * const worker = tally.worker({ pollMs: 500 });
    * worker.start(); // ... await worker.stop();
    */
+  /**
+   * The breakers of the downstreams commands call: closed or open, consecutive failures, when the next
+   * probe goes out, how many commands wait for it.
+   *
+   * @example
+   * for (const d of await tally.downstreams()) if (d.state === 'open') page(`${d.name}: ${d.paused} waiting`);
+   */
+  downstreams(): Promise<DownstreamState[]> {
+    return listDownstreams(this.config);
+  }
+
+  /**
+   * Frees stranded commands in bulk: every `needs_attention` command that matches (by type, downstream,
+   * time received) goes back to the worker with a new budget, recorded with who and why. `dryRun` lists
+   * them without changing anything.
+   *
+   * @example
+   * await tally.requeue({ downstream: 'prizes', since: new Date(Date.now() - 3_600_000),
+   *   actor: 'ops:alice', reason: 'prize platform outage 10:02-10:14 is over' });
+   */
+  requeue(options: RequeueOptions): Promise<RequeueResult> {
+    const specs = [...this.#commands.values()].map((c) => c.runtime.spec);
+    return requeue(this.config, requeueFilter(options, specs), options);
+  }
+
   worker(options?: WorkerOptions): Worker {
     return new Worker(this.config, () => this.#commands, options);
   }

@@ -1,11 +1,13 @@
+import type { TallyConfig } from '../config.js';
 import type { Executor } from '../db/types.js';
+import { gate, recordReach, unreachableAnswer, wakePaused } from './breaker.js';
 import { asStored } from './canonical.js';
 import { type CommandRuntime, describeError, inCommandScope, stepContext } from './context.js';
 import type { Outcome, QueryAnswer, Reply, ResolvedStep } from './definition.js';
 import type { Plan } from './drive.js';
 import { ACTIVE, Draft, lockRow } from './machine.js';
 import { applyOutcome, type Definite, isDefinite, normalizeCall, readCall, resolveCall } from './resolve.js';
-import { type CallRow, insertCallSql, markCallSql } from './sql.js';
+import { type CallRow, insertAlertSql, insertCallSql, markCallSql } from './sql.js';
 
 type CallStepR = Extract<ResolvedStep<unknown>, { kind: 'call' }>;
 
@@ -14,20 +16,56 @@ export function downstreamKeyOf(commandId: string, step: string): string {
   return `${commandId}.${step}`;
 }
 
-/** Records a send or query as due (with its event) before it happens; the I/O runs after commit. */
+/** The driver of a call: Tally's config (for the breakers) and who holds the command's lease. */
+export interface CallDriver {
+  config: TallyConfig;
+  owner: string;
+}
+
+/**
+ * Records a send or query as due (with its event) before it happens; the I/O runs after commit. Its
+ * downstream's breaker decides first: closed, it goes; open, it goes only as the probe, else the command
+ * pauses without spending an attempt (or, past its deadline, is flagged).
+ */
 async function recordIo(
   tx: Executor,
+  io: CallDriver,
   d: Draft,
-  step: string,
+  step: CallStepR,
   call: CallRow,
   what: 'send' | 'query',
 ): Promise<Plan> {
+  let probe = false;
+  if (step.breaker) {
+    const g = await gate(tx, io.config, step.downstream, io.owner, d.spec.leaseMs, d.now);
+    if (g.kind === 'pause') return pauseOrFlag(tx, d, step, g.probeAt);
+    probe = g.probe;
+  }
   const downstreamKey = call.downstream_key;
-  const [m] = await tx.query<{ n: number }>(markCallSql(d.s, d.row.id, step, what, d.now));
+  const [m] = await tx.query<{ n: number }>(markCallSql(d.s, d.row.id, step.name, what, d.now));
   const attempt = Number(m!.n);
-  d.events.push({ kind: what, step, data: { downstreamKey, n: attempt } });
+  d.row.paused_on = null;
+  d.events.push({
+    kind: what,
+    step: step.name,
+    data: { downstreamKey, n: attempt, ...(probe ? { probe: step.downstream } : {}) },
+  });
   await d.save(tx);
-  return { kind: 'io', what, step, attempt, call };
+  return { kind: 'io', what, step: step.name, attempt, call, probe };
+}
+
+/** The downstream is behind an open breaker: pause (no attempt spent), or flag once the deadline passed. */
+async function pauseOrFlag(tx: Executor, d: Draft, step: CallStepR, probeAt: Date | null): Promise<Plan> {
+  if (d.now.getTime() >= d.deadline.getTime()) {
+    d.flag(
+      step.name,
+      `command ${d.spec.name} reached its deadline while downstream ${step.downstream} was unreachable (breaker open)`,
+      { why: 'deadline', downstream: step.downstream, deadline: d.deadline },
+    );
+  } else {
+    d.pause(step.name, step.downstream, probeAt);
+  }
+  return { kind: 'stop', row: await d.save(tx) };
 }
 
 /**
@@ -36,6 +74,7 @@ async function recordIo(
  */
 export async function planCall(
   tx: Executor,
+  io: CallDriver,
   d: Draft,
   step: CallStepR,
   queried: ReadonlySet<string>,
@@ -73,10 +112,10 @@ export async function planCall(
   const firstSent = call.first_sent_at?.getTime();
   const queryAt = firstSent === undefined ? null : firstSent + step.queryAfterMs;
   if (step.call.query && queryAt !== null && d.now.getTime() >= queryAt && !queried.has(step.name)) {
-    return recordIo(tx, d, step.name, call, 'query');
+    return recordIo(tx, io, d, step, call, 'query');
   }
   if (call.sends === 0 || step.resend) {
-    return recordIo(tx, d, step.name, call, 'send');
+    return recordIo(tx, io, d, step, call, 'send');
   }
   // No re-send allowed: only a query (once due) or a message can tell.
   if (step.call.query && queryAt !== null && d.now.getTime() < queryAt) {
@@ -113,8 +152,9 @@ export async function performCall(
   const step = spec.steps.find((x) => x.name === io.step) as CallStepR;
   const call = io.call; // read under the lock that recorded this send; the request never changes
   let answer: Outcome | QueryAnswer;
+  let reply: Reply | null = null;
+  let thrown: unknown = null;
   if (io.what === 'send') {
-    let reply: Reply;
     try {
       reply = {
         ok: true,
@@ -132,13 +172,44 @@ export async function performCall(
     try {
       answer = await step.call.query!(call.downstream_key, call.request);
     } catch (err) {
+      thrown = err;
       answer = { outcome: 'unknown', reason: String(describeError(err).name) };
     }
   }
+  const unreachable =
+    unreachableAnswer(reply, answer) ||
+    (thrown !== null && unreachableAnswer(null, { outcome: 'error', error: thrown }));
+  const failure = reply && !reply.ok ? reply.error : thrown;
   if (answer?.outcome === 'success' && 'value' in answer) {
     answer = { ...answer, value: asStored(answer.value, `step ${step.name} reply`) };
   }
-  return recordAnswer(rt, id, owner, step, io.what, answer);
+  const reach: Reach = {
+    unreachable,
+    probe: io.probe,
+    error: failure === null ? 'unreachable' : errorLabel(failure),
+  };
+  const plan = await recordAnswer(rt, id, owner, step, io.what, answer, reach);
+  if (reach.closed) await wakePaused(rt.config, step.downstream);
+  return plan;
+}
+
+/** What an unreachable call threw, for the breaker's record: a name and a network code, no parameters. */
+function errorLabel(err: unknown): string {
+  const d = describeError(err);
+  let code = d.code;
+  for (let e = err as { cause?: unknown; code?: unknown } | null, i = 0; !code && e && i < 5; i++) {
+    if (typeof e.code === 'string') code = e.code;
+    e = e.cause as typeof e;
+  }
+  return `${String(d.name)}${code ? ` (${String(code)})` : ''}`;
+}
+
+interface Reach {
+  unreachable: boolean;
+  probe: boolean;
+  error: string;
+  /** Set by recordAnswer: this answer closed an open breaker (its paused commands wake after commit). */
+  closed?: boolean;
 }
 
 async function recordAnswer(
@@ -148,6 +219,7 @@ async function recordAnswer(
   step: CallStepR,
   what: 'send' | 'query',
   answer: Outcome | QueryAnswer,
+  reach: Reach,
 ): Promise<Plan> {
   const { config, spec } = rt;
   return config.db.transaction(async (tx) => {
@@ -155,6 +227,44 @@ async function recordAnswer(
     const mine = row.lease_owner === owner;
     const d = new Draft(config.s, row, spec, config.clock());
     const via = what === 'send' ? 'reply' : 'query';
+    let breakerOpen = false;
+    if (step.breaker) {
+      const r = await recordReach(
+        tx,
+        config,
+        step.downstream,
+        step.breaker,
+        reach.probe ? owner : null,
+        reach.unreachable,
+        reach.error,
+        d.now,
+      );
+      reach.closed = r.closed;
+      breakerOpen = r.row?.state === 'open';
+      if (r.opened) {
+        await tx.query(
+          insertAlertSql(config.s, {
+            id,
+            type: spec.name,
+            kind: 'downstream_unreachable',
+            message: `downstream ${step.downstream} could not be reached ${r.row?.failures} times in a row: its breaker is open; sends stop and a probe goes out every ${step.breaker.probeMs} ms or more`,
+            data: { downstream: step.downstream, failures: r.row?.failures, error: reach.error },
+            at: d.now,
+          }),
+        );
+      }
+      if (
+        r.verdict === 'open' &&
+        !isDefinite(answer) &&
+        mine &&
+        row.status === 'pending' &&
+        row.step_index === step.index
+      ) {
+        // Sent while the breaker was open (the probe) or opened by others meanwhile: no attempt spent.
+        d.events.push({ kind: 'unreachable', step: step.name, data: { via, error: reach.error } });
+        return pauseOrFlag(tx, d, step, r.row?.probe_at ?? null);
+      }
+    }
     if (isDefinite(answer)) {
       if (mine && ACTIVE.has(row.status)) d.keepLease(owner);
       await resolveCall(tx, d, step, answer, via);
@@ -175,6 +285,7 @@ async function recordAnswer(
       return { kind: 'again' };
     }
     d.attemptFailed('unknown', step.name, { via, reason });
+    if (breakerOpen && d.row.status === 'pending') d.pause(step.name, step.downstream, null);
     return { kind: 'stop', row: await d.save(tx) };
   });
 }

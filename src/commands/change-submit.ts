@@ -62,6 +62,8 @@ export async function submitChange(
     attempts: 0,
     createdAt: at,
     finishedAt: at,
+    nextAttemptAt: null,
+    pausedOn: null,
   };
 }
 

@@ -7,6 +7,7 @@ import { drive } from './drive.js';
 import { getWithFailover } from './failover-submit.js';
 import { normalizeRow, TRANSITIONS } from './machine.js';
 import { type NotifyResult, notify } from './notify.js';
+import { type RequeueOptions, type RequeueResult, requeue, requeueFilter } from './requeue.js';
 import type { Definite } from './resolve.js';
 import { type CommandResult, toResult } from './result.js';
 import { alertsSql, type CommandStatus, claimCommandSql, commandByIdSql, commandByKeySql } from './sql.js';
@@ -128,6 +129,27 @@ export class Command<I = any, R = unknown, In = I> {
     );
     const after = claimed ? await drive(this.#rt, id, owner) : normalizeRow(row);
     return toResult<R>(after, true);
+  }
+
+  /**
+   * Frees one stranded (`needs_attention`) command: it goes back to the worker with a new budget
+   * (attempts from 0, the deadline counting from now), recorded on its timeline with who and why.
+   * `requeued` is false (and nothing changes) when the command is not waiting for a person.
+   *
+   * @example
+   * await redeem.requeue({ id: commandId }, { actor: 'ops:alice', reason: 'prize platform is back' });
+   */
+  async requeue(
+    ref: CommandRef,
+    by: { actor: string; reason: string },
+  ): Promise<{ requeued: boolean; command: CommandResult<R> | null }> {
+    const { config, spec } = this.#rt;
+    const filter = requeueFilter({ ...by, type: this.name, limit: 1 }, [spec]);
+    const row = await this.#find(ref);
+    if (!row) return { requeued: false, command: null };
+    const done = await requeue(config, { ...filter, id: String(row.id) }, { ...by });
+    const [after] = await config.db.query(commandByIdSql(config.s, String(row.id)));
+    return { requeued: done.requeued === 1, command: after ? toResult<R>(normalizeRow(after), true) : null };
   }
 
   async #find(ref: CommandRef): Promise<Record<string, unknown> | null> {

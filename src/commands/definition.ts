@@ -8,7 +8,12 @@ import { type InputSchema, type InputValidator, resolveInputSchema } from './inp
 export type Outcome<V = unknown> =
   | { outcome: 'success'; value?: V }
   | { outcome: 'failure'; reason: string; details?: Record<string, unknown> }
-  | { outcome: 'unknown'; reason?: string };
+  | {
+      outcome: 'unknown';
+      reason?: string;
+      /** The downstream could not be reached at all (counts toward its breaker, like a refused connection). */
+      unreachable?: boolean;
+    };
 
 /** A downstream's answer to "what happened to the request with this key?". */
 export type QueryAnswer<V = unknown> =
@@ -77,10 +82,28 @@ export interface CallSpec<I = any, Req = any, Res = any> {
   queryAfter?: number | string;
   /** Re-send the stored request while the outcome is unknown. Default true (the downstream dedupes by key). */
   resend?: boolean;
+  /**
+   * The downstream's name: calls of every command type that name the same downstream share one breaker.
+   * Default `<command>.<step>`.
+   */
+  downstream?: string;
+  /**
+   * The breaker for this downstream (decision 0027): after `after` consecutive calls that could not reach
+   * it (connection refused, no route, DNS failure, connect timeout — found in what `send` or `query`
+   * threw and its causes; or an `unknown` outcome with `unreachable: true`), sends stop for every command,
+   * one probe goes out every `probeEvery` (doubling up to `maxProbeEvery`), and every paused command
+   * resumes when a probe reaches it. Paused commands spend no attempts. A reset connection does not count:
+   * the request may have arrived. Default `{ after: 5, probeEvery: '5s', maxProbeEvery: '30s' }`;
+   * `false` turns it off.
+   */
+  breaker?: false | { after?: number; probeEvery?: number | string; maxProbeEvery?: number | string };
 }
 
 export interface RetryPolicy {
-  /** Attempts (each unknown outcome or transient error is one) before `needs_attention`. Default 8. */
+  /**
+   * Attempts (each unknown outcome or transient error is one) before `needs_attention`. Default: no limit
+   * by count; the command's `deadline` is its budget.
+   */
   maxAttempts?: number;
   /** First backoff. Default 1 s; doubles per attempt up to `maxMs` (default 5 min). */
   baseMs?: number;
@@ -105,6 +128,12 @@ export interface CommandDefinition<I = any> {
   /** The command's result from the step outputs. Default: the last step's output. */
   result?(outputs: Record<string, unknown>, input: I): unknown;
   retry?: RetryPolicy;
+  /**
+   * The retry budget as a time (ms or '30m' / '24h'): an attempt that fails once this long has passed since
+   * the command was recorded (or requeued) flags it `needs_attention` with an alert; backoff never schedules
+   * an attempt past it. Default '24h' — long enough for a real outage.
+   */
+  deadline?: number | string;
   /** How long one attempt may hold the command before another may take over. Default 30 s. */
   leaseMs?: number;
   /** How long `submit` waits for an in-flight attempt before COMMAND_IN_FLIGHT. Default 0 (no wait). */
@@ -118,13 +147,32 @@ export interface CommandDefinition<I = any> {
 
 export type ResolvedStep<I> =
   | { kind: 'local'; index: number; name: string; run: LocalStep<I>['run'] }
-  | { kind: 'call'; index: number; name: string; call: CallSpec<I>; queryAfterMs: number; resend: boolean };
+  | {
+      kind: 'call';
+      index: number;
+      name: string;
+      call: CallSpec<I>;
+      queryAfterMs: number;
+      resend: boolean;
+      /** The downstream's name (its breaker's key). */
+      downstream: string;
+      breaker: BreakerPolicy | null;
+    };
+
+/** A call step's breaker, resolved. */
+export interface BreakerPolicy {
+  readonly after: number;
+  readonly probeMs: number;
+  readonly maxProbeMs: number;
+}
 
 export interface CommandSpec<I = any> {
   readonly name: string;
   readonly def: CommandDefinition<I>;
   readonly steps: readonly ResolvedStep<I>[];
+  /** Infinity unless `retry.maxAttempts` is set. */
   readonly maxAttempts: number;
+  readonly deadlineMs: number;
   readonly baseMs: number;
   readonly maxMs: number;
   readonly random: () => number;
@@ -204,7 +252,21 @@ export function defineCommand<I>(
     if (c.resend !== undefined && typeof c.resend !== 'boolean')
       throw bad(name, `step ${s.name}: resend must be a boolean`);
     const queryAfterMs = durationMs(c.queryAfter ?? 5000, `command ${name}: step ${s.name}: queryAfter`);
-    return { kind: 'call', index, name: s.name, call: c, queryAfterMs, resend: c.resend ?? true };
+    const downstream = c.downstream ?? `${name}.${s.name}`;
+    if (typeof downstream !== 'string' || !NAME_RE.test(downstream)) {
+      throw bad(name, `step ${s.name}: downstream must match ${NAME_RE.source}`);
+    }
+    const breaker = breakerOf(name, s.name, c.breaker);
+    return {
+      kind: 'call',
+      index,
+      name: s.name,
+      call: c,
+      queryAfterMs,
+      resend: c.resend ?? true,
+      downstream,
+      breaker,
+    };
   });
   const r = def.retry ?? {};
   if (r.random !== undefined && typeof r.random !== 'function')
@@ -213,7 +275,8 @@ export function defineCommand<I>(
     name,
     def,
     steps,
-    maxAttempts: int(r.maxAttempts, name, 'retry.maxAttempts', 8, 1, 1000),
+    maxAttempts: int(r.maxAttempts, name, 'retry.maxAttempts', Number.POSITIVE_INFINITY, 1, 1_000_000),
+    deadlineMs: deadlineOf(name, def.deadline),
     baseMs: int(r.baseMs, name, 'retry.baseMs', 1000, 1, 86_400_000),
     maxMs: int(r.maxMs, name, 'retry.maxMs', 300_000, 1, 7 * 86_400_000),
     random: r.random ?? Math.random,
@@ -223,6 +286,30 @@ export function defineCommand<I>(
     input: resolveInputSchema(name, def.input),
     change,
   });
+}
+
+function deadlineOf(name: string, v: unknown): number {
+  const ms = durationMs((v ?? '24h') as number | string, `command ${name}: deadline`);
+  if (ms < 1000 || ms > 365 * 86_400_000) throw bad(name, 'deadline must be from 1s to 365 days');
+  return ms;
+}
+
+function breakerOf(name: string, step: string, v: CallSpec['breaker']): BreakerPolicy | null {
+  if (v === false) return null;
+  if (v !== undefined && (v === null || typeof v !== 'object')) {
+    throw bad(name, `step ${step}: breaker must be false or { after, probeEvery, maxProbeEvery }`);
+  }
+  const o = v ?? {};
+  const after = int(o.after, name, `step ${step}: breaker.after`, 5, 1, 10_000);
+  const probeMs = durationMs(o.probeEvery ?? 5000, `command ${name}: step ${step}: breaker.probeEvery`);
+  const maxProbeMs = durationMs(
+    o.maxProbeEvery ?? Math.max(30_000, probeMs),
+    `command ${name}: step ${step}: breaker.maxProbeEvery`,
+  );
+  if (probeMs < 1 || maxProbeMs < probeMs) {
+    throw bad(name, `step ${step}: breaker.probeEvery must be at least 1ms and at most maxProbeEvery`);
+  }
+  return Object.freeze({ after, probeMs, maxProbeMs });
 }
 
 /**

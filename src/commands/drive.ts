@@ -1,3 +1,4 @@
+import { sqlStateOf } from '../db/errors.js';
 import { TallyError } from '../errors.js';
 import { performCall, planCall } from './call.js';
 import { asStored } from './canonical.js';
@@ -16,6 +17,8 @@ export type Plan =
       attempt: number;
       /** The stored call (request and downstream key), as read under the lock that recorded the I/O. */
       call: CallRow;
+      /** This call is its downstream's breaker probe (the breaker is open). */
+      probe: boolean;
     };
 
 /**
@@ -62,6 +65,7 @@ async function next(
 ): Promise<Plan> {
   const { config, spec } = rt;
   let failing: { d: Draft; step: string } | null = null;
+  let compensating = false;
   const unlocked =
     fresh !== null &&
     fresh.status === 'pending' &&
@@ -74,6 +78,7 @@ async function next(
       const d = new Draft(config.s, row, spec, config.clock(), unlocked);
       d.keepLease(owner);
       if (row.status === 'compensating') {
+        compensating = true;
         const ctx = stepContext(tx, d, 'compensate');
         await inCommandScope(ctx, () => spec.def.compensate!(ctx));
         d.compensated();
@@ -81,7 +86,7 @@ async function next(
       }
       const step = spec.steps[row.step_index]!;
       failing = { d, step: step.name };
-      if (step.kind === 'call') return planCall(tx, d, step, queried);
+      if (step.kind === 'call') return planCall(tx, { config, owner }, d, step, queried);
       const ctx = stepContext(tx, d, step.name);
       const output = asStored(await inCommandScope(ctx, () => step.run(ctx)), `step ${step.name} output`);
       d.stepDone(step.name, output);
@@ -95,6 +100,7 @@ async function next(
       return recordFailure(rt, id, owner, f.d, f.step, err);
     }
     if (err instanceof TallyError && err.code === 'COMMAND_NOT_FOUND') throw err;
+    if (compensating && refusedByDatabase(err)) return recordRefusedCompensation(rt, id, owner, err);
     return recordTransient(rt, id, owner, f?.step ?? (err instanceof StepFailure ? 'compensate' : null), err);
   }
 }
@@ -121,6 +127,37 @@ async function recordFailure(
     d.failDefinitely(step, f.reason, f.details);
     const saved = await d.save(tx);
     return ACTIVE.has(saved.status) ? { kind: 'again' } : { kind: 'stop', row: saved };
+  });
+}
+
+/**
+ * The database refused the compensation itself (a constraint, a trigger, a bad value): running it again
+ * cannot help, so it is not retried until the deadline — it goes to a person with the database's reason.
+ */
+function refusedByDatabase(err: unknown): boolean {
+  const state = sqlStateOf(err);
+  return state !== undefined && (state.startsWith('23') || state.startsWith('22') || state === 'P0001');
+}
+
+async function recordRefusedCompensation(
+  rt: CommandRuntime,
+  id: string,
+  owner: string,
+  err: unknown,
+): Promise<Plan> {
+  const { config, spec } = rt;
+  return config.db.transaction(async (tx) => {
+    const row = await lockRow(tx, config.s, id);
+    if (row.lease_owner !== owner || row.status !== 'compensating') return { kind: 'stop', row };
+    const d = new Draft(config.s, row, spec, config.clock());
+    const why = describeError(err);
+    d.events.push({ kind: 'error', step: 'compensate', data: { error: why } });
+    d.flag(
+      'compensate',
+      `command ${spec.name}: the database refused its compensation (${String(why.message)}); it will not be retried until a person acts`,
+      { why: 'compensation_refused', sqlState: sqlStateOf(err), error: why.message },
+    );
+    return { kind: 'stop', row: await d.save(tx) };
   });
 }
 

@@ -37,6 +37,9 @@ export function intakeResult(r: IntakeRow, replayed: boolean): CommandResult {
     attempts: 0,
     createdAt: r.received_at,
     finishedAt: null,
+    // Not scheduled here: it runs once handed over to the primary.
+    nextAttemptAt: null,
+    pausedOn: null,
     store: 'secondary',
   };
 }

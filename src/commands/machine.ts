@@ -46,6 +46,8 @@ export function normalizeRow(r: Record<string, unknown>): CommandRow {
     created_at: date(r.created_at)!,
     updated_at: date(r.updated_at)!,
     finished_at: date(r.finished_at),
+    budget_from: date(r.budget_from),
+    paused_on: (r.paused_on as string | null | undefined) ?? null,
   };
 }
 
@@ -155,24 +157,67 @@ export class Draft {
     this.events.push({ kind: 'compensated' }, { kind: 'failed', data: this.row.error });
   }
 
-  /** An attempt ended without a definite answer: back off, or after the limit flag it for a person. */
+  /** When the command's retry budget runs out: its deadline after it was recorded (or requeued). */
+  get deadline(): Date {
+    const from = this.row.budget_from ?? this.row.created_at;
+    return new Date(from.getTime() + this.spec.deadlineMs);
+  }
+
+  /**
+   * An attempt ended without a definite answer: back off (never past the deadline, so the last attempt
+   * runs at it), or, once the budget is spent (the deadline, or `retry.maxAttempts` if set), flag it.
+   */
   attemptFailed(kind: string, step: string | null, data: Record<string, unknown>): void {
     this.row.attempts += 1;
     this.events.push({ kind, step, data: { ...data, attempt: this.row.attempts } });
     this.release();
+    const deadline = this.deadline;
     if (this.row.attempts >= this.spec.maxAttempts) {
-      this.move('needs_attention');
-      this.events.push({ kind: 'needs_attention', step, data: { attempts: this.row.attempts } });
-      this.alerts.push({
-        kind: 'needs_attention',
-        message: `command ${this.spec.name} gave up after ${this.row.attempts} attempts without a definite outcome`,
-        data: { step, attempts: this.row.attempts },
-      });
+      this.flag(
+        step,
+        `command ${this.spec.name} gave up after ${this.row.attempts} attempts without a definite outcome`,
+        { why: 'attempts' },
+      );
+    } else if (this.now.getTime() >= deadline.getTime()) {
+      this.flag(
+        step,
+        `command ${this.spec.name} reached its deadline (${this.spec.deadlineMs} ms) after ${this.row.attempts} attempts without a definite outcome`,
+        { why: 'deadline', deadline },
+      );
     } else {
       const delay = backoffMs(this.spec, this.row.attempts);
-      this.row.next_at = new Date(this.now.getTime() + delay);
-      this.events.push({ kind: 'backoff', step, data: { delayMs: delay, nextAt: this.row.next_at } });
+      const at = Math.min(this.now.getTime() + delay, deadline.getTime());
+      this.row.next_at = new Date(at);
+      this.events.push({
+        kind: 'backoff',
+        step,
+        data: { delayMs: at - this.now.getTime(), nextAt: this.row.next_at },
+      });
     }
+  }
+
+  /** Flags the command for a person: `needs_attention`, an event and an alert saying why. */
+  flag(step: string | null, message: string, data: Record<string, unknown>): void {
+    this.release();
+    this.row.paused_on = null;
+    this.move('needs_attention');
+    this.events.push({ kind: 'needs_attention', step, data: { ...data, attempts: this.row.attempts } });
+    this.alerts.push({
+      kind: 'needs_attention',
+      message,
+      data: { step, ...data, attempts: this.row.attempts },
+    });
+  }
+
+  /**
+   * The step's downstream is behind an open breaker: no send, no attempt spent. The command sleeps until
+   * the breaker closes (which wakes every command paused on it) or, at the latest, until its deadline.
+   */
+  pause(step: string, downstream: string, probeAt: Date | null): void {
+    this.release();
+    this.row.paused_on = downstream;
+    this.row.next_at = this.deadline;
+    this.events.push({ kind: 'paused', step, data: { downstream, probeAt } });
   }
 
   #finish(): void {

@@ -24,6 +24,10 @@ export interface CommandRow {
   created_at: Date;
   updated_at: Date;
   finished_at: Date | null;
+  /** Where the retry deadline counts from when not `created_at` (set by a requeue). */
+  budget_from: Date | null;
+  /** The downstream whose open breaker holds this command (it wakes when the breaker closes). */
+  paused_on: string | null;
 }
 
 export interface CallRow {
@@ -51,7 +55,8 @@ export interface EventIn {
 
 /** The command row as every reader takes it (also the one-statement change command's RETURNING). */
 export const COLS = `id::text AS id, type, principal, key, fingerprint, params, input, status, step_index, decisions,
-  outputs, result, error, attempts, next_at, lease_owner, lease_until, created_at, updated_at, finished_at`;
+  outputs, result, error, attempts, next_at, lease_owner, lease_until, created_at, updated_at, finished_at,
+  budget_from, paused_on`;
 const CALL_COLS = `command_id::text AS command_id, step, downstream_key, request, sends, queries, first_sent_at,
   last_sent_at, outcome, value, resolved_by, resolved_at, created_at`;
 
@@ -166,17 +171,27 @@ export const lockCommandSql = (s: string, id: string): SqlQuery => ({
   values: [id],
 });
 
-/** Takes the lease of an unfinished command nobody holds (or whose holder's lease ran out). */
-export const claimCommandSql = (s: string, id: string, owner: string, now: Date, until: Date): SqlQuery => ({
+/**
+ * Takes the lease of an unfinished command nobody holds (or whose holder's lease ran out); with `due`,
+ * only when its next attempt is due (a client's retry never runs an attempt early).
+ */
+export const claimCommandSql = (
+  s: string,
+  id: string,
+  owner: string,
+  now: Date,
+  until: Date,
+  due = false,
+): SqlQuery => ({
   ...hot(
     'claim',
     s,
     () => `UPDATE ${s}.commands SET lease_owner = $2, lease_until = $4, updated_at = $3
           WHERE id = $1::uuid AND status IN ('pending', 'compensating')
-            AND (lease_owner IS NULL OR lease_until <= $3)
+            AND (lease_owner IS NULL OR lease_until <= $3) AND (NOT $5::boolean OR next_at <= $3)
          RETURNING ${COLS}`,
   ),
-  values: [id, owner, now, until],
+  values: [id, owner, now, until, due],
 });
 
 /** What the row must still say for a save to apply (a step that ran without taking the row lock first). */
@@ -205,7 +220,7 @@ export const saveCommandSql = (
            UPDATE ${s}.commands
               SET status = $2, step_index = $3, decisions = $4::jsonb, outputs = $5::jsonb, result = $6::jsonb,
                   error = $7::jsonb, attempts = $8, next_at = $9, lease_owner = $10, lease_until = $11,
-                  updated_at = $12, finished_at = $13
+                  updated_at = $12, finished_at = $13, budget_from = $18, paused_on = $19
             WHERE id = $1::uuid
               AND ($15::text IS NULL OR (lease_owner = $15 AND status = $16 AND step_index = $17))
             RETURNING 1),
@@ -235,6 +250,8 @@ export const saveCommandSql = (
     expect?.owner ?? null,
     expect?.status ?? null,
     expect?.stepIndex ?? null,
+    r.budget_from,
+    r.paused_on,
   ],
 });
 

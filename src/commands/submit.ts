@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TallyError } from '../errors.js';
+import { knownProbeAt } from './breaker.js';
 import { asStored, checkIdempotencyKey, checkPrincipal, fingerprintOf } from './canonical.js';
 import { submitChange } from './change-submit.js';
 import type { CommandRuntime } from './context.js';
@@ -8,7 +9,13 @@ import { submitWithFailover } from './failover-submit.js';
 import { checkInput } from './input-schema.js';
 import { ACTIVE, normalizeRow } from './machine.js';
 import { type CommandResult, toResult } from './result.js';
-import { claimCommandSql, commandByKeySql, insertCommandSql, recordedRequest } from './sql.js';
+import {
+  type CommandRow,
+  claimCommandSql,
+  commandByKeySql,
+  insertCommandSql,
+  recordedRequest,
+} from './sql.js';
 
 export interface SubmitInput<I> {
   /** The idempotency key the head of the chain created. */
@@ -37,7 +44,8 @@ export async function submit<I>(rt: CommandRuntime, args: SubmitInput<I>): Promi
   const f = rt.spec.failover;
   if (f) return submitWithFailover(rt, f, p);
   const change = rt.spec.change;
-  return change ? submitChange(rt, change, p, () => submitPrimary(rt, p)) : submitPrimary(rt, p);
+  const r = await (change ? submitChange(rt, change, p, () => submitPrimary(rt, p)) : submitPrimary(rt, p));
+  return withRetryAfter(rt, r);
 }
 
 /**
@@ -104,15 +112,20 @@ export async function submitPrimary(
     }
     if (!ACTIVE.has(row.status)) return toResult(row, true);
     const t = config.clock();
+    // A retry runs the next attempt only when the schedule says it is due; before that it answers the
+    // recorded state. Attempts are spent by the schedule, never by how often clients knock.
+    if (!inFlight(row, t) && row.next_at.getTime() > t.getTime()) return waiting(rt, row);
     const [claimed] = await config.db.query(
-      claimCommandSql(config.s, row.id, owner, t, new Date(t.getTime() + spec.leaseMs)),
+      claimCommandSql(config.s, row.id, owner, t, new Date(t.getTime() + spec.leaseMs), true),
     );
     if (claimed) return toResult(await drive(rt, row.id, owner), true);
     const left = deadline - Date.now();
     if (left <= 0) {
-      // It may have finished between the read and the claim: answer with the outcome if so.
+      // It may have finished (or been rescheduled) between the read and the claim: answer that if so.
       const [latest] = await config.db.query(commandByKeySql(config.s, spec.name, principal, key));
-      if (latest && !ACTIVE.has(normalizeRow(latest).status)) return toResult(normalizeRow(latest), true);
+      const now = latest ? normalizeRow(latest) : null;
+      if (now && !ACTIVE.has(now.status)) return toResult(now, true);
+      if (now && !inFlight(now, config.clock())) return waiting(rt, now);
       throw new TallyError(
         'COMMAND_IN_FLIGHT',
         `command ${spec.name}: another attempt with this idempotency key is in progress; retry later`,
@@ -121,6 +134,27 @@ export async function submitPrimary(
     }
     await sleep(Math.min(25, left));
   }
+}
+
+function inFlight(row: CommandRow, now: Date): boolean {
+  return row.lease_owner !== null && row.lease_until !== null && row.lease_until.getTime() > now.getTime();
+}
+
+/** The recorded state of a command waiting for its next attempt, with when that attempt is due. */
+function waiting(rt: CommandRuntime, row: CommandRow): CommandResult {
+  return withRetryAfter(rt, toResult(row, true));
+}
+
+/**
+ * Sets `retryAfterMs` on a result that is still open: the time until its next scheduled attempt (for a
+ * command paused behind a breaker, until the breaker's next probe).
+ */
+export function withRetryAfter(rt: CommandRuntime, r: CommandResult): CommandResult {
+  if (r.nextAttemptAt === null) return r;
+  // A paused command's own next_at is its deadline: the breaker's next probe is the useful time.
+  const at = r.pausedOn ? knownProbeAt(rt.config, r.pausedOn) : r.nextAttemptAt;
+  if (at === null) return r;
+  return { ...r, retryAfterMs: Math.max(0, at.getTime() - rt.config.clock().getTime()) };
 }
 
 function paramsOf<I>(name: string, fingerprint: (input: I) => unknown, input: unknown): unknown {

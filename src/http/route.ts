@@ -62,13 +62,22 @@ export function idempotent<I, R, In = I>(command: Command<I, R, In>, options: Id
       const result = await command.submit({ key, principal, input: await readInput(request) });
       const { status, body } = respond(result);
       if (result.replayed) reply.header('idempotent-replayed', 'true');
-      if (status === 202) reply.header('retry-after', String(retryAfter));
+      if (status === 202) reply.header('retry-after', String(retryAfterOf(result, retryAfter)));
       return reply.code(status).type('application/json; charset=utf-8').send(JSON.stringify(body));
     } catch (err) {
       if (!isTallyError(err)) throw err;
       return sendProblem(reply, err, request.url, options.problemTypeBase, retryAfter);
     }
   };
+}
+
+/**
+ * Retry-After for an open command: the seconds until its next scheduled attempt (at least 1), so a
+ * client that follows it knocks when something can have changed; the route's default otherwise.
+ */
+function retryAfterOf(result: CommandResult, fallback: number): number {
+  const ms = result.retryAfterMs;
+  return ms === undefined ? fallback : Math.max(1, Math.ceil(ms / 1000));
 }
 
 /**

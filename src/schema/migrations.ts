@@ -238,6 +238,31 @@ ALTER TABLE ${s}.log ADD COLUMN before_delta boolean NOT NULL DEFAULT false;
 ALTER INDEX ${s}.log_entity_version SET (fillfactor = 70);
 `,
   },
+  {
+    version: 7,
+    name: 'commands: retry budget by time, downstream breakers',
+    // budget_from: where a command's retry deadline counts from (NULL: its created_at; a requeue sets it).
+    // paused_on: the downstream whose open breaker holds the command; closing the breaker wakes them all
+    // at once (decision 0027). Both nullable without a default: no rewrite of the commands table.
+    sql: (s) => `
+ALTER TABLE ${s}.commands ADD COLUMN budget_from timestamptz, ADD COLUMN paused_on text;
+CREATE INDEX commands_paused ON ${s}.commands (paused_on) WHERE paused_on IS NOT NULL;
+
+CREATE TABLE ${s}.downstreams (
+  name        text        PRIMARY KEY,
+  state       text        NOT NULL DEFAULT 'closed' CHECK (state IN ('closed', 'open')),
+  failures    integer     NOT NULL DEFAULT 0,
+  opened_at   timestamptz,
+  probe_at    timestamptz,
+  probes      integer     NOT NULL DEFAULT 0,
+  probe_owner text,
+  probe_until timestamptz,
+  last_error  text,
+  updated_at  timestamptz NOT NULL
+);
+COMMENT ON TABLE ${s}.downstreams IS 'Tally breakers: per downstream, consecutive unreachable calls, and while open when the next probe is due';
+`,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

@@ -1,3 +1,4 @@
+import { dueProbes, wakePaused } from '../commands/breaker.js';
 import type { Command } from '../commands/command.js';
 import { drive } from '../commands/drive.js';
 import type { ResolvedFailover } from '../commands/failover.js';
@@ -53,6 +54,7 @@ export class Worker {
   #loop: Promise<void> | null = null;
   #running = false;
   #wake: (() => void) | null = null;
+  #tendedAt = 0;
 
   constructor(
     config: TallyConfig,
@@ -87,6 +89,7 @@ export class Worker {
     if (commands.size === 0) return { claimed: 0, results: [], errors: 0 };
     const { db, s, clock } = this.#config;
     await this.#handOver(commands);
+    await this.#tendBreakers(commands);
     const now = clock();
     const claimed = await db.query<{ id: string; type: string }>(
       claimDueSql(s, {
@@ -135,6 +138,21 @@ export class Worker {
         else throw err; // the primary is away: this round cannot do anything
       }
     }
+  }
+
+  // Open breakers: a paused command is made due when its breaker's probe is, so this round drives it as
+  // the probe; commands paused on a breaker that closed meanwhile (its closer died before waking them, or
+  // they paused in the instant it closed) wake. At most once a second: both are set-based statements.
+  async #tendBreakers(commands: ReadonlyMap<string, Command>): Promise<void> {
+    const now = this.#config.clock().getTime();
+    if (now - this.#tendedAt < 1000 && now >= this.#tendedAt) return;
+    const any = [...commands.values()].some((c) =>
+      c.runtime.spec.steps.some((st) => st.kind === 'call' && st.breaker !== null),
+    );
+    if (!any) return;
+    this.#tendedAt = now;
+    await wakePaused(this.#config);
+    await dueProbes(this.#config);
   }
 
   async #primaryUp(): Promise<boolean> {

@@ -51,10 +51,13 @@ describeEachDialect('commands: downstream calls, unknown outcomes, compensation'
     fx.prizes.faults.crashNext = 2;
     const key = fx.nextKey();
     expect((await fx.redeem.submit({ key, principal: 'u1', input })).status).toBe('pending');
+    fx.clock.advance(750); // base 1 s × 0.75: the first retry is due
     expect((await fx.redeem.submit({ key, principal: 'u1', input })).status).toBe('pending');
     expect(fx.fx.refunds).toBe(0);
+    fx.clock.advance(1500);
     const r = await fx.redeem.submit({ key, principal: 'u1', input });
     expect(r).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect(fx.prizes.received).toHaveLength(3);
     await fx.checkInvariants();
   });
 

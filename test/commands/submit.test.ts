@@ -132,6 +132,7 @@ describeEachDialect('commands: submit, replay, fingerprint, scope, lock-check-up
     expect(await fx.points('u1')).toBe(100);
     expect(fx.prizes.received).toHaveLength(0);
     await t.db.exec(`ALTER TABLE s_record_accounts DROP CONSTRAINT no_low`);
+    fx.clock.advance(1000); // the retry is due after its backoff (a retry before that answers the record)
     const retry = await fx.redeem.submit({
       key,
       principal: 'u1',
@@ -191,6 +192,7 @@ describeEachDialect('commands: submit, replay, fingerprint, scope, lock-check-up
     expect(await count(t.db, `SELECT 1 FROM tally.log WHERE entity_type = 'st_atomic_account'`)).toBe(0);
     crash = false;
     failAfter = true;
+    fx.clock.advance(1000); // due after its backoff
     const r2 = await local.submit({ key: 'a1', principal: 'u1', input });
     expect(r2).toMatchObject({ status: 'failed', error: { step: 'deduct', reason: 'campaign_ended' } });
     expect(await fx.points('u1')).toBe(100); // the failing step's own write was rolled back: nothing to refund

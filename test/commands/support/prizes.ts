@@ -47,7 +47,18 @@ export class FakePrizes {
     gate: null as Promise<void> | null,
     /** Every send takes this long (real time), widening race windows. */
     delayMs: 0,
+    /** C is down: sends and queries fail to connect (ECONNREFUSED), nothing arrives. */
+    down: false,
   };
+  /** Connections refused while down (what B tried to send or ask). */
+  refusedConnections = 0;
+
+  private refuseIfDown(): void {
+    if (!this.faults.down) return;
+    this.refusedConnections++;
+    const cause = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:4003'), { code: 'ECONNREFUSED' });
+    throw new TypeError('fetch failed', { cause });
+  }
 
   constructor(
     private readonly clock: () => Date,
@@ -58,6 +69,7 @@ export class FakePrizes {
     key: string,
     request: IssueRequest,
   ): Promise<{ status: string; prizeId?: string; reason?: string }> {
+    this.refuseIfDown();
     this.received.push({ key, request: structuredClone(request) });
     if (this.faults.gate) await this.faults.gate;
     if (this.faults.delayMs > 0) await new Promise((r) => setTimeout(r, this.faults.delayMs));
@@ -90,6 +102,7 @@ export class FakePrizes {
   }
 
   async query(key: string): Promise<QueryAnswer> {
+    this.refuseIfDown();
     this.queries.push({ key, at: this.clock().getTime() });
     this.settle();
     const i = this.issued.get(key);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
 import type { Command } from '../../../src/commands/command.js';
-import type { CommandDefinition } from '../../../src/commands/definition.js';
+import type { CallSpec, CommandDefinition } from '../../../src/commands/definition.js';
 import type { Executor } from '../../../src/db/types.js';
 import { createTally, type Tally } from '../../../src/tally.js';
 import { classifyPrizeReply, FakePrizes, type IssueRequest } from './prizes.js';
@@ -36,6 +36,8 @@ export interface RedeemOptions {
   pool?: Executor;
   /** Extra steps after the call (e.g. one that reads the recorded risk decision). */
   after?: CommandDefinition<RedeemInput>['steps'];
+  deadline?: string | number;
+  breaker?: CallSpec['breaker'];
 }
 
 /**
@@ -69,6 +71,7 @@ export async function redeemFixture(db: Executor, prefix: string, o: RedeemOptio
     retry: { maxAttempts: o.maxAttempts ?? 5, baseMs: 1000, maxMs: 60_000, random: () => fx.random },
     ...(o.leaseMs ? { leaseMs: o.leaseMs } : {}),
     ...(o.waitMs ? { waitMs: o.waitMs } : {}),
+    ...(o.deadline === undefined ? {} : { deadline: o.deadline }),
     steps: [
       {
         name: 'deduct',
@@ -110,6 +113,8 @@ export async function redeemFixture(db: Executor, prefix: string, o: RedeemOptio
           queryAfter: o.queryAfter ?? '5s',
           ...(o.resend === undefined ? {} : { resend: o.resend }),
           classify: classifyPrizeReply,
+          downstream: `${prefix}.prizes`,
+          ...(o.breaker === undefined ? {} : { breaker: o.breaker }),
         },
       },
       ...(o.after ?? []),
