@@ -182,7 +182,7 @@ export class Tally {
    * await tally.requeue({ downstream: 'prizes', since: new Date(Date.now() - 3_600_000),
    *   actor: 'ops:alice', reason: 'prize platform outage 10:02-10:14 is over' });
    */
-  requeue(options: RequeueOptions): Promise<RequeueResult> {
+  async requeue(options: RequeueOptions): Promise<RequeueResult> {
     const specs = [...this.#commands.values()].map((c) => c.runtime.spec);
     return requeue(this.config, requeueFilter(options, specs), options);
   }
