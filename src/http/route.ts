@@ -16,7 +16,10 @@ export interface IdempotentRouteOptions<I, R> {
    * replay, so a pure function keeps replays verbatim). Default: `commandResponse`.
    */
   respond?(result: CommandResult<R>): CommandResponse;
-  /** Retry-After (seconds) on 202 and 409 answers. Default 1. */
+  /**
+   * Retry-After (seconds) on 409 answers and on 202 answers with no scheduled attempt (a command waiting
+   * for a person). A 202 for a command with a next attempt says the seconds until it instead. Default 1.
+   */
   retryAfterSeconds?: number;
   /** Prefix of the problem `type` URI. Default `urn:tally:error:`. */
   problemTypeBase?: string;
