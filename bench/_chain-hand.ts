@@ -81,11 +81,17 @@ async function record(
   o: Outcome,
 ): Promise<FastifyReply> {
   if (o.kind === 'issued') {
-    await pool.query(
+    const r = await pool.query(
       `UPDATE hand.redemptions SET status = 'succeeded', prize_id = $2, updated_at = now()
         WHERE key = $1 AND status = 'pending'`,
       [key, o.prizeId],
     );
+    // Recorded now: answer from what is known. Recorded before (a callback or a concurrent retry): the record.
+    if (r.rowCount === 1)
+      return reply.send({
+        status: 'succeeded',
+        result: { prize: { prizeId: o.prizeId }, deducted: PER_PRIZE * qty },
+      });
     return answer(reply, key);
   }
   if (o.kind === 'refused') {
