@@ -8,7 +8,7 @@
 //   GET  /admin/report       accounts, points deducted and refunded (from the log), fold checks, commands
 //
 // Env: PORT (4002), C_URL, DATABASE_URL or DATA_DIR (default .tally-data/points-b), C_TIMEOUT_MS, QUERY_AFTER_MS,
-// RETRY_BASE_MS, MAX_ATTEMPTS, LEASE_MS, WORKER_POLL_MS, PAUSE_AT (checkpoints, comma-separated, each
+// RETRY_BASE_MS, DEADLINE (the retry budget, default 24h), MAX_ATTEMPTS (unset: no count), LEASE_MS, WORKER_POLL_MS, PAUSE_AT (checkpoints, comma-separated, each
 // `name` or `name@user`: B stops there and prints "PAUSED <name>@<user>", so a test can kill it at that
 // exact point; names in service.ts), RESET=1 (drop B's schemas first: a fresh start on PostgreSQL).
 import Fastify from 'fastify';
@@ -42,7 +42,8 @@ const { accounts, redeem } = declare(tally, {
   cTimeoutMs: env('C_TIMEOUT_MS', 2000),
   queryAfterMs: env('QUERY_AFTER_MS', 3000),
   retryBaseMs: env('RETRY_BASE_MS', 500),
-  maxAttempts: env('MAX_ATTEMPTS', 10),
+  deadline: process.env.DEADLINE ?? '24h',
+  ...(process.env.MAX_ATTEMPTS ? { maxAttempts: env('MAX_ATTEMPTS', 0) } : {}),
   leaseMs: env('LEASE_MS', 10_000),
   checkpoint,
 });
@@ -57,12 +58,10 @@ const userOf = (req: { headers: Record<string, unknown> }) => {
 
 app.post(
   '/redemptions',
-  idempotent<RedeemInput, unknown>(redeem, {
+  idempotent(redeem, {
     principal: userOf, // the demo's "authentication": A says who the user is
-    input: (req) => {
-      const b = (req.body ?? {}) as { prize?: unknown; qty?: unknown };
-      return { user: userOf(req) ?? '', prize: String(b.prize ?? ''), qty: Number(b.qty) };
-    },
+    // The body as sent, with the user A vouched for: redeem's input schema refuses anything else (400).
+    input: (req) => ({ ...(req.body as object), user: userOf(req) }) as RedeemInput,
   }),
 );
 

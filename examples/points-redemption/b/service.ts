@@ -4,23 +4,35 @@
 // the points back once if C definitely refuses.
 import { randomUUID } from 'node:crypto';
 import type { Command, Entity, Executor, Tally } from 'tally';
+import { z } from 'zod';
 import { classifyIssue, type IssueRequest, issue, lookup } from './prizes-client.js';
 
 export const APP = 'points_b';
 export const POINTS_PER_PRIZE = 10;
+/** The prizes C hands out (the page's choices). */
+export const PRIZES = ['mug', 'hoodie', 'sticker'] as const;
+/** The most prizes one redemption may ask for. */
+export const MAX_QTY = 10;
 
-export interface RedeemInput {
-  user: string;
-  prize: string;
-  qty: number;
-}
+/**
+ * A redemption as B accepts it, checked before anything is recorded: a quantity of -50, 0, 1.5 or
+ * 2147483648, or a missing or unknown prize, is refused with 400 and the failing paths, and nothing runs.
+ */
+export const RedeemInput = z.object({
+  user: z.string().min(1).max(40),
+  prize: z.enum(PRIZES),
+  qty: z.number().int().min(1).max(MAX_QTY),
+});
+export type RedeemInput = z.infer<typeof RedeemInput>;
 
 export interface ServiceOptions {
   cUrl: string;
   cTimeoutMs: number;
   queryAfterMs: number;
   retryBaseMs: number;
-  maxAttempts: number;
+  /** The retry budget as a time (default '24h'); a count of attempts only if `maxAttempts` is set. */
+  deadline?: string;
+  maxAttempts?: number;
   leaseMs: number;
   /** Called at named points; the chain's tests make B stop there and kill it. */
   checkpoint(name: string, user: string): Promise<void>;
@@ -59,9 +71,12 @@ export function declare(tally: Tally, o: ServiceOptions): { accounts: Entity; re
     table: `${APP}.accounts`,
     states: { open: ['closed'], closed: [] },
   });
-  const redeem = tally.command<RedeemInput>('redeem', {
+  const redeem = tally.command('redeem', {
+    input: RedeemInput, // the input type follows from it
     fingerprint: (i) => ({ user: i.user, prize: i.prize, qty: i.qty }),
-    retry: { maxAttempts: o.maxAttempts, baseMs: o.retryBaseMs, maxMs: 30_000 },
+    // Attempts follow this schedule whatever the page does; the budget is a time (decision 0027).
+    retry: { baseMs: o.retryBaseMs, maxMs: 30_000, ...(o.maxAttempts ? { maxAttempts: o.maxAttempts } : {}) },
+    ...(o.deadline ? { deadline: o.deadline } : {}),
     leaseMs: o.leaseMs,
     steps: [
       {
@@ -108,6 +123,8 @@ export function declare(tally: Tally, o: ServiceOptions): { accounts: Entity; re
           classify: classifyIssue,
           query: (key) => lookup(o.cUrl, key, o.cTimeoutMs),
           queryAfter: o.queryAfterMs,
+          // C, for every command that calls it: when it cannot be reached, its breaker opens for all.
+          downstream: 'prizes',
         },
       },
     ],
