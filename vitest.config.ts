@@ -8,5 +8,7 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // The run ends with one line saying what was skipped for a missing server, and why.
+    reporters: ['default', './test/support/skip-summary.ts'],
   },
 });

@@ -4,6 +4,7 @@ import { describe } from 'vitest';
 import { pglite } from '../../src/db/pglite/index.js';
 import { postgres } from '../../src/db/postgres/index.js';
 import type { Executor } from '../../src/db/types.js';
+import { masked, noteUnavailable } from './skips.js';
 
 /** The server tests use: DATABASE_URL, or the local PostgreSQL every developer machine and CI have. */
 export const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -27,6 +28,17 @@ if (!postgresAvailable && inCI) {
   // Under CI a missing server is a failure, never a silent skip.
   throw new Error(`CI=true but PostgreSQL is not reachable at ${PG_URL.replace(/:[^:@/]*@/, ':***@')}`);
 }
+if (!postgresAvailable) {
+  const from = process.env.DATABASE_URL ? ' (DATABASE_URL)' : '';
+  noteUnavailable('PostgreSQL', `not reachable at ${masked(PG_URL)}${from}`);
+}
+
+/**
+ * DATABASE_URL is set but nothing answers there: suites that would run on it (the examples run B on
+ * DATABASE_URL when it is set) skip, as the other PostgreSQL suites do — outside CI only, since under
+ * CI=true an unreachable server already failed the run above.
+ */
+export const databaseUrlUnanswered = (process.env.DATABASE_URL ?? '').trim() !== '' && !postgresAvailable;
 
 export interface TestDatabase {
   readonly dialect: 'pglite' | 'postgres';

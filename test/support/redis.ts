@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { masked, noteUnavailable } from './skips.js';
 
 /** The Redis tests use: REDIS_URL, or the local one every developer machine and CI have. */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -23,6 +24,7 @@ if (!redisAvailable && inCI) {
   // Under CI a missing server is a failure, never a silent skip.
   throw new Error(`CI=true but Redis is not reachable at ${REDIS_URL}`);
 }
+if (!redisAvailable) noteUnavailable('Redis', `not reachable at ${masked(REDIS_URL)}`);
 
 export interface TestRedis {
   readonly redis: Redis;

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { PG_URL } from './databases.js';
+import { masked, noteUnavailable } from './skips.js';
 
 /** The streaming replica `scripts/replica.sh start` runs (recovery_min_apply_delay 500 ms by default). */
 export const REPLICA_URL = process.env.REPLICA_URL ?? 'postgres://postgres@127.0.0.1:5433/postgres';
@@ -27,6 +28,12 @@ export const replicaAvailable = await isStandby(REPLICA_URL);
 if (!replicaAvailable && inCI) {
   // Under CI a missing replica is a failure, never a silent skip.
   throw new Error(`CI=true but no streaming replica answers at ${REPLICA_URL} (scripts/replica.sh start)`);
+}
+if (!replicaAvailable) {
+  noteUnavailable(
+    'streaming replica',
+    `(the reads tests need one) not answering at ${masked(REPLICA_URL)}: scripts/replica.sh start`,
+  );
 }
 
 /** A pool that survives its server being killed: idle clients erroring must not crash the test process. */

@@ -1,6 +1,7 @@
 // B killed with SIGKILL at a named point between (or inside) its steps; after a restart the in-process
 // worker finishes the command — without the client retrying — and every invariant still holds.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { databaseUrlUnanswered } from '../../support/databases.js';
 import { ChainUnderTest } from './support.js';
 
 let t: ChainUnderTest;
@@ -44,29 +45,34 @@ async function killAt(point: string, user: string, key: string): Promise<void> {
   await t.chain.restartB({ PAUSE_AT: armed.join(',') });
 }
 
-describe('B killed between steps is completed by the worker after a restart', () => {
-  it.each(POINTS.slice(0, 3))('killed at %s', async (point, user) => {
-    const key = t.key(point.replace(':', '-'));
-    await killAt(point, user, key);
-    const report = await t.settle(30_000);
-    expect(await t.statusOf(key, report)).toBe('succeeded');
-    expect(await t.points(user)).toBe(80);
-    // The head's retry now gets the recorded outcome.
-    const head = await t.viaA({ key, user, prize: 'mug', qty: 2 });
-    expect(head).toMatchObject({ status: 200, body: { status: 'succeeded', result: { deducted: 20 } } });
-  });
-
-  it('killed inside the compensation after C refused: the points come back exactly once', async () => {
-    await t.faults({ refuseNext: 1 });
-    const key = t.key('compensate');
-    await killAt('compensate:before-commit', 'kim', key);
-    const report = await t.settle(30_000);
-    expect(await t.statusOf(key, report)).toBe('failed');
-    expect(await t.points('kim')).toBe(100);
-    const head = await t.viaA({ key, user: 'kim', prize: 'mug', qty: 2 });
-    expect(head).toMatchObject({
-      status: 422,
-      body: { status: 'failed', error: { reason: 'campaign_ended', compensated: true } },
+// B runs on DATABASE_URL when it is set: a server that does not answer skips the suite like the other
+// PostgreSQL suites (outside CI; under CI=true it fails the run).
+describe.skipIf(databaseUrlUnanswered)(
+  'B killed between steps is completed by the worker after a restart',
+  () => {
+    it.each(POINTS.slice(0, 3))('killed at %s', async (point, user) => {
+      const key = t.key(point.replace(':', '-'));
+      await killAt(point, user, key);
+      const report = await t.settle(30_000);
+      expect(await t.statusOf(key, report)).toBe('succeeded');
+      expect(await t.points(user)).toBe(80);
+      // The head's retry now gets the recorded outcome.
+      const head = await t.viaA({ key, user, prize: 'mug', qty: 2 });
+      expect(head).toMatchObject({ status: 200, body: { status: 'succeeded', result: { deducted: 20 } } });
     });
-  });
-});
+
+    it('killed inside the compensation after C refused: the points come back exactly once', async () => {
+      await t.faults({ refuseNext: 1 });
+      const key = t.key('compensate');
+      await killAt('compensate:before-commit', 'kim', key);
+      const report = await t.settle(30_000);
+      expect(await t.statusOf(key, report)).toBe('failed');
+      expect(await t.points('kim')).toBe(100);
+      const head = await t.viaA({ key, user: 'kim', prize: 'mug', qty: 2 });
+      expect(head).toMatchObject({
+        status: 422,
+        body: { status: 'failed', error: { reason: 'campaign_ended', compensated: true } },
+      });
+    });
+  },
+);

@@ -1,5 +1,6 @@
 // MISSION §2, each field failure as a test over real HTTP against three processes: A → B (Tally) → C.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { databaseUrlUnanswered } from '../../support/databases.js';
 import { ChainUnderTest, sleep } from './support.js';
 
 let t: ChainUnderTest;
@@ -28,7 +29,9 @@ afterEach(async () => {
 const downstreamKeyOf = async (key: string) =>
   (await t.report()).commands.find((c: { key: string }) => c.key === key).downstreamKey as string;
 
-describe('points redemption A → B → C over HTTP', () => {
+// B runs on DATABASE_URL when it is set: a server that does not answer skips the suite like the other
+// PostgreSQL suites (outside CI; under CI=true it fails the run).
+describe.skipIf(databaseUrlUnanswered)('points redemption A → B → C over HTTP', () => {
   it('a retry with the quantity changed is rejected (422), before and after the first one finished', async () => {
     await t.faults({ loseReplyNext: 1 }); // the first request "crashes": its outcome is unknown to the client
     const key = t.key('qty');

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type JsMsg, type NatsConnection } from 'nats';
+import { masked, noteUnavailable } from '../../support/skips.js';
 
 /** The broker tests use: NATS_URL, or the local JetStream-enabled server developer machines and CI run. */
 export const NATS_URL = process.env.NATS_URL ?? '127.0.0.1:4222';
@@ -25,6 +26,7 @@ if (!natsAvailable && inCI) {
   // Under CI a missing broker is a failure, never a silent skip.
   throw new Error(`CI=true but NATS JetStream is not reachable at ${NATS_URL}`);
 }
+if (!natsAvailable) noteUnavailable('NATS', `JetStream not reachable at ${masked(NATS_URL)}`);
 
 /** A stream name no other test uses. */
 export const uniqueStream = (tag: string): string => `T_${tag}_${randomBytes(5).toString('hex')}`;
