@@ -1,5 +1,6 @@
 import type { LogEntry } from '../changes/history.js';
 import { quoteIdent } from '../db/ident.js';
+import { plural } from '../plural.js';
 import { TallyError } from '../errors.js';
 import { openDatabase } from './connect.js';
 import { CliError, EXIT_OK, UsageError } from './errors.js';
@@ -61,7 +62,7 @@ export async function logCommand(args: string[], io: Io): Promise<number> {
     if (!check.ok) {
       throw new CliError(
         'LOG_CHAIN_BROKEN',
-        `${entity} ${key}: ${check.problems.length} problem(s) in the log chain; the log was edited or rows were removed`,
+        `${entity} ${key}: ${plural(check.problems.length, 'problem')} in the log chain; the log was edited or rows were removed`,
       );
     }
     return EXIT_OK;
@@ -116,7 +117,7 @@ function printHuman(io: Io, entity: string, key: string, rows: LogRow[], check: 
     );
     return;
   }
-  io.out(`${entity} ${key}: ${rows.length} log ${rows.length === 1 ? 'entry' : 'entries'}, oldest first`);
+  io.out(`${entity} ${key}: ${plural(rows.length, 'log entry', 'log entries')}, oldest first`);
   for (const r of rows) {
     const where = [r.source_ip && `ip ${r.source_ip}`, r.request_id && `request ${r.request_id}`]
       .concat(r.command_id ? [`command ${r.command_id}`] : [])

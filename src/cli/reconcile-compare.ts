@@ -1,4 +1,5 @@
 import type { Entity } from '../changes/entity.js';
+import { plural } from '../plural.js';
 import { compareTables } from '../reconcile/xdb/compare.js';
 import { formatCompareReport } from '../reconcile/xdb/format.js';
 import type { CompareReport } from '../reconcile/xdb/types.js';
@@ -46,7 +47,7 @@ export async function compareEntities(
         : {
             onProgress: (p) =>
               io.err(
-                `${e.name} compare ${p.phase} level ${p.level}: ${p.chunks} chunks, ${p.differing} differing`,
+                `${e.name} compare ${p.phase} level ${p.level}: ${plural(p.chunks, 'chunk')}, ${p.differing} differing`,
               ),
           }),
     });

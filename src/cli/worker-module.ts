@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Entity } from '../changes/entity.js';
 import type { Tally } from '../tally.js';
 import { CliError } from './errors.js';
+import { importModule } from './module-import.js';
 
 /** What a `--module` exports: a function that declares entities and commands on the given instance. */
 export type SetupFunction = (tally: Tally) => unknown;
@@ -44,8 +44,9 @@ export async function runSetupModule(
   if (!existsSync(file)) throw new CliError('MODULE_NOT_FOUND', `no module at ${path}`);
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    mod = await importModule(file, path);
   } catch (err) {
+    if (err instanceof CliError) throw err;
     throw new CliError(
       'MODULE_LOAD_FAILED',
       `${path} failed to load: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
