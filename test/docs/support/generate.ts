@@ -22,8 +22,26 @@ export interface DocProgram {
 
 /** The global the generated code sets before each block; the runner reports it when the program fails. */
 export const MARKER = '__tallyDocBlock';
-/** What the generated code prints before each block (a program killed for taking too long says no more). */
-export const STARTED = 'DOCS-BLOCK-STARTED';
+/** The global the generated code sets before each top-level statement of a block: its docs line. */
+export const LINE_MARKER = '__tallyDocLine';
+/** What the generated code prints before each block and statement (a program killed for taking too long says no more). */
+export const STARTED = 'DOCS-STARTED';
+
+function marker(global: string, where: string): string {
+  return `(globalThis as any).${global} = ${JSON.stringify(where)}; process.stdout.write(${JSON.stringify(`\n${STARTED} ${where}\n`)});`;
+}
+
+/** The 0-based lines on which a top-level statement of the code starts (first on its line). */
+export function statementLines(code: string): Set<number> {
+  const sf = ts.createSourceFile('block.ts', code, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const lines = code.split('\n');
+  const out = new Set<number>();
+  for (const st of sf.statements) {
+    const { line, character } = sf.getLineAndCharacterOfPosition(st.getStart(sf));
+    if ((lines[line] ?? '').slice(0, character).trim() === '') out.add(line);
+  }
+  return out;
+}
 
 /**
  * A file's programs: its blocks without `server=` in order as one module (runnable blocks at top level, so
@@ -70,12 +88,15 @@ function build(
       add(`async function __fragment_L${b.line}({ ${b.given.join(', ')} }: Pick<__Givens, ${names}>) {`, at);
       add('{', at);
     } else {
-      const name = `${b.file}:${b.line}`;
-      const say = JSON.stringify(`\n${STARTED} ${name}\n`);
-      add(`(globalThis as any).${MARKER} = ${JSON.stringify(name)}; process.stdout.write(${say});`, at);
+      add(marker(MARKER, `${b.file}:${b.line}`), at);
     }
+    // Before each top-level statement of a block that runs: which docs line is running (async stacks
+    // often lose the program's own frame, e.g. behind PGlite's transaction queue).
+    const starts = b.fragment ? new Set<number>() : statementLines(code);
     code.split('\n').forEach((l, i) => {
-      add(l, { file: b.file, line: b.line + i });
+      const origin = { file: b.file, line: b.line + i };
+      if (starts.has(i)) add(marker(LINE_MARKER, `${origin.file}:${origin.line}`), origin);
+      add(l, origin);
     });
     if (b.fragment) {
       add('}', at);
