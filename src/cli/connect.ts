@@ -35,7 +35,7 @@ export async function openDatabase(
   cwd: string,
   { mustExist }: { mustExist: boolean },
 ): Promise<OpenDatabase> {
-  if (opts.databaseUrl !== undefined) return openPostgres(opts.databaseUrl, '--database-url');
+  if (opts.databaseUrl !== undefined) return openPostgres(opts.databaseUrl, 'the command line');
   const fromEnv = opts.dataDir === undefined ? nonEmpty(env.DATABASE_URL) : undefined;
   if (fromEnv !== undefined) return openPostgres(fromEnv, 'the DATABASE_URL environment variable');
 

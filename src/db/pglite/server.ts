@@ -215,6 +215,7 @@ class Connection {
         return;
       }
     }
+    if (this.ended) return; // the owner is closing: nothing more runs for this connection
     const res = await this.db.runExclusive(() => this.db.execProtocolRaw(batch));
     this.write(res);
     if (lastReadyStatus(res) === 'I') this.letGo();
