@@ -23,7 +23,9 @@
 // machine). Afterwards every key the load sent (warm-up included) is retried by the client until it has a
 // final answer, and the check: every key answered 200 with its own prize, C issued exactly one prize per
 // key, and the points deducted are exactly 10 per key. BENCH_CHAIN_PROFILE=dir runs B with --cpu-prof.
-// The very last line is one JSON object.
+// Printed: chain_vs_hand (Tally's req/s over the hand-written one's) and cpu_vs_hand (service + PostgreSQL
+// CPU per request, hand-written over Tally's: the rate ratio both would have if CPU-bound, which moves less
+// with the machine's other load). The very last line is one JSON object.
 import pg from 'pg';
 import { chainLoad } from './_chain-load.js';
 import { ensureBuilt, freePort, type Proc, startProc } from './_chain-procs.js';
@@ -267,6 +269,10 @@ const t = results.tally!;
 const h = results.hand!;
 const n = results.naive;
 const ratio = t.perS / h.perS;
+// What the ratio would be if each side were limited only by the CPU its service and its database spend per
+// request (less sensitive than req/s to what else runs on a shared machine).
+const spent = (f: Figures) => (f.serviceCpu === null || f.pgCpu === null ? null : f.serviceCpu + f.pgCpu);
+const cpuRatio = spent(t) && spent(h) ? spent(h)! / spent(t)! : null;
 log('');
 log('| phase | req/s | p50 | p99 | service CPU/req | PostgreSQL CPU/req | C CPU/req | PG transactions/req |');
 log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
@@ -278,6 +284,10 @@ for (const [name, f] of Object.entries(results))
 log(
   `chain_vs_hand = ${ratio.toFixed(3)} (Tally's B serves ${(ratio * 100).toFixed(0)}% of the hand-written rate; ` +
     `target ≥ 0.5)${n ? `; hand vs naive ${(h.perS / n.perS).toFixed(3)}` : ''}; ${load()}`,
+);
+log(
+  `cpu_vs_hand = ${cpuRatio === null ? 'n/a' : cpuRatio.toFixed(3)} (service + PostgreSQL CPU per request, ` +
+    `hand-written / Tally: the rate ratio if both were CPU-bound)`,
 );
 const once = t.once && h.once && (n?.once ?? true);
 if (!once) {
@@ -300,6 +310,7 @@ console.log(
     tally_pg_cpu_ms: cpu(t.pgCpu),
     hand_pg_cpu_ms: cpu(h.pgCpu),
     ...(n ? { naive_per_s: round(n.perS, 0), naive_p99_ms: n.p99 } : {}),
+    cpu_vs_hand: cpuRatio === null ? null : round(cpuRatio, 3),
     exactly_once: once,
   }),
 );
