@@ -35,17 +35,25 @@ export type {
   StepContext,
 } from './commands/definition.js';
 export { uuidV7, uuidV7Time } from './commands/failover.js';
+export type { InputSchema } from './commands/input-schema.js';
+export type { JsonSchema, JsonSchemaTypeName } from './commands/json-schema.js';
 export type { NotifyResult } from './commands/notify.js';
 export type { RequeuedCommand, RequeueOptions, RequeueResult } from './commands/requeue.js';
 export type { Definite } from './commands/resolve.js';
 export type { CommandResult } from './commands/result.js';
 export type { CommandStatus } from './commands/sql.js';
+export type { StandardSchemaV1 } from './commands/standard-schema.js';
 export type { CommandAlert, Timeline, TimelineEvent } from './commands/timeline.js';
 export { isUnreachable } from './commands/unreachable.js';
 export type { TallyOptions } from './config.js';
 export { type ChangeContext, currentContext, withContext } from './context.js';
 export { joinTransaction } from './db/joined.js';
-export { pglite } from './db/pglite/index.js';
+export {
+  type DataDirHolder,
+  type PgliteOptions,
+  pglite,
+  readDataDirHolder,
+} from './db/pglite/index.js';
 export { postgres } from './db/postgres/index.js';
 export type { DialectName, Executor, Isolation, QueryableLike, SqlQuery } from './db/types.js';
 export { type ErrorCode, ErrorCodes, isTallyError, TallyError } from './errors.js';
