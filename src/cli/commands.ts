@@ -1,16 +1,19 @@
 import type { CommandDoc } from './command-doc.js';
 import { HELP_DOC, LOG_DOC, MIGRATE_DOC } from './core-help.js';
+import { OPTIONS as DOWNSTREAMS_OPTIONS, downstreamsCommand } from './downstreams.js';
 import { EXIT_OK, UsageError } from './errors.js';
 import { commandHelp, overview } from './help.js';
 import { OPTIONS as INSPECT_OPTIONS, inspectCommand } from './inspect.js';
 import type { Io } from './io.js';
 import { OPTIONS as LOG_OPTIONS, logCommand } from './log.js';
 import { OPTIONS as MIGRATE_OPTIONS, migrateCommand } from './migrate.js';
+import { DOWNSTREAMS_DOC, REQUEUE_DOC } from './ops-help.js';
 import { RECONCILE_OPTIONS, reconcileCommand } from './reconcile.js';
 import { RECONCILE_DOC, REPAIR_DOC } from './reconcile-help.js';
 import { OPTIONS as RELAY_OPTIONS, relayCommand } from './relay.js';
 import { RELAY_DOC } from './relay-help.js';
 import { OPTIONS as REPAIR_OPTIONS, repairCommand } from './repair.js';
+import { OPTIONS as REQUEUE_OPTIONS, requeueCommand } from './requeue.js';
 import { OPTIONS as WORKER_OPTIONS, workerCommand } from './worker.js';
 import { INSPECT_DOC, WORKER_DOC } from './worker-help.js';
 
@@ -32,6 +35,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'log', doc: LOG_DOC, options: LOG_OPTIONS, run: logCommand },
   { name: 'worker', doc: WORKER_DOC, options: WORKER_OPTIONS, run: (a, io) => workerCommand(a, io) },
   { name: 'inspect', doc: INSPECT_DOC, options: INSPECT_OPTIONS, run: inspectCommand },
+  { name: 'downstreams', doc: DOWNSTREAMS_DOC, options: DOWNSTREAMS_OPTIONS, run: downstreamsCommand },
+  { name: 'requeue', doc: REQUEUE_DOC, options: REQUEUE_OPTIONS, run: requeueCommand },
   { name: 'reconcile', doc: RECONCILE_DOC, options: RECONCILE_OPTIONS, run: reconcileCommand },
   { name: 'repair', doc: REPAIR_DOC, options: REPAIR_OPTIONS, run: repairCommand },
   { name: 'relay', doc: RELAY_DOC, options: RELAY_OPTIONS, run: (a, io) => relayCommand(a, io) },

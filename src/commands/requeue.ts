@@ -11,6 +11,8 @@ export interface RequeueOptions {
   reason: string;
   /** Only these command types. */
   type?: string | readonly string[];
+  /** Only the command with this id. */
+  id?: string;
   /** Only commands stopped at a call to this downstream (as its call step names it). */
   downstream?: string;
   /** Only commands received at or after this time. */
@@ -38,6 +40,8 @@ export interface RequeueResult {
   commands: RequeuedCommand[];
   dryRun: boolean;
 }
+
+const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
 function text(v: unknown, code: 'MISSING_ACTOR' | 'MISSING_REASON', what: string): string {
   if (typeof v !== 'string' || v.trim() === '' || v.length > 200) {
@@ -88,6 +92,12 @@ export function requeueFilter(
         `requeue: no declared command calls downstream ${o.downstream} (declare the commands first)`,
       );
     }
+  }
+  if (o.id !== undefined) {
+    if (typeof o.id !== 'string' || !UUID_RE.test(o.id)) {
+      throw new TallyError('INVALID_REQUEUE_OPTIONS', 'requeue: id must be a command id (a UUID)');
+    }
+    id = o.id.toLowerCase();
   }
   const limit = o.limit ?? 10_000;
   if (!Number.isInteger(limit) || limit < 1 || limit > 1_000_000) {
