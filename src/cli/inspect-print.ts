@@ -22,6 +22,11 @@ export function printTimeline(io: Io, t: Timeline): void {
   io.out(`  status ${c.status}  step ${c.stepIndex}  attempts ${c.attempts}`);
   io.out(`  created ${iso(c.createdAt)}  finished ${iso(c.finishedAt)}  next ${iso(c.nextAt)}`);
   if (c.leaseOwner) io.out(`  lease ${c.leaseOwner} until ${iso(c.leaseUntil)}`);
+  if (c.pausedOn) {
+    io.out(
+      `  paused on downstream ${c.pausedOn}: its breaker is open (see \`tally downstreams\`); resumes when it closes`,
+    );
+  }
   io.out(`  fingerprint ${c.fingerprint}  params ${show(c.params)}`);
   for (const [name, value] of Object.entries(c.decisions)) io.out(`  decision ${name} = ${show(value)}`);
   if (c.status === 'succeeded') io.out(`  result ${show(c.result)}`);

@@ -120,6 +120,7 @@ export class Draft {
   stepDone(step: string, output: unknown): void {
     this.row.outputs[step] = output ?? null;
     this.row.step_index += 1;
+    this.row.paused_on = null; // a message may settle a call whose command a breaker paused
     this.events.push({ kind: 'step_done', step, data: { output: output ?? null } });
     this.move('pending');
     this.row.next_at = this.now;
@@ -139,6 +140,7 @@ export class Draft {
   /** A definite failure: undo completed steps (once, later) or end as failed. */
   failDefinitely(step: string, reason: string, details?: Record<string, unknown>): void {
     this.row.error = { step, reason, ...(details ? { details } : {}) };
+    this.row.paused_on = null;
     if (this.row.step_index > 0 && this.spec.def.compensate) {
       this.move('compensating');
       this.row.next_at = this.now;
