@@ -48,7 +48,12 @@ export { isUnreachable } from './commands/unreachable.js';
 export type { TallyOptions } from './config.js';
 export { type ChangeContext, currentContext, withContext } from './context.js';
 export { joinTransaction } from './db/joined.js';
-export { pglite } from './db/pglite/index.js';
+export {
+  type DataDirHolder,
+  type PgliteOptions,
+  pglite,
+  readDataDirHolder,
+} from './db/pglite/index.js';
 export { postgres } from './db/postgres/index.js';
 export type { DialectName, Executor, Isolation, QueryableLike, SqlQuery } from './db/types.js';
 export { type ErrorCode, ErrorCodes, isTallyError, TallyError } from './errors.js';
