@@ -105,8 +105,12 @@ export const redriveSql = (
   reason: string,
 ): SqlQuery => ({
   text: `WITH u AS (
-           UPDATE ${s}.commands c SET status = CASE WHEN c.status = 'needs_attention' THEN 'pending' ELSE c.status END,
-                  next_at = $2, updated_at = $2
+           UPDATE ${s}.commands c
+              SET status = CASE WHEN c.status <> 'needs_attention' THEN c.status
+                                -- flagged while undoing a definite failure: it goes back to undoing it
+                                WHEN c.error IS NOT NULL AND coalesce((c.error ->> 'compensated')::boolean, false) = false
+                                THEN 'compensating' ELSE 'pending' END,
+                  next_at = $2, updated_at = $2, paused_on = NULL
              FROM ${s}.commands old
             WHERE c.id = old.id AND c.id = ANY($1::uuid[])
               AND (c.status = 'needs_attention' OR (c.status IN ('pending', 'compensating') AND c.next_at > $2))
