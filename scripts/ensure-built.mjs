@@ -16,7 +16,8 @@ const BUILT = join(ROOT, 'dist/src/index.js');
 function newest(dir) {
   let t = 0;
   for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (e.isFile() && e.name.endsWith('.ts')) t = Math.max(t, statSync(join(e.parentPath, e.name)).mtimeMs);
+    if (e.isFile() && e.name.endsWith('.ts'))
+      t = Math.max(t, statSync(join(e.parentPath ?? e.path, e.name)).mtimeMs);
   }
   return t;
 }

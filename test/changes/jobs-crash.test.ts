@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { pglite } from '../../src/db/pglite/index.js';
 import type { Executor } from '../../src/db/types.js';
 import { isTallyError } from '../../src/errors.js';
@@ -57,6 +57,9 @@ for (const d of dialects) {
       if (d.name === 'pglite') {
         // PGlite is single-process: the parent closes its copy before the child opens the directory.
         dir = await mkdtemp(join(tmpdir(), 'tally-job-crash-'));
+        const made = dir;
+        // Removed however the test ends (a PGlite data directory is tens of MB).
+        onTestFinished(() => rm(made, { recursive: true, force: true }));
         const setup = await pglite(dir);
         jobId = await seed(setup);
         await setup.close();

@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { onTestFinished } from 'vitest';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const TSX = join(ROOT, 'node_modules/.bin/tsx');
@@ -35,7 +36,16 @@ export function runCli(
   });
 }
 
-/** A new empty directory under the OS temp dir. */
+/**
+ * A new empty directory under the OS temp dir. Made inside a test, it is removed when the test ends (a
+ * PGlite data directory in it is tens of MB); made while a file is collected, the caller removes it.
+ */
 export function tempDir(prefix = 'tally-cli-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  try {
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  } catch {
+    // not inside a running test: the caller's afterAll removes it (test/cli/cli.test.ts)
+  }
+  return dir;
 }
