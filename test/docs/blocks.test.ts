@@ -6,6 +6,8 @@
  *   themselves): a later block uses the names an earlier one declared. Imports are hoisted to the top.
  * - ```ts fragment: type-checked only, never run. It sees the names earlier blocks of its file declared;
  *   its own stay inside it. `given=a,b` names what it assumes besides, typed in support/givens.ts.
+ * - ```ts given=tally,resources on a block that runs: those names are made for the program by
+ *   support/setup.ts (a Tally on PGlite in memory with the README's tables), declared before the block.
  * - ```ts standalone: a program of its own (it sees no other block's names).
  * - ```ts server=postgres (also redis, nats; a comma list): standalone, and run only where those servers
  *   answer (always under CI=true, as every other test). DATABASE_URL names a fresh database of its own,
@@ -45,8 +47,8 @@ const FILES = process.env.DOCS_ONLY
     ];
 // Inside the repository (.tmp/ is ignored), so that bare imports ('pg', 'fastify') find node_modules.
 const DIR = join(ROOT, '.tmp', `docs-blocks-${process.pid}-${randomBytes(4).toString('hex')}`);
-const GIVENS = join(ROOT, 'test/docs/support/givens.js');
-const programs = FILES.flatMap((file) => programsOf(file, blocksOf(file, join(ROOT, file)), GIVENS));
+const SUPPORT = join(ROOT, 'test/docs/support');
+const programs = FILES.flatMap((file) => programsOf(file, blocksOf(file, join(ROOT, file)), SUPPORT));
 const pathOf = (p: DocProgram) => join(DIR, p.name);
 
 let diagnostics: DocDiagnostic[] = [];

@@ -14,7 +14,8 @@ export interface DocBlock {
   readonly code: string;
   /** `fragment`: type-checked only, never run. */
   readonly fragment: boolean;
-  /** `given=a,b`: names a fragment assumes, typed by DocGivens in givens.ts. */
+  /** `given=a,b`: names the block assumes: a fragment any of DocGivens (givens.ts, types only), a block
+   * that runs those of RunGivens (setup.ts, made for the program). */
   readonly given: readonly string[];
   /** `standalone`: a program of its own (it sees no other block's names). */
   readonly standalone: boolean;
@@ -74,7 +75,6 @@ function attributes(file: string, line: number, words: string[]) {
       );
     }
   }
-  if (given.length > 0 && !fragment) throw new Error(`${file}:${line}: given= is for fragments only`);
   if (fragment && standalone)
     throw new Error(`${file}:${line}: a fragment never runs: drop standalone/server=`);
   return { fragment, given, standalone, servers };

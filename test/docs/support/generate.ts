@@ -47,15 +47,15 @@ export function statementLines(code: string): Set<number> {
  * A file's programs: its blocks without `server=` in order as one module (runnable blocks at top level, so
  * later blocks see earlier names; fragments inside a function that is never called), and each standalone
  * (or `server=`) block as a module of its own. Imports are hoisted to the top, one binding per line, duplicates dropped.
- * `givensModule` is the import path of givens.ts from the generated directory.
+ * `support` is the import path of test/docs/support (givens.ts, setup.ts) from the generated directory.
  */
-export function programsOf(file: string, blocks: readonly DocBlock[], givensModule: string): DocProgram[] {
+export function programsOf(file: string, blocks: readonly DocBlock[], support: string): DocProgram[] {
   const base = file.replace(/[^A-Za-z0-9]+/g, '_');
   const programs: DocProgram[] = [];
   const shared = blocks.filter((b) => !b.standalone);
-  if (shared.length > 0) programs.push(build(`${base}.ts`, file, shared, [], givensModule));
+  if (shared.length > 0) programs.push(build(`${base}.ts`, file, shared, [], support));
   for (const b of blocks.filter((x) => x.standalone)) {
-    programs.push(build(`${base}_L${b.line}.ts`, `${file}:${b.line}`, [b], b.servers, givensModule));
+    programs.push(build(`${base}_L${b.line}.ts`, `${file}:${b.line}`, [b], b.servers, support));
   }
   return programs;
 }
@@ -65,8 +65,9 @@ function build(
   title: string,
   blocks: readonly DocBlock[],
   servers: readonly Server[],
-  givensModule: string,
+  support: string,
 ): DocProgram {
+  const given = new Set<string>(); // names a running block's given= declared at top level already
   const imports: string[] = [];
   const importOrigin: Origin[] = [];
   const body: string[] = [];
@@ -88,6 +89,12 @@ function build(
       add(`async function __fragment_L${b.line}({ ${b.given.join(', ')} }: Pick<__Givens, ${names}>) {`, at);
       add('{', at);
     } else {
+      const fresh = b.given.filter((g) => !given.has(g));
+      for (const g of fresh) given.add(g);
+      if (fresh.length > 0) {
+        const args = fresh.map((g) => `'${g}'`).join(', ');
+        add(`const { ${fresh.join(', ')} } = await __docGivens(${args});`, at);
+      }
       add(marker(MARKER, `${b.file}:${b.line}`), at);
     }
     // Before each top-level statement of a block that runs: which docs line is running (async stacks
@@ -105,7 +112,10 @@ function build(
   }
   const head = [`// Generated from ${title} by test/docs: edit the Markdown, not this file.`];
   if (blocks.some((b) => b.fragment))
-    head.push(`import type { DocGivens as __Givens } from '${givensModule}';`);
+    head.push(`import type { DocGivens as __Givens } from '${support}/givens.js';`);
+  if (blocks.some((b) => !b.fragment && b.given.length > 0)) {
+    head.push(`import { docGivens as __docGivens } from '${support}/setup.js';`);
+  }
   const lines = [...head, ...imports, ...body, 'export {};'];
   const origin: Origin[] = [...head.map(() => null), ...importOrigin, ...bodyOrigin, null];
   return {
