@@ -9,14 +9,14 @@ export interface NamedDoc {
 const TITLE = 'tally: audited state changes whose log can prove what happened';
 
 /**
- * The synopsis: every command's usage, continuation lines indented under the first. docs/cli.md shows
- * exactly this (a test compares them).
+ * The synopsis: every command's usage, continuation lines indented under the first, then `tally --version`.
+ * docs/cli.md shows exactly this (a test compares them).
  *
  * @example
  * synopsis(COMMANDS); // "tally migrate [--print] [--schema NAME] [DATABASE]\ntally log ..."
  */
 export function synopsis(commands: readonly NamedDoc[], prefix = ''): string {
-  return commands.map((c) => usageLines(c, prefix)).join('\n');
+  return [...commands.map((c) => usageLines(c, prefix)), `${prefix}tally --version`].join('\n');
 }
 
 /**
@@ -32,7 +32,6 @@ export function overview(commands: readonly NamedDoc[]): string {
     '',
     'Usage:',
     synopsis(commands, '  '),
-    '  tally --version',
     '',
     'Commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}${c.doc.summary}`),

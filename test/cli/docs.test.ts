@@ -1,0 +1,148 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { COMMANDS } from '../../src/cli/commands.js';
+import { commandHelp, synopsis } from '../../src/cli/help.js';
+import type { Io } from '../../src/cli/io.js';
+import { run } from '../../src/cli/run.js';
+import { pglite } from '../../src/db/pglite/index.js';
+import type { Executor } from '../../src/db/types.js';
+import { createTally } from '../../src/tally.js';
+import { ROOT } from './run-cli.js';
+import { fencedBlocks, linesMatch, shellSamples, shellWords } from './support/doc-samples.js';
+
+const DOC = readFileSync(join(ROOT, 'docs/cli.md'), 'utf8');
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('docs/cli.md and the CLI tell one story', () => {
+  it("the synopsis is the CLI's own, every command listed", () => {
+    const first = fencedBlocks(DOC)[0]!;
+    expect(first.body.join('\n'), 'docs/cli.md: the first block is the synopsis').toBe(synopsis(COMMANDS));
+    for (const c of COMMANDS) expect(first.body.join('\n')).toContain(`tally ${c.name} `);
+  });
+
+  it("every option a command's parser takes is in its help and its usage", () => {
+    for (const c of COMMANDS) {
+      const help = commandHelp(c);
+      const usage = c.doc.usage.join(' ');
+      for (const name of Object.keys(c.options)) {
+        if (name === 'help') continue;
+        expect(help, `tally ${c.name} --${name} in its help`).toMatch(new RegExp(`^  --${name}\\b`, 'm'));
+        if (!['database-url', 'data-dir'].includes(name))
+          expect(usage, `tally ${c.name} --${name} in its usage`).toContain(`--${name}`);
+      }
+    }
+  });
+
+  // Each sample runs in a fresh directory whose ./.tally-data holds what the sample needs.
+  const samples = shellSamples(DOC);
+  it('has samples', () => expect(samples.length).toBeGreaterThanOrEqual(5));
+  for (const sample of samples) {
+    it(`the sample at docs/cli.md:${sample.line} is what the CLI prints`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'tally-docs-'));
+      dirs.push(dir);
+      await setupFor(sample.steps[0]!.command)(join(dir, '.tally-data'));
+      for (const step of sample.steps) {
+        const lines: string[] = [];
+        const io: Io = {
+          out: (t) => lines.push(t),
+          err: (t) => lines.push(t),
+          env: {},
+          cwd: dir,
+          isTTY: false,
+        };
+        const [tally, ...args] = shellWords(step.command);
+        expect(tally).toBe('tally');
+        await run(args, io);
+        const actual = lines.join('\n').split('\n');
+        if (!linesMatch(step.expected, actual)) {
+          // The whole output, so the doc can be corrected from the failure.
+          expect(actual.join('\n'), `docs/cli.md:${sample.line}: $ ${step.command}`).toBe(
+            step.expected.join('\n'),
+          );
+        }
+      }
+    });
+  }
+});
+
+type Setup = (dataDir: string) => Promise<void>;
+
+function setupFor(command: string): Setup {
+  if (/^tally migrate\b/.test(command)) return async () => {};
+  if (command === 'tally log --entity resource --key 2') return withDb(history);
+  if (command === 'tally log --entity resource --key 1')
+    return withDb(async (db) => {
+      await history(db);
+      await db.exec(`UPDATE tally.log SET reason = 'nothing to see' WHERE entity_key = '1' AND version = 2`);
+    });
+  if (/^tally (reconcile|repair) --entity resource --table resources\b/.test(command)) return withDb(drift);
+  throw new Error(
+    `docs/cli.md: no setup for a sample starting with "${command}": add one to test/cli/docs.test.ts`,
+  );
+}
+
+function withDb(fill: (db: Executor) => Promise<void>): Setup {
+  return async (dataDir) => {
+    const db = await pglite(dataDir);
+    try {
+      await fill(db);
+    } finally {
+      await db.close();
+    }
+  };
+}
+
+const RESOURCES = `CREATE TABLE resources (id int PRIMARY KEY, name text NOT NULL, state text NOT NULL,
+                                       version int NOT NULL DEFAULT 0)`;
+
+// Three resources; resource 2 frozen by ops:alice (from 10.0.0.5, with a reason) and back by ops:bob;
+// resource 1 frozen by ops:alice. Times as the sample shows them.
+async function history(db: Executor): Promise<void> {
+  const times = ['2026-11-22T04:30:01.120Z', '2026-11-22T04:30:01.410Z', '2026-11-22T04:30:01.530Z'];
+  let now = new Date(times[0]!);
+  const tally = await createTally({ db, clock: () => now });
+  await tally.migrate();
+  await db.exec(RESOURCES);
+  const resources = tally.entity('resource', {
+    table: 'resources',
+    states: { active: ['frozen'], frozen: ['active'] },
+  });
+  await resources.create({
+    rows: [1, 2, 3].map((id) => ({ id, name: `vm-${id}`, state: 'active' })),
+    actor: 'seed',
+  });
+  now = new Date(times[1]!);
+  await resources.transition({
+    keys: [1, 2],
+    to: 'frozen',
+    actor: 'ops:alice',
+    ip: '10.0.0.5',
+    reason: 'incident 7',
+  });
+  now = new Date(times[2]!);
+  await resources.transition({ keys: [2], to: 'active', actor: 'ops:bob' });
+}
+
+// The batch-freeze bug: 1000 resources created through Tally, 500 of them frozen around it (no log
+// entry); and resource 1000 frozen through Tally whose log entry was then deleted.
+async function drift(db: Executor): Promise<void> {
+  const tally = await createTally({ db });
+  await tally.migrate();
+  await db.exec(RESOURCES);
+  const resources = tally.entity('resource', {
+    table: 'resources',
+    states: { active: ['frozen'], frozen: ['active'] },
+  });
+  await resources.create({
+    rows: Array.from({ length: 1000 }, (_, i) => ({ id: i + 1, name: `vm-${i + 1}`, state: 'active' })),
+    actor: 'seed',
+  });
+  await resources.transition({ keys: [1000], to: 'frozen', actor: 'ops:alice' });
+  await db.exec(`UPDATE resources SET state = 'frozen' WHERE id <= 500;
+                 DELETE FROM tally.log WHERE entity_key = '1000' AND version = 2`);
+}
