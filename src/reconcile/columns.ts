@@ -20,7 +20,12 @@ export async function trackedColumns(
   db: Executor,
   choice: ColumnChoice = {},
 ): Promise<{ keyType: string; columns: Map<string, string> }> {
-  const shape = await rt.shape(db);
+  // Names the table did not have at the entity's first use make it read the table again (a new column).
+  const named = [choice.columns, choice.ignore].flatMap((l) => (Array.isArray(l) ? l : []));
+  const shape = await rt.shape(
+    db,
+    named.filter((c): c is string => typeof c === 'string'),
+  );
   const { def } = rt;
   for (const list of [choice.columns, choice.ignore]) {
     if (list === undefined) continue;

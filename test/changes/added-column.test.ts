@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Entity } from '../../src/changes/entity.js';
 import { isTallyError } from '../../src/errors.js';
+import { reconcile } from '../../src/reconcile/index.js';
 import { createTally, type Tally } from '../../src/tally.js';
 import { describeEachDialect, type TestDatabase } from '../support/databases.js';
 
@@ -45,6 +46,11 @@ describeEachDialect('a column added after first use', (fresh) => {
     await t.db.exec(`ALTER TABLE ac_things ADD COLUMN batch text`);
     const job = await things.job({ where: { id: [5, 6] }, set: { batch: 'b1' }, actor: 'a' });
     expect((await job.run()).changed).toBe(2);
+
+    // The reconciler, told to compare a column added since, compares it.
+    await t.db.exec(`ALTER TABLE ac_things ADD COLUMN note text`);
+    const report = await reconcile([things], { columns: { thing: { columns: ['state', 'note'] } } });
+    expect(report.findings).toEqual([]);
   });
 
   it('a column that is not there after reading again: COLUMN_NOT_FOUND naming it and the table', async () => {
