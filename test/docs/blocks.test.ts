@@ -170,8 +170,8 @@ function failureOf(p: DocProgram, r: Run): string {
 
 for (const file of FILES) {
   const mine = programs.filter((p) => p.blocks[0]?.file === file);
+  if (mine.length === 0) continue; // no ts blocks (docs/cli.md today): nothing to check, nothing skipped
   describe(file, () => {
-    if (mine.length === 0) it.skip('has no ts blocks', () => {});
     for (const p of mine) {
       for (const b of p.blocks) {
         it(`${b.file}:${b.line} type-checks${b.fragment ? ' (fragment)' : ''}`, () => {
