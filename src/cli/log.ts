@@ -1,7 +1,7 @@
 import type { LogEntry } from '../changes/history.js';
 import { quoteIdent } from '../db/ident.js';
-import { plural } from '../plural.js';
 import { TallyError } from '../errors.js';
+import { plural } from '../plural.js';
 import { openDatabase } from './connect.js';
 import { CliError, EXIT_OK, UsageError } from './errors.js';
 import type { Io } from './io.js';
