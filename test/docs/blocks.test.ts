@@ -30,7 +30,6 @@ import { type DocDiagnostic, packagePaths, typecheck } from './support/typecheck
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const RUNNER = join(ROOT, 'test/docs/support/run-program.ts');
-const TSX = join(ROOT, 'node_modules/tsx/dist/cli.mjs');
 const RUN_TIMEOUT_MS = 300_000;
 /** Programs run at once (CI has two cores; the type-check runs beside them). */
 const PARALLEL = 2;
@@ -117,13 +116,15 @@ async function runProgram(p: DocProgram): Promise<Run> {
     env.DATABASE_URL = db.url as string;
     cleanup = () => db.close();
   }
+  env.TSX_TSCONFIG_PATH = join(DIR, 'tsconfig.json'); // its paths map 'tally/*' to src/
   if (p.servers.includes('redis')) env.REDIS_URL = (await import('../support/redis.js')).REDIS_URL;
   if (p.servers.includes('nats')) env.NATS_URL = (await import('../feed/support/nats.js')).NATS_URL;
   try {
     return await new Promise<Run>((done) => {
       execFile(
         process.execPath,
-        [TSX, '--tsconfig', join(DIR, 'tsconfig.json'), RUNNER, pathOf(p)],
+        // tsx as a loader in one process (its CLI would put a second one under it that a kill misses).
+        ['--import', 'tsx', RUNNER, pathOf(p)],
         { cwd: DIR, env, timeout: RUN_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 },
         (err, stdout, stderr) => {
           const timedOut = Boolean(err && (err as { killed?: boolean }).killed);
