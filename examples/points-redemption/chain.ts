@@ -23,7 +23,10 @@ export interface Node {
 }
 
 export interface ChainOptions {
-  /** B's PGlite data directory (default: a fresh temporary one, removed by `stop()`). Ignored with DATABASE_URL. */
+  /**
+   * B's PGlite data directory. Default: a fresh temporary one, removed by `stop()` — or, when this
+   * process dies without stopping (SIGKILL), by a janitor process once B has exited. Ignored with DATABASE_URL.
+   */
   dataDir?: string;
   /** Extra environment for B (e.g. QUERY_AFTER_MS, LEASE_MS, DATABASE_URL). */
   bEnv?: Record<string, string>;
@@ -41,7 +44,8 @@ export interface Chain {
   dataDir: string;
   /** Starts B again on the same port and data (after a kill), with extra environment. */
   restartB(env?: Record<string, string>): Promise<Node>;
-  stop(): Promise<void>;
+  /** Stops A, B and C (SIGTERM; SIGKILL after `graceMs`, default 10 s), removes a temporary data directory. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 function freePort(): Promise<number> {
@@ -108,6 +112,27 @@ function startNode(
   return node;
 }
 
+/** Starts janitor.ts for a temporary directory; `watch(pid)` tells it about B's process. */
+function startJanitor(dir: string) {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(HERE, 'janitor.ts'), dir], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  child.unref(); // it never keeps this process alive: when this process ends, the channel closes
+  (child.channel as { unref?: () => void } | undefined)?.unref?.();
+  const ready = new Promise<void>((r) => child.once('message', () => r()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return {
+    watch: (pid: number | undefined) => {
+      if (pid !== undefined) void ready.then(() => child.connected && child.send({ pid }));
+    },
+    async stop() {
+      if (child.connected) child.disconnect();
+      await exited;
+    },
+  };
+}
+
 /**
  * Starts C, then B (on PGlite in `dataDir` unless DATABASE_URL is given), then A; resolves when all three
  * listen.
@@ -120,6 +145,12 @@ export async function startChain(o: ChainOptions = {}): Promise<Chain> {
   const [pa, pb, pc] = [await freePort(), await freePort(), await freePort()];
   const echo = o.echo ?? false;
   const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'tally-points-b-'));
+  const janitor = o.dataDir === undefined ? startJanitor(dataDir) : undefined;
+  const startB = (env: Record<string, string>) => {
+    const b = startNode('B', 'b/server.ts', pb, bEnvOf(env), echo);
+    janitor?.watch(b.process.pid);
+    return b;
+  };
   const bUrl = `http://127.0.0.1:${pb}`;
   const cUrl = `http://127.0.0.1:${pc}`;
   const bEnvOf = (extra: Record<string, string> = {}) => ({
@@ -131,20 +162,25 @@ export async function startChain(o: ChainOptions = {}): Promise<Chain> {
   const c = startNode('C', 'c/server.ts', pc, { CALLBACK_URL: `${bUrl}/callbacks/prizes`, ...o.cEnv }, echo);
   const chain: Chain = {
     c,
-    b: startNode('B', 'b/server.ts', pb, bEnvOf(o.resetB ? { RESET: '1' } : {}), echo),
+    b: startB(o.resetB ? { RESET: '1' } : {}),
     a: startNode('A', 'a/server.ts', pa, { B_URL: bUrl }, echo),
     dataDir,
     async restartB(env) {
-      chain.b = startNode('B', 'b/server.ts', pb, bEnvOf(env), echo);
+      chain.b = startB(env ?? {});
       await chain.b.waitFor('listening on');
       return chain.b;
     },
-    async stop() {
-      for (const n of [chain.a, chain.b, chain.c]) {
-        if (n.process.exitCode === null && n.process.signalCode === null) n.process.kill('SIGTERM');
-      }
-      await Promise.all([chain.a.exited, chain.b.exited, chain.c.exited]);
-      if (o.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
+    async stop(graceMs = 10_000) {
+      const nodes = [chain.a, chain.b, chain.c];
+      const running = (n: Node) => n.process.exitCode === null && n.process.signalCode === null;
+      for (const n of nodes) if (running(n)) n.process.kill('SIGTERM');
+      const late = setTimeout(() => {
+        for (const n of nodes) if (running(n)) n.process.kill('SIGKILL');
+      }, graceMs);
+      await Promise.all(nodes.map((n) => n.exited));
+      clearTimeout(late);
+      if (o.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true, maxRetries: 5 });
+      await janitor?.stop();
     },
   };
   try {

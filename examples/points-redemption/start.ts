@@ -1,12 +1,49 @@
 // The points-redemption chain, three real processes: A (page) → B (Tally, PGlite) → C (prize platform).
-// Run: `npm start`. Set DATABASE_URL=postgres://... to run B on PostgreSQL instead of embedded PGlite.
+// Run: `npm start`. Set DATABASE_URL=postgres://... to run B on PostgreSQL instead of embedded PGlite —
+// each start drops and recreates the schemas points_b and points_tally in that database.
+//
+// Stopping: any of SIGINT (Ctrl-C), SIGTERM and SIGHUP, to this process or to npm, stops A, B and C and
+// removes B's temporary data directory. package.json runs this file with `exec node --import tsx`: npm
+// passes a signal on to its child, and without `exec` that child is a shell that dies of SIGTERM or holds a
+// SIGINT, and never passes either on (nor does tsx's CLI, which also SIGKILLs a child slow to answer). This
+// process also stops when any process it runs under is gone. A, B and C exit when this process does (their
+// IPC channel to it closes), and chain.ts's janitor removes the directory even when this one is killed outright.
+import { execFileSync } from 'node:child_process';
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startChain } from './chain.js';
 
-const chain = await startChain({
+const watched = ancestors(); // first: a parent that dies during start-up must still be noticed
+const readme = relative(process.cwd(), fileURLToPath(new URL('./README.md', import.meta.url)));
+const onPostgres = process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== '';
+const starting = startChain({
   echo: process.argv.includes('--verbose'),
   // PostgreSQL outlives the run, C's in-memory records do not: B starts from nothing there too.
-  ...(process.env.DATABASE_URL ? { bEnv: { DATABASE_URL: process.env.DATABASE_URL }, resetB: true } : {}),
+  ...(onPostgres ? { bEnv: { DATABASE_URL: process.env.DATABASE_URL! }, resetB: true } : {}),
 });
+
+let stopping = false;
+async function stop(why: string, code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  console.log(`${why}: stopping A, B and C ...`);
+  const started = await starting.catch(() => undefined); // a failed start has stopped what it started
+  await started?.stop();
+  process.exit(code);
+}
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void stop(sig, 0));
+setInterval(() => {
+  if (!watched.every(alive)) void stop('the process that started it is gone', 0);
+}, 250).unref();
+const chain = await starting;
+for (const n of [chain.a, chain.b, chain.c]) {
+  void n.exited.then((code) => {
+    if (stopping) return;
+    console.error(`${n.name} exited (${code}); stopping the chain.\n${n.output()}`);
+    void stop(`${n.name} exited`, 1);
+  });
+}
+
 for (const user of ['alice', 'bob', 'carol']) {
   await fetch(`${chain.b.url}/admin/accounts`, {
     method: 'POST',
@@ -14,25 +51,41 @@ for (const user of ['alice', 'bob', 'carol']) {
     body: JSON.stringify({ user, points: 100 }),
   });
 }
-console.log(`C prize platform: ${chain.c.url} (fault switches: POST ${chain.c.url}/admin/faults)`);
-console.log(
-  `B points service: ${chain.b.url} (${process.env.DATABASE_URL ? 'PostgreSQL' : `PGlite in ${chain.dataDir}`})`,
-);
-console.log(`Open the page:    ${chain.a.url}`);
-console.log('Ctrl-C stops all three.');
+const db = onPostgres
+  ? 'PostgreSQL at DATABASE_URL; schemas points_b and points_tally dropped and recreated'
+  : `PGlite in ${chain.dataDir}, removed on exit`;
+console.log(`Points redemption A → B → C is up (alice, bob and carol have 100 points each).
+  Open the page:    ${chain.a.url}
+  B's report:       ${chain.b.url}/admin/report   (balances, points moved per the log, commands)
+  C's faults:       ${chain.c.url}/admin/faults   (POST JSON, e.g. {"delayMs": 3000}; GET ${chain.c.url}/admin/state)
+  What to try:      ${readme}
+B points service: ${chain.b.url} (${db})
+Ctrl-C stops all three.`);
 
-let stopping = false;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, async () => {
-    stopping = true;
-    await chain.stop();
-    process.exit(0);
-  });
+/**
+ * The processes this one runs under, up to init: npm, its shell, tsx's CLI, and whatever started npm. When
+ * any of them is gone, the run is over: SIGINT to npm alone ends npm but not its shell, SIGTERM ends both,
+ * and neither reaches this process.
+ */
+function ancestors(): number[] {
+  const parentOf = new Map<number, number>();
+  try {
+    for (const line of execFileSync('ps', ['-A', '-o', 'pid=,ppid=']).toString().split('\n')) {
+      const [pid, ppid] = line.trim().split(/\s+/).map(Number);
+      if (pid !== undefined && ppid !== undefined) parentOf.set(pid, ppid);
+    }
+  } catch {}
+  const out: number[] = [];
+  for (let pid = process.ppid; pid > 1 && out.length < 32 && !out.includes(pid); pid = parentOf.get(pid) ?? 0)
+    out.push(pid);
+  return out;
 }
-for (const n of [chain.a, chain.b, chain.c]) {
-  void n.exited.then((code) => {
-    if (stopping) return;
-    console.error(`${n.name} exited (${code}); stopping the chain.\n${n.output()}`);
-    void chain.stop().then(() => process.exit(1));
-  });
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
