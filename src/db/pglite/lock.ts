@@ -61,7 +61,11 @@ export function acquireDataDirLock(dataDir: string): DataDirLock {
       clearDebris(lockDir); // released in between, or a crashed writer's leftovers: nobody holds it
       continue;
     }
-    if (holderAlive(current.id, current.record)) throw lockedError(dataDir, current.record, current.id);
+    if (holderAlive(current.id, current.record)) {
+      // Mid-takeover the file already has the taker's name but still the dead holder's content.
+      const record = current.record?.id === current.id ? current.record : null;
+      throw lockedError(dataDir, record, current.id);
+    }
     try {
       renameSync(join(lockDir, current.file), mine());
     } catch (err) {
@@ -89,7 +93,9 @@ export function acquireDataDirLock(dataDir: string): DataDirLock {
 export function readDataDirHolder(dataDir: string): DataDirHolder | null {
   const current = readHolder(join(dataDir, LOCK_DIR));
   if (current === null || !holderAlive(current.id, current.record)) return null;
-  return current.record ?? null;
+  if (current.record?.id === current.id) return current.record;
+  // Mid-takeover: only the name is the new holder's yet.
+  return { pid: Number(current.id.split('.')[0]), hostname: '', command: '', since: '', socket: null };
 }
 
 function takeFree(dataDir: string, lockDir: string, record: HolderRecord): boolean {

@@ -23,7 +23,11 @@ export interface PgliteOptions {
    * needs `pg`), and throws DATA_DIR_LOCKED when it does not.
    */
   readonly ifHeld?: 'fail' | 'connect';
-  /** With `share`: how long a socket connection waits for another one's open transaction. Default 30 s. */
+  /**
+   * With `share`: how long a socket connection waits for another one's open transaction before it gets
+   * SQLSTATE 55P03 (default 30 s); a connection idle inside a transaction for twice as long is ended and
+   * rolled back (25P03).
+   */
   readonly busyTimeoutMs?: number;
 }
 

@@ -121,6 +121,7 @@ class Connection {
   private started = false;
   private batch: Buffer[] = [];
   private release: (() => void) | null = null;
+  private idle: NodeJS.Timeout | null = null;
   private chain: Promise<void> = Promise.resolve();
   private readonly prepared = new Set<string>();
   private ended = false;
@@ -138,6 +139,7 @@ class Connection {
       this.finish = resolve;
     });
     socket.on('data', (chunk) => {
+      this.stopIdleTimer();
       this.buf = Buffer.concat([this.buf, chunk]);
       this.chain = this.chain
         .then(() => this.drain())
@@ -219,6 +221,7 @@ class Connection {
     const res = await this.db.runExclusive(() => this.db.execProtocolRaw(batch));
     this.write(res);
     if (lastReadyStatus(res) === 'I') this.letGo();
+    else this.startIdleTimer();
   }
 
   private write(data: Uint8Array): void {
@@ -243,7 +246,25 @@ class Connection {
     });
   }
 
+  // A connection that holds the session (an open transaction) and says nothing for twice busyTimeoutMs is
+  // ended and rolled back: a hung client must not stop the owner for good (a waiter hears 55P03 first).
+  private startIdleTimer(): void {
+    this.stopIdleTimer();
+    this.idle = setTimeout(() => {
+      this.write(
+        errorResponse('25P03', 'terminating connection: idle in transaction on the shared embedded database'),
+      );
+      void this.end();
+    }, 2 * this.busyTimeoutMs);
+  }
+
+  private stopIdleTimer(): void {
+    if (this.idle) clearTimeout(this.idle);
+    this.idle = null;
+  }
+
   private letGo(): void {
+    this.stopIdleTimer();
     const release = this.release;
     this.release = null;
     release?.();
