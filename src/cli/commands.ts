@@ -33,13 +33,13 @@ export interface CommandEntry {
 export const COMMANDS: readonly CommandEntry[] = [
   { name: 'migrate', doc: MIGRATE_DOC, options: MIGRATE_OPTIONS, run: migrateCommand },
   { name: 'log', doc: LOG_DOC, options: LOG_OPTIONS, run: logCommand },
-  { name: 'worker', doc: WORKER_DOC, options: WORKER_OPTIONS, run: (a, io) => workerCommand(a, io) },
+  { name: 'worker', doc: WORKER_DOC, options: WORKER_OPTIONS, run: (a, io) => workerCommand(a, io, io.signals) },
   { name: 'inspect', doc: INSPECT_DOC, options: INSPECT_OPTIONS, run: inspectCommand },
   { name: 'downstreams', doc: DOWNSTREAMS_DOC, options: DOWNSTREAMS_OPTIONS, run: downstreamsCommand },
   { name: 'requeue', doc: REQUEUE_DOC, options: REQUEUE_OPTIONS, run: requeueCommand },
   { name: 'reconcile', doc: RECONCILE_DOC, options: RECONCILE_OPTIONS, run: reconcileCommand },
   { name: 'repair', doc: REPAIR_DOC, options: REPAIR_OPTIONS, run: repairCommand },
-  { name: 'relay', doc: RELAY_DOC, options: RELAY_OPTIONS, run: (a, io) => relayCommand(a, io) },
+  { name: 'relay', doc: RELAY_DOC, options: RELAY_OPTIONS, run: (a, io) => relayCommand(a, io, io.signals) },
   { name: 'help', doc: HELP_DOC, options: {}, run: (a, io) => helpCommand(a, io) },
 ];
 

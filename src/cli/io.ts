@@ -6,6 +6,8 @@ export interface Io {
   readonly cwd: string;
   /** Whether progress may be drawn in place (standard error is a terminal). */
   readonly isTTY?: boolean;
+  /** Where SIGINT and SIGTERM arrive for the commands that run until stopped (default: the process). */
+  readonly signals?: NodeJS.EventEmitter;
 }
 
 /**
