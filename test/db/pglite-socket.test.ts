@@ -99,6 +99,22 @@ describe('the shared socket of a PGlite data directory', () => {
     await owner.close();
   });
 
+  it('puts the socket in the temp directory when the data directory’s path is too long for one', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'tally-socket-'));
+    temps.push(base);
+    const dir = join(base, 'a-rather-long-directory-name-'.repeat(3), 'data');
+    const owner = await pglite(dir, { share: true });
+    const host = readDataDirHolder(dir)!.socket!;
+    expect(host.startsWith(tmpdir())).toBe(true);
+    expect(statSync(host).mode & 0o777).toBe(0o700);
+    const c = new pg.Client({ host, port: 5432, user: 'postgres', database: 'postgres' });
+    await c.connect();
+    expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    await c.end();
+    await owner.close();
+    expect(() => statSync(host)).toThrow(); // removed with the socket
+  });
+
   it('closes with a connection mid-transaction: it is rolled back, the socket removed, the lock released', async () => {
     const { dir, owner, host, client } = await shared();
     const a = await client();
