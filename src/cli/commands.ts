@@ -33,7 +33,12 @@ export interface CommandEntry {
 export const COMMANDS: readonly CommandEntry[] = [
   { name: 'migrate', doc: MIGRATE_DOC, options: MIGRATE_OPTIONS, run: migrateCommand },
   { name: 'log', doc: LOG_DOC, options: LOG_OPTIONS, run: logCommand },
-  { name: 'worker', doc: WORKER_DOC, options: WORKER_OPTIONS, run: (a, io) => workerCommand(a, io, io.signals) },
+  {
+    name: 'worker',
+    doc: WORKER_DOC,
+    options: WORKER_OPTIONS,
+    run: (a, io) => workerCommand(a, io, io.signals),
+  },
   { name: 'inspect', doc: INSPECT_DOC, options: INSPECT_OPTIONS, run: inspectCommand },
   { name: 'downstreams', doc: DOWNSTREAMS_DOC, options: DOWNSTREAMS_OPTIONS, run: downstreamsCommand },
   { name: 'requeue', doc: REQUEUE_DOC, options: REQUEUE_OPTIONS, run: requeueCommand },
