@@ -61,7 +61,11 @@ export async function repairCommand(args: string[], io: Io): Promise<number> {
     const todo = plan.repairs.filter((r) => accept || !r.missingLog).length;
     if (!json) {
       io.out(formatPlan(plan, { acceptWith: ACCEPT, accepted: accept }));
-      io.err(`repair: applying ${plural(todo, 'repair')}${todo ? ' (a transaction per 1000 rows)' : ''}`);
+      io.err(
+        todo
+          ? `repair: applying ${plural(todo, 'repair')} (a transaction per 1000 rows)`
+          : 'repair: nothing to apply',
+      );
     }
     const progress = progressPrinter(io);
     const result = await applyRepair(entities, plan, {

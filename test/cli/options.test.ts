@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/cli/commands.js';
+import { parseWithTarget } from '../../src/cli/inspect-args.js';
 import type { Io } from '../../src/cli/io.js';
 import { DATABASE_OPTIONS, parseCommand } from '../../src/cli/options.js';
 import { run } from '../../src/cli/run.js';
@@ -18,6 +19,8 @@ describe('the positional DATABASE', () => {
     expect([url['database-url'], url['data-dir']]).toEqual(['postgres://app@db/app', undefined]);
     const dir = parseCommand('migrate', ['./data', '--schema', 'audit'], DATABASE_OPTIONS);
     expect([dir['database-url'], dir['data-dir'], dir.schema]).toEqual([undefined, './data', 'audit']);
+    const inspect = parseWithTarget('inspect', ['key-1', 'postgres://app@db/app'], DATABASE_OPTIONS);
+    expect([inspect.target, inspect.values['database-url']]).toEqual(['key-1', 'postgres://app@db/app']);
     expect(() => parseCommand('migrate', ['./data', '--data-dir', 'x'], DATABASE_OPTIONS)).toThrow(
       /unexpected argument "\.\/data": it would name the database, which --database-url or --data-dir already names/,
     );
