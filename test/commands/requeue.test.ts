@@ -14,7 +14,11 @@ describeEachDialect('commands: deadline, requeue, refused compensation', (fresh)
   afterAll(() => t.close());
 
   it('the budget is a deadline: backoff never passes it, the last attempt at it flags the command', async () => {
-    const fx = await redeemFixture(t.db, 'q_deadline', { deadline: '10s', breaker: false, maxAttempts: 1000 });
+    const fx = await redeemFixture(t.db, 'q_deadline', {
+      deadline: '10s',
+      breaker: false,
+      maxAttempts: 1000,
+    });
     const worker = fx.tally.worker();
     fx.prizes.faults.crashNext = 1000; // C answers 503 to everything: unknown, again and again
     const key = fx.nextKey();
