@@ -1,6 +1,7 @@
 // A's client for B: the idempotency key is created once, at the head, and every retry re-sends the same
 // key and the same body — after a cut connection, a 5xx, a 409 (another attempt in flight) or a 202
-// (outcome not known yet). It stops at a final answer: 200, or a 4xx such as 422.
+// (outcome not known yet), no sooner than B's Retry-After says. It stops at a final answer: 200, or a 4xx
+// such as 422.
 
 export interface RedeemCall {
   key: string;
@@ -19,7 +20,10 @@ export interface Answer {
 
 export interface RetryOptions {
   attempts?: number;
-  /** First pause between tries; doubles, capped at 2 s; a Retry-After header wins if shorter. */
+  /**
+   * First pause between tries; doubles, capped at 2 s. B's Retry-After (the time until the command's next
+   * scheduled attempt) is honoured as a minimum, up to 5 s: knocking sooner cannot change the answer.
+   */
   baseMs?: number;
   timeoutMs?: number;
 }
@@ -63,6 +67,6 @@ export async function redeemWithRetries(
 
 function pause(attempt: number, baseMs: number, retryAfterMs?: number): Promise<void> {
   const backoff = Math.min(2000, baseMs * 2 ** (attempt - 1));
-  const ms = retryAfterMs === undefined ? backoff : Math.min(backoff, retryAfterMs);
+  const ms = retryAfterMs === undefined ? backoff : Math.min(5000, Math.max(backoff, retryAfterMs));
   return new Promise((r) => setTimeout(r, ms));
 }
