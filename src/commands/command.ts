@@ -7,7 +7,7 @@ import { drive } from './drive.js';
 import { getWithFailover } from './failover-submit.js';
 import { normalizeRow, TRANSITIONS } from './machine.js';
 import { type NotifyResult, notify } from './notify.js';
-import { type RequeueOptions, type RequeueResult, requeue, requeueFilter } from './requeue.js';
+import { requeue, requeueFilter } from './requeue.js';
 import type { Definite } from './resolve.js';
 import { type CommandResult, toResult } from './result.js';
 import { alertsSql, type CommandStatus, claimCommandSql, commandByIdSql, commandByKeySql } from './sql.js';
