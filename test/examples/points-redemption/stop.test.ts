@@ -67,9 +67,19 @@ async function expectAllGone(r: Run): Promise<void> {
   expect(existsSync(r.dataDir)).toBe(false);
 }
 
-afterEach(() => {
+afterEach(async () => {
   if (!run) return;
-  if (members(run.npm.pid!).length > 0) process.kill(-run.npm.pid!, 'SIGKILL');
+  // A test that failed half-way: stop the run as a user would, so the janitor can still remove B's
+  // folder (it outlives SIGTERM, not SIGKILL); only what is left after that is killed.
+  const pgid = run.npm.pid!;
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pgid, sig);
+    } catch {} // the group is gone already
+  };
+  signal('SIGTERM');
+  for (const until = Date.now() + 20_000; members(pgid).length > 0 && Date.now() < until; ) await sleep(200);
+  if (members(pgid).length > 0) signal('SIGKILL');
   if (run.dataDir) rmSync(run.dataDir, { recursive: true, force: true });
   run = undefined;
 });
