@@ -17,7 +17,10 @@
 //           (BENCH_CHAIN_NAIVE=0 leaves it out)
 // Load: autocannon, 32 connections, a unique Idempotency-Key per request, users u0 … u255 in turn (each with
 // 10^9 points, qty 1 of 'mug'), BENCH_CHAIN_WARMUP s (3) of warm-up (repeated, up to 5 times, while it
-// got fewer than 200 answers), then BENCH_CHAIN_SECONDS s (15) measured.
+// got fewer than 200 answers), then BENCH_CHAIN_SECONDS s (15) measured. BENCH_CHAIN_ROUNDS (2) rounds in
+// mirrored order — tally, hand, naive, then naive, hand, tally — each phase on a fresh start of its service
+// (B with RESET=1), so a change in the shared machine's other load weighs on both sides alike; each kind's
+// figures are merged (answers over seconds, CPU over answers, p50/p99 the mean of its phases').
 // Per phase: 2xx answers per second, p50/p99 latency, CPU ms per answered request of the service's process,
 // of C's, and of the database's PostgreSQL backends (from /proc; "n/a" when the server is not on this
 // machine). Afterwards every key the load sent (warm-up included) is retried by the client until it has a
@@ -33,6 +36,7 @@ import { backendCpu, cpuSince, dedicatedDatabase, load, masked, PG_URL, round } 
 
 const SECONDS = Number(process.env.BENCH_CHAIN_SECONDS ?? 15);
 const WARMUP = Number(process.env.BENCH_CHAIN_WARMUP ?? 3);
+const ROUNDS = Number(process.env.BENCH_CHAIN_ROUNDS ?? 2);
 const USERS = 256;
 const POINTS = 1_000_000_000;
 const NAIVE = process.env.BENCH_CHAIN_NAIVE !== '0';
@@ -44,6 +48,10 @@ interface Figures {
   p50: number;
   p99: number;
   ok: number;
+  /** Measured seconds. */
+  s: number;
+  /** CPU seconds spent over the measured seconds (null: not measurable), summed when phases are merged. */
+  spent: { service: number | null; c: number | null; pg: number | null; xacts: number };
   other: Record<string, number>;
   serviceCpu: number | null;
   cCpu: number | null;
@@ -126,11 +134,14 @@ async function phase(o: {
       await xacts(o.database),
     ];
     const sub = (a: number | null, b: number | null) => (a === null || b === null ? null : b - a);
+    const spent = { service: sub(svc0, svc1), c: sub(c0, c1), pg: cpuSince(pg0, pg1), xacts: x1 - x0 };
     const figures = {
       perS: run.perS,
       p50: run.p50,
       p99: run.p99,
       ok: run.ok,
+      s: run.s,
+      spent,
       other: run.other,
       serviceCpu: perRequest(sub(svc0, svc1), run.ok),
       cCpu: perRequest(sub(c0, c1), run.ok),
@@ -206,7 +217,7 @@ const admin = new pg.Pool({ connectionString: PG_URL, max: 2 });
 const dbB = await dedicatedDatabase('tally_bench_chain_b');
 const dbHand = await dedicatedDatabase('tally_bench_chain_hand');
 const handPool = new pg.Pool({ connectionString: dbHand.url, max: 1 });
-const results: Record<string, Figures> = {};
+const results: Record<string, Figures[]> = {};
 try {
   log(`server ${(await admin.query('SHOW server_version')).rows[0].server_version}; B and hand: pools of 8`);
   const pointsOfB = async (b: Proc) => {
@@ -214,24 +225,25 @@ try {
     for (let i = 0; i < USERS; i++) sum += (await json(`${b.url}/accounts/u${i}`)).points;
     return sum;
   };
-  results.tally = await phase({
-    label: 'tally',
-    database: 'tally_bench_chain_b',
-    path: '/redemptions',
-    keyed: true,
-    start: (port, cUrl) =>
-      startProc(
-        'B',
-        'examples/points-redemption/b/server.ts',
-        { DATABASE_URL: dbB.url, C_URL: cUrl, RESET: '1' },
-        { port, nodeArgs: PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : [] },
-      ),
-    async setUp(b) {
-      for (let i = 0; i < USERS; i++)
-        await json(`${b.url}/admin/accounts`, { user: `u${i}`, points: POINTS });
-    },
-    pointsLeft: pointsOfB,
-  });
+  const tally = () =>
+    phase({
+      label: 'tally',
+      database: 'tally_bench_chain_b',
+      path: '/redemptions',
+      keyed: true,
+      start: (port, cUrl) =>
+        startProc(
+          'B',
+          'examples/points-redemption/b/server.ts',
+          { DATABASE_URL: dbB.url, C_URL: cUrl, RESET: '1' },
+          { port, nodeArgs: PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : [] },
+        ),
+      async setUp(b) {
+        for (let i = 0; i < USERS; i++)
+          await json(`${b.url}/admin/accounts`, { user: `u${i}`, points: POINTS });
+      },
+      pointsLeft: pointsOfB,
+    });
   const hand = (port: number, cUrl: string) =>
     startProc(
       'hand',
@@ -241,16 +253,17 @@ try {
     );
   const sumOf = (table: string) => async () =>
     Number((await handPool.query(`SELECT sum(points)::bigint AS s FROM ${table}`)).rows[0].s);
-  results.hand = await phase({
-    label: 'hand',
-    database: 'tally_bench_chain_hand',
-    path: '/redemptions',
-    keyed: true,
-    start: hand,
-    pointsLeft: sumOf('hand.accounts'),
-  });
-  if (NAIVE)
-    results.naive = await phase({
+  const handPhase = () =>
+    phase({
+      label: 'hand',
+      database: 'tally_bench_chain_hand',
+      path: '/redemptions',
+      keyed: true,
+      start: hand,
+      pointsLeft: sumOf('hand.accounts'),
+    });
+  const naive = () =>
+    phase({
       label: 'naive',
       database: 'tally_bench_chain_hand',
       path: '/naive/redemptions',
@@ -258,6 +271,16 @@ try {
       start: hand,
       pointsLeft: sumOf('hand.naive_accounts'),
     });
+  // Rounds in mirrored order (tally, hand, naive, then naive, hand, tally, ...), so a change in the machine's
+  // other load during the run weighs on both sides alike.
+  const phases = { tally, hand: handPhase, ...(NAIVE ? { naive } : {}) };
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = Object.entries(phases);
+    for (const [name, run] of r % 2 === 0 ? order : order.reverse()) {
+      const f = await run();
+      results[name] = [...(results[name] ?? []), f];
+    }
+  }
 } finally {
   await handPool.end();
   await dbB.drop();
@@ -265,9 +288,35 @@ try {
   await admin.end();
 }
 
-const t = results.tally!;
-const h = results.hand!;
-const n = results.naive;
+/** Phases of one kind merged: answers over seconds, CPU over answers, latencies averaged. */
+function merged(fs: Figures[] | undefined): Figures | undefined {
+  if (!fs) return undefined;
+  const ok = fs.reduce((a, f) => a + f.ok, 0);
+  const s = fs.reduce((a, f) => a + f.s, 0);
+  const total = (k: 'service' | 'c' | 'pg') =>
+    fs.some((f) => f.spent[k] === null) ? null : fs.reduce((a, f) => a + f.spent[k]!, 0);
+  const mean = (k: 'p50' | 'p99') => round(fs.reduce((a, f) => a + f[k], 0) / fs.length, 1);
+  const spent = { service: total('service'), c: total('c'), pg: total('pg'), xacts: 0 };
+  spent.xacts = fs.reduce((a, f) => a + f.spent.xacts, 0);
+  return {
+    perS: ok / s,
+    p50: mean('p50'),
+    p99: mean('p99'),
+    ok,
+    s,
+    spent,
+    other: {},
+    serviceCpu: perRequest(spent.service, ok),
+    cCpu: perRequest(spent.c, ok),
+    pgCpu: perRequest(spent.pg, ok),
+    xacts: ok ? spent.xacts / ok : 0,
+    check: fs.map((f) => f.check).join('; '),
+    once: fs.every((f) => f.once),
+  };
+}
+const t = merged(results.tally)!;
+const h = merged(results.hand)!;
+const n = merged(results.naive);
 const ratio = t.perS / h.perS;
 // What the ratio would be if each side were limited only by the CPU its service and its database spend per
 // request (less sensitive than req/s to what else runs on a shared machine).
@@ -276,7 +325,7 @@ const cpuRatio = spent(t) && spent(h) ? spent(h)! / spent(t)! : null;
 log('');
 log('| phase | req/s | p50 | p99 | service CPU/req | PostgreSQL CPU/req | C CPU/req | PG transactions/req |');
 log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-for (const [name, f] of Object.entries(results))
+for (const [name, f] of Object.entries({ tally: t, hand: h, ...(n ? { naive: n } : {}) }))
   log(
     `| ${name} | ${f.perS.toFixed(0)} | ${f.p50} ms | ${f.p99} ms | ${ms(f.serviceCpu)} | ${ms(f.pgCpu)} | ` +
       `${ms(f.cCpu)} | ~${f.xacts.toFixed(1)} |`,
