@@ -1,7 +1,6 @@
 // B's database: embedded PGlite in a data directory by default, PostgreSQL when DATABASE_URL is set.
 // Both keep their data across restarts (B is killed and restarted in the chain's tests).
 import { mkdirSync } from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { type Executor, pglite, postgres } from 'tally';
 
@@ -17,7 +16,10 @@ export async function openDb(o: { url?: string; dataDir: string }): Promise<{ db
     return { db: postgres(pool), label: `PostgreSQL ${redact(o.url)}` };
   }
   mkdirSync(o.dataDir, { recursive: true });
-  return { db: pglite(await PGlite.create(o.dataDir)), label: `PGlite in ${o.dataDir}` };
+  // B owns the directory (a second process is refused) and shares it over a local socket, so an operator's
+  // `tally downstreams` / `tally requeue` / `tally inspect --data-dir <dir>` reach it while B runs.
+  const db = await pglite(o.dataDir, { share: true });
+  return { db, label: `PGlite in ${o.dataDir} (shared with the tally CLI through its socket)` };
 }
 
 function redact(url: string): string {

@@ -149,7 +149,7 @@ describe.skipIf(databaseUrlUnanswered)('points redemption A → B → C over HTT
 
   it('64 concurrent identical requests make one effect, and all 64 get the same answer', async () => {
     await t.faults({ delayMs: 300 }); // C is slow: the requests overlap
-    const call = { key: t.key('burst'), user: 'alice', prize: 'lamp', qty: 1 };
+    const call = { key: t.key('burst'), user: 'alice', prize: 'sticker', qty: 1 };
     const before = (await t.c()).effects;
     const answers = await Promise.all(Array.from({ length: 64 }, () => t.viaA(call)));
     const bodies = new Set(answers.map((a) => JSON.stringify([a.status, a.body])));
