@@ -4,8 +4,8 @@ import { gate, recordReach, unreachableAnswer, wakePaused } from './breaker.js';
 import { asStored } from './canonical.js';
 import { type CommandRuntime, describeError, inCommandScope, stepContext } from './context.js';
 import type { Outcome, QueryAnswer, Reply, ResolvedStep } from './definition.js';
-import type { Plan } from './drive.js';
 import { ACTIVE, Draft, lockRow } from './machine.js';
+import type { Plan } from './plan.js';
 import { applyOutcome, type Definite, isDefinite, normalizeCall, readCall, resolveCall } from './resolve.js';
 import { type CallRow, insertAlertSql, insertCallSql, markCallSql } from './sql.js';
 

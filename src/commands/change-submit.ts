@@ -9,7 +9,7 @@ import type { CommandFailure } from './definition.js';
 import { ACTIVE, normalizeRow } from './machine.js';
 import { type CommandResult, toResult } from './result.js';
 import { recordedRequest } from './sql.js';
-import type { Prepared } from './submit.js';
+import type { Prepared } from './submit-primary.js';
 
 /**
  * Submits a change command as (part of) one statement (decisions 0025, 0026). Everything unusual goes

@@ -6,8 +6,8 @@ import type { Executor } from '../db/types.js';
 import { TallyError } from '../errors.js';
 import { asStored, plainDecimal } from './canonical.js';
 import type { ChangeBatchOptions, ResolvedBatch } from './change-batch.js';
-import type { StepContext } from './definition.js';
 import { hashOf } from './sql.js';
+import type { StepContext } from './step-types.js';
 
 /** A value fixed in the declaration, or computed from the command's recorded input. */
 export type FromInput<I, T> = T | ((input: I) => T);

@@ -1,8 +1,10 @@
-import type { Executor } from '../db/types.js';
 import { TallyError } from '../errors.js';
 import { type ChangeCommandDefinition, type CompiledChange, changeStep, compileChange } from './change.js';
 import { type FailoverOptions, type ResolvedFailover, resolveFailover } from './failover.js';
 import { type InputSchema, type InputValidator, resolveInputSchema } from './input-schema.js';
+import type { StepContext } from './step-types.js';
+
+export type { CommandFailure, StepContext } from './step-types.js';
 
 /** What a downstream answer means. Only `success` and `failure` end a call; `unknown` is a state. */
 export type Outcome<V = unknown> =
@@ -23,39 +25,6 @@ export type QueryAnswer<V = unknown> =
 
 /** What `send` produced: its value, or what it threw. */
 export type Reply<R = unknown> = { ok: true; value: R } | { ok: false; error: unknown };
-
-/** The context a local step, a call's request builder and the compensation run with. */
-export interface StepContext<I = unknown> {
-  readonly id: string;
-  readonly type: string;
-  readonly key: string;
-  readonly principal: string;
-  /** The input recorded at the first submit (a retry's input is never used). */
-  readonly input: I;
-  /** The step's transaction; it holds the command's row lock. */
-  readonly tx: Executor;
-  /** Spread into entity writes: `points.update({ key, set, ...ctx.write })` joins the step's transaction. */
-  readonly write: { tx: Executor; commandId: string; actor: string; requestId: string };
-  /** The injected clock, read once when the step began. */
-  readonly now: Date;
-  /** Recorded decisions so far (by name). */
-  readonly decisions: Readonly<Record<string, unknown>>;
-  /** Outputs of completed steps (a call's output is its success value). */
-  readonly outputs: Readonly<Record<string, unknown>>;
-  /** The definite failure being compensated (only in `compensate`). */
-  readonly failure: CommandFailure | null;
-  /** Evaluates a check once and records its answer; on every later run returns the recorded answer. */
-  decide<T>(name: string, check: () => T | Promise<T>): Promise<T>;
-  /** Ends the command as a definite failure: this step's effects are rolled back, earlier ones compensated. */
-  fail(reason: string, details?: Record<string, unknown>): never;
-}
-
-export interface CommandFailure {
-  step: string;
-  reason: string;
-  details?: Record<string, unknown>;
-  compensated?: boolean;
-}
 
 /** A step that changes local state in one transaction holding the command's row lock. */
 export interface LocalStep<I = any> {

@@ -4,22 +4,8 @@ import { performCall, planCall } from './call.js';
 import { asStored } from './canonical.js';
 import { type CommandRuntime, describeError, inCommandScope, StepFailure, stepContext } from './context.js';
 import { ACTIVE, CommandMoved, Draft, lockRow } from './machine.js';
-import type { CallRow, CommandRow } from './sql.js';
-
-/** What the next locked transaction left to do. */
-export type Plan =
-  | { kind: 'stop'; row: CommandRow }
-  | { kind: 'again' }
-  | {
-      kind: 'io';
-      what: 'send' | 'query';
-      step: string;
-      attempt: number;
-      /** The stored call (request and downstream key), as read under the lock that recorded the I/O. */
-      call: CallRow;
-      /** This call is its downstream's breaker probe (the breaker is open). */
-      probe: boolean;
-    };
+import type { Plan } from './plan.js';
+import type { CommandRow } from './sql.js';
 
 /**
  * Drives a command the caller holds the lease of as far as it can go now: each step in its own

@@ -7,7 +7,7 @@ import { insertIntakeSql } from './intake-sql.js';
 import { normalizeRow } from './machine.js';
 import { type CommandResult, toResult } from './result.js';
 import { commandByKeySql, recordedRequest } from './sql.js';
-import { type Prepared, submitPrimary } from './submit.js';
+import { type Prepared, submitPrimary } from './submit-primary.js';
 import { isUnreachable } from './unreachable.js';
 
 /** The primary could not be asked: the command's outcome is unknown, retry later. */

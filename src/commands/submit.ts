@@ -1,21 +1,11 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { TallyError } from '../errors.js';
-import { knownProbeAt } from './breaker.js';
 import { asStored, checkIdempotencyKey, checkPrincipal, fingerprintOf } from './canonical.js';
 import { submitChange } from './change-submit.js';
 import type { CommandRuntime } from './context.js';
-import { drive } from './drive.js';
 import { submitWithFailover } from './failover-submit.js';
 import { checkInput } from './input-schema.js';
-import { ACTIVE, normalizeRow } from './machine.js';
-import { type CommandResult, toResult } from './result.js';
-import {
-  type CommandRow,
-  claimCommandSql,
-  commandByKeySql,
-  insertCommandSql,
-  recordedRequest,
-} from './sql.js';
+import type { CommandResult } from './result.js';
+import { type Prepared, submitPrimary, withRetryAfter } from './submit-primary.js';
 
 export interface SubmitInput<I> {
   /** The idempotency key the head of the chain created. */
@@ -23,15 +13,6 @@ export interface SubmitInput<I> {
   /** Who owns the key (the authenticated user or client). Keys are scoped by it. */
   principal: string;
   input: I;
-}
-
-/** A submit's arguments, checked and fingerprinted. */
-export interface Prepared {
-  key: string;
-  principal: string;
-  input: unknown;
-  fingerprint: string;
-  canonical: string;
 }
 
 /**
@@ -67,94 +48,6 @@ async function prepare<I>(rt: CommandRuntime, args: SubmitInput<I>): Promise<Pre
     );
   }
   return { key, principal, input, fingerprint, canonical };
-}
-
-/**
- * The submit on the primary store. `onRecorded` is called once the primary has answered for the key
- * (inserted it, or shown it exists): from then on the key certainly lives there.
- */
-export async function submitPrimary(
-  rt: CommandRuntime,
-  p: Prepared,
-  onRecorded: (id: string | undefined) => void = () => {},
-): Promise<CommandResult> {
-  const { config, spec } = rt;
-  const { key, principal, fingerprint } = p;
-  const owner = `submit:${config.ids()}`;
-  const now = config.clock();
-  const [inserted] = await config.db.query(
-    insertCommandSql(
-      config.s,
-      {
-        ...recordedRequest(spec.name, p, config.ids(), now),
-        owner,
-        leaseUntil: new Date(now.getTime() + spec.leaseMs),
-      },
-      config.db.dialect === 'postgres',
-    ),
-  );
-  onRecorded(inserted ? String(inserted.id) : undefined);
-  if (inserted) return toResult(await drive(rt, String(inserted.id), owner, normalizeRow(inserted)), false);
-
-  const deadline = Date.now() + spec.waitMs;
-  for (;;) {
-    const [found] = await config.db.query(commandByKeySql(config.s, spec.name, principal, key));
-    if (!found)
-      throw new TallyError('COMMAND_NOT_FOUND', `command ${spec.name}: the key's record disappeared`);
-    const row = normalizeRow(found);
-    onRecorded(row.id);
-    if (row.fingerprint !== fingerprint) {
-      throw new TallyError(
-        'IDEMPOTENCY_KEY_REUSED',
-        `command ${spec.name}: this idempotency key was first used with different key parameters; use a new key for a new request`,
-        { details: { commandId: row.id } },
-      );
-    }
-    if (!ACTIVE.has(row.status)) return toResult(row, true);
-    const t = config.clock();
-    // A retry runs the next attempt only when the schedule says it is due; before that it answers the
-    // recorded state. Attempts are spent by the schedule, never by how often clients knock.
-    if (!inFlight(row, t) && row.next_at.getTime() > t.getTime()) return waiting(rt, row);
-    const [claimed] = await config.db.query(
-      claimCommandSql(config.s, row.id, owner, t, new Date(t.getTime() + spec.leaseMs), true),
-    );
-    if (claimed) return toResult(await drive(rt, row.id, owner), true);
-    const left = deadline - Date.now();
-    if (left <= 0) {
-      // It may have finished (or been rescheduled) between the read and the claim: answer that if so.
-      const [latest] = await config.db.query(commandByKeySql(config.s, spec.name, principal, key));
-      const now = latest ? normalizeRow(latest) : null;
-      if (now && !ACTIVE.has(now.status)) return toResult(now, true);
-      if (now && !inFlight(now, config.clock())) return waiting(rt, now);
-      throw new TallyError(
-        'COMMAND_IN_FLIGHT',
-        `command ${spec.name}: another attempt with this idempotency key is in progress; retry later`,
-        { details: { commandId: row.id } },
-      );
-    }
-    await sleep(Math.min(25, left));
-  }
-}
-
-function inFlight(row: CommandRow, now: Date): boolean {
-  return row.lease_owner !== null && row.lease_until !== null && row.lease_until.getTime() > now.getTime();
-}
-
-/** The recorded state of a command waiting for its next attempt, with when that attempt is due. */
-function waiting(rt: CommandRuntime, row: CommandRow): CommandResult {
-  return withRetryAfter(rt, toResult(row, true));
-}
-
-/**
- * Sets `retryAfterMs` on a result that is still open: the time until its next scheduled attempt (for a
- * command paused behind a breaker, until the breaker's next probe).
- */
-export function withRetryAfter(rt: CommandRuntime, r: CommandResult): CommandResult {
-  if (r.nextAttemptAt === null) return r;
-  // A paused command's own next_at is its deadline: the breaker's next probe is the useful time.
-  const at = r.pausedOn ? knownProbeAt(rt.config, r.pausedOn) : r.nextAttemptAt;
-  if (at === null) return r;
-  return { ...r, retryAfterMs: Math.max(0, at.getTime() - rt.config.clock().getTime()) };
 }
 
 function paramsOf<I>(name: string, fingerprint: (input: I) => unknown, input: unknown): unknown {
