@@ -98,7 +98,10 @@ describeEachDialect('before images stored as the changed fields only', (fresh) =
       );
     await t.db.exec(entry(1, row('active', 0), row('frozen', 1), 'NULL::bytea'));
     const tally = await createTally({ db: t.db });
-    expect(await tally.migrate()).toMatchObject({ from: 5, applied: [6] });
+    expect(await tally.migrate()).toMatchObject({
+      from: 5,
+      applied: migrations.filter((m) => m.version > 5).map((m) => m.version), // 6 and every later one
+    });
     const e = tally.entity('bd_old', { table: 'bd_old', states: RESOURCE_STATES });
     expect((await e.verify(1)).problems).toEqual([]);
     await e.transition({ key: 1, to: 'active', actor: 'ops' });
