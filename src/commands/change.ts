@@ -244,7 +244,13 @@ function resolveBatch(name: string, b: ChangeBatchOptions | false | undefined): 
 /** Checks the declared columns against the table (first use), and builds the step statement. */
 async function planChange(name: string, c: CompiledChange, db: Executor): Promise<ChangePlan> {
   const rt = c.entity.runtime;
-  const shape = await rt.shape(db);
+  // The declared columns: one the cached shape lacks (added since the entity's first use) reads the table again.
+  const declared = [
+    ...c.add.map((x) => x.column),
+    ...c.set.map((x) => x.column),
+    ...c.guard.map((x) => x.column),
+  ];
+  const shape = await rt.shape(db, declared);
   const typeOf = (column: string, what: string) => {
     const t = shape.columns.get(column);
     if (t === undefined) {
