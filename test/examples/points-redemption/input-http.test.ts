@@ -1,6 +1,7 @@
 // Issue 21 through B's HTTP API: what the page's `min=1` did not enforce, B's schema does. Each bad
 // request is 400 problem+json naming the failing field, and nothing is recorded or deducted.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { databaseUrlUnanswered } from '../../support/databases.js';
 import { ChainUnderTest, http } from './support.js';
 
 let t: ChainUnderTest;
@@ -13,7 +14,8 @@ afterAll(async () => {
   await t?.chain.stop();
 });
 
-describe('points redemption: B refuses bad input over HTTP', () => {
+// B runs on DATABASE_URL when it is set: one that does not answer skips this, as the other suites do.
+describe.skipIf(databaseUrlUnanswered)('points redemption: B refuses bad input over HTTP', () => {
   it('quantity -50, 0, -5, 1.5, 2147483648 and a missing prize: 400 with the path, nothing recorded', async () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ prize: 'mug', qty: -50 }, '$.qty'],
