@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TallyError } from '../errors.js';
-import { knownProbeAt } from './breaker.js';
 import type { CommandRuntime } from './context.js';
 import { drive } from './drive.js';
 import { ACTIVE, normalizeRow } from './machine.js';
@@ -69,7 +68,7 @@ export async function submitPrimary(
     const t = config.clock();
     // A retry runs the next attempt only when the schedule says it is due; before that it answers the
     // recorded state. Attempts are spent by the schedule, never by how often clients knock.
-    if (!inFlight(row, t) && row.next_at.getTime() > t.getTime()) return waiting(rt, row);
+    if (!inFlight(row, t) && row.next_at.getTime() > t.getTime()) return toResult(row, true); // not due: the recorded state
     const [claimed] = await config.db.query(
       claimCommandSql(config.s, row.id, owner, t, new Date(t.getTime() + spec.leaseMs), true),
     );
@@ -80,7 +79,7 @@ export async function submitPrimary(
       const [latest] = await config.db.query(commandByKeySql(config.s, spec.name, principal, key));
       const now = latest ? normalizeRow(latest) : null;
       if (now && !ACTIVE.has(now.status)) return toResult(now, true);
-      if (now && !inFlight(now, config.clock())) return waiting(rt, now);
+      if (now && !inFlight(now, config.clock())) return toResult(now, true);
       throw new TallyError(
         'COMMAND_IN_FLIGHT',
         `command ${spec.name}: another attempt with this idempotency key is in progress; retry later`,
@@ -93,21 +92,4 @@ export async function submitPrimary(
 
 function inFlight(row: CommandRow, now: Date): boolean {
   return row.lease_owner !== null && row.lease_until !== null && row.lease_until.getTime() > now.getTime();
-}
-
-/** The recorded state of a command waiting for its next attempt, with when that attempt is due. */
-function waiting(rt: CommandRuntime, row: CommandRow): CommandResult {
-  return withRetryAfter(rt, toResult(row, true));
-}
-
-/**
- * Sets `retryAfterMs` on a result that is still open: the time until its next scheduled attempt (for a
- * command paused behind a breaker, until the breaker's next probe).
- */
-export function withRetryAfter(rt: CommandRuntime, r: CommandResult): CommandResult {
-  if (r.nextAttemptAt === null) return r;
-  // A paused command's own next_at is its deadline: the breaker's next probe is the useful time.
-  const at = r.pausedOn ? knownProbeAt(rt.config, r.pausedOn) : r.nextAttemptAt;
-  if (at === null) return r;
-  return { ...r, retryAfterMs: Math.max(0, at.getTime() - rt.config.clock().getTime()) };
 }

@@ -1,11 +1,12 @@
 import { TallyError } from '../errors.js';
+import { knownProbeAt } from './breaker.js';
 import { asStored, checkIdempotencyKey, checkPrincipal, fingerprintOf } from './canonical.js';
 import { submitChange } from './change-submit.js';
 import type { CommandRuntime } from './context.js';
 import { submitWithFailover } from './failover-submit.js';
 import { checkInput } from './input-schema.js';
 import type { CommandResult } from './result.js';
-import { type Prepared, submitPrimary, withRetryAfter } from './submit-primary.js';
+import { type Prepared, submitPrimary } from './submit-primary.js';
 
 export interface SubmitInput<I> {
   /** The idempotency key the head of the chain created. */
@@ -23,9 +24,12 @@ export interface SubmitInput<I> {
 export async function submit<I>(rt: CommandRuntime, args: SubmitInput<I>): Promise<CommandResult> {
   const p = await prepare(rt, args);
   const f = rt.spec.failover;
-  if (f) return submitWithFailover(rt, f, p);
   const change = rt.spec.change;
-  const r = await (change ? submitChange(rt, change, p, () => submitPrimary(rt, p)) : submitPrimary(rt, p));
+  const r = await (f
+    ? submitWithFailover(rt, f, p)
+    : change
+      ? submitChange(rt, change, p, () => submitPrimary(rt, p))
+      : submitPrimary(rt, p));
   return withRetryAfter(rt, r);
 }
 
@@ -58,4 +62,16 @@ function paramsOf<I>(name: string, fingerprint: (input: I) => unknown, input: un
       cause: err,
     });
   }
+}
+
+/**
+ * Sets `retryAfterMs` on a result that is still open: the time until its next scheduled attempt (for a
+ * command paused behind a breaker, until the breaker's next probe).
+ */
+function withRetryAfter(rt: CommandRuntime, r: CommandResult): CommandResult {
+  if (r.nextAttemptAt === null) return r;
+  // A paused command's own next_at is its deadline: the breaker's next probe is the useful time.
+  const at = r.pausedOn ? knownProbeAt(rt.config, r.pausedOn) : r.nextAttemptAt;
+  if (at === null) return r;
+  return { ...r, retryAfterMs: Math.max(0, at.getTime() - rt.config.clock().getTime()) };
 }
