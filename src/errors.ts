@@ -76,6 +76,13 @@ export const ErrorCodes = {
   DOWNSTREAM_ERROR: 'DOWNSTREAM_ERROR',
   DRIVER_MISSING: 'DRIVER_MISSING',
   DATA_DIR_LOCKED: 'DATA_DIR_LOCKED',
+  // What the HTTP framework refused before a route ran, and a route's own unexpected error (src/http/)
+  MALFORMED_BODY: 'MALFORMED_BODY',
+  BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  INVALID_REQUEST: 'INVALID_REQUEST',
+  ROUTE_NOT_FOUND: 'ROUTE_NOT_FOUND',
+  INTERNAL_ERROR: 'INTERNAL_ERROR',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

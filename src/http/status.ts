@@ -25,6 +25,12 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.f
   INVALID_RECONCILE_OPTIONS: 400,
   INVALID_COMPARE_OPTIONS: 400,
   MISSING_REASON: 400,
+  // The HTTP request as the framework read it (src/http/framework-error.ts)
+  MALFORMED_BODY: 400,
+  INVALID_REQUEST: 400, // a route's schema refused it; also any other 4xx the framework chose (kept)
+  BODY_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  ROUTE_NOT_FOUND: 404,
   INVALID_PRINCIPAL: 401,
   NOT_FOUND: 404,
   JOB_NOT_FOUND: 404,
@@ -53,6 +59,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.f
   // A downstream service Tally called answered with an error
   DOWNSTREAM_ERROR: 502,
   // The server's own configuration, declarations or data
+  INTERNAL_ERROR: 500, // a route or hook threw something that is not a TallyError: no details sent
   INVALID_CONFIG: 500,
   INVALID_IDENTIFIER: 500,
   INVALID_ENTITY: 500,
