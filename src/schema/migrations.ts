@@ -263,6 +263,25 @@ CREATE TABLE ${s}.downstreams (
 COMMENT ON TABLE ${s}.downstreams IS 'Tally breakers: per downstream, consecutive unreachable calls, and while open when the next probe is due';
 `,
   },
+  {
+    version: 8,
+    name: 'alerts resolved by a person; calls the commands reconciler has settled',
+    // resolved_status: the command's status when a person resolved the alert; the commands reconciler
+    // does not raise the same mismatch again while the command is still in it (decision 0058).
+    // reconciled_at: set once a finished command's call agreed with the downstream; a round reads only
+    // calls without it, through a partial index that holds just those (decision 0058). Migrations run in
+    // a transaction, so the index is built with a plain CREATE INDEX (it blocks writes to command_calls
+    // while it is built). On a large table a DBA can run the last two statements first by hand, the index
+    // CREATE INDEX CONCURRENTLY: both are IF NOT EXISTS, so the migration then finds them done.
+    sql: (s) => `
+ALTER TABLE ${s}.command_alerts ADD COLUMN resolved_by text, ADD COLUMN resolved_reason text,
+  ADD COLUMN resolved_status text;
+CREATE INDEX command_alerts_by_command ON ${s}.command_alerts (command_id, kind, id);
+ALTER TABLE ${s}.command_calls ADD COLUMN IF NOT EXISTS reconciled_at timestamptz;
+CREATE INDEX IF NOT EXISTS command_calls_unreconciled ON ${s}.command_calls (downstream_key)
+  WHERE reconciled_at IS NULL;
+`,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;
