@@ -76,6 +76,7 @@ export const ErrorCodes = {
   DOWNSTREAM_ERROR: 'DOWNSTREAM_ERROR',
   DRIVER_MISSING: 'DRIVER_MISSING',
   DATA_DIR_LOCKED: 'DATA_DIR_LOCKED',
+  INVALID_EVIDENCE: 'INVALID_EVIDENCE',
   // What the HTTP framework refused before a route ran, and a route's own unexpected error (src/http/)
   MALFORMED_BODY: 'MALFORMED_BODY',
   BODY_TOO_LARGE: 'BODY_TOO_LARGE',

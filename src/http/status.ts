@@ -25,6 +25,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.f
   INVALID_RECONCILE_OPTIONS: 400,
   INVALID_COMPARE_OPTIONS: 400,
   MISSING_REASON: 400,
+  INVALID_EVIDENCE: 400, // a malformed log row, tree size or index, checkpoint field or stored tree state
   // The HTTP request as the framework read it (src/http/framework-error.ts)
   MALFORMED_BODY: 400,
   INVALID_REQUEST: 400, // a route's schema refused it; also any other 4xx the framework chose (kept)
