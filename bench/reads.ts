@@ -13,7 +13,8 @@ import { createReadRouter, type ReadRouter } from '../src/reads/router.js';
 import { forcePrimary } from '../src/reads/scope.js';
 import type { CausalToken } from '../src/reads/token.js';
 
-const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+// The primary is scripts/replica.sh's own (it never makes a replica of the machine's server).
+const PG_URL = process.env.REPLICA_PRIMARY_URL ?? 'postgres://postgres@127.0.0.1:5436/postgres';
 const PORT = process.env.BENCH_REPLICA_PORT ?? '5435';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const USERS = 1000;
@@ -62,11 +63,12 @@ async function admin(sql: string): Promise<void> {
   }
 }
 
-function replica(cmd: string): void {
-  execFileSync(SCRIPT, [cmd], {
+function replica(cmd: string): string {
+  return execFileSync(SCRIPT, [cmd], {
     env: { ...process.env, REPLICA_PORT: PORT, REPLICA_APPLY_DELAY: DELAY },
-    stdio: 'inherit',
-  });
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+  }).trim();
 }
 
 async function workload(mode: Mode, router: ReadRouter, seed: number, seconds = SECONDS): Promise<Result> {
@@ -122,6 +124,8 @@ async function main(): Promise<void> {
   console.log(
     `reads: ${USERS} users, mean gap ${MEAN_GAP_MS} ms, ${WRITE_SHARE * 100}% writes, replica ${DELAY} behind, ${SECONDS} s per mode`,
   );
+  // A primary the script starts for this run is stopped again at the end; one already running stays.
+  const primaryWasRunning = replica('primary-status') === 'running';
   replica('start');
   await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
   await admin(`CREATE DATABASE ${DB}`);
@@ -176,6 +180,7 @@ async function main(): Promise<void> {
     await primary.end();
     await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
     replica('destroy');
+    if (!primaryWasRunning) replica('down');
   }
   const by = (m: Mode) => results.find((r) => r.mode === m)!;
   const share = (m: Mode) => Math.round((by(m).replicaReads / by(m).reads) * 1000) / 1000;

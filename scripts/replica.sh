@@ -1,36 +1,48 @@
 #!/usr/bin/env bash
-# A second PostgreSQL as a streaming replica of the local primary, for the read-routing tests and the
-# reads benchmark (MISSION §3, the ghost read). The replica applies commits late on purpose
-# (recovery_min_apply_delay) so a read after a write hits a stale replica deterministically.
+# A PostgreSQL primary and streaming replicas of it, all of the script's own, in a temporary folder, for the
+# read-routing tests and the reads benchmark (MISSION §3, the ghost read). The replicas apply commits late on
+# purpose (recovery_min_apply_delay) so a read after a write hits a stale replica deterministically.
 #
-#   scripts/replica.sh start      create (pg_basebackup) if needed, start, wait until it streams
-#   scripts/replica.sh catch-up   wait until it has replayed what the primary had written (after a long stop)
-#   scripts/replica.sh stop       clean shutdown; keeps the data directory and the slot (fast restart)
-#   scripts/replica.sh kill       crash it (immediate shutdown: clients are cut off mid-query)
-#   scripts/replica.sh restart    start again after stop/kill (same as start when already down)
+# It never touches a server it did not start: the machine's PostgreSQL (5432) is left exactly as it was.
+# The script's primary is initdb'd into $TALLY_PG_DIR/primary-$PRIMARY_PORT, each replica is a
+# pg_basebackup of it in $TALLY_PG_DIR/replica-$REPLICA_PORT, and every server is stopped by its own pid
+# (the one its data directory's postmaster.pid names, checked against the process's command line).
+#
+#   scripts/replica.sh start      start the primary (initdb on first use), create the replica if needed,
+#                                 start it and wait until it streams
+#   scripts/replica.sh catch-up   wait until the replica has replayed what the primary had written
+#   scripts/replica.sh stop       clean shutdown of the replica; keeps its data directory and slot
+#   scripts/replica.sh kill       crash the replica (immediate shutdown: clients are cut off mid-query)
+#   scripts/replica.sh restart    start the replica again after stop/kill (same as start when it is down)
 #   scripts/replica.sh set-delay MS   change the apply delay of the running replica (reload, no restart)
 #   scripts/replica.sh status     "running <replay lsn>" or "stopped"
-#   scripts/replica.sh destroy    kill, remove the data directory and drop the primary's slot for it
+#   scripts/replica.sh destroy    kill the replica, remove its data directory, drop its slot
+#   scripts/replica.sh down       stop every replica in $TALLY_PG_DIR, then the primary (data kept)
+#   scripts/replica.sh purge      down, then remove $TALLY_PG_DIR
+#   scripts/replica.sh primary-status   "running" or "stopped"
 #
 # Environment (all optional):
-#   PRIMARY_HOST=127.0.0.1 PRIMARY_PORT=5432 PRIMARY_USER=postgres   the primary (trust auth)
+#   TALLY_PG_DIR=/tmp/tally-pg           where the script's servers live
+#   PRIMARY_PORT=5436                    the script's primary (127.0.0.1, trust, user postgres)
 #   REPLICA_PORT=5433                    the replica's port; several replicas differ by port
-#   REPLICA_DIR=/var/lib/postgresql/tally-replica-$REPLICA_PORT
+#   REPLICA_DIR=$TALLY_PG_DIR/replica-$REPLICA_PORT
 #   REPLICA_APPLY_DELAY=500ms            recovery_min_apply_delay
 #   REPLICA_SLOT=tally_replica_$REPLICA_PORT
-#   PG_BIN                               default: /usr/lib/postgresql/<primary major>/bin
+#   PG_BIN                               default: the newest /usr/lib/postgresql/<major>/bin
 #
-# Safe to repeat: start on a running replica only re-applies the delay; a replica whose data directory
-# is gone is rebuilt from scratch, re-using or re-creating its replication slot. The primary is made
-# ready idempotently (wal_level, max_wal_senders, a pg_hba replication entry) on a brand-new machine.
+# Safe to repeat: start on a running replica only re-applies the delay; a replica whose data directory is
+# gone (or whose slot is) is rebuilt from scratch.
 set -euo pipefail
 
 CMD="${1:-}"
-PRIMARY_HOST="${PRIMARY_HOST:-127.0.0.1}"
-PRIMARY_PORT="${PRIMARY_PORT:-5432}"
-PRIMARY_USER="${PRIMARY_USER:-postgres}"
+TALLY_PG_DIR="${TALLY_PG_DIR:-/tmp/tally-pg}"
+PRIMARY_HOST=127.0.0.1
+PRIMARY_PORT="${PRIMARY_PORT:-5436}"
+PRIMARY_USER=postgres
+PRIMARY_DIR="$TALLY_PG_DIR/primary-$PRIMARY_PORT"
+PRIMARY_LOG="$PRIMARY_DIR.log"
 REPLICA_PORT="${REPLICA_PORT:-5433}"
-REPLICA_DIR="${REPLICA_DIR:-/var/lib/postgresql/tally-replica-$REPLICA_PORT}"
+REPLICA_DIR="${REPLICA_DIR:-$TALLY_PG_DIR/replica-$REPLICA_PORT}"
 REPLICA_LOG="${REPLICA_LOG:-$REPLICA_DIR.log}"
 REPLICA_APPLY_DELAY="${REPLICA_APPLY_DELAY:-500ms}"
 REPLICA_SLOT="${REPLICA_SLOT:-tally_replica_$REPLICA_PORT}"
@@ -39,7 +51,9 @@ PG_USER_OS="${PG_USER_OS:-postgres}"
 die() { echo "replica.sh: $*" >&2; exit 1; }
 note() { echo "replica.sh: $*" >&2; }
 
+[[ "$PRIMARY_PORT" =~ ^[0-9]+$ ]] || die "PRIMARY_PORT must be a number"
 [[ "$REPLICA_PORT" =~ ^[0-9]+$ ]] || die "REPLICA_PORT must be a number"
+[ "$PRIMARY_PORT" != "$REPLICA_PORT" ] || die "PRIMARY_PORT and REPLICA_PORT must differ"
 [[ "$REPLICA_SLOT" =~ ^[a-z0-9_]+$ ]] || die "REPLICA_SLOT must match [a-z0-9_]+"
 
 # PostgreSQL refuses to run as root: run its binaries as the postgres OS user when we are root.
@@ -50,78 +64,113 @@ as_pg() {
 psql_primary() { psql -X -q -h "$PRIMARY_HOST" -p "$PRIMARY_PORT" -U "$PRIMARY_USER" -d postgres -At -v ON_ERROR_STOP=1 "$@"; }
 psql_replica() { psql -X -q -h 127.0.0.1 -p "$REPLICA_PORT" -U "$PRIMARY_USER" -d postgres -At "$@"; }
 
-wait_primary() {
-  for _ in $(seq 1 60); do
-    psql_primary -c 'SELECT 1' >/dev/null 2>&1 && return 0
-    sleep 1
-  done
-  die "primary $PRIMARY_HOST:$PRIMARY_PORT is not reachable"
-}
-
 pg_bin() {
   if [ -n "${PG_BIN:-}" ]; then echo "$PG_BIN"; return; fi
-  local major
-  major=$(psql_primary -c 'SHOW server_version_num')
-  major=$((major / 10000))
-  if [ -x "/usr/lib/postgresql/$major/bin/pg_ctl" ]; then echo "/usr/lib/postgresql/$major/bin"; return; fi
-  dirname "$(command -v pg_ctl || die "no pg_ctl for PostgreSQL $major; set PG_BIN")"
+  local newest
+  newest=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  if [ -n "$newest" ] && [ -x "$newest/initdb" ]; then echo "$newest"; return; fi
+  dirname "$(command -v initdb || die "no initdb found; install PostgreSQL's server package or set PG_BIN")"
 }
 
-# Restarts the primary (only ever needed once, on a machine whose primary had replication disabled).
-restart_primary() {
-  local line ver name
-  if command -v pg_lsclusters >/dev/null; then
-    line=$(pg_lsclusters -h | awk -v p="$PRIMARY_PORT" '$3 == p { print $1, $2; exit }')
-    if [ -n "$line" ]; then
-      read -r ver name <<<"$line"
-      note "restarting primary cluster $ver/$name to enable replication"
-      pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" restart
-      wait_primary
-      return
-    fi
-  fi
-  local data
-  data=$(psql_primary -c 'SHOW data_directory')
-  note "restarting primary at $data to enable replication"
-  as_pg "$BIN/pg_ctl" -D "$data" -w restart -m fast >/dev/null
-  wait_primary
+# The pid of the server running in a data directory, or nothing. A postmaster.pid left by a crash, or
+# naming a pid that now belongs to another process, does not count: the command line must name the dir.
+server_pid() { # dir
+  local pid
+  [ -f "$1/postmaster.pid" ] || return 0
+  pid=$(head -n 1 "$1/postmaster.pid" 2>/dev/null || true)
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
+  if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$1"; then echo "$pid"; fi
 }
 
-prepare_primary() {
-  exec 8>/tmp/tally-replica-primary.lock
-  flock 8
-  local restart=0 wal_level senders hba
-  wal_level=$(psql_primary -c 'SHOW wal_level')
-  if [ "$wal_level" = minimal ]; then
-    psql_primary -c "ALTER SYSTEM SET wal_level = 'replica'" >/dev/null
-    restart=1
-  fi
-  senders=$(psql_primary -c 'SHOW max_wal_senders')
-  if [ "$senders" -lt 4 ]; then
-    psql_primary -c "ALTER SYSTEM SET max_wal_senders = 10" >/dev/null
-    restart=1
-  fi
-  # "all" in pg_hba's database column does not match replication connections: they need their own rule,
-  # and the first rule that matches wins (Debian's default asks for a password we do not have).
-  if [ "$(psql_primary -c "SELECT auth_method FROM pg_hba_file_rules
-        WHERE error IS NULL AND type = 'host' AND 'replication' = ANY(database)
-          AND ('all' = ANY(user_name) OR '$PRIMARY_USER' = ANY(user_name))
-          AND (address IN ('all', 'samehost') OR address LIKE '127.%')
-        ORDER BY line_number LIMIT 1")" != trust ]; then
-    hba=$(psql_primary -c 'SHOW hba_file')
-    [ -w "$hba" ] || die "cannot add a replication entry to $hba (run as root or the postgres user)"
-    note "allowing local replication connections (trust) at the top of $hba"
-    sed -i '1i # added by tally scripts/replica.sh: local streaming replicas for tests\
-host replication all 127.0.0.1/32 trust\
-local replication all trust' "$hba"
-    psql_primary -c 'SELECT pg_reload_conf()' >/dev/null
+# Stops the server of a data directory by its own pid. SIGINT is PostgreSQL's fast shutdown, SIGQUIT its
+# immediate one (a crash: recovery runs at the next start).
+stop_server() { # dir fast|immediate
+  local pid sig=INT
+  [ "$2" = immediate ] && sig=QUIT
+  pid=$(server_pid "$1")
+  [ -n "$pid" ] || return 0
+  kill "-$sig" "$pid" 2>/dev/null || true
+  for _ in $(seq 1 600); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  die "the server in $1 (pid $pid) did not stop within 60 s"
+}
+
+# Starts the server of a data directory. It must not inherit our descriptors: it would hold our locks and
+# keep the caller's pipes (CI's output) open for as long as it runs.
+start_server() { # dir log
+  own_root
+  as_pg touch "$2" 2>/dev/null || true
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    as_pg "$BIN/pg_ctl" -D "$1" -l "$2" -w -t 60 start </dev/null >/dev/null
+  )
+}
+
+# The folder of the script's servers belongs to the postgres OS user, as initdb and pg_basebackup need.
+own_root() {
+  mkdir -p "$TALLY_PG_DIR"
+  if [ "$(id -u)" = 0 ]; then chown "$PG_USER_OS" "$TALLY_PG_DIR"; fi
+}
+
+fresh_dir() { # dir: removed if there, made again, empty
+  own_root
+  as_pg rm -rf "$1"
+  as_pg mkdir -p "$1"
+  as_pg chmod 700 "$1"
+}
+
+init_primary() {
+  note "creating the test primary in $PRIMARY_DIR (port $PRIMARY_PORT)"
+  fresh_dir "$PRIMARY_DIR"
+  as_pg "$BIN/initdb" -D "$PRIMARY_DIR" -U "$PRIMARY_USER" --auth=trust -E UTF8 --locale=C --no-sync \
+    --no-instructions >/dev/null
+  as_pg sh -c "cat >>'$PRIMARY_DIR/postgresql.conf'" <<EOF2
+# written by tally scripts/replica.sh: a throwaway primary for the read-routing tests
+port = $PRIMARY_PORT
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '/tmp'
+wal_level = replica
+max_wal_senders = 16
+max_replication_slots = 16
+max_connections = 200
+shared_buffers = 128MB
+log_line_prefix = '%m [%p] primary $PRIMARY_PORT: '
+EOF2
+  as_pg sh -c "printf 'local all all trust\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\nlocal replication all trust\nhost replication all 127.0.0.1/32 trust\n' >'$PRIMARY_DIR/pg_hba.conf'"
+}
+
+wait_primary() {
+  for _ in $(seq 1 120); do
+    psql_primary -c 'SELECT 1' >/dev/null 2>&1 && return 0
     sleep 0.5
+  done
+  tail -n 20 "$PRIMARY_LOG" >&2 || true
+  die "the test primary on $PRIMARY_HOST:$PRIMARY_PORT does not answer"
+}
+
+ensure_primary() {
+  exec 8>"/tmp/tally-pg-primary-$PRIMARY_PORT.lock"
+  flock 8
+  if [ -z "$(server_pid "$PRIMARY_DIR")" ]; then
+    [ -f "$PRIMARY_DIR/PG_VERSION" ] || init_primary
+    if ! start_server "$PRIMARY_DIR" "$PRIMARY_LOG"; then
+      tail -n 20 "$PRIMARY_LOG" >&2 || true
+      die "the test primary in $PRIMARY_DIR would not start (is port $PRIMARY_PORT taken? set PRIMARY_PORT)"
+    fi
+    note "test primary running on $PRIMARY_HOST:$PRIMARY_PORT (pid $(server_pid "$PRIMARY_DIR"))"
   fi
-  if [ "$restart" = 1 ]; then restart_primary; fi
+  wait_primary
   exec 8>&-
 }
 
-running() { [ -f "$REPLICA_DIR/postmaster.pid" ] && as_pg "$BIN/pg_ctl" -D "$REPLICA_DIR" status >/dev/null 2>&1; }
+running() { [ -n "$(server_pid "$REPLICA_DIR")" ]; }
+
+primary_up() { psql_primary -c 'SELECT 1' >/dev/null 2>&1; }
 
 write_delay_conf() {
   # Kept in its own file so set-delay can rewrite it without touching anything else.
@@ -129,7 +178,7 @@ write_delay_conf() {
   # ALTER SYSTEM works on a standby too, and postgresql.auto.conf would win over our file: clear it.
   if running; then
     psql_replica -c 'ALTER SYSTEM RESET recovery_min_apply_delay' >/dev/null
-    as_pg "$BIN/pg_ctl" -D "$REPLICA_DIR" reload >/dev/null
+    kill -HUP "$(server_pid "$REPLICA_DIR")" # reload the configuration
   fi
 }
 
@@ -139,7 +188,7 @@ write_conf() {
   settings=$(psql_primary -F ' = ' -c "SELECT name, setting FROM pg_settings WHERE name IN
     ('max_connections','max_worker_processes','max_wal_senders','max_prepared_transactions',
      'max_locks_per_transaction')")
-  as_pg sh -c "cat >'$REPLICA_DIR/postgresql.conf'" <<EOF
+  as_pg sh -c "cat >'$REPLICA_DIR/postgresql.conf'" <<EOF2
 # written by tally scripts/replica.sh
 port = $REPLICA_PORT
 listen_addresses = '127.0.0.1'
@@ -151,7 +200,7 @@ wal_receiver_status_interval = 1s
 log_line_prefix = '%m [%p] replica $REPLICA_PORT: '
 $settings
 include_if_exists = 'tally-delay.conf'
-EOF
+EOF2
   as_pg sh -c "printf 'local all all trust\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n' >'$REPLICA_DIR/pg_hba.conf'"
   as_pg sh -c ": >'$REPLICA_DIR/pg_ident.conf'"
   write_delay_conf
@@ -164,8 +213,10 @@ slot_state() { # prints: none | active | inactive
 }
 
 drop_slot() {
+  local state
   for _ in $(seq 1 30); do
-    case "$(slot_state)" in
+    state=$(slot_state)
+    case "$state" in
       none) return 0 ;;
       inactive) psql_primary -c "SELECT pg_drop_replication_slot('$REPLICA_SLOT')" >/dev/null 2>&1 || true ;;
       active) sleep 0.5 ;; # the walsender of a replica that just died lingers for a moment
@@ -175,12 +226,10 @@ drop_slot() {
 }
 
 build() {
-  note "creating replica in $REPLICA_DIR from $PRIMARY_HOST:$PRIMARY_PORT"
+  note "creating replica in $REPLICA_DIR from the test primary on port $PRIMARY_PORT"
   # A slot left by an earlier replica may point at WAL long gone: a fresh copy gets a fresh slot.
   drop_slot
-  as_pg rm -rf "$REPLICA_DIR"
-  as_pg mkdir -p "$REPLICA_DIR"
-  as_pg chmod 700 "$REPLICA_DIR"
+  fresh_dir "$REPLICA_DIR"
   as_pg "$BIN/pg_basebackup" -h "$PRIMARY_HOST" -p "$PRIMARY_PORT" -U "$PRIMARY_USER" -D "$REPLICA_DIR" \
     -X stream -c fast -C -S "$REPLICA_SLOT" -R --no-verify-checksums >/dev/null
   write_conf
@@ -197,21 +246,8 @@ wait_streaming() {
   die "replica on port $REPLICA_PORT did not start streaming"
 }
 
-pg_start() {
-  as_pg touch "$REPLICA_LOG" 2>/dev/null || true
-  # The server must not inherit our descriptors: it would hold our locks and keep the caller's pipes
-  # (CI's output) open for as long as it runs.
-  (
-    for fd in /proc/$BASHPID/fd/*; do
-      fd=${fd##*/}
-      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
-    done
-    as_pg "$BIN/pg_ctl" -D "$REPLICA_DIR" -l "$REPLICA_LOG" -w -t 60 start </dev/null >/dev/null
-  )
-}
-
 start() {
-  prepare_primary
+  ensure_primary
   if running; then
     write_delay_conf
     wait_streaming
@@ -223,20 +259,19 @@ start() {
   else
     write_delay_conf
   fi
-  if ! pg_start; then
+  if ! start_server "$REPLICA_DIR" "$REPLICA_LOG"; then
     # A data directory that cannot start (or lost its WAL) is rebuilt once from scratch.
     note "existing replica would not start; rebuilding"
     build
-    pg_start
+    start_server "$REPLICA_DIR" "$REPLICA_LOG"
   fi
   wait_streaming
   note "replica streaming on 127.0.0.1:$REPLICA_PORT (apply delay $REPLICA_APPLY_DELAY)"
 }
 
 # Waits until the replica has replayed everything the primary had written when this began. A replica
-# that was stopped while the primary wrote a lot (benchmarks load and drop million-row tables) streams
-# within a second of starting but needs minutes to replay that backlog; tests that wait ~30 s for a new
-# database to appear on it would fail meanwhile.
+# that was stopped while the primary wrote a lot needs time to replay that backlog; tests that wait ~30 s
+# for a new database to appear on it would fail meanwhile.
 catch_up() {
   running || die "replica on port $REPLICA_PORT is not running"
   local target replay behind waited=0
@@ -256,22 +291,25 @@ catch_up() {
   note "replica on port $REPLICA_PORT has caught up with the primary (as of $target)"
 }
 
-stop() {
-  if running; then as_pg "$BIN/pg_ctl" -D "$REPLICA_DIR" -w -m "$1" stop >/dev/null; fi
-  return 0
+# Every replica first (a primary waits for its walsenders at a fast shutdown), then the primary.
+down() {
+  local dir
+  for dir in "$TALLY_PG_DIR"/replica-*; do
+    [ -d "$dir" ] && stop_server "$dir" fast
+  done
+  stop_server "$PRIMARY_DIR" fast
 }
 
-wait_primary
 BIN=$(pg_bin)
 exec 9>"/tmp/tally-replica-$REPLICA_PORT.lock"
 flock 9
 
 case "$CMD" in
   start) start ;;
-  catch-up) catch_up ;;
-  restart) stop fast; start ;;
-  stop) stop fast ;;
-  kill) stop immediate ;;
+  catch-up) ensure_primary; catch_up ;;
+  restart) stop_server "$REPLICA_DIR" fast; start ;;
+  stop) stop_server "$REPLICA_DIR" fast ;;
+  kill) stop_server "$REPLICA_DIR" immediate ;;
   set-delay)
     [[ "${2:-}" =~ ^[0-9]+(ms|s)?$ ]] || die "usage: replica.sh set-delay MS (e.g. 200ms)"
     REPLICA_APPLY_DELAY="$2"
@@ -282,11 +320,19 @@ case "$CMD" in
     if running; then echo "running $(psql_replica -c 'SELECT pg_last_wal_replay_lsn()' 2>/dev/null || echo '?')"
     else echo stopped; fi
     ;;
+  primary-status)
+    if [ -n "$(server_pid "$PRIMARY_DIR")" ]; then echo running; else echo stopped; fi
+    ;;
   destroy)
-    stop immediate
+    stop_server "$REPLICA_DIR" immediate
     as_pg rm -rf "$REPLICA_DIR"
     rm -f "$REPLICA_LOG"
-    drop_slot
+    if primary_up; then drop_slot; fi
     ;;
-  *) die "usage: replica.sh start|stop|kill|restart|set-delay MS|status|destroy" ;;
+  down) down ;;
+  purge)
+    down
+    rm -rf "$TALLY_PG_DIR"
+    ;;
+  *) die "usage: replica.sh start|stop|kill|restart|set-delay MS|status|destroy|catch-up|down|purge|primary-status" ;;
 esac

@@ -3,10 +3,15 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { PG_URL } from './databases.js';
 import { masked, noteUnavailable } from './skips.js';
 
-/** The streaming replica `scripts/replica.sh start` runs (recovery_min_apply_delay 500 ms by default). */
+/**
+ * The primary and the streaming replica `scripts/replica.sh start` runs (recovery_min_apply_delay 500 ms by
+ * default). The primary is the script's own (not the machine's PostgreSQL), so the replica replays only what
+ * the reads tests write.
+ */
+export const REPLICA_PRIMARY_URL =
+  process.env.REPLICA_PRIMARY_URL ?? 'postgres://postgres@127.0.0.1:5436/postgres';
 export const REPLICA_URL = process.env.REPLICA_URL ?? 'postgres://postgres@127.0.0.1:5433/postgres';
 const inCI = process.env.CI === 'true' || process.env.CI === '1';
 const SCRIPT = fileURLToPath(new URL('../../scripts/replica.sh', import.meta.url));
@@ -25,6 +30,7 @@ async function isStandby(url: string): Promise<boolean> {
 }
 
 export const replicaAvailable = await isStandby(REPLICA_URL);
+// (A standby answering means its primary, which it streams from, is up too.)
 if (!replicaAvailable && inCI) {
   // Under CI a missing replica is a failure, never a silent skip.
   throw new Error(`CI=true but no streaming replica answers at ${REPLICA_URL} (scripts/replica.sh start)`);
@@ -64,11 +70,11 @@ export interface ReplicatedDatabase {
  */
 export async function freshReplicated(replicaUrl = REPLICA_URL, poolSize = 20): Promise<ReplicatedDatabase> {
   const name = `tally_r_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: PG_URL });
+  const admin = new pg.Client({ connectionString: REPLICA_PRIMARY_URL });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
-  const primaryUrl = withDatabase(PG_URL, name);
+  const primaryUrl = withDatabase(REPLICA_PRIMARY_URL, name);
   const rUrl = withDatabase(replicaUrl, name);
   const deadline = Date.now() + 30_000;
   while (!(await isStandby(rUrl))) {
@@ -86,7 +92,7 @@ export async function freshReplicated(replicaUrl = REPLICA_URL, poolSize = 20): 
     async close() {
       await replica.end().catch(() => {});
       await primary.end();
-      const a = new pg.Client({ connectionString: PG_URL });
+      const a = new pg.Client({ connectionString: REPLICA_PRIMARY_URL });
       await a.connect();
       await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await a.end();
