@@ -13,6 +13,7 @@ import { type CommandResult, toResult } from './result.js';
 import { alertsSql, type CommandStatus, claimCommandSql, commandByIdSql, commandByKeySql } from './sql.js';
 import { type SubmitInput, submit } from './submit.js';
 import { type CommandAlert, readTimeline, type Timeline, toAlert } from './timeline.js';
+import { timelineWithFailover } from './timeline-failover.js';
 
 export type CommandRef = { id: string } | { key: string; principal: string };
 
@@ -75,12 +76,16 @@ export class Command<I = any, R = unknown, In = I> {
 
   /**
    * Everything recorded about a command: attempts, decisions, snapshots, outcomes, alerts, with times.
+   * With a failover store, its record of the command too (each event says which store wrote it; a store
+   * that cannot be reached is named in `stores`).
    *
    * @example
    * const t = await redeem.timeline({ key, principal: 'user:42' });
    * for (const e of t!.events) console.log(e.at.toISOString(), e.kind, e.step ?? '', e.data);
    */
   async timeline(ref: CommandRef): Promise<Timeline | null> {
+    const f = this.#rt.spec.failover;
+    if (f) return timelineWithFailover(this.#rt, f, ref, (r) => this.#find(r));
     const row = await this.#find(ref);
     return row ? readTimeline(this.#rt.config.s, this.#rt.config.db, row) : null;
   }

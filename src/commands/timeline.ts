@@ -4,8 +4,16 @@ import { normalizeCall } from './resolve.js';
 import { type CommandResult, toResult } from './result.js';
 import { alertsSql, type CallRow, callsOfSql, eventsSql } from './sql.js';
 
+/**
+ * Where a record lives: the command's own database, or the failover store that recorded it while the
+ * primary was unreachable (decision 0035; the same word as `CommandResult.store`).
+ */
+export type TimelineStore = 'primary' | 'secondary';
+
 export interface TimelineEvent {
   id: string;
+  /** Which store recorded this event. */
+  store: TimelineStore;
   kind: string;
   step: string | null;
   data: unknown;
@@ -23,22 +31,57 @@ export interface CommandAlert {
   resolvedAt: Date | null;
 }
 
-/** Everything recorded about one command, oldest event first. */
+/** What the failover store holds about the command (its `command_intake` row). */
+export interface IntakeRecord {
+  /** The id it was recorded under (the primary command's id when it was moved there). */
+  id: string;
+  fingerprint: string;
+  receivedAt: Date;
+  /** When it was handed over to the primary (null: not yet — nothing of it has run). */
+  handedOverAt: Date | null;
+  /** moved (created on the primary, same id), merged (the key was there already), rejected (with other key parameters). */
+  handover: 'moved' | 'merged' | 'rejected' | null;
+  /** The primary command that answers for it once handed over. */
+  primaryId: string | null;
+}
+
+/**
+ * Whether each store was read: `read`, `unavailable` (unreachable; its records are missing from this
+ * timeline), or `none` (no failover store configured).
+ */
+export interface TimelineStores {
+  primary: 'read' | 'unavailable';
+  secondary: 'read' | 'unavailable' | 'none';
+}
+
+/** Everything recorded about one command, oldest event first, from every store that holds it. */
 export interface Timeline {
-  command: CommandResult & {
+  command: Omit<CommandResult, 'store'> & {
+    /** Where this command record comes from: the primary, or (not handed over yet, or the primary away) the failover store. */
+    store: TimelineStore;
     fingerprint: string;
     params: unknown;
     input: unknown;
     stepIndex: number;
     decisions: Record<string, unknown>;
     outputs: Record<string, unknown>;
+    /**
+     * When the worker may take it next. On a record only the failover store holds: when it was recorded
+     * (it is scheduled once handed over; `nextAttemptAt` is null).
+     */
     nextAt: Date;
     leaseOwner: string | null;
     leaseUntil: Date | null;
   };
+  /** Outbound calls (only on the primary: nothing runs on the failover store). */
   calls: CallRow[];
+  /** Both stores' events merged by time (each store's own order kept; at equal times the secondary's first). */
   events: TimelineEvent[];
+  /** Alerts (only on the primary). */
   alerts: CommandAlert[];
+  /** The failover store's record of this command, when it has one. */
+  intake: IntakeRecord | null;
+  stores: TimelineStores;
 }
 
 const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
@@ -73,6 +116,7 @@ export async function readTimeline(s: string, db: Executor, raw: Record<string, 
   return {
     command: {
       ...toResult(row, false),
+      store: 'primary',
       fingerprint: row.fingerprint,
       params: row.params,
       input: row.input,
@@ -86,11 +130,14 @@ export async function readTimeline(s: string, db: Executor, raw: Record<string, 
     calls: calls.map(normalizeCall),
     events: events.map((e) => ({
       id: String(e.id),
+      store: 'primary' as const,
       kind: String(e.kind),
       step: (e.step as string | null) ?? null,
       data: json(e.data) ?? null,
       at: date(e.at),
     })),
     alerts: alerts.map(toAlert),
+    intake: null,
+    stores: { primary: 'read', secondary: 'none' },
   };
 }
