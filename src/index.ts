@@ -17,6 +17,7 @@ export type {
 } from './changes/jobs/types.js';
 export type { EntityKey } from './changes/keys.js';
 export type { ChangeResult, Rejection, RejectReason } from './changes/result.js';
+export type { Alert, AlertFilter, Alerts, ResolveAlertResult } from './commands/alerts.js';
 export type { DownstreamState } from './commands/breaker.js';
 export { canonicalJson, fingerprintOf } from './commands/canonical.js';
 export type { ChangeCommandDefinition, Guard, LocalChange } from './commands/change.js';

@@ -1,6 +1,7 @@
 import { defineEntity, type EntityOptions } from './changes/definition.js';
 import { Entity, type Entity as EntityT } from './changes/entity.js';
 import { Jobs } from './changes/jobs/jobs.js';
+import { Alerts } from './commands/alerts.js';
 import { type DownstreamState, listDownstreams } from './commands/breaker.js';
 import type { ChangeCommandDefinition } from './commands/change.js';
 import { Command } from './commands/command.js';
@@ -23,10 +24,13 @@ export class Tally {
   readonly #commands = new Map<string, Command>();
   /** Chunked jobs: run, resume after a crash, status and per-item results. */
   readonly jobs: Jobs;
+  /** Alerts of every command type: list them, resolve one with who and why. */
+  readonly alerts: Alerts;
 
   constructor(options: TallyOptions) {
     this.config = resolveConfig(options);
     this.jobs = new Jobs(this.config, (name) => this.getEntity(name).runtime);
+    this.alerts = new Alerts(this.config);
   }
 
   /**

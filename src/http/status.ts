@@ -36,6 +36,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.f
   NOT_FOUND: 404,
   JOB_NOT_FOUND: 404,
   COMMAND_NOT_FOUND: 404,
+  ALERT_NOT_FOUND: 404,
   CONSUMER_NOT_FOUND: 404,
   // The request against the current state
   COMMAND_IN_FLIGHT: 409,

@@ -127,8 +127,8 @@ export async function reconcileCommands(options: ReconcileCommandsOptions): Prom
   }
   let alarmed = 0;
   if (options.alarm !== false && mismatches.length > 0) {
-    const raised = await db.transaction(async (tx) =>
-      tx.query<{ downstream_key: string }>(
+    const answered = await db.transaction(async (tx) =>
+      tx.query<{ downstream_key: string; alert: 'new' | 'open' | 'resolved' }>(
         alarmSql(
           o.s,
           mismatches.map((m) => ({
@@ -139,15 +139,16 @@ export async function reconcileCommands(options: ReconcileCommandsOptions): Prom
             step: m.step,
             upstream: m.upstream,
             downstream: m.downstream,
+            status: m.status,
             message: `command ${m.type}: ${m.kind.replaceAll('_', ' ')} (call ${m.step})`,
           })),
           now,
         ),
       ),
     );
-    const fresh = new Set(raised.map((r) => r.downstream_key));
-    alarmed = fresh.size;
-    for (const m of mismatches) m.alert = fresh.has(m.downstreamKey) ? 'new' : 'open';
+    const alert = new Map(answered.map((r) => [r.downstream_key, r.alert]));
+    for (const m of mismatches) m.alert = alert.get(m.downstreamKey) ?? 'open';
+    alarmed = mismatches.filter((m) => m.alert === 'new').length;
   }
   return {
     type: o.filter.type,

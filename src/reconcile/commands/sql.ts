@@ -67,28 +67,38 @@ export const nudgeSql = (s: string, ids: readonly string[], now: Date): SqlQuery
 export const ALERT_KIND = 'reconcile_mismatch';
 
 /**
- * Raises one alert per mismatch unless an open alert already names the same call and kind (a rerun
- * does not alarm twice), with an event on the command's timeline. Serialized by an advisory lock so two
- * reconcilers running at once cannot both raise it.
+ * Raises one alert per mismatch unless the last alert naming the same call and kind is still open (a
+ * rerun does not alarm twice) or was resolved by a person while the command was in the status it is in
+ * now (decision 0058: resolved stays resolved until the command's status changes). Each new alert gets
+ * an event on the command's timeline. Answers, per mismatch, `new`, `open` or `resolved`. Serialized by
+ * an advisory lock so two reconcilers running at once cannot both raise it.
  */
 export const alarmSql = (s: string, rows: readonly object[], now: Date): SqlQuery => ({
   text: `WITH lock AS (SELECT pg_advisory_xact_lock(hashtext('tally.reconcile_mismatch'))),
          x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)
                  AS x(command_id uuid, type text, kind text, downstream_key text, step text, upstream text,
-                      downstream text, message text), lock),
+                      downstream text, status text, message text), lock),
+         d AS (
+           SELECT x.*, CASE WHEN l.id IS NULL THEN 'new'
+                            WHEN l.resolved_at IS NULL THEN 'open'
+                            WHEN l.resolved_by IS NOT NULL AND l.resolved_status = x.status THEN 'resolved'
+                            ELSE 'new' END AS alert
+             FROM x LEFT JOIN LATERAL (
+                    SELECT a.id, a.resolved_at, a.resolved_by, a.resolved_status
+                      FROM ${s}.command_alerts a
+                     WHERE a.command_id = x.command_id AND a.kind = '${ALERT_KIND}'
+                       AND a.data ->> 'downstreamKey' = x.downstream_key AND a.data ->> 'mismatch' = x.kind
+                     ORDER BY a.id DESC LIMIT 1) l ON true),
          ins AS (
            INSERT INTO ${s}.command_alerts (command_id, command_type, kind, message, data, at)
-           SELECT x.command_id, x.type, '${ALERT_KIND}', x.message,
-                  jsonb_build_object('mismatch', x.kind, 'downstreamKey', x.downstream_key, 'step', x.step,
-                                     'upstream', x.upstream, 'downstream', x.downstream), $2
-             FROM x
-            WHERE NOT EXISTS (SELECT 1 FROM ${s}.command_alerts a
-                               WHERE a.command_id = x.command_id AND a.kind = '${ALERT_KIND}' AND a.resolved_at IS NULL
-                                 AND a.data ->> 'downstreamKey' = x.downstream_key AND a.data ->> 'mismatch' = x.kind)
+           SELECT d.command_id, d.type, '${ALERT_KIND}', d.message,
+                  jsonb_build_object('mismatch', d.kind, 'downstreamKey', d.downstream_key, 'step', d.step,
+                                     'upstream', d.upstream, 'downstream', d.downstream, 'status', d.status), $2
+             FROM d WHERE d.alert = 'new'
            RETURNING command_id, data),
          ev AS (INSERT INTO ${s}.command_events (command_id, kind, step, data, at)
                 SELECT command_id, '${ALERT_KIND}', data ->> 'step', data, $2 FROM ins)
-         SELECT data ->> 'downstreamKey' AS downstream_key FROM ins`,
+         SELECT d.downstream_key, d.alert FROM d`,
   values: [JSON.stringify(rows), now],
 });
 

@@ -57,8 +57,11 @@ export interface CommandDifference {
    * definite outcome, and it is younger than the grace period). `mismatch`: what remains; alarmed.
    */
   state: 'pending' | 'mismatch';
-  /** For mismatches: `new` when this run raised the alert, `open` when an open alert already said so. */
-  alert?: 'new' | 'open';
+  /**
+   * For mismatches: `new` when this run raised the alert, `open` when an open alert already said so,
+   * `resolved` when a person resolved it while the command was in the status it is in now (not raised).
+   */
+  alert?: 'new' | 'open' | 'resolved';
   createdAt: string;
 }
 
