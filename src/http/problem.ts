@@ -31,8 +31,12 @@ const TITLES: Readonly<Record<string, string>> = {
  * const p = problemOf(err, { instance: request.url });
  * reply.code(p.status).type(PROBLEM_CONTENT_TYPE).send(p);
  */
-export function problemOf(err: TallyError, options: { instance?: string; typeBase?: string } = {}): Problem {
-  const status = httpStatusOf(err.code);
+export function problemOf(
+  err: TallyError,
+  options: { instance?: string; typeBase?: string; status?: number } = {},
+): Problem {
+  // `status` is for a request the framework refused with a 4xx of its own choosing (framework-error.ts).
+  const status = options.status ?? httpStatusOf(err.code);
   const problem: Problem = {
     type: `${options.typeBase ?? DEFAULT_PROBLEM_TYPE_BASE}${err.code}`,
     title: TITLES[err.code] ?? STATUS_CODES[status] ?? 'Error',

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Command } from '../commands/command.js';
 import type { CommandResult } from '../commands/result.js';
 import { isTallyError, TallyError } from '../errors.js';
+import { frameworkProblem } from './framework-error.js';
 import { idempotencyKeyOf } from './header.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from './problem.js';
 import { type CommandResponse, commandResponse } from './respond.js';
@@ -68,8 +69,14 @@ export function idempotent<I, R, In = I>(command: Command<I, R, In>, options: Id
       if (status === 202) reply.header('retry-after', String(retryAfterOf(result, retryAfter)));
       return reply.code(status).type('application/json; charset=utf-8').send(JSON.stringify(body));
     } catch (err) {
-      if (!isTallyError(err)) throw err;
-      return sendProblem(reply, err, request.url, options.problemTypeBase, retryAfter);
+      // Not a TallyError: the route's own code (principal, input, respond) or something below it failed.
+      // 500 with a fixed message; the error goes to the server's log, never to the client.
+      if (!isTallyError(err)) {
+        const { error, status } = frameworkProblem(err);
+        if (status >= 500) request.log.error({ err }, 'tally: an idempotent route failed');
+        return sendProblem(reply, error, pathOf(request.url), options.problemTypeBase, retryAfter, status);
+      }
+      return sendProblem(reply, err, pathOf(request.url), options.problemTypeBase, retryAfter);
     }
   };
 }
@@ -83,8 +90,15 @@ function retryAfterOf(result: CommandResult, fallback: number): number {
   return ms === undefined ? fallback : Math.max(1, Math.ceil(ms / 1000));
 }
 
+/** The request's path without its query string: a problem's `instance` never repeats parameters. */
+export function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
 /**
  * Answers with the problem document for a TallyError (and Retry-After when trying again may help).
+ * `status` overrides the code's status (only for a 4xx the framework chose itself).
  *
  * @example
  * if (isTallyError(err)) return sendProblem(reply, err, request.url);
@@ -95,10 +109,12 @@ export function sendProblem(
   instance?: string,
   typeBase?: string,
   retryAfterSeconds = 1,
+  status?: number,
 ): FastifyReply {
   const problem = problemOf(err, {
     ...(instance === undefined ? {} : { instance }),
     ...(typeBase === undefined ? {} : { typeBase }),
+    ...(status === undefined ? {} : { status }),
   });
   if (problem.status === 409 || problem.status === 503)
     reply.header('retry-after', String(retryAfterSeconds));
