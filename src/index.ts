@@ -1,3 +1,4 @@
+export type { AdoptOptions, AdoptProgress, AdoptResult } from './changes/adopt.js';
 export type { ApplyOptions, Selection } from './changes/apply.js';
 export type { EntityOptions } from './changes/definition.js';
 export type { Entity, SelectionInput, TransitionInput, UpdateInput, WriteOptions } from './changes/entity.js';

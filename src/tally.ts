@@ -1,3 +1,4 @@
+import type { AdoptOptions, AdoptResult } from './changes/adopt.js';
 import { defineEntity, type EntityOptions } from './changes/definition.js';
 import { Entity, type Entity as EntityT } from './changes/entity.js';
 import { Jobs } from './changes/jobs/jobs.js';
@@ -75,6 +76,19 @@ export class Tally {
     const e = new Entity(this.config, def);
     this.#entities.set(def.name, e);
     return e;
+  }
+
+  /**
+   * Adopts an entity's table that had rows before Tally: one genesis log entry per row at version >= 1
+   * without one (decision 0053, docs/adopt.md). The first step on an existing database: dry run, adopt,
+   * then reconcile.
+   *
+   * @example
+   * await tally.adopt('resource', { dryRun: true });
+   * await tally.adopt('resource');
+   */
+  async adopt(entity: EntityT | string, options: AdoptOptions = {}): Promise<AdoptResult> {
+    return (typeof entity === 'string' ? this.getEntity(entity) : entity).adopt(options);
   }
 
   /** A declared entity by name; UNKNOWN_ENTITY if there is none. */

@@ -3,6 +3,7 @@ import type { ChangeContext } from '../context.js';
 import { asExecutor } from '../db/joined.js';
 import type { Executor, QueryableLike } from '../db/types.js';
 import { TallyError } from '../errors.js';
+import { type AdoptOptions, type AdoptResult, adoptRows } from './adopt.js';
 import { type ApplyOptions, applyChange, type EntityRuntime, type Selection } from './apply.js';
 import { createRows } from './create.js';
 import type { EntityDefinition } from './definition.js';
@@ -115,6 +116,20 @@ export class Entity {
    */
   async create(input: { rows: Record<string, unknown>[] } & WriteOptions): Promise<{ created: EntityKey[] }> {
     return createRows(this.#rt, this.#db(input?.tx), input?.rows, input);
+  }
+
+  /**
+   * Adopts a table that had rows before Tally (decision 0053): every row at version >= 1 with no log
+   * entry gets one genesis entry (action `adopt`, actor `tally-adopt`, its image now as the after image),
+   * so the reconciler checks it from here on instead of reporting it. Chunked, one short transaction per
+   * chunk; idempotent. Run it with `dryRun: true` first: that only counts.
+   *
+   * @example
+   * const plan = await resources.adopt({ dryRun: true }); // plan.adopted rows would get a genesis entry
+   * const done = await resources.adopt({ onProgress: (p) => console.log(p.done, p.total) });
+   */
+  adopt(options: AdoptOptions = {}): Promise<AdoptResult> {
+    return adoptRows(this.#rt, this.config.db, options);
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { SqlQuery } from '../db/types.js';
+import { ADOPT_ACTION } from './adopt-sql.js';
 import type { EntityDefinition } from './definition.js';
 import { fullBeforeSql, logHashSql } from './hash-sql.js';
 
@@ -32,7 +33,8 @@ export const firstLogSql = (s: string, entityType: string, key: string): SqlQuer
 /**
  * Folds one entity's log and compares it with its row, in the database: each version follows the last
  * by one, each (full) before image equals the previous after image, each hash is right and links to the
- * previous one, and the last after image is the row as it is now.
+ * previous one, and the last after image is the row as it is now. A chain may start at a genesis entry
+ * of adoption (decision 0053) at any version: the row's version when it was adopted.
  */
 export const verifyEntitySql = (
   s: string,
@@ -52,7 +54,8 @@ export const verifyEntitySql = (
     SELECT
       (SELECT count(*)::int FROM l) AS entries,
       (SELECT coalesce(json_agg(version ORDER BY version), '[]') FROM l
-        WHERE version <> coalesce(prev_version, 0) + 1) AS version_gaps,
+        WHERE version <> coalesce(prev_version, 0) + 1
+          AND NOT (prev_version IS NULL AND action = '${ADOPT_ACTION}')) AS version_gaps,
       (SELECT coalesce(json_agg(version ORDER BY version), '[]') FROM l
         WHERE prev_version IS NOT NULL AND full_before IS DISTINCT FROM prev_after) AS broken_images,
       (SELECT coalesce(json_agg(version ORDER BY version), '[]') FROM l WHERE hash <> expected_hash) AS bad_hashes,

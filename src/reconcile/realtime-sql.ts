@@ -1,3 +1,4 @@
+import { ADOPT_ACTION } from '../changes/adopt-sql.js';
 import type { EntityDefinition } from '../changes/definition.js';
 import { logHashSql } from '../changes/hash-sql.js';
 import type { SqlQuery } from '../db/types.js';
@@ -5,7 +6,7 @@ import { differsSql } from './sql.js';
 
 /**
  * Checks a batch of delivered log entries of one entity type, in one statement: each entry's hash and
- * link to its predecessor, and its entity row (exists, is not behind the entry, matches the entry when
+ * link to its predecessor (a genesis entry of adoption has none by design, decision 0053), and its entity row (exists, is not behind the entry, matches the entry when
  * at its version, and has a log entry for its own version when ahead of it).
  */
 export function entriesCheckSql(
@@ -23,7 +24,7 @@ export function entriesCheckSql(
     SELECT i.key, i.version::int8 AS version, l.id IS NULL AS missing_entry, l.action,
            l.id IS NOT NULL AND l.hash <> ${logHashSql('l')} AS bad_hash,
            l.id IS NOT NULL AND l.prev_hash IS DISTINCT FROM p.hash AS bad_link,
-           l.id IS NOT NULL AND i.version > 1 AND p.id IS NULL AS gap,
+           l.id IS NOT NULL AND i.version > 1 AND p.id IS NULL AND l.action <> '${ADOPT_ACTION}' AS gap,
            ${v}::int8 AS row_version,
            coalesce(${v} = i.version AND l.id IS NOT NULL AND ${differsSql(columns, 't', 'l')}, false) AS row_differs,
            coalesce(${v} > i.version AND NOT EXISTS (SELECT 1 FROM ${s}.log h WHERE h.entity_type = $1

@@ -1,3 +1,4 @@
+import { ADOPT_ACTION } from '../changes/adopt-sql.js';
 import type { EntityDefinition } from '../changes/definition.js';
 import type { SqlQuery } from '../db/types.js';
 
@@ -141,16 +142,27 @@ export function chunkCountSql(
 
 /**
  * The log side, as index-only scans of (entity_type, entity_key, version): entries whose predecessor is
- * missing (version gaps, deleted first rows), and how many keys have a first entry.
+ * missing (version gaps, deleted first rows), and how many keys have a first entry. An entity adopted with
+ * history starts its chain with a genesis entry at its version at adoption (decision 0053): such an entry
+ * has no predecessor by design and is not a gap. Only the entries the index-only anti-join finds are
+ * looked up in the log's heap for that, and they come back as one count, not as rows: the last row (key
+ * NULL) carries `without_first`, the keys among all those entries (genesis ones included) with no entry 1.
  */
 export const gapsSql = (s: string, entityType: string): SqlQuery => ({
-  text: `SELECT l.entity_key AS key, l.version::int8 AS version,
-                EXISTS (SELECT 1 FROM ${s}.log f WHERE f.entity_type = $1 AND f.entity_key = l.entity_key AND f.version = 1) AS has_first
-           FROM ${s}.log l
-          WHERE l.entity_type = $1 AND l.version > 1
-            AND NOT EXISTS (SELECT 1 FROM ${s}.log p
-                             WHERE p.entity_type = $1 AND p.entity_key = l.entity_key AND p.version = l.version - 1)
-          ORDER BY l.entity_key, l.version`,
+  text: `WITH g AS (
+           SELECT l.entity_key AS key, l.version::int8 AS version,
+                  EXISTS (SELECT 1 FROM ${s}.log f WHERE f.entity_type = $1 AND f.entity_key = l.entity_key AND f.version = 1) AS has_first,
+                  EXISTS (SELECT 1 FROM ${s}.log a WHERE a.entity_type = $1 AND a.entity_key = l.entity_key
+                             AND a.version = l.version AND a.action = '${ADOPT_ACTION}') AS genesis
+             FROM ${s}.log l
+            WHERE l.entity_type = $1 AND l.version > 1
+              AND NOT EXISTS (SELECT 1 FROM ${s}.log p
+                               WHERE p.entity_type = $1 AND p.entity_key = l.entity_key AND p.version = l.version - 1)
+         )
+         SELECT key, version, has_first, NULL::int8 AS without_first FROM g WHERE NOT genesis
+         UNION ALL
+         SELECT NULL, NULL, NULL, count(DISTINCT key) FILTER (WHERE NOT has_first) FROM g
+          ORDER BY 1, 2`,
   values: [entityType],
 });
 
@@ -160,10 +172,10 @@ export const firstEntriesSql = (s: string, entityType: string): SqlQuery => ({
   values: [entityType],
 });
 
-/** Keys with log entries and no row (run only when the counts say there are some). */
+/** Keys with log entries and no row (run only when the counts say there are some); a key's chain starts at entry 1 or a genesis entry. */
 export const orphansSql = (s: string, def: EntityDefinition, gapKeys: readonly string[]): SqlQuery => ({
   text: `SELECT DISTINCT l.entity_key AS key FROM ${s}.log l
-          WHERE l.entity_type = $1 AND (l.version = 1 OR l.entity_key = ANY($2::text[]))
+          WHERE l.entity_type = $1 AND (l.version = 1 OR l.action = '${ADOPT_ACTION}' OR l.entity_key = ANY($2::text[]))
             AND NOT EXISTS (SELECT 1 FROM ${def.table.sql} t WHERE t.${def.key.sql}::text = l.entity_key)`,
   values: [def.name, gapKeys],
 });

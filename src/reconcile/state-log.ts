@@ -113,12 +113,22 @@ export async function checkStateLog(
   }
 
   // The log side: gaps, and whether every key with a log has a row (a count first; the search only if not).
-  const { gaps, firstKeys, entries } = await inTx(async (tx) => {
-    const gapRows = await tx.query<{ key: string; version: string; has_first: boolean }>(
-      gapsSql(config.s, def.name),
-    );
+  const { gaps, firstKeys, withoutFirst, entries } = await inTx(async (tx) => {
+    const gapRows = await tx.query<{
+      key: string | null;
+      version: string;
+      has_first: boolean;
+      without_first: string | null;
+    }>(gapsSql(config.s, def.name));
     const [f] = await tx.query<{ n: string; entries: string }>(firstEntriesSql(config.s, def.name));
-    return { gaps: gapRows, firstKeys: Number(f!.n), entries: Number(f!.entries) };
+    // The last row counts the keys whose chain does not start at entry 1 (gaps, genesis entries).
+    const counted = gapRows.find((g) => g.key === null);
+    return {
+      gaps: gapRows.filter((g): g is typeof g & { key: string } => g.key !== null),
+      firstKeys: Number(f!.n),
+      withoutFirst: Number(counted?.without_first ?? 0),
+      entries: Number(f!.entries),
+    };
   });
   const details = await detailsOf(rt, db, keyType, [...flagged.keys()]);
   // Rows with a log: every unflagged row at version >= 1 (its entry at its version exists), corrected by
@@ -132,7 +142,7 @@ export async function checkStateLog(
     if (v === 0 && hasLog) rowsWithLog++;
   }
   const gapKeys = [...new Set(gaps.map((g) => g.key))];
-  const keysInLog = firstKeys + new Set(gaps.filter((g) => !g.has_first).map((g) => g.key)).size;
+  const keysInLog = firstKeys + withoutFirst;
   const orphanKeys: string[] = [];
   if (keysInLog > rowsWithLog) {
     const rows = await inTx((tx) => tx.query<{ key: string }>(orphansSql(config.s, def, gapKeys)));
