@@ -23,6 +23,7 @@ export interface AdoptProgress {
   readonly total: number;
   /** Genesis entries written so far (with `dryRun`: that would be written). */
   readonly adopted: number;
+  readonly dryRun: boolean;
 }
 
 export interface AdoptResult {
@@ -57,7 +58,8 @@ export async function adoptRows(
   const s = config.s;
   const { keyType } = await rt.shape(db);
   const [est] = await db.query<{ n: string | number }>({
-    text: `SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::int8 ELSE 0 END AS n
+    // Planner statistics, or a count when the table was never analyzed (progress needs a total).
+    text: `SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::int8 ELSE (SELECT count(*) FROM ${def.table.sql}) END AS n
              FROM pg_class c WHERE c.oid = to_regclass($1)`,
     values: [def.table.sql],
   });
@@ -105,6 +107,7 @@ export async function adoptRows(
       done: rows,
       total: Math.max(estimate, rows),
       adopted,
+      dryRun: o.dryRun,
     });
     if (hi === null) break;
     lo = hi;

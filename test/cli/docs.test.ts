@@ -115,9 +115,18 @@ function setupFor(command: string): Setup {
     });
   if (/^tally (reconcile|repair) --entity resource --table resources\b/.test(command)) return withDb(drift);
   if (/^tally relay\b/.test(command)) return withDb(history);
+  if (/^tally adopt accounts\b/.test(command)) return withDb(legacyAccounts);
   throw new Error(
     `docs/cli.md: no setup for a sample starting with "${command}": add one to test/cli/docs.test.ts`,
   );
+}
+
+// 1,000 accounts from before Tally: 1..990 at versions 1..3, 991..1000 never changed (version 0).
+async function legacyAccounts(db: Executor): Promise<void> {
+  await db.exec(`CREATE TABLE accounts (id int PRIMARY KEY, state text NOT NULL, version int NOT NULL DEFAULT 0);
+                 INSERT INTO accounts SELECT g, 'open', CASE WHEN g <= 990 THEN g % 3 + 1 ELSE 0 END
+                   FROM generate_series(1, 1000) g`);
+  await (await createTally({ db })).migrate();
 }
 
 function withDb(fill: (db: Executor) => Promise<void>): Setup {

@@ -71,6 +71,7 @@ describeEachDialect(
         unversioned: 3,
         chunks: 4,
       });
+      expect(progress.every((p) => p.dryRun && p.total === 16 && p.phase === 'adopt')).toBe(true);
       expect(progress.map((p) => [p.done, p.adopted])).toEqual([
         [5, 5],
         [10, 10],
