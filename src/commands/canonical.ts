@@ -2,15 +2,30 @@ import { createHash } from 'node:crypto';
 import { TallyError } from '../errors.js';
 
 /**
+ * How far a command's key parameters (and its input) may reach before they are refused with
+ * INVALID_COMMAND_INPUT: `depth` levels of nested objects and arrays (a scalar is depth 0, `{}` depth 1),
+ * `size` UTF-8 bytes of canonical text. Per command type as `limits` (docs/decisions/0029).
+ */
+export interface InputLimits {
+  readonly depth: number;
+  readonly size: number;
+}
+
+/** 64 levels, 64 KiB: far beyond any real key parameters, small enough that refusing costs nothing. */
+export const DEFAULT_INPUT_LIMITS: InputLimits = Object.freeze({ depth: 64, size: 64 * 1024 });
+
+/**
  * The canonical text of a value: object keys sorted, numbers in one plain decimal spelling (`1`, `1.0`,
  * `1e0` and `1n` are all `1`), dates as ISO strings, `undefined` fields dropped. Strings are never
  * reinterpreted: `"1"` and `1` stay different (when in doubt, a retry is rejected, not accepted).
+ * Deeper than `limits.depth` or longer than `limits.size`: INVALID_COMMAND_INPUT (`details.limit` says
+ * which). The walk is iterative and stops at the first limit, so hostile nesting costs no stack.
  *
  * @example
  * canonicalJson({ qty: 1.0, user: 'u1' }) === canonicalJson({ user: 'u1', qty: 1 }); // true
  */
-export function canonicalJson(value: unknown): string {
-  return canon(value, '$');
+export function canonicalJson(value: unknown, limits: InputLimits = DEFAULT_INPUT_LIMITS): string {
+  return new Canon(limits).run(value);
 }
 
 /**
@@ -19,46 +34,143 @@ export function canonicalJson(value: unknown): string {
  * @example
  * fingerprintOf({ user: 'u1', prize: 'p9', qty: 1 }); // '5f0c…'
  */
-export function fingerprintOf(params: unknown): { fingerprint: string; canonical: string } {
-  const canonical = canonicalJson(params);
+export function fingerprintOf(
+  params: unknown,
+  limits: InputLimits = DEFAULT_INPUT_LIMITS,
+): { fingerprint: string; canonical: string } {
+  const canonical = canonicalJson(params, limits);
   return { fingerprint: createHash('sha256').update(canonical).digest('hex'), canonical };
 }
 
-function invalid(path: string, what: string): TallyError {
-  return new TallyError('INVALID_COMMAND_INPUT', `key parameter ${path} ${what}`, { details: { path } });
-}
+/** An open array or object: its children (entries already sorted) and the next one to write. */
+type Frame =
+  | { readonly items: readonly unknown[]; readonly entries: null; i: number }
+  | { readonly items: null; readonly entries: readonly [string, unknown][]; i: number };
 
-function canon(v: unknown, path: string): string {
-  if (v === null) return 'null';
-  switch (typeof v) {
-    case 'string':
-      return JSON.stringify(v);
-    case 'boolean':
-      return v ? 'true' : 'false';
-    case 'number':
-      if (!Number.isFinite(v)) throw invalid(path, 'must be a finite number');
-      return plainDecimal(v);
-    case 'bigint':
-      return v.toString();
-    case 'object': {
-      if (v instanceof Date) {
-        if (Number.isNaN(v.getTime())) throw invalid(path, 'is an invalid date');
-        return JSON.stringify(v.toISOString());
+/**
+ * One canonicalisation. The path of the value being written is kept as the stack of open frames, and
+ * its text is made only when an error is thrown: writing stays linear in the size of the value.
+ */
+class Canon {
+  readonly #out: string[] = [];
+  readonly #stack: Frame[] = [];
+  #length = 0;
+
+  constructor(readonly limits: InputLimits) {}
+
+  run(value: unknown): string {
+    this.#open(value);
+    const stack = this.#stack;
+    while (stack.length > 0) {
+      const f = stack[stack.length - 1]!;
+      if (f.items !== null ? f.i >= f.items.length : f.i >= f.entries.length) {
+        this.#emit(f.items !== null ? ']' : '}');
+        stack.pop();
+        continue;
       }
-      if (Array.isArray(v)) {
-        return `[${v.map((x, i) => (x === undefined ? 'null' : canon(x, `${path}[${i}]`))).join(',')}]`;
+      if (f.i > 0) this.#emit(',');
+      if (f.items !== null) {
+        const x = f.items[f.i++];
+        if (x === undefined) this.#emit('null');
+        else this.#open(x);
+      } else {
+        const [k, x] = f.entries[f.i++]!;
+        this.#emit(`${JSON.stringify(k)}:`);
+        this.#open(x);
       }
-      const proto = Object.getPrototypeOf(v);
-      if (proto !== Object.prototype && proto !== null) {
-        throw invalid(path, 'must be plain data (object, array, string, number, boolean, null, date)');
-      }
-      const entries = Object.entries(v as Record<string, unknown>)
-        .filter(([, x]) => x !== undefined)
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-      return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canon(x, `${path}.${k}`)}`).join(',')}}`;
     }
-    default:
-      throw invalid(path, `cannot be a ${typeof v}`);
+    const text = this.#out.join('');
+    // The running count is UTF-16 units, never more than the UTF-8 bytes: the exact check is at the end.
+    if (Buffer.byteLength(text) > this.limits.size) throw this.#tooLarge();
+    return text;
+  }
+
+  /** Writes a scalar whole, or the opening of an array or object (its children follow from the stack). */
+  #open(v: unknown): void {
+    if (v !== null && typeof v === 'object' && !(v instanceof Date)) this.#push(v);
+    else this.#emit(this.#scalar(v));
+  }
+
+  #scalar(v: unknown): string {
+    if (v === null) return 'null';
+    switch (typeof v) {
+      case 'string':
+        if (v.length > this.limits.size) throw this.#tooLarge();
+        return JSON.stringify(v);
+      case 'boolean':
+        return v ? 'true' : 'false';
+      case 'number':
+        if (!Number.isFinite(v)) throw this.#invalid('must be a finite number');
+        return plainDecimal(v);
+      case 'bigint':
+        return v.toString();
+      case 'object':
+        if (Number.isNaN((v as Date).getTime())) throw this.#invalid('is an invalid date');
+        return JSON.stringify((v as Date).toISOString());
+      default:
+        throw this.#invalid(`cannot be a ${typeof v}`);
+    }
+  }
+
+  /** Opens an array or a plain object: one level deeper, its children (sorted entries) on the stack. */
+  #push(v: object): void {
+    if (this.#stack.length >= this.limits.depth) throw this.#tooDeep();
+    if (Array.isArray(v)) {
+      // Each item takes at least one character and each comma one more: refuse before walking them.
+      if (this.#length + 2 * v.length > this.limits.size + 1) throw this.#tooLarge();
+      this.#emit('[');
+      this.#stack.push({ items: v, entries: null, i: 0 });
+      return;
+    }
+    const proto = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null) {
+      throw this.#invalid('must be plain data (object, array, string, number, boolean, null, date)');
+    }
+    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
+    // `"":0` is the shortest entry, plus its comma: a huge object is refused before it is sorted.
+    if (this.#length + 5 * entries.length > this.limits.size + 2) throw this.#tooLarge();
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    this.#emit('{');
+    this.#stack.push({ items: null, entries, i: 0 });
+  }
+
+  #emit(text: string): void {
+    this.#out.push(text);
+    this.#length += text.length;
+    if (this.#length > this.limits.size) throw this.#tooLarge();
+  }
+
+  /** `$`, `$.qty`, `$.items[0]`: where the value being written sits (clipped to 200 characters). */
+  #path(): string {
+    let text = '$';
+    for (const f of this.#stack) {
+      text += f.items !== null ? `[${f.i - 1}]` : `.${f.entries[f.i - 1]![0]}`;
+      if (text.length > 200) return `${text.slice(0, 199)}…`;
+    }
+    return text;
+  }
+
+  #invalid(what: string): TallyError {
+    const path = this.#path();
+    return new TallyError('INVALID_COMMAND_INPUT', `key parameter ${path} ${what}`, { details: { path } });
+  }
+
+  #tooDeep(): TallyError {
+    const max = this.limits.depth;
+    return new TallyError(
+      'INVALID_COMMAND_INPUT',
+      `the key parameters nest deeper than ${max} levels (the command's limits.depth)`,
+      { details: { limit: 'depth', max, path: this.#path() } },
+    );
+  }
+
+  #tooLarge(): TallyError {
+    const max = this.limits.size;
+    return new TallyError(
+      'INVALID_COMMAND_INPUT',
+      `the key parameters' canonical text is longer than ${max} bytes (the command's limits.size)`,
+      { details: { limit: 'size', max } },
+    );
   }
 }
 

@@ -59,6 +59,8 @@ export interface ChangeCommandDefinition<I = any> {
   /** The input's schema, as for any command: checked before anything is recorded. */
   input?: import('./input-schema.js').InputSchema<I>;
   fingerprint(input: I): unknown;
+  /** As for any command: the input's and the key parameters' depth, and their canonical text's size. */
+  limits?: import('./input-limits.js').InputLimitsOptions;
   change: LocalChange<I>;
   /** As for any command (they matter only on the general path: failover, a lost race, the worker). */
   retry?: import('./definition.js').RetryPolicy;

@@ -1,6 +1,8 @@
 import { TallyError } from '../errors.js';
+import type { InputLimits } from './canonical.js';
 import { type ChangeCommandDefinition, type CompiledChange, changeStep, compileChange } from './change.js';
 import { type FailoverOptions, type ResolvedFailover, resolveFailover } from './failover.js';
+import { type InputLimitsOptions, resolveInputLimits } from './input-limits.js';
 import { type InputSchema, type InputValidator, resolveInputSchema } from './input-schema.js';
 import type { StepContext } from './step-types.js';
 
@@ -90,6 +92,13 @@ export interface CommandDefinition<I = any> {
   input?: InputSchema<I>;
   /** The key parameters: a retry whose key parameters differ from the first request's is rejected. */
   fingerprint(input: I): unknown;
+  /**
+   * How deep the input and the key parameters may nest (`depth`, levels of objects and arrays) and how
+   * long the key parameters' canonical text may be (`size`, UTF-8 bytes). Beyond either, a submit is
+   * refused with INVALID_COMMAND_INPUT (`details.limit`) and nothing is recorded (docs/decisions/0029).
+   * Default `{ depth: 64, size: 65536 }`.
+   */
+  limits?: InputLimitsOptions;
   /** Local steps and downstream calls, run in order. The command's states follow from them. */
   steps: readonly (LocalStep<I> | CallStep<I>)[];
   /** Runs exactly once, in one transaction, when a definite failure follows completed steps. */
@@ -152,6 +161,8 @@ export interface CommandSpec<I = any> {
   readonly change: CompiledChange<I> | null;
   /** The input check (from `input`), run by submit before anything is recorded; null without a schema. */
   readonly input: InputValidator | null;
+  /** The limits on the input's depth and the key parameters' depth and size (from `limits`). */
+  readonly limits: InputLimits;
 }
 
 const NAME_RE = /^[a-z][a-z0-9_.-]{0,62}$/;
@@ -253,6 +264,7 @@ export function defineCommand<I>(
     waitMs: int(def.waitMs, name, 'waitMs', 0, 0, 600_000),
     failover: resolveFailover(name, def.failover),
     input: resolveInputSchema(name, def.input),
+    limits: resolveInputLimits(name, def.limits),
     change,
   });
 }

@@ -53,9 +53,13 @@ export interface EventIn {
   data?: unknown;
 }
 
-/** The command row as every reader takes it (also the one-statement change command's RETURNING). */
-export const COLS = `id::text AS id, type, principal, key, fingerprint, params, input, status, step_index, decisions,
-  outputs, result, error, attempts, next_at, lease_owner, lease_until, created_at, updated_at, finished_at,
+/**
+ * The command row as every reader takes it (also the one-statement change command's RETURNING).
+ * `params`, `input` and `result` may be any JSON value, a bare string too: as text, so normalizeRow parses
+ * each exactly once (a driver that parses jsonb would hand `"abc"` over as `abc`, which is not JSON).
+ */
+export const COLS = `id::text AS id, type, principal, key, fingerprint, params::text AS params, input::text AS input,
+  status, step_index, decisions, outputs, result::text AS result, error, attempts, next_at, lease_owner, lease_until, created_at, updated_at, finished_at,
   budget_from, paused_on`;
 const CALL_COLS = `command_id::text AS command_id, step, downstream_key, request, sends, queries, first_sent_at,
   last_sent_at, outcome, value, resolved_by, resolved_at, created_at`;

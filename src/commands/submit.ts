@@ -4,6 +4,7 @@ import { asStored, checkIdempotencyKey, checkPrincipal, fingerprintOf } from './
 import { submitChange } from './change-submit.js';
 import type { CommandRuntime } from './context.js';
 import { submitWithFailover } from './failover-submit.js';
+import { checkInputDepth } from './input-limits.js';
 import { checkInput } from './input-schema.js';
 import type { CommandResult } from './result.js';
 import { type Prepared, submitPrimary } from './submit-primary.js';
@@ -34,18 +35,21 @@ export async function submit<I>(rt: CommandRuntime, args: SubmitInput<I>): Promi
 }
 
 /**
- * Checks a submit's arguments before anything is recorded: key, principal, then the input against the
- * command's schema (refused: INVALID_COMMAND_INPUT). The schema's output is what is fingerprinted and stored.
+ * Checks a submit's arguments before anything is recorded: key, principal, the input's depth (before
+ * anything walks it), then the input against the command's schema (refused: INVALID_COMMAND_INPUT), and the
+ * key parameters against the command's limits. The schema's output is what is fingerprinted and stored.
  */
 async function prepare<I>(rt: CommandRuntime, args: SubmitInput<I>): Promise<Prepared> {
   const { spec } = rt;
   const key = checkIdempotencyKey(args?.key);
   const principal = checkPrincipal(args?.principal);
+  checkInputDepth(spec.name, args?.input, spec.limits.depth);
   const given = spec.input ? await checkInput(spec.name, spec.input, args?.input) : args?.input;
   const input = asStored(given, 'input');
-  const { fingerprint, canonical } = fingerprintOf(paramsOf(spec.name, spec.def.fingerprint, given));
+  const limits = spec.limits;
+  const { fingerprint, canonical } = fingerprintOf(paramsOf(spec.name, spec.def.fingerprint, given), limits);
   // What runs later is the stored input: its key parameters must be the ones fingerprinted now.
-  if (fingerprintOf(paramsOf(spec.name, spec.def.fingerprint, input)).fingerprint !== fingerprint) {
+  if (fingerprintOf(paramsOf(spec.name, spec.def.fingerprint, input), limits).fingerprint !== fingerprint) {
     throw new TallyError(
       'INVALID_COMMAND_INPUT',
       `command ${spec.name}: the key parameters change when stored as JSON (NaN, Infinity, a class instance?)`,
