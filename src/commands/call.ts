@@ -1,13 +1,15 @@
 import type { TallyConfig } from '../config.js';
 import type { Executor } from '../db/types.js';
-import { gate, recordReach, unreachableAnswer, wakePaused } from './breaker.js';
+import { type Reach, recordAnswer } from './answer.js';
+import { gate, unreachableAnswer, wakePaused } from './breaker.js';
 import { asStored } from './canonical.js';
 import { type CommandRuntime, describeError, inCommandScope, stepContext } from './context.js';
 import type { Outcome, QueryAnswer, Reply, ResolvedStep } from './definition.js';
-import { ACTIVE, Draft, lockRow } from './machine.js';
+import { ACTIVE, type Draft } from './machine.js';
+import { pauseOrFlag } from './pause.js';
 import type { Plan } from './plan.js';
-import { applyOutcome, type Definite, isDefinite, normalizeCall, readCall, resolveCall } from './resolve.js';
-import { type CallRow, insertAlertSql, insertCallSql, markCallSql } from './sql.js';
+import { applyOutcome, type Definite, normalizeCall, readCall } from './resolve.js';
+import { type CallRow, insertCallSql, insertSentCallSql, markCallSql } from './sql.js';
 
 type CallStepR = Extract<ResolvedStep<unknown>, { kind: 'call' }>;
 
@@ -41,31 +43,28 @@ async function recordIo(
     if (g.kind === 'pause') return pauseOrFlag(tx, d, step, g.probeAt);
     probe = g.probe;
   }
-  const downstreamKey = call.downstream_key;
   const [m] = await tx.query<{ n: number }>(markCallSql(d.s, d.row.id, step.name, what, d.now));
-  const attempt = Number(m!.n);
+  return sendRecorded(tx, d, step, call, what, Number(m!.n), probe);
+}
+
+/** The send or query is counted: its event, and the plan to perform it once this transaction commits. */
+async function sendRecorded(
+  tx: Executor,
+  d: Draft,
+  step: CallStepR,
+  call: CallRow,
+  what: 'send' | 'query',
+  attempt: number,
+  probe: boolean,
+): Promise<Plan> {
   d.row.paused_on = null;
   d.events.push({
     kind: what,
     step: step.name,
-    data: { downstreamKey, n: attempt, ...(probe ? { probe: step.downstream } : {}) },
+    data: { downstreamKey: call.downstream_key, n: attempt, ...(probe ? { probe: step.downstream } : {}) },
   });
-  await d.save(tx);
-  return { kind: 'io', what, step: step.name, attempt, call, probe };
-}
-
-/** The downstream is behind an open breaker: pause (no attempt spent), or flag once the deadline passed. */
-async function pauseOrFlag(tx: Executor, d: Draft, step: CallStepR, probeAt: Date | null): Promise<Plan> {
-  if (d.now.getTime() >= d.deadline.getTime()) {
-    d.flag(
-      step.name,
-      `command ${d.spec.name} reached its deadline while downstream ${step.downstream} was unreachable (breaker open)`,
-      { why: 'deadline', downstream: step.downstream, deadline: d.deadline },
-    );
-  } else {
-    d.pause(step.name, step.downstream, probeAt);
-  }
-  return { kind: 'stop', row: await d.save(tx) };
+  const row = await d.save(tx);
+  return { kind: 'io', what, step: step.name, attempt, call, probe, row };
 }
 
 /**
@@ -79,21 +78,79 @@ export async function planCall(
   step: CallStepR,
   queried: ReadonlySet<string>,
 ): Promise<Plan> {
-  const id = d.row.id;
-  let call = await readCall(tx, d.s, id, step.name);
-  if (!call) {
-    const ctx = stepContext(tx, d, step.name);
-    const request = asStored(
-      await inCommandScope(ctx, () => step.call.request(ctx)),
-      `step ${step.name} request`,
-    );
-    const downstreamKey = downstreamKeyOf(id, step.name);
-    const [inserted] = await tx.query(
-      insertCallSql(d.s, { id, step: step.name, downstreamKey, request: JSON.stringify(request), at: d.now }),
-    );
-    d.events.push({ kind: 'snapshot', step: step.name, data: { downstreamKey, request } });
-    call = normalizeCall(inserted!); // what the insert stored (RETURNING), no second read
+  const call = await readCall(tx, d.s, d.row.id, step.name);
+  if (!call) return planFirstSend(tx, io, d, step, await buildRequest(tx, d, step));
+  return planStoredCall(tx, io, d, step, call, queried);
+}
+
+/**
+ * Right after a local step, in that step's transaction: plans the call step that follows, so the step's
+ * effects, the stored request and the recorded first send commit together — one transaction and lock
+ * fewer than a round of its own. Its call cannot be stored yet: the step before it has only now finished.
+ * Returns null when the request cannot be built (it threw): the caller saves the step alone, and the
+ * call's own round builds it again and records what went wrong.
+ */
+export async function planFollowingCall(
+  tx: Executor,
+  io: CallDriver,
+  d: Draft,
+  step: CallStepR,
+): Promise<Plan | null> {
+  const events = d.events.length;
+  const decisions = { ...d.row.decisions };
+  let request: unknown;
+  try {
+    request = await buildRequest(tx, d, step);
+  } catch {
+    d.events.length = events; // what the failed request decided is not kept with the step
+    d.row.decisions = decisions;
+    return null;
   }
+  return planFirstSend(tx, io, d, step, request);
+}
+
+async function buildRequest(tx: Executor, d: Draft, step: CallStepR): Promise<unknown> {
+  const ctx = stepContext(tx, d, step.name);
+  return asStored(await inCommandScope(ctx, () => step.call.request(ctx)), `step ${step.name} request`);
+}
+
+/**
+ * A call seen for the first time: store its request, and — unless its downstream's breaker holds it —
+ * count its first send in the same statement.
+ */
+async function planFirstSend(
+  tx: Executor,
+  io: CallDriver,
+  d: Draft,
+  step: CallStepR,
+  request: unknown,
+): Promise<Plan> {
+  const id = d.row.id;
+  const downstreamKey = downstreamKeyOf(id, step.name);
+  const stored = { id, step: step.name, downstreamKey, request: JSON.stringify(request), at: d.now };
+  d.events.push({ kind: 'snapshot', step: step.name, data: { downstreamKey, request } });
+  let probe = false;
+  if (step.breaker) {
+    const g = await gate(tx, io.config, step.downstream, io.owner, d.spec.leaseMs, d.now);
+    if (g.kind === 'pause') {
+      await tx.query(insertCallSql(d.s, stored));
+      return pauseOrFlag(tx, d, step, g.probeAt);
+    }
+    probe = g.probe;
+  }
+  const [inserted] = await tx.query(insertSentCallSql(d.s, stored));
+  const call = normalizeCall(inserted!); // what the insert stored (RETURNING), no second read
+  return sendRecorded(tx, d, step, call, 'send', 1, probe);
+}
+
+async function planStoredCall(
+  tx: Executor,
+  io: CallDriver,
+  d: Draft,
+  step: CallStepR,
+  call: CallRow,
+  queried: ReadonlySet<string>,
+): Promise<Plan> {
   if (call.outcome !== null) {
     // Resolved by a message while nobody was driving: move on from the recorded outcome.
     const v = call.value as { reason?: string; details?: Record<string, unknown> } | null;
@@ -188,7 +245,7 @@ export async function performCall(
     probe: io.probe,
     error: failure === null ? 'unreachable' : errorLabel(failure),
   };
-  const plan = await recordAnswer(rt, id, owner, step, io.what, answer, reach);
+  const plan = await recordAnswer(rt, id, owner, step, io.what, answer, reach, io.row);
   if (reach.closed) await wakePaused(rt.config, step.downstream);
   return plan;
 }
@@ -202,90 +259,4 @@ function errorLabel(err: unknown): string {
     e = e.cause as typeof e;
   }
   return `${String(d.name)}${code ? ` (${String(code)})` : ''}`;
-}
-
-interface Reach {
-  unreachable: boolean;
-  probe: boolean;
-  error: string;
-  /** Set by recordAnswer: this answer closed an open breaker (its paused commands wake after commit). */
-  closed?: boolean;
-}
-
-async function recordAnswer(
-  rt: CommandRuntime,
-  id: string,
-  owner: string,
-  step: CallStepR,
-  what: 'send' | 'query',
-  answer: Outcome | QueryAnswer,
-  reach: Reach,
-): Promise<Plan> {
-  const { config, spec } = rt;
-  return config.db.transaction(async (tx) => {
-    const row = await lockRow(tx, config.s, id);
-    const mine = row.lease_owner === owner;
-    const d = new Draft(config.s, row, spec, config.clock());
-    const via = what === 'send' ? 'reply' : 'query';
-    let breakerOpen = false;
-    if (step.breaker) {
-      const r = await recordReach(
-        tx,
-        config,
-        step.downstream,
-        step.breaker,
-        reach.probe ? owner : null,
-        reach.unreachable,
-        reach.error,
-        d.now,
-      );
-      reach.closed = r.closed;
-      breakerOpen = r.row?.state === 'open';
-      if (r.opened) {
-        await tx.query(
-          insertAlertSql(config.s, {
-            id,
-            type: spec.name,
-            kind: 'downstream_unreachable',
-            message: `downstream ${step.downstream} could not be reached ${r.row?.failures} times in a row: its breaker is open; sends stop and a probe goes out every ${step.breaker.probeMs} ms or more`,
-            data: { downstream: step.downstream, failures: r.row?.failures, error: reach.error },
-            at: d.now,
-          }),
-        );
-      }
-      if (
-        r.verdict === 'open' &&
-        !isDefinite(answer) &&
-        mine &&
-        row.status === 'pending' &&
-        row.step_index === step.index
-      ) {
-        // Sent while the breaker was open (the probe) or opened by others meanwhile: no attempt spent.
-        d.events.push({ kind: 'unreachable', step: step.name, data: { via, error: reach.error } });
-        return pauseOrFlag(tx, d, step, r.row?.probe_at ?? null);
-      }
-    }
-    if (isDefinite(answer)) {
-      if (mine && ACTIVE.has(row.status)) d.keepLease(owner);
-      await resolveCall(tx, d, step, answer, via);
-      const saved = await d.save(tx);
-      return mine && ACTIVE.has(saved.status) ? { kind: 'again' } : { kind: 'stop', row: saved };
-    }
-    const reason =
-      answer?.outcome === 'not_found' ? 'not_found' : ((answer as { reason?: string })?.reason ?? 'unknown');
-    if (!mine || row.status !== 'pending' || row.step_index !== step.index) {
-      // Someone else moved on meanwhile; an unknown answer adds nothing to what they know.
-      return { kind: 'stop', row };
-    }
-    if (what === 'query' && step.resend) {
-      // "Not found" (or no answer) is not a failure: re-send the stored request in this same attempt.
-      d.keepLease(owner);
-      d.events.push({ kind: 'query_answer', step: step.name, data: { outcome: 'unknown', reason } });
-      await d.save(tx);
-      return { kind: 'again' };
-    }
-    d.attemptFailed('unknown', step.name, { via, reason });
-    if (breakerOpen && d.row.status === 'pending') d.pause(step.name, step.downstream, null);
-    return { kind: 'stop', row: await d.save(tx) };
-  });
 }

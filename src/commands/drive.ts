@@ -1,6 +1,6 @@
 import { sqlStateOf } from '../db/errors.js';
 import { TallyError } from '../errors.js';
-import { performCall, planCall } from './call.js';
+import { performCall, planCall, planFollowingCall } from './call.js';
 import { asStored } from './canonical.js';
 import { type CommandRuntime, describeError, inCommandScope, StepFailure, stepContext } from './context.js';
 import { ACTIVE, CommandMoved, Draft, lockRow } from './machine.js';
@@ -76,6 +76,12 @@ async function next(
       const ctx = stepContext(tx, d, step.name);
       const output = asStored(await inCommandScope(ctx, () => step.run(ctx)), `step ${step.name} output`);
       d.stepDone(step.name, output);
+      const following = spec.steps[d.row.step_index];
+      if (d.row.status === 'pending' && following?.kind === 'call') {
+        // The step and the call's recorded send commit together (a failure here undoes both).
+        const planned = await planFollowingCall(tx, { config, owner }, d, following);
+        if (planned) return planned;
+      }
       const saved = await d.save(tx);
       return ACTIVE.has(saved.status) ? { kind: 'again' } : { kind: 'stop', row: saved };
     });

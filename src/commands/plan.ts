@@ -13,4 +13,6 @@ export type Plan =
       call: CallRow;
       /** This call is its downstream's breaker probe (the breaker is open). */
       probe: boolean;
+      /** The command as the transaction that recorded this I/O saved it (its answer is recorded against it). */
+      row: CommandRow;
     };

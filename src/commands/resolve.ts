@@ -44,6 +44,44 @@ export function applyOutcome(d: Draft, step: ResolvedStep<unknown>, o: Definite)
   else d.failDefinitely(step.name, o.reason, o.details);
 }
 
+function saidOf(o: Definite, via: Via) {
+  return { via, outcome: o.outcome, ...(o.outcome === 'failure' ? { reason: o.reason } : {}) };
+}
+
+/** What a call's outcome is stored with: the success value, or the failure's reason and details. */
+function storedValue(o: Definite): unknown {
+  return o.outcome === 'success' ? (o.value ?? null) : { reason: o.reason, details: o.details ?? null };
+}
+
+type Via = 'reply' | 'query' | 'notify';
+
+/** Writes the outcome on the call if it has none yet (a resolved call is never overwritten); says if it did. */
+export async function recordOutcome(
+  tx: Executor,
+  d: Draft,
+  step: ResolvedStep<unknown>,
+  o: Definite,
+  via: Via,
+): Promise<boolean> {
+  const [recorded] = await tx.query(
+    resolveCallSql(d.s, {
+      id: d.row.id,
+      step: step.name,
+      outcome: o.outcome,
+      value: JSON.stringify(storedValue(o)),
+      via,
+      at: d.now,
+    }),
+  );
+  return recorded !== undefined;
+}
+
+/** The command moves on from an outcome recorded on its call, with the event that says who brought it. */
+export function applyRecorded(d: Draft, step: ResolvedStep<unknown>, o: Definite, via: Via): void {
+  d.events.push({ kind: 'outcome', step: step.name, data: { ...saidOf(o, via), value: storedValue(o) } });
+  applyOutcome(d, step, o);
+}
+
 /**
  * Records a definite answer on the call, once, under the command's row lock. A second answer that
  * agrees is absorbed; one that contradicts the recorded outcome raises an alert and changes nothing.
@@ -53,30 +91,17 @@ export async function resolveCall(
   d: Draft,
   step: ResolvedStep<unknown>,
   o: Definite,
-  via: 'reply' | 'query' | 'notify',
+  via: Via,
 ): Promise<Resolution> {
   const row = d.row;
-  const said = { via, outcome: o.outcome, ...(o.outcome === 'failure' ? { reason: o.reason } : {}) };
+  const said = saidOf(o, via);
   const waiting =
     row.step_index === step.index && (row.status === 'pending' || row.status === 'needs_attention');
   if (waiting) {
     // The common case first: record it if the call has no outcome yet (the UPDATE says whether it did);
     // only when it did not is the call read, to tell a duplicate from a contradiction.
-    const value =
-      o.outcome === 'success' ? (o.value ?? null) : { reason: o.reason, details: o.details ?? null };
-    const [recorded] = await tx.query(
-      resolveCallSql(d.s, {
-        id: row.id,
-        step: step.name,
-        outcome: o.outcome,
-        value: JSON.stringify(value),
-        via,
-        at: d.now,
-      }),
-    );
-    if (recorded) {
-      d.events.push({ kind: 'outcome', step: step.name, data: { ...said, value } });
-      applyOutcome(d, step, o);
+    if (await recordOutcome(tx, d, step, o, via)) {
+      applyRecorded(d, step, o, via);
       return 'recorded';
     }
   }

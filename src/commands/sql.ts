@@ -284,6 +284,17 @@ export const insertCallSql = (
   values: [c.id, c.step, c.downstreamKey, c.request, c.at],
 });
 
+/** Stores a call's request together with its first send (recorded before it happens): one statement. */
+export const insertSentCallSql = (
+  s: string,
+  c: { id: string; step: string; downstreamKey: string; request: string; at: Date },
+): SqlQuery => ({
+  text: `INSERT INTO ${s}.command_calls
+           (command_id, step, downstream_key, request, sends, first_sent_at, last_sent_at, created_at)
+         VALUES ($1::uuid, $2, $3, $4::jsonb, 1, $5, $5, $5) RETURNING ${CALL_COLS}`,
+  values: [c.id, c.step, c.downstreamKey, c.request, c.at],
+});
+
 /** Counts a send (recorded before it happens) or a query. */
 export const markCallSql = (
   s: string,
