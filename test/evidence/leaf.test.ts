@@ -103,7 +103,7 @@ describe('evidence: the leaf bytes of a log row', () => {
         }
         expect(other).not.toEqual(back);
       }),
-      { numRuns: 300, seed: 60 },
+      { numRuns: 120, seed: 60 },
     );
   });
 

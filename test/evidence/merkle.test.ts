@@ -147,8 +147,8 @@ describe('evidence: the Merkle tree of RFC 9162 / RFC 6962', () => {
     }
   });
 
-  it('agrees with a naive MTH for every size up to 70, built whole and by appending', () => {
-    const data = Array.from({ length: 70 }, (_, i) => Uint8Array.of(i, i * 3, 7));
+  it('agrees with a naive MTH for every size up to 40, built whole and by appending', () => {
+    const data = Array.from({ length: 40 }, (_, i) => Uint8Array.of(i, i * 3, 7));
     const leaves = data.map(leafHash);
     const f = MerkleFrontier.from();
     for (let n = 0; n <= data.length; n++) {
@@ -158,8 +158,8 @@ describe('evidence: the Merkle tree of RFC 9162 / RFC 6962', () => {
     }
   });
 
-  it('every proof of every leaf and size pair up to 33 verifies, and one flipped bit fails it', () => {
-    const leaves = Array.from({ length: 33 }, (_, i) => leafHash(Uint8Array.of(i)));
+  it('every proof of every leaf and size pair up to 24 verifies, and one flipped bit fails it', () => {
+    const leaves = Array.from({ length: 24 }, (_, i) => leafHash(Uint8Array.of(i)));
     for (let n = 1; n <= leaves.length; n++) {
       const root = rootOf(leaves, n);
       for (let i = 0; i < n; i++) {
@@ -219,7 +219,7 @@ describe('evidence: the Merkle tree of RFC 9162 / RFC 6962', () => {
           expect(verifyConsistency(m, n, [...cpath, root], older, root)).not.toBe('ok');
         }
       }),
-      { numRuns: 300, seed: 16 },
+      { numRuns: 150, seed: 16 },
     );
   });
 
