@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TallyError } from '../../src/errors.js';
-import { idempotent, tallyFastify } from '../../src/http/index.js';
+import { frameworkProblem } from '../../src/http/framework-error.js';
+import { idempotent, problemOf, tallyFastify } from '../../src/http/index.js';
 import { createTally, type Tally } from '../../src/tally.js';
 import { freshPGlite, type TestDatabase } from '../support/databases.js';
 
@@ -288,5 +289,62 @@ describe("the user's code inside an idempotent route throws: what the answer is,
     const fixed = await send('/orders/replied', body, { 'idempotency-key': key });
     expect([fixed.status, fixed.body?.status]).toEqual([200, 'succeeded']);
     expect(down.sends).toBe(sends + 1);
+  });
+});
+
+describe('frameworkProblem: an error that is not a TallyError', () => {
+  it('keeps a 4xx status, turns everything else into a 500 without its message', () => {
+    const teapot = frameworkProblem(Object.assign(new Error('no coffee for user 42'), { statusCode: 418 }));
+    expect([teapot.status, teapot.error.code, teapot.error.message]).toEqual([
+      418,
+      'INVALID_REQUEST',
+      'the request was refused',
+    ]);
+    for (const thrown of ['a string', null, undefined, 42, new RangeError('deep'), { statusCode: 503 }]) {
+      const p = frameworkProblem(thrown);
+      expect([p.status, p.error.code]).toEqual([500, 'INTERNAL_ERROR']);
+      expect(problemOf(p.error)).not.toHaveProperty('details');
+    }
+  });
+
+  it("spells a schema's failing paths as Tally's input issues do, never with values", () => {
+    const err = Object.assign(new Error('body/items/0/a~1b must be integer'), {
+      code: 'FST_ERR_VALIDATION',
+      statusCode: 400,
+      validationContext: 'body',
+      validation: [
+        { instancePath: '/items/0/a~1b', keyword: 'type', params: {}, message: 'must be integer' },
+        { instancePath: '', keyword: 'required', params: { missingProperty: 'qty' }, message: 'x' },
+      ],
+    });
+    expect(frameworkProblem(err).error.details).toEqual({
+      in: 'body',
+      issues: [
+        { path: '$.items[0].a/b', message: 'must be integer' },
+        { path: '$.qty', message: 'x' },
+      ],
+    });
+  });
+
+  it('idempotent() answers its own failure as problem+json without the plugin', async () => {
+    const bare = Fastify();
+    const never = { submit: () => Promise.reject(new Error('not reached')) };
+    bare.post(
+      '/x',
+      idempotent(never as never, {
+        principal: () => {
+          throw new Error('session store down: redis://secret@host');
+        },
+      }),
+    );
+    const r = await bare.inject({ method: 'POST', url: '/x?a=1', payload: {} });
+    expect([r.statusCode, r.headers['content-type'], r.json().code, r.json().instance]).toEqual([
+      500,
+      'application/problem+json; charset=utf-8',
+      'INTERNAL_ERROR',
+      '/x',
+    ]);
+    expect(r.body).not.toContain('secret');
+    await bare.close();
   });
 });
