@@ -45,7 +45,14 @@ export type { Definite } from './commands/resolve.js';
 export type { CommandResult } from './commands/result.js';
 export type { CommandStatus } from './commands/sql.js';
 export type { StandardSchemaV1 } from './commands/standard-schema.js';
-export type { CommandAlert, Timeline, TimelineEvent } from './commands/timeline.js';
+export type {
+  CommandAlert,
+  IntakeRecord,
+  Timeline,
+  TimelineEvent,
+  TimelineStore,
+  TimelineStores,
+} from './commands/timeline.js';
 export { isUnreachable } from './commands/unreachable.js';
 export type { TallyOptions } from './config.js';
 export { type ChangeContext, currentContext, withContext } from './context.js';

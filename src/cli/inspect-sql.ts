@@ -1,3 +1,4 @@
+import { INTAKE_COLS } from '../commands/intake-sql.js';
 import type { SqlQuery } from '../db/types.js';
 
 const COLS = `id::text AS id, type, principal, key, fingerprint, params, input, status, step_index, decisions,
@@ -23,4 +24,20 @@ export const inspectMatchesSql = (
 export const commandsTablePresentSql = (s: string): SqlQuery => ({
   text: `SELECT to_regclass($1) IS NOT NULL AS present`,
   values: [`${s}.commands`],
+});
+
+/**
+ * What the failover store recorded that `tally inspect` may mean: the record with this id (or the primary
+ * command it was handed over to), or every record of this key; narrowed like inspectMatchesSql.
+ */
+export const inspectIntakeMatchesSql = (
+  s: string,
+  ref: { id: string | null; key: string; type: string | null; principal: string | null },
+): SqlQuery => ({
+  text: `SELECT ${INTAKE_COLS} FROM ${s}.command_intake
+          WHERE (id = $1::uuid OR primary_id = $1::uuid OR key = $2)
+            AND ($3::text IS NULL OR type = $3) AND ($4::text IS NULL OR principal = $4)
+          ORDER BY received_at, id
+          LIMIT 20`,
+  values: [ref.id, ref.key, ref.type, ref.principal],
 });

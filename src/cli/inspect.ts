@@ -1,12 +1,9 @@
-import type { Timeline } from '../commands/timeline.js';
-import { readTimeline } from '../commands/timeline.js';
 import { quoteIdent } from '../db/ident.js';
-import { TallyError } from '../errors.js';
 import { openDatabase } from './connect.js';
-import { CliError, EXIT_OK, UsageError } from './errors.js';
+import { EXIT_OK, UsageError } from './errors.js';
 import { parseWithTarget } from './inspect-args.js';
 import { printTimeline } from './inspect-print.js';
-import { commandsTablePresentSql, inspectMatchesSql } from './inspect-sql.js';
+import { readForInspect } from './inspect-read.js';
 import type { Io } from './io.js';
 import { DATABASE_OPTIONS, databaseOptions, stringOption } from './options.js';
 
@@ -15,14 +12,15 @@ export const OPTIONS = {
   type: { type: 'string' },
   principal: { type: 'string' },
   json: { type: 'boolean' },
+  failover: { type: 'string' },
 } as const;
 
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
 /**
- * `tally inspect <command-id or key> [--type NAME] [--principal P] [--json]`: prints a command's
- * timeline (attempts, decisions, snapshots, outcomes, alerts, with times). No command definitions are
- * needed: everything shown is what Tally recorded.
+ * `tally inspect <command-id or key> [--type NAME] [--principal P] [--json] [--failover DATABASE]`:
+ * prints a command's timeline (attempts, decisions, snapshots, outcomes, alerts, with times). No command
+ * definitions are needed: everything shown is what Tally recorded — with --failover, on both stores.
  *
  * @example
  * await inspectCommand(['redeem-key-1', '--principal', 'user:42', '--json'], io);
@@ -37,34 +35,32 @@ export async function inspectCommand(args: string[], io: Io): Promise<number> {
   const type = stringOption(values, 'type', 'inspect') ?? null;
   const principal = stringOption(values, 'principal', 'inspect') ?? null;
 
-  const conn = await openDatabase(opts, io.env, io.cwd, { mustExist: true });
-  try {
-    const [t] = await conn.db.query<{ present: boolean }>(commandsTablePresentSql(s));
-    if (!t?.present) {
-      throw new TallyError(
-        'SCHEMA_NOT_MIGRATED',
-        `schema ${opts.schema} in ${conn.label} has no Tally commands table: run \`tally migrate\` (or pass the right --schema)`,
-      );
-    }
-    const id = UUID_RE.test(target) ? target.toLowerCase() : null;
-    const rows = await conn.db.query(inspectMatchesSql(s, { id, key: target, type, principal }));
-    if (rows.length === 0) {
-      throw new CliError('COMMAND_NOT_FOUND', `no command with this id or key in schema ${opts.schema}`);
-    }
-    const exact = rows.filter((r) => r.id === id);
-    const chosen = exact.length === 1 ? exact : rows;
-    if (chosen.length > 1) {
-      const list = chosen.map((r) => `${r.type} ${r.principal} ${r.id}`).join('; ');
-      throw new CliError(
-        'AMBIGUOUS_COMMAND',
-        `${chosen.length} commands have this key (type principal id: ${list}); pass --type and --principal, or the id`,
-      );
-    }
-    const timeline: Timeline = await readTimeline(s, conn.db, chosen[0]!);
-    if (values.json) io.out(JSON.stringify(timeline, null, 2));
-    else printTimeline(io, timeline);
-    return EXIT_OK;
-  } finally {
-    await conn.close();
-  }
+  const failover = failoverOption(values, io.env);
+  const ref = { id: UUID_RE.test(target) ? target.toLowerCase() : null, key: target, type, principal };
+  const { timeline, warnings } = await readForInspect(
+    () => openDatabase(opts, io.env, io.cwd, { mustExist: true }),
+    failover ? () => openDatabase({ ...opts, ...failover }, io.env, io.cwd, { mustExist: true }) : null,
+    s,
+    opts.schema,
+    ref,
+  );
+  for (const w of warnings) io.err(`warning: ${w}`);
+  if (values.json) io.out(JSON.stringify(timeline, null, 2));
+  else printTimeline(io, timeline);
+  return EXIT_OK;
+}
+
+/**
+ * Where the failover store is: --failover (a postgres:// URL or a PGlite directory), else the
+ * FAILOVER_DATABASE_URL environment variable; null when neither names one.
+ */
+function failoverOption(
+  values: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+): { databaseUrl: string; dataDir: undefined } | { databaseUrl: undefined; dataDir: string } | null {
+  const given = stringOption(values, 'failover', 'inspect') ?? env.FAILOVER_DATABASE_URL?.trim();
+  if (!given) return null;
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(given)
+    ? { databaseUrl: given, dataDir: undefined }
+    : { databaseUrl: undefined, dataDir: given };
 }

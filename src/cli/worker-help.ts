@@ -27,16 +27,27 @@ A .ts module is loaded through tsx when the tsx package can be imported`,
 };
 
 export const INSPECT_DOC: CommandDoc = {
-  usage: ['inspect ID|KEY [--type NAME] [--principal P] [--json] [--schema NAME] [DATABASE]'],
+  usage: [
+    'inspect ID|KEY [--type NAME] [--principal P] [--json] [--failover DATABASE]',
+    '[--schema NAME] [DATABASE]',
+  ],
   summary: "print a command's timeline: attempts, decisions, snapshots, outcomes",
   about: `Prints a command's timeline: status, decisions, stored outbound requests and their outcomes,
 and every event (submitted, claimed, step_done, send, query, outcome, backoff, ...) with its
-time, oldest first, then alerts. Needs no command definitions.`,
+time, oldest first, then alerts. Needs no command definitions. With --failover it reads the
+failover store too: a command recorded there while the primary was down is shown, and each
+event says which store (primary or secondary) recorded it.`,
   options: [
     ['ID|KEY', "the command's id (a UUID) or the idempotency key it was submitted with"],
     ['--type NAME', 'narrow a key to one command type'],
     ['--principal P', 'narrow a key to one principal'],
-    ['--json', 'one JSON document: { command, calls, events, alerts }'],
+    ['--json', 'one JSON document: { command, calls, events, alerts, intake, stores }'],
+    [
+      '--failover DATABASE',
+      `the failover store (a postgres:// URL or a PGlite directory; default:
+the FAILOVER_DATABASE_URL environment variable). If it cannot be read,
+the primary's records are shown with a warning`,
+    ],
   ],
   notes: `A key several commands share (other types or principals) exits with 1 (AMBIGUOUS_COMMAND)
 and lists them.`,

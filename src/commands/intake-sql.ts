@@ -1,7 +1,8 @@
 import type { SqlQuery } from '../db/types.js';
 import type { RecordedRequest } from './sql.js';
 
-const COLS = `id::text AS id, type, principal, key, fingerprint, params, input, received_at, handed_over_at,
+/** The intake columns every reader selects (normalizeIntake reads them). */
+export const INTAKE_COLS = `id::text AS id, type, principal, key, fingerprint, params, input, received_at, handed_over_at,
   handover, primary_id::text AS primary_id`;
 
 export interface IntakeRow {
@@ -23,7 +24,7 @@ export const insertIntakeSql = (s: string, c: RecordedRequest): SqlQuery => ({
   text: `INSERT INTO ${s}.command_intake (id, type, principal, key, fingerprint, params, input, received_at)
          VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8)
          ON CONFLICT (type, principal, key) DO NOTHING
-         RETURNING ${COLS}`,
+         RETURNING ${INTAKE_COLS}`,
   values: [c.id, c.type, c.principal, c.key, c.fingerprint, c.params, c.input, c.at],
 });
 
@@ -34,18 +35,18 @@ export const intakeByKeySql = (
   key: string,
   lock = false,
 ): SqlQuery => ({
-  text: `SELECT ${COLS} FROM ${s}.command_intake WHERE type = $1 AND principal = $2 AND key = $3${lock ? ' FOR UPDATE' : ''}`,
+  text: `SELECT ${INTAKE_COLS} FROM ${s}.command_intake WHERE type = $1 AND principal = $2 AND key = $3${lock ? ' FOR UPDATE' : ''}`,
   values: [type, principal, key],
 });
 
 export const intakeByIdSql = (s: string, id: string): SqlQuery => ({
-  text: `SELECT ${COLS} FROM ${s}.command_intake WHERE id = $1::uuid`,
+  text: `SELECT ${INTAKE_COLS} FROM ${s}.command_intake WHERE id = $1::uuid`,
   values: [id],
 });
 
 /** Open intake rows of these types, oldest first, locked for one hand-over round (others skip them). */
 export const claimIntakeSql = (s: string, types: readonly string[], limit: number): SqlQuery => ({
-  text: `SELECT ${COLS} FROM ${s}.command_intake
+  text: `SELECT ${INTAKE_COLS} FROM ${s}.command_intake
           WHERE handed_over_at IS NULL AND type = ANY($1::text[])
           ORDER BY received_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
   values: [types, limit],
