@@ -68,7 +68,7 @@ export function checkInputDepth(name: string, input: unknown, depth: number): vo
           { details: { limit: 'depth', max: depth } },
         );
       }
-      stack.push({ children: Array.isArray(next) ? next : Object.values(next), i: 0 });
+      stack.push({ children: Array.isArray(next) ? next : valuesOf(name, next), i: 0 });
     }
     let top = stack[stack.length - 1];
     while (top && top.i >= top.children.length) {
@@ -77,5 +77,23 @@ export function checkInputDepth(name: string, input: unknown, depth: number): vo
     }
     if (!top) return;
     next = top.children[top.i++];
+  }
+}
+
+/**
+ * An object's values. Reading them runs its getters (and a proxy's traps): one that throws is the caller's
+ * bad input, INVALID_COMMAND_INPUT like any other, never a 500 (found by test/http/fuzz.test.ts).
+ */
+function valuesOf(name: string, value: object): unknown[] {
+  try {
+    return Object.values(value);
+  } catch (err) {
+    throw new TallyError(
+      'INVALID_COMMAND_INPUT',
+      `command ${name}: the input could not be read (a getter threw)`,
+      {
+        cause: err,
+      },
+    );
   }
 }
