@@ -136,7 +136,7 @@ function printHuman(io: Io, entity: string, key: string, rows: LogRow[], check: 
   io.out('');
   if (check.ok) {
     io.out(
-      `chain: ok (versions 1..${rows.length} contiguous; every hash matches its entry and links to the previous one)`,
+      `chain: ok (versions ${rows[0]!.version}..${rows[rows.length - 1]!.version} contiguous; every hash matches its entry and links to the previous one)`,
     );
   } else {
     io.out('chain: BROKEN');

@@ -1,10 +1,12 @@
+import { ADOPT_ACTION } from '../changes/adopt-sql.js';
 import { fullBeforeSql, logHashSql } from '../changes/hash-sql.js';
 import type { SqlQuery } from '../db/types.js';
 
 /**
  * One entity's log rows, oldest first, each with its chain checks computed in the database by the
  * same hash expression that wrote it: the hash matches the row, prev_hash is the previous row's
- * hash, and the version follows the previous one by one. `s` is the quoted schema name.
+ * hash, and the version follows the previous one by one (a chain may start at a genesis entry of adoption
+ * at any version, decision 0053). `s` is the quoted schema name.
  */
 export const entityLogRowsSql = (s: string, entityType: string, key: string): SqlQuery => ({
   text: `
@@ -13,7 +15,8 @@ export const entityLogRowsSql = (s: string, entityType: string, key: string): Sq
            encode(x.prev_hash, 'hex') AS prev_hash, encode(x.hash, 'hex') AS hash,
            x.hash = ${logHashSql('x')} AS hash_ok,
            x.prev_hash IS NOT DISTINCT FROM lag(x.hash) OVER w AS link_ok,
-           x.version = coalesce(lag(x.version) OVER w, 0) + 1 AS version_ok
+           x.version = coalesce(lag(x.version) OVER w, 0) + 1
+             OR (lag(x.version) OVER w IS NULL AND x.action = '${ADOPT_ACTION}') AS version_ok
       FROM ${s}.log x
      WHERE x.entity_type = $1 AND x.entity_key = $2
     WINDOW w AS (ORDER BY x.version)

@@ -73,6 +73,11 @@ describe.skipIf(!postgresAvailable)('tally adopt: dry run, then adopt, then reco
     const check = await tally(RECONCILE);
     expect(check.code).toBe(0);
     expect(check.stdout).toContain('ok: every row is explained by its log and every chain is intact');
+    // `tally log` takes the genesis entry as the chain's start (7 was adopted at version 2).
+    const log = await tally(['log', '--entity', 'account', '--key', '7', t.url!]);
+    expect(log.code).toBe(0);
+    expect(log.stdout).toMatch(/^v2 {2}\S+ {2}adopt {2}by tally-adopt$/m);
+    expect(log.stdout).toContain('chain: ok (versions 2..2 contiguous;');
     const again = await tally([...ADOPT, '--json']);
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout)).toEqual({
