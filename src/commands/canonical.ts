@@ -193,18 +193,34 @@ export function plainDecimal(n: number): string {
   return (neg ? '-' : '') + out;
 }
 
-const KEY_RE = /^[A-Za-z0-9_.:~+/=-]{1,255}$/;
+/** The longest idempotency key, in characters (all ASCII, so also bytes). The HTTP header path uses it too. */
+export const MAX_KEY_LENGTH = 255;
+const KEY_RE = /^[A-Za-z0-9_.:~+/=-]+$/;
 
-/** Checks an idempotency key: 1–255 characters from `A-Z a-z 0-9 _ . : ~ + / = -`. */
+/**
+ * Checks an idempotency key: 1–255 characters from `A-Z a-z 0-9 _ . : ~ + / = -`. Keys are case-sensitive
+ * and compared exactly: `ABC` and `abc` are two keys. `details.reason` says which rule failed.
+ */
 export function checkIdempotencyKey(key: unknown): string {
-  if (typeof key !== 'string' || !KEY_RE.test(key)) {
+  const length = typeof key === 'string' ? key.length : null;
+  const reason =
+    length === null
+      ? 'not_a_string'
+      : length === 0
+        ? 'empty'
+        : length > MAX_KEY_LENGTH
+          ? 'too_long'
+          : KEY_RE.test(key as string)
+            ? null
+            : 'characters';
+  if (reason !== null) {
     throw new TallyError(
       'INVALID_IDEMPOTENCY_KEY',
-      'an idempotency key must be 1-255 characters from A-Z a-z 0-9 _ . : ~ + / = -',
-      { details: { length: typeof key === 'string' ? key.length : null } },
+      `an idempotency key must be 1-${MAX_KEY_LENGTH} characters from A-Z a-z 0-9 _ . : ~ + / = -`,
+      { details: { length, reason } },
     );
   }
-  return key;
+  return key as string;
 }
 
 /** Checks a principal (who owns the key): 1–200 characters, no control characters. */

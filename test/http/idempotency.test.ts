@@ -106,6 +106,7 @@ describe('Idempotency-Key over Fastify (fastify.inject)', () => {
       detail: 'the Idempotency-Key header is missing',
       code: 'INVALID_IDEMPOTENCY_KEY',
       instance: '/orders',
+      details: { reason: 'missing' },
     });
     for (const bad of ['', '"', '"a" "b"', 'a b', '"a\\x"', '"a\tb"', 'a,b', 'ké']) {
       const res = await post({ item: 'mug', qty: 1 }, { 'idempotency-key': bad });
