@@ -1,11 +1,11 @@
 import type { Executor } from '../db/types.js';
-import { recordReach } from './breaker.js';
+import { breakerQuiet, recordReach } from './breaker.js';
 import type { CommandRuntime } from './context.js';
 import type { Outcome, QueryAnswer, ResolvedStep } from './definition.js';
 import { ACTIVE, CommandMoved, Draft, lockRow } from './machine.js';
 import { pauseOrFlag } from './pause.js';
 import type { Plan } from './plan.js';
-import { applyRecorded, type Definite, isDefinite, recordOutcome, resolveCall } from './resolve.js';
+import { applyRecorded, type Definite, isDefinite, resolveCall, storedValue } from './resolve.js';
 import { type CommandRow, insertAlertSql } from './sql.js';
 
 type CallStepR = Extract<ResolvedStep<unknown>, { kind: 'call' }>;
@@ -57,17 +57,30 @@ async function recordDefiniteUnlocked(
   known: CommandRow,
 ): Promise<Plan> {
   const { config, spec } = rt;
-  return config.db.transaction(async (tx) => {
+  const via = what === 'send' ? 'reply' : 'query';
+  const record = async (db: Executor): Promise<Plan> => {
     const d = new Draft(config.s, known, spec, config.clock(), true);
-    const via = what === 'send' ? 'reply' : 'query';
     d.keepLease(owner);
     applyRecorded(d, step, answer, via);
-    // The save first: it takes the command's row lock, in the order every other writer takes them.
-    const saved = await d.save(tx);
-    if (!(await recordOutcome(tx, d, step, answer, via))) throw new CommandMoved(known.id);
-    if (step.breaker) await noteReach(tx, rt, step, reach, owner, d.now, known.id);
-    return ACTIVE.has(saved.status) ? { kind: 'again' } : { kind: 'stop', row: saved };
-  });
+    // One statement: the command's compare-and-set save (its row lock first, in the order every other
+    // writer takes them), then the call's outcome. The outcome cannot have been written meanwhile when
+    // the save applied: whoever writes one moves the command on under its lock, and the save would
+    // have found it moved.
+    const { row, settled } = await d.saveSettling(db, {
+      step: step.name,
+      outcome: answer.outcome,
+      value: JSON.stringify(storedValue(answer)),
+      via,
+    });
+    if (!settled) throw new CommandMoved(known.id);
+    if (step.breaker) await noteReach(db, rt, step, reach, owner, d.now, known.id);
+    return ACTIVE.has(row.status) ? { kind: 'again' } : { kind: 'stop', row };
+  };
+  // The breaker's record, when it must be written, belongs to the same transaction; usually it need not be.
+  if (step.breaker && !breakerQuiet(config, step.downstream, reach)) {
+    return config.db.transaction((tx) => record(tx));
+  }
+  return record(config.db);
 }
 
 /** The breaker hears how the call went; an answer that opens it raises an alert. */

@@ -122,6 +122,29 @@ export function unreachableAnswer(
   return reply !== null && !reply.ok && answer?.outcome === 'unknown' && neverConnected(reply.error);
 }
 
+/**
+ * True when recording this answer changes nothing on the breaker (it was reached, no probe, and this
+ * process saw the breaker closed with no failures a moment ago): no statement needed.
+ */
+function quiet(config: TallyConfig, name: string, probeOwner: string | null, unreachable: boolean): boolean {
+  if (unreachable || probeOwner !== null) return false;
+  const known = book(config).get(name);
+  return Boolean(
+    known &&
+      Date.now() - known.readAt < FRESH_MS &&
+      (known.row === null || (known.row.state === 'closed' && known.row.failures === 0)),
+  );
+}
+
+/** recordReach would write nothing for this call's answer. */
+export function breakerQuiet(
+  config: TallyConfig,
+  name: string,
+  reach: { unreachable: boolean; probe: boolean },
+): boolean {
+  return quiet(config, name, reach.probe ? 'probe' : null, reach.unreachable);
+}
+
 /** What the breaker made of a call's answer, for the command that made the call. */
 export type Verdict = 'reachable' | 'counted' | 'open';
 
@@ -140,13 +163,9 @@ export async function recordReach(
   now: Date,
 ): Promise<{ verdict: Verdict; opened: boolean; closed: boolean; row: DownstreamRow | null }> {
   if (!unreachable) {
-    const known = book(config).get(name);
-    const clean =
-      known &&
-      Date.now() - known.readAt < FRESH_MS &&
-      (known.row === null || (known.row.state === 'closed' && known.row.failures === 0));
-    if (clean && probeOwner === null)
+    if (quiet(config, name, probeOwner, unreachable)) {
       return { verdict: 'reachable', opened: false, closed: false, row: null };
+    }
     const [c] = await tx.query<{ n: number; closed: boolean }>(closeBreakerSql(config.s, name, now));
     remember(config, name, null);
     return { verdict: 'reachable', opened: false, closed: Boolean(c?.closed) && Number(c?.n) > 0, row: null };

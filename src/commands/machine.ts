@@ -2,6 +2,7 @@ import type { Executor } from '../db/types.js';
 import { TallyError } from '../errors.js';
 import { backoffMs, type CommandSpec } from './definition.js';
 import {
+  type CallOutcome,
   type CommandRow,
   type CommandStatus,
   type EventIn,
@@ -9,6 +10,7 @@ import {
   lockCommandSql,
   type SaveExpectation,
   saveCommandSql,
+  saveSettlingCallSql,
 } from './sql.js';
 
 /**
@@ -225,6 +227,21 @@ export class Draft {
   #finish(): void {
     this.row.finished_at = this.now;
     this.release();
+  }
+
+  /**
+   * The save and a call's outcome in one statement: on its own it needs no transaction. For a change that
+   * raised no alerts (those are rows of their own). Throws CommandMoved when the expected row is gone;
+   * `settled` says whether the outcome was written (it is only when the save applied).
+   */
+  async saveSettling(db: Executor, o: CallOutcome): Promise<{ row: CommandRow; settled: boolean }> {
+    if (this.alerts.length > 0) throw new Error('saveSettling: a change with alerts is saved with save()');
+    const [saved] = await db.query<{ n: number; settled: number }>(
+      saveSettlingCallSql(this.s, this.row, this.events, this.now, this.#expect, o),
+    );
+    if (this.#expect && Number(saved?.n) !== 1) throw new CommandMoved(this.row.id);
+    this.events.length = 0;
+    return { row: { ...this.row }, settled: Number(saved?.settled) === 1 };
   }
 
   async save(tx: Executor): Promise<CommandRow> {

@@ -49,11 +49,11 @@ function saidOf(o: Definite, via: Via) {
 }
 
 /** What a call's outcome is stored with: the success value, or the failure's reason and details. */
-function storedValue(o: Definite): unknown {
+export function storedValue(o: Definite): unknown {
   return o.outcome === 'success' ? (o.value ?? null) : { reason: o.reason, details: o.details ?? null };
 }
 
-type Via = 'reply' | 'query' | 'notify';
+export type Via = 'reply' | 'query' | 'notify';
 
 /** Writes the outcome on the call if it has none yet (a resolved call is never overwritten); says if it did. */
 export async function recordOutcome(
