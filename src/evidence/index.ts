@@ -3,6 +3,8 @@
  * Pure functions over bytes and keys: nothing here opens a database, so an auditor's verifier is this
  * subpath and a public key.
  */
+
+export { type AuditFailure, auditLog, type LogAudit } from './audit.js';
 export {
   type ConsistencyProofBundle,
   consistencyBundle,
