@@ -218,5 +218,30 @@ describeEachDialect(
       ]);
       expect((await reconcile([racing])).findings).toEqual([]);
     });
+
+    it('a Tally change that holds a row while adoption runs keeps its own entries; adoption waits, then skips the row', async ({
+      skip,
+    }) => {
+      if (!t.pool) skip(); // PGlite has one connection
+      const waiting = await seed(tally, db, 'waiting', 'waiting');
+      const client = await t.pool!.connect();
+      try {
+        await client.query('BEGIN');
+        // Row 5 (version 2, no entry) changed through Tally in a transaction still open: it holds the lock.
+        await waiting.transition({ key: 5, to: 'frozen', actor: 'ops:carol', tx: client });
+        const adopting = waiting.adopt();
+        const waits = `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+        for (let i = 0; i < 200 && (await count(db, waits)) === 0; i++)
+          await new Promise((r) => setTimeout(r, 25));
+        expect(await count(db, waits)).toBe(1); // adoption waits for row 5
+        await client.query('COMMIT');
+        expect(await adopting).toMatchObject({ adopted: 11, logged: 2 });
+      } finally {
+        client.release();
+      }
+      // One chain for row 5: the change's own entry (it started before adoption: no entry at version 2).
+      expect((await waiting.history(5)).map((e) => [e.version, e.action])).toEqual([[3, 'transition']]);
+      expect(kinds((await reconcile([waiting])).findings)).toEqual(['5:version_gap']);
+    });
   },
 );
