@@ -1,4 +1,5 @@
 import { type ErrorCode, TallyError } from '../errors.js';
+import { SERVER_ERROR_DETAIL } from './problem.js';
 
 /**
  * What the framework refused before a route ran (a body that is not JSON, too large, of a type no parser
@@ -59,9 +60,7 @@ export function frameworkProblem(err: unknown): FrameworkProblem {
     // Whatever it was (a bug, a lost connection, a driver's error): nothing of it reaches the client.
     return {
       status,
-      error: new TallyError('INTERNAL_ERROR', 'the server failed to answer this request; see its log', {
-        cause: err,
-      }),
+      error: new TallyError('INTERNAL_ERROR', SERVER_ERROR_DETAIL, { cause: err }),
     };
   }
   const [code, message] = known ?? BY_STATUS[status] ?? ['INVALID_REQUEST', 'the request was refused'];

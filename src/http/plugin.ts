@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { isTallyError, TallyError } from '../errors.js';
 import { frameworkProblem } from './framework-error.js';
 import { pathOf, sendProblem } from './route.js';
+import { httpStatusOf } from './status.js';
 
 export interface TallyFastifyOptions {
   /** Prefix of the problem `type` URI. Default `urn:tally:error:`. */
@@ -34,7 +35,11 @@ export async function tallyFastify(app: FastifyInstance, options: TallyFastifyOp
   const base = options.problemTypeBase;
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const path = pathOf(request.url);
-    if (isTallyError(error)) return sendProblem(reply, error, path, base);
+    if (isTallyError(error)) {
+      // A 500's message is not sent (problem.ts): the log is where it can be read.
+      if (httpStatusOf(error.code) >= 500) request.log.error({ err: error }, 'tally: a route failed');
+      return sendProblem(reply, error, path, base);
+    }
     const { error: problem, status } = frameworkProblem(error);
     // As Fastify's own handler does: a server error is logged as an error, a refused request as info.
     if (status >= 500) request.log.error({ err: error }, 'tally: a route failed');

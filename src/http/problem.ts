@@ -25,7 +25,14 @@ const TITLES: Readonly<Record<string, string>> = {
 };
 
 /**
- * The problem document for a TallyError. Server-side errors (5xx) keep their code but not their details.
+ * The detail of every 500: the message of a server-side error names tables, constraints, settings or
+ * SQLSTATEs — internals a client cannot act on. The code stays; the message goes to the server's log.
+ */
+export const SERVER_ERROR_DETAIL = 'the server failed to answer this request; see its log';
+
+/**
+ * The problem document for a TallyError. Server-side errors (5xx) keep their code but not their details;
+ * a 500 not its message either (502 and 503 keep it: "retry later" is for the client).
  *
  * @example
  * const p = problemOf(err, { instance: request.url });
@@ -41,7 +48,7 @@ export function problemOf(
     type: `${options.typeBase ?? DEFAULT_PROBLEM_TYPE_BASE}${err.code}`,
     title: TITLES[err.code] ?? STATUS_CODES[status] ?? 'Error',
     status,
-    detail: err.message,
+    detail: status === 500 ? SERVER_ERROR_DETAIL : err.message,
     code: err.code,
   };
   if (options.instance !== undefined) problem.instance = options.instance;

@@ -6,6 +6,7 @@ import { frameworkProblem } from './framework-error.js';
 import { idempotencyKeyOf } from './header.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from './problem.js';
 import { type CommandResponse, commandResponse } from './respond.js';
+import { httpStatusOf } from './status.js';
 
 export interface IdempotentRouteOptions<I, R> {
   /** Who sends the request (the authenticated user or client): keys are scoped by it. Empty → 401. */
@@ -76,6 +77,7 @@ export function idempotent<I, R, In = I>(command: Command<I, R, In>, options: Id
         if (status >= 500) request.log.error({ err }, 'tally: an idempotent route failed');
         return sendProblem(reply, error, pathOf(request.url), options.problemTypeBase, retryAfter, status);
       }
+      if (httpStatusOf(err.code) >= 500) request.log.error({ err }, 'tally: an idempotent route failed');
       return sendProblem(reply, err, pathOf(request.url), options.problemTypeBase, retryAfter);
     }
   };

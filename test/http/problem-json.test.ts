@@ -95,6 +95,9 @@ beforeAll(async () => {
   app.get('/plain', async () => {
     throw new Error('secret internals');
   });
+  app.get('/db', async () => {
+    throw new TallyError('DB_ERROR', 'database error 23505: duplicate key value violates "secret_idx"');
+  });
   await app.listen({ port: 0, host: '127.0.0.1' });
   base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 });
@@ -221,6 +224,10 @@ describe('every error on a guarded route is problem+json (real port)', () => {
     const plain = await send('/plain', undefined, {}, 'GET');
     expectProblem(plain, 500, 'INTERNAL_ERROR', ['secret internals']);
     expect(plain.body).not.toHaveProperty('details');
+    // A TallyError that is the server's fault keeps its code, not its message (it names tables, SQLSTATEs).
+    const db = await send('/db', undefined, {}, 'GET');
+    expectProblem(db, 500, 'DB_ERROR', ['secret_idx', '23505']);
+    expect(db.body!.detail).toBe(plain.body!.detail);
     const hook = await send('/hooked?token=abc', JSON.stringify({ item: 'mug', qty: 1 }), {
       'x-hook': 'plain',
     });
@@ -230,6 +237,7 @@ describe('every error on a guarded route is problem+json (real port)', () => {
     expectProblem(tallyHook, 401, 'INVALID_PRINCIPAL');
     expect(JSON.stringify(logged)).toContain('secret internals');
     expect(JSON.stringify(logged)).toContain('hook internals');
+    expect(JSON.stringify(logged)).toContain('secret_idx');
   });
 
   it('no route → 404 ROUTE_NOT_FOUND (option notFound), the path not echoed in the detail', async () => {
