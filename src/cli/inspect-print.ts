@@ -8,7 +8,7 @@ function show(v: unknown, max = 100): string {
   return text.length > max ? `${text.slice(0, max - 3)}...` : text;
 }
 
-const STORE_WORD = { read: 'read', unavailable: 'NOT READ (unreachable)', none: 'none' } as const;
+const STORE_WORD = { read: 'read', unavailable: 'NOT READ (see the warning)', none: 'none' } as const;
 
 /** With a failover store: where the command record comes from, what each store gave, and its intake record. */
 function printStores(io: Io, t: Timeline): void {

@@ -125,8 +125,28 @@ describe.skipIf(!postgresAvailable)('tally inspect --failover: both stores', () 
       /^warning: the failover store could not be read \(DB_ERROR: cannot connect to PostgreSQL postgres:\/\/tally@127\.0\.0\.1:1\/failover .*\): only the primary's records are shown\n$/,
     );
     expect(r.stdout).toContain(`command ${ids.moved}`);
-    expect(r.stdout).toContain('  stores  primary read  secondary NOT READ (unreachable)\n');
+    expect(r.stdout).toContain('  stores  primary read  secondary NOT READ (see the warning)\n');
     expect(r.stdout).not.toContain('failover record');
     expect(r.stdout).toMatch(/primary\s+succeeded/);
+
+    // A directory that is not there: the same, with its reason.
+    const noDir = ['--failover', '/nonexistent/tally-failover', '--database-url', primaryDb.url!];
+    const missing = await tally(['inspect', ids.moved, ...noDir]);
+    expect(missing.code).toBe(0);
+    expect(missing.stderr).toMatch(/^warning: the failover store could not be read \(NO_DATABASE: /);
+
+    // The other way round: the primary away, the failover store's record is shown, with a warning.
+    const away = 'postgres://tally@127.0.0.1:1/primary';
+    const down = await tally(['inspect', ids.recorded, '--failover', secondaryDb.url!, away]);
+    expect(down.code).toBe(0);
+    expect(down.stderr).toMatch(
+      /^warning: the primary could not be read \(DB_ERROR: cannot connect .*\): only the failover store's record is shown\n$/,
+    );
+    expect(down.stdout).toContain(`command ${ids.recorded}`);
+    expect(down.stdout).toContain('  stores  primary NOT READ (see the warning)  secondary read\n');
+    // Nothing on the failover store either: the primary's error, as without --failover.
+    const none = await tally(['inspect', 'no-such-key', '--failover', secondaryDb.url!, away]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/^error DB_ERROR: cannot connect to PostgreSQL/);
   });
 });
