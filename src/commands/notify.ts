@@ -2,10 +2,10 @@ import { TallyError } from '../errors.js';
 import { asStored } from './canonical.js';
 import type { CommandRuntime } from './context.js';
 import { drive } from './drive.js';
-import { ACTIVE, Draft, lockRow } from './machine.js';
-import { type Definite, isDefinite, normalizeCall, type Resolution, resolveCall } from './resolve.js';
+import { ACTIVE, Draft, lockRow, normalizeRow } from './machine.js';
+import { type Definite, isDefinite, normalizeCall, type Resolution, resolveCall, saidOf } from './resolve.js';
 import { type CommandResult, toResult } from './result.js';
-import { callByDownstreamKeySql, claimCommandSql, insertAlertSql } from './sql.js';
+import { callByDownstreamKeySql, claimCommandSql, insertAlertSql, notifyDuplicateSql } from './sql.js';
 
 export interface NotifyResult {
   /** recorded: it settled the call; duplicate: it agreed with what was recorded; contradiction: it did
@@ -42,6 +42,18 @@ export async function notify(
           reason: message.reason,
           ...(message.details ? { details: asStored(message.details, 'details') } : {}),
         };
+
+  // The usual message after a reply: it agrees with the recorded outcome. One statement, no lock.
+  const [dup] = await config.db.query(
+    notifyDuplicateSql(config.s, {
+      downstreamKey,
+      outcome: o.outcome,
+      type: spec.name,
+      data: JSON.stringify(saidOf(o, 'notify')),
+      at: config.clock(),
+    }),
+  );
+  if (dup) return { status: 'duplicate', command: toResult(normalizeRow(dup), true) };
 
   const res = await config.db.transaction(async (tx) => {
     const now = config.clock();

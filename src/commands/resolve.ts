@@ -44,7 +44,8 @@ export function applyOutcome(d: Draft, step: ResolvedStep<unknown>, o: Definite)
   else d.failDefinitely(step.name, o.reason, o.details);
 }
 
-function saidOf(o: Definite, via: Via) {
+/** What a message or reply said, as its events record it. */
+export function saidOf(o: Definite, via: Via) {
   return { via, outcome: o.outcome, ...(o.outcome === 'failure' ? { reason: o.reason } : {}) };
 }
 

@@ -367,6 +367,29 @@ export const resolveCallSql = (
   values: [c.id, c.step, c.outcome, c.value, c.via, c.at],
 });
 
+/**
+ * A message that agrees with the outcome already recorded on its call: only a `duplicate` event to add
+ * (an outcome is never overwritten, so no lock is needed to tell). Returns the command when it applied.
+ */
+export const notifyDuplicateSql = (
+  s: string,
+  c: { downstreamKey: string; outcome: 'success' | 'failure'; type: string; data: string; at: Date },
+): SqlQuery => ({
+  ...hot(
+    'notify_duplicate',
+    s,
+    () => `WITH c AS (
+           SELECT command_id, step FROM ${s}.command_calls WHERE downstream_key = $1 AND outcome = $2),
+         ins AS (
+           INSERT INTO ${s}.command_events (command_id, kind, step, data, at)
+           SELECT c.command_id, 'duplicate', c.step, $4::jsonb, $5
+             FROM c JOIN ${s}.commands m ON m.id = c.command_id AND m.type = $3
+           RETURNING command_id)
+         SELECT ${COLS} FROM ${s}.commands WHERE id = (SELECT command_id FROM ins)`,
+  ),
+  values: [c.downstreamKey, c.outcome, c.type, c.data, c.at],
+});
+
 export const insertAlertSql = (
   s: string,
   a: { id: string | null; type: string; kind: string; message: string; data: unknown; at: Date },
