@@ -1,10 +1,12 @@
 // `npm run bench -- reconcile`: the state <-> log check over 1,000,000 entities with 1,000 planted drifts
-// (bench/_reconcile-state-log.ts) and the cross-database compare (bench/_reconcile-xdb.ts, engineer H4's),
+// (bench/_reconcile-state-log.ts), the cross-database compare (bench/_reconcile-xdb.ts, engineer H4's) and
+// one commands-reconciler round over 1,000,000 finished commands beside 1,000 (bench/_reconcile-commands.ts),
 // each on its own dedicated database. The last line is one JSON object.
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { commandsRoundBench } from './_reconcile-commands.js';
 import { stateLogBench } from './_reconcile-state-log.js';
 import { masked, PG_URL } from './_shared.js';
 
@@ -42,6 +44,12 @@ if (existsSync(xdbFile)) {
   console.log('\n(bench/_reconcile-xdb.ts is not there yet: the cross-database figures are null)');
 }
 
+console.log('\n## commands reconciler: one round, 1,000,000 vs 1,000 finished commands (100 open each)');
+const c = await commandsRoundBench();
+console.log(
+  `commands round: ${c.commands_round_1m_ms} ms over 1,000,000 finished, ${c.commands_round_1k_ms} ms over 1,000 (ratio ${c.commands_round_ratio}); first round over 1,000,000 ${c.commands_first_round_1m_ms} ms`,
+);
+
 console.log(
   JSON.stringify({
     bench: 'reconcile',
@@ -50,5 +58,6 @@ console.log(
     found: s.found,
     xdb_rows_per_s: xdb.rowsPerS,
     xdb_found: xdb.found,
+    ...c,
   }),
 );

@@ -9,7 +9,7 @@ import type { CommandsReport } from './types.js';
 export function formatCommandsReport(r: CommandsReport, limit = 20): string {
   const lines = [
     `commands ${r.type}: ${r.checked} calls checked, ${r.agree} agree, ${r.pending.length} pending (worker resolving), ` +
-      `${r.mismatches.length} mismatches (${r.alarmed} newly alarmed), ${r.nudged} nudged`,
+      `${r.mismatches.length} mismatches (${r.alarmed} newly alarmed), ${r.nudged} nudged, ${r.settled} settled`,
   ];
   for (const [title, list] of [
     ['mismatch', r.mismatches],

@@ -1,9 +1,13 @@
 import { quoteIdent } from '../../db/ident.js';
+import type { Executor, SqlQuery } from '../../db/types.js';
 import { TallyError } from '../../errors.js';
 import { mismatchOf, stateOf } from './classify.js';
 import { resolveDownstream } from './downstream.js';
-import { alarmSql, type CallAndCommand, callsPageSql, nudgeSql } from './sql.js';
+import { alarmSql, type CallAndCommand, callsPageSql, nudgeSql, settleSql } from './sql.js';
 import type { CommandDifference, CommandsReport, ReconcileCommandsOptions } from './types.js';
+
+/** Statuses a command never leaves: its agreeing calls are settled for good. */
+const FINISHED = new Set(['succeeded', 'failed']);
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -42,6 +46,7 @@ function resolve(o: ReconcileCommandsOptions) {
   if (o.clock !== undefined && typeof o.clock !== 'function')
     bad('clock must be a function returning a Date');
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') bad('onProgress must be a function');
+  if (o.scope !== undefined && o.scope !== 'open' && o.scope !== 'all') bad("scope must be 'open' or 'all'");
   return {
     s,
     graceMs,
@@ -54,8 +59,23 @@ function resolve(o: ReconcileCommandsOptions) {
       since: o.since ?? null,
       until: o.until ?? null,
       ids: o.ids ?? null,
+      open: (o.scope ?? 'open') === 'open',
     },
   };
+}
+
+/**
+ * Reads one page. An open round's page must come from the partial index over unsettled calls: once a
+ * first round has settled a long history, that index is mostly empty pages (a btree keeps its size), and
+ * the planner, costing it by pages per live entry, may prefer a scan of the whole table, the very cost
+ * this index exists to avoid (decision 0058). So sequential scans are off for that one statement.
+ */
+async function readPage(db: Executor, q: SqlQuery, open: boolean): Promise<CallAndCommand[]> {
+  if (!open) return db.query<CallAndCommand>(q);
+  return db.transaction(async (tx) => {
+    await tx.exec('SET LOCAL enable_seqscan = off');
+    return tx.query<CallAndCommand>(q);
+  });
 }
 
 /**
@@ -63,8 +83,11 @@ function resolve(o: ReconcileCommandsOptions) {
  * adapter or a table in another database): finds "upstream failed or unknown, downstream succeeded",
  * "upstream succeeded, downstream has nothing" and the other disagreements. The worker gets the first
  * chance: a difference it may still resolve is `pending` (with `nudge`, made due now) until the grace
- * period is over; what remains is a `mismatch`, alarmed once in `command_alerts`. Nothing is written
- * until every batch has been read and looked up, so a failing downstream leaves no trace.
+ * period is over; what remains is a `mismatch`, alarmed once in `command_alerts` (not again after a
+ * person resolved it, until the command's status changes). A round reads only calls that are still
+ * open (`scope: 'all'` reads every one): a finished command's call that agrees is settled and not read
+ * again (decision 0058). Apart from those settle marks, nothing is written until every batch has been
+ * read and looked up, so a failing downstream leaves no alert and no nudge.
  *
  * @example
  * const report = await reconcileCommands({
@@ -80,19 +103,24 @@ export async function reconcileCommands(options: ReconcileCommandsOptions): Prom
   const downstream = await o.downstream();
   const differences: CommandDifference[] = [];
   let checked = 0;
+  let settled = 0;
   try {
     let after = '';
     for (;;) {
-      const page = await db.query<CallAndCommand>(callsPageSql(o.s, o.filter, after, o.batchSize));
+      const page = await readPage(db, callsPageSql(o.s, o.filter, after, o.batchSize), o.filter.open);
       if (page.length === 0) break;
       after = page[page.length - 1]!.downstream_key;
       const found = await downstream.lookup(page.map((r) => r.downstream_key));
       const now = o.clock();
+      const settle: string[] = [];
       for (const row of page) {
         const up = row.outcome ?? 'unknown';
         const down = found.get(row.downstream_key) ?? 'missing';
         const kind = mismatchOf(up, down, Number(row.sends));
-        if (kind === null) continue;
+        if (kind === null) {
+          if (FINISHED.has(row.status)) settle.push(row.downstream_key);
+          continue;
+        }
         differences.push({
           commandId: row.command_id,
           type: o.filter.type,
@@ -107,6 +135,11 @@ export async function reconcileCommands(options: ReconcileCommandsOptions): Prom
           state: stateOf(row, now, o.graceMs),
           createdAt: new Date(row.created_at).toISOString(),
         });
+      }
+      // The one write before the end: agreement already found stays true if a later batch fails.
+      if (settle.length > 0) {
+        const [r] = await db.query<{ n: number }>(settleSql(o.s, settle, now));
+        settled += Number(r?.n ?? 0);
       }
       checked += page.length;
       options.onProgress?.({ checked, differences: differences.length });
@@ -154,6 +187,7 @@ export async function reconcileCommands(options: ReconcileCommandsOptions): Prom
     type: o.filter.type,
     checked,
     agree: checked - differences.length,
+    settled,
     pending,
     mismatches,
     alarmed,

@@ -12,7 +12,12 @@ export type CallAndCommand = {
   sends: number;
 };
 
-/** One page of a command type's calls with their commands, in downstream-key order (keyset paging). */
+/**
+ * One page of a command type's calls with their commands, in downstream-key order (keyset paging).
+ * `open`: only calls no round has settled yet, read through the partial index that holds just those
+ * (`command_calls_unreconciled`), so a round costs what is open, not the whole history (decision 0058).
+ * The condition is literal text, not a parameter, so the planner can match the index's predicate.
+ */
 export const callsPageSql = (
   s: string,
   f: {
@@ -21,6 +26,7 @@ export const callsPageSql = (
     since: Date | null;
     until: Date | null;
     ids: readonly string[] | null;
+    open: boolean;
   },
   after: string,
   limit: number,
@@ -28,13 +34,24 @@ export const callsPageSql = (
   text: `SELECT c.id::text AS command_id, c.key, c.principal, c.status, c.created_at,
                 k.step, k.downstream_key, k.outcome, k.sends
            FROM ${s}.command_calls k JOIN ${s}.commands c ON c.id = k.command_id
-          WHERE c.type = $1 AND ($2::text IS NULL OR k.step = $2)
+          WHERE ${f.open ? 'k.reconciled_at IS NULL AND ' : ''}c.type = $1 AND ($2::text IS NULL OR k.step = $2)
             AND ($3::timestamptz IS NULL OR c.created_at >= $3) AND ($4::timestamptz IS NULL OR c.created_at < $4)
             AND ($5::uuid[] IS NULL OR c.id = ANY($5::uuid[]))
             AND k.downstream_key > $6
           ORDER BY k.downstream_key
           LIMIT $7`,
   values: [f.type, f.step, f.since, f.until, f.ids, after, limit],
+});
+
+/**
+ * Marks calls settled: their command had finished and the downstream agreed. A finished command never
+ * changes again, so later `open` rounds need not read them; an `all` round still does.
+ */
+export const settleSql = (s: string, keys: readonly string[], now: Date): SqlQuery => ({
+  text: `WITH u AS (UPDATE ${s}.command_calls SET reconciled_at = $2
+                     WHERE downstream_key = ANY($1::text[]) AND reconciled_at IS NULL RETURNING 1)
+         SELECT count(*)::int AS n FROM u`,
+  values: [keys, now],
 });
 
 /** Downstream records from a table: key and (optionally) status, for a batch of keys. */

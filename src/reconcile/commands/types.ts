@@ -80,6 +80,13 @@ export interface ReconcileCommandsOptions {
   until?: Date;
   /** Only these commands (real-time checks of a few). */
   ids?: readonly string[];
+  /**
+   * `open` (default): only calls no round has settled yet. A call is settled once a round found its
+   * command finished (succeeded or failed, which never change again) and the downstream agreeing; a
+   * round then costs what is still open, not the whole history. `all`: every call in range, settled or
+   * not, an audit that also sees a downstream that lost or changed a record after it agreed.
+   */
+  scope?: 'open' | 'all';
   downstream: DownstreamSource;
   /** How long the worker has to resolve a difference before it is alarmed. Default 15 minutes. */
   graceMs?: number;
@@ -98,6 +105,8 @@ export interface CommandsReport {
   /** Calls compared. */
   checked: number;
   agree: number;
+  /** Calls this run marked settled (finished and agreeing: `open` rounds no longer read them). */
+  settled: number;
   pending: CommandDifference[];
   mismatches: CommandDifference[];
   /** Alerts this run raised (a rerun raises none for mismatches already alarmed). */
