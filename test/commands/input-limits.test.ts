@@ -276,6 +276,29 @@ describe('submits over the limits record nothing', () => {
     expect(sends).toBe(3);
   });
 
+  it('a change command honours its limits too: refused before its one statement, no row changed, no log row', async () => {
+    await t.db.exec(
+      'CREATE TABLE wallets (code text PRIMARY KEY, state text NOT NULL, version int NOT NULL DEFAULT 0, points int NOT NULL)',
+    );
+    const wallets = tally.entity('wallet', { table: 'wallets', key: 'code', states: { open: [] } });
+    await wallets.create({ rows: [{ code: 'w-1', state: 'open', points: 10 }], actor: 'seed' });
+    const logBefore = await count(t.db, 'SELECT 1 FROM tally.log');
+    const pay = tally.command('pay', {
+      fingerprint: (i: { wallet: string; memo: unknown }) => i,
+      change: { entity: wallets, key: (i) => i.wallet, add: { points: -1 } },
+      limits: { depth: 3 },
+    });
+    const before = await recorded();
+    const err = await refusal(
+      pay.submit({ key: 'p1', principal: 'p1', input: { wallet: 'w-1', memo: nested(3) } }),
+    );
+    expect([err.code, err.details]).toEqual(['INVALID_COMMAND_INPUT', { limit: 'depth', max: 3 }]);
+    expect(await recorded()).toEqual(before);
+    expect(await count(t.db, 'SELECT 1 FROM tally.log')).toBe(logBefore);
+    const ok = await pay.submit({ key: 'p2', principal: 'p1', input: { wallet: 'w-1', memo: nested(2) } });
+    expect(ok.status).toBe('succeeded');
+  });
+
   it('a bare string as key parameters, input or result is recorded and replayed (it used to fail reading its row back)', async () => {
     const plain = tally.command('plain_string', {
       fingerprint: (i: string) => i,
