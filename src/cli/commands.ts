@@ -1,5 +1,7 @@
 import { OPTIONS as ADOPT_OPTIONS, adoptCommand } from './adopt.js';
 import { ADOPT_DOC } from './adopt-help.js';
+import { OPTIONS as ALERTS_OPTIONS, alertsCommand } from './alerts.js';
+import { ALERTS_DOC } from './alerts-help.js';
 import type { CommandDoc } from './command-doc.js';
 import { HELP_DOC, LOG_DOC, MIGRATE_DOC } from './core-help.js';
 import { OPTIONS as DOWNSTREAMS_OPTIONS, downstreamsCommand } from './downstreams.js';
@@ -44,6 +46,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'inspect', doc: INSPECT_DOC, options: INSPECT_OPTIONS, run: inspectCommand },
   { name: 'downstreams', doc: DOWNSTREAMS_DOC, options: DOWNSTREAMS_OPTIONS, run: downstreamsCommand },
   { name: 'requeue', doc: REQUEUE_DOC, options: REQUEUE_OPTIONS, run: requeueCommand },
+  { name: 'alerts', doc: ALERTS_DOC, options: ALERTS_OPTIONS, run: alertsCommand },
   { name: 'adopt', doc: ADOPT_DOC, options: ADOPT_OPTIONS, run: adoptCommand },
   { name: 'reconcile', doc: RECONCILE_DOC, options: RECONCILE_OPTIONS, run: reconcileCommand },
   { name: 'repair', doc: REPAIR_DOC, options: REPAIR_OPTIONS, run: repairCommand },

@@ -115,6 +115,7 @@ function setupFor(command: string): Setup {
     });
   if (/^tally (reconcile|repair) --entity resource --table resources\b/.test(command)) return withDb(drift);
   if (/^tally relay\b/.test(command)) return withDb(history);
+  if (command === 'tally alerts --open') return withDb(alerted);
   if (/^tally adopt accounts\b/.test(command)) return withDb(legacyAccounts);
   throw new Error(
     `docs/cli.md: no setup for a sample starting with "${command}": add one to test/cli/docs.test.ts`,
@@ -169,6 +170,25 @@ async function history(db: Executor): Promise<void> {
   });
   now = new Date(times[2]!);
   await resources.transition({ keys: [2], to: 'active', actor: 'ops:bob' });
+}
+
+// One redeem command the reconciler found C had issued while Tally does not know: an open mismatch alert.
+async function alerted(db: Executor): Promise<void> {
+  await (await createTally({ db })).migrate();
+  const id = '5f0c2a9e-3b41-4d6e-9a0f-2c8d1e7b6a55';
+  const at = '2026-12-07T10:20:00.000Z';
+  await db.query({
+    text: `INSERT INTO tally.commands (id, type, principal, key, fingerprint, params, input, status, next_at,
+                                      created_at, updated_at)
+           VALUES ($1, 'redeem', 'u1', 'k1', 'f', '{}', '{}', 'needs_attention', $2, $2, $2)`,
+    values: [id, at],
+  });
+  await db.query({
+    text: `INSERT INTO tally.command_alerts (command_id, command_type, kind, message, data, at)
+           VALUES ($1, 'redeem', 'reconcile_mismatch', 'command redeem: upstream unknown downstream succeeded (call issue)',
+                   '{"mismatch": "upstream_unknown_downstream_succeeded", "downstreamKey": "${id}.issue"}', $2)`,
+    values: [id, at],
+  });
 }
 
 // The batch-freeze bug: 1000 resources created through Tally, 500 of them frozen around it (no log
