@@ -226,11 +226,9 @@ describeEachDialect('commands: input schemas refuse bad input before anything is
     });
     let nested: Tree = {};
     for (let i = 0; i < 100_000; i++) nested = { child: nested };
+    // Refused by the command's depth limit before the validator walks it (decision 0029).
     const e1 = await refusal(deep.submit({ key: 'h1', principal: 'p', input: nested }));
-    expect([e1.code, e1.details?.issues]).toEqual([
-      'INVALID_COMMAND_INPUT',
-      [{ path: '$', message: 'could not be validated' }],
-    ]);
+    expect([e1.code, e1.details]).toEqual(['INVALID_COMMAND_INPUT', { limit: 'depth', max: 64 }]);
 
     const many = tally.command('h_many', {
       input: { type: 'array', items: { type: 'integer', minimum: 0 } },
@@ -257,9 +255,11 @@ describeEachDialect('commands: input schemas refuse bad input before anything is
       fingerprint: () => 'one',
       steps: [{ name: 'take', run: () => 'ok' }],
     });
-    expect((await refusal(throwing.submit({ key: 'h3', principal: 'p', input: {} }))).code).toBe(
+    const e3 = await refusal(throwing.submit({ key: 'h3', principal: 'p', input: {} }));
+    expect([e3.code, e3.details?.issues]).toEqual([
       'INVALID_COMMAND_INPUT',
-    );
+      [{ path: '$', message: 'could not be validated' }],
+    ]);
 
     // Any Standard Schema validator, also one that answers asynchronously.
     const asyncSchema = {
