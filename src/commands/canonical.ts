@@ -32,7 +32,7 @@ export function canonicalJson(value: unknown, limits: InputLimits = DEFAULT_INPU
  * The fingerprint of a command's key parameters: sha256 (hex) of their canonical text.
  *
  * @example
- * fingerprintOf({ user: 'u1', prize: 'p9', qty: 1 }); // '5f0c…'
+ * fingerprintOf({ user: 'u1', prize: 'p9', qty: 1 }).fingerprint; // '42d67784…' (sha256 of {"prize":"p9","qty":1,"user":"u1"})
  */
 export function fingerprintOf(
   params: unknown,
