@@ -8,8 +8,8 @@ import type { Outcome, QueryAnswer, Reply, ResolvedStep } from './definition.js'
 import { ACTIVE, type Draft } from './machine.js';
 import { pauseOrFlag } from './pause.js';
 import type { Plan } from './plan.js';
-import { applyOutcome, type Definite, normalizeCall, readCall } from './resolve.js';
-import { type CallRow, insertCallSql, insertSentCallSql, markCallSql } from './sql.js';
+import { applyOutcome, type Definite, readCall } from './resolve.js';
+import { type CallRow, insertCallSql, markCallSql } from './sql.js';
 
 type CallStepR = Extract<ResolvedStep<unknown>, { kind: 'call' }>;
 
@@ -47,6 +47,10 @@ async function recordIo(
   return sendRecorded(tx, d, step, call, what, Number(m!.n), probe);
 }
 
+function sendData(call: CallRow, attempt: number, probe: boolean, step: CallStepR): Record<string, unknown> {
+  return { downstreamKey: call.downstream_key, n: attempt, ...(probe ? { probe: step.downstream } : {}) };
+}
+
 /** The send or query is counted: its event, and the plan to perform it once this transaction commits. */
 async function sendRecorded(
   tx: Executor,
@@ -58,11 +62,7 @@ async function sendRecorded(
   probe: boolean,
 ): Promise<Plan> {
   d.row.paused_on = null;
-  d.events.push({
-    kind: what,
-    step: step.name,
-    data: { downstreamKey: call.downstream_key, n: attempt, ...(probe ? { probe: step.downstream } : {}) },
-  });
+  d.events.push({ kind: what, step: step.name, data: sendData(call, attempt, probe, step) });
   const row = await d.save(tx);
   return { kind: 'io', what, step: step.name, attempt, call, probe, row };
 }
@@ -138,9 +138,26 @@ async function planFirstSend(
     }
     probe = g.probe;
   }
-  const [inserted] = await tx.query(insertSentCallSql(d.s, stored));
-  const call = normalizeCall(inserted!); // what the insert stored (RETURNING), no second read
-  return sendRecorded(tx, d, step, call, 'send', 1, probe);
+  // The call row as this statement stores it, built here rather than read back.
+  const call: CallRow = {
+    command_id: id,
+    step: step.name,
+    downstream_key: downstreamKey,
+    request,
+    sends: 1,
+    queries: 0,
+    first_sent_at: d.now,
+    last_sent_at: d.now,
+    outcome: null,
+    value: null,
+    resolved_by: null,
+    resolved_at: null,
+    created_at: d.now,
+  };
+  d.row.paused_on = null;
+  d.events.push({ kind: 'send', step: step.name, data: sendData(call, 1, probe, step) });
+  const row = await d.saveInsertingCall(tx, { step: step.name, downstreamKey, request: stored.request });
+  return { kind: 'io', what: 'send', step: step.name, attempt: 1, call, probe, row };
 }
 
 async function planStoredCall(

@@ -8,8 +8,10 @@ import {
   type EventIn,
   insertAlertSql,
   lockCommandSql,
+  type NewCall,
   type SaveExpectation,
   saveCommandSql,
+  saveInsertingCallSql,
   saveSettlingCallSql,
 } from './sql.js';
 
@@ -242,6 +244,21 @@ export class Draft {
     if (this.#expect && Number(saved?.n) !== 1) throw new CommandMoved(this.row.id);
     this.events.length = 0;
     return { row: { ...this.row }, settled: Number(saved?.settled) === 1 };
+  }
+
+  /** The save and a new call with its first send, in one statement (a change without alerts). */
+  async saveInsertingCall(tx: Executor, c: NewCall): Promise<CommandRow> {
+    if (this.alerts.length > 0)
+      throw new Error('saveInsertingCall: a change with alerts is saved with save()');
+    const [saved] = await tx.query<{ n: number }>(
+      saveInsertingCallSql(this.s, this.row, this.events, this.now, this.#expect, c),
+    );
+    if (Number(saved?.n) !== 1) {
+      if (this.#expect) throw new CommandMoved(this.row.id);
+      throw new TallyError('COMMAND_NOT_FOUND', 'no command with this id', { details: { id: this.row.id } });
+    }
+    this.events.length = 0;
+    return { ...this.row };
   }
 
   async save(tx: Executor): Promise<CommandRow> {

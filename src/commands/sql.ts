@@ -263,6 +263,37 @@ export const saveCommandSql = (
   values: saveValues(r, events, at, expect),
 });
 
+/** A call seen for the first time: its stored request, with its first send counted. */
+export interface NewCall {
+  step: string;
+  downstreamKey: string;
+  /** JSON text. */
+  request: string;
+}
+
+/** The save, and a new call stored with its first send in the same statement (only if the save applied). */
+export const saveInsertingCallSql = (
+  s: string,
+  r: CommandRow,
+  events: readonly EventIn[],
+  at: Date,
+  expect: SaveExpectation | null,
+  c: NewCall,
+): SqlQuery => ({
+  ...hot(
+    'save_call',
+    s,
+    () => `${saveCte(s)},
+         k AS (
+           INSERT INTO ${s}.command_calls
+             (command_id, step, downstream_key, request, sends, first_sent_at, last_sent_at, created_at)
+           SELECT $1::uuid, $20, $21, $22::jsonb, 1, $12, $12, $12 WHERE EXISTS (SELECT 1 FROM u)
+           RETURNING 1)
+         SELECT (SELECT count(*)::int FROM u) AS n, (SELECT count(*)::int FROM k) AS inserted`,
+  ),
+  values: [...saveValues(r, events, at, expect), c.step, c.downstreamKey, c.request],
+});
+
 /** A call's definite outcome, to be recorded on it once. */
 export interface CallOutcome {
   step: string;
@@ -319,17 +350,6 @@ export const insertCallSql = (
 ): SqlQuery => ({
   text: `INSERT INTO ${s}.command_calls (command_id, step, downstream_key, request, created_at)
          VALUES ($1::uuid, $2, $3, $4::jsonb, $5) RETURNING ${CALL_COLS}`,
-  values: [c.id, c.step, c.downstreamKey, c.request, c.at],
-});
-
-/** Stores a call's request together with its first send (recorded before it happens): one statement. */
-export const insertSentCallSql = (
-  s: string,
-  c: { id: string; step: string; downstreamKey: string; request: string; at: Date },
-): SqlQuery => ({
-  text: `INSERT INTO ${s}.command_calls
-           (command_id, step, downstream_key, request, sends, first_sent_at, last_sent_at, created_at)
-         VALUES ($1::uuid, $2, $3, $4::jsonb, 1, $5, $5, $5) RETURNING ${CALL_COLS}`,
   values: [c.id, c.step, c.downstreamKey, c.request, c.at],
 });
 
