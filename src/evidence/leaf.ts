@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { TallyError } from '../errors.js';
 import { leafHash } from './hash.js';
 
@@ -60,97 +61,150 @@ const INT64_MAX = 2n ** 63n - 1n;
  *   at: '2026-12-07T09:00:00.000000Z' });
  */
 export function encodeLogRow(row: LogRowLeaf): Uint8Array {
-  if (row === null || typeof row !== 'object') fail('the row must be an object');
-  const parts: Buffer[] = [Buffer.from(LOG_ROW_TAG, 'latin1')];
-  parts.push(int(row.id, 'id', 1n));
-  parts.push(text(row.entity_type, 'entity_type'));
-  parts.push(text(row.entity_key, 'entity_key'));
-  parts.push(int(row.version, 'version', 1n));
-  parts.push(text(row.action, 'action'));
-  parts.push(text(row.actor, 'actor'));
-  for (const k of ['source_ip', 'reason', 'request_id', 'command_id'] as const)
-    parts.push(nullableText(row[k], k));
-  parts.push(json(row.before, 'before'));
-  parts.push(json(row.after, 'after'));
-  parts.push(bool(row.before_delta ?? false, 'before_delta'));
-  parts.push(texts(row.changed, 'changed'));
-  parts.push(int64(microsOf(row.at), 'at'));
-  return new Uint8Array(Buffer.concat(parts));
+  return write(row, new Writer()).done();
 }
 
-/** The Merkle leaf hash of a log row: SHA-256(0x00 || encodeLogRow(row)). */
-export function logRowLeafHash(row: LogRowLeaf): Uint8Array {
-  return leafHash(encodeLogRow(row));
+function write(row: LogRowLeaf, w: Writer): Writer {
+  if (row === null || typeof row !== 'object') fail('the row must be an object');
+  w.tag();
+  w.int(row.id, 'id', 1n);
+  w.text(row.entity_type, 'entity_type');
+  w.text(row.entity_key, 'entity_key');
+  w.int(row.version, 'version', 1n);
+  w.text(row.action, 'action');
+  w.text(row.actor, 'actor');
+  w.nullableText(row.source_ip, 'source_ip');
+  w.nullableText(row.reason, 'reason');
+  w.nullableText(row.request_id, 'request_id');
+  w.nullableText(row.command_id, 'command_id');
+  w.json(row.before, 'before');
+  w.json(row.after, 'after');
+  w.bool(row.before_delta ?? false, 'before_delta');
+  w.texts(row.changed, 'changed');
+  w.int64(microsOf(row.at), 'at');
+  return w;
 }
+
+/**
+ * The Merkle leaf hash of a log row: SHA-256(0x00 || encodeLogRow(row)), written into one buffer after
+ * the prefix byte and hashed in place (the sealer's per-row cost).
+ */
+export function logRowLeafHash(row: LogRowLeaf): Uint8Array {
+  const w = new Writer();
+  w.byte(0x00);
+  return oneShotHash ? oneShotHash('sha256', write(row, w).view(), 'buffer') : leafHash(encodeLogRow(row));
+}
+
+const oneShotHash = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash;
 
 function fail(what: string): never {
   throw new TallyError('INVALID_EVIDENCE', `log row: ${what}`);
 }
 
-function utf8(s: string, field: string): Buffer {
-  // A lone surrogate has no UTF-8 form (Node writes U+FFFD): two strings would share bytes.
-  if (/\p{Cs}/u.test(s)) fail(`${field} is not well-formed Unicode`);
-  return Buffer.from(s, 'utf8');
-}
+const TAG = Buffer.from(LOG_ROW_TAG, 'latin1');
+type WellFormed = { isWellFormed?: () => boolean };
 
-function withLength(type: number, body: Buffer): Buffer {
-  const head = Buffer.alloc(5);
-  head[0] = type;
-  head.writeUInt32BE(body.length, 1);
-  return Buffer.concat([head, body]);
-}
+/** One growing buffer, written in one pass (a sealer encodes every row of the log). */
+class Writer {
+  #buf = Buffer.allocUnsafe(512);
+  #at = 0;
 
-function text(v: unknown, field: string): Buffer {
-  if (typeof v !== 'string') fail(`${field} must be text`);
-  return withLength(T_TEXT, utf8(v, field));
-}
+  #room(n: number): void {
+    if (this.#at + n <= this.#buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#at + n));
+    this.#buf.copy(next, 0, 0, this.#at);
+    this.#buf = next;
+  }
 
-function nullableText(v: unknown, field: string): Buffer {
-  return v === null || v === undefined ? Buffer.of(T_NULL) : text(v, field);
-}
+  tag(): void {
+    this.#room(TAG.length);
+    this.#at += TAG.copy(this.#buf, this.#at);
+  }
 
-function json(v: unknown, field: string): Buffer {
-  if (v === null || v === undefined) return Buffer.of(T_NULL);
-  if (typeof v !== 'string')
-    fail(`${field} must be the stored JSON text (select ${field}::text), not a parsed value`);
-  return withLength(T_JSON, utf8(v, field));
-}
+  #string(type: number, s: string, field: string): void {
+    // A lone surrogate has no UTF-8 form (Node writes U+FFFD): two strings would share bytes.
+    const wf = (s as WellFormed).isWellFormed;
+    if (wf ? !wf.call(s) : /\p{Cs}/u.test(s)) fail(`${field} is not well-formed Unicode`);
+    this.#room(5 + s.length * 3); // UTF-8 needs at most 3 bytes per UTF-16 unit
+    this.#buf[this.#at] = type;
+    const n = this.#buf.write(s, this.#at + 5, 'utf8');
+    this.#buf.writeUInt32BE(n, this.#at + 1);
+    this.#at += 5 + n;
+  }
 
-function bool(v: unknown, field: string): Buffer {
-  if (typeof v !== 'boolean') fail(`${field} must be a boolean`);
-  return Buffer.of(T_BOOL, v ? 1 : 0);
-}
+  byte(b: number): void {
+    this.#room(1);
+    this.#buf[this.#at++] = b;
+  }
 
-function texts(v: unknown, field: string): Buffer {
-  if (!Array.isArray(v)) fail(`${field} must be a list of texts`);
-  const head = Buffer.alloc(5);
-  head[0] = T_TEXTS;
-  head.writeUInt32BE(v.length, 1);
-  return Buffer.concat([head, ...v.map((s) => text(s, field))]);
-}
+  text(v: unknown, field: string): void {
+    if (typeof v !== 'string') fail(`${field} must be text`);
+    this.#string(T_TEXT, v, field);
+  }
 
-function int(v: unknown, field: string, min: bigint): Buffer {
-  let n: bigint;
-  if (typeof v === 'bigint') n = v;
-  else if (typeof v === 'number' && Number.isSafeInteger(v)) n = BigInt(v);
-  else if (typeof v === 'string' && /^-?(?:0|[1-9][0-9]*)$/.test(v) && v.length <= 20) n = BigInt(v);
-  else fail(`${field} must be an integer`);
-  if (n < min) fail(`${field} must be at least ${min}`);
-  return int64(n, field);
-}
+  nullableText(v: unknown, field: string): void {
+    if (v === null || v === undefined) this.byte(T_NULL);
+    else this.text(v, field);
+  }
 
-function int64(n: bigint, field: string): Buffer {
-  if (n < INT64_MIN || n > INT64_MAX) fail(`${field} is out of the 64-bit range`);
-  const b = Buffer.alloc(9);
-  b[0] = T_INT;
-  b.writeBigInt64BE(n, 1);
-  return b;
+  json(v: unknown, field: string): void {
+    if (v === null || v === undefined) return this.byte(T_NULL);
+    if (typeof v !== 'string') {
+      fail(`${field} must be the stored JSON text (select ${field}::text), not a parsed value`);
+    }
+    this.#string(T_JSON, v, field);
+  }
+
+  bool(v: unknown, field: string): void {
+    if (typeof v !== 'boolean') fail(`${field} must be a boolean`);
+    this.byte(T_BOOL);
+    this.byte(v ? 1 : 0);
+  }
+
+  texts(v: unknown, field: string): void {
+    if (!Array.isArray(v)) fail(`${field} must be a list of texts`);
+    this.#room(5);
+    this.#buf[this.#at] = T_TEXTS;
+    this.#buf.writeUInt32BE(v.length, this.#at + 1);
+    this.#at += 5;
+    for (const s of v) this.text(s, field);
+  }
+
+  int(v: unknown, field: string, min: bigint): void {
+    let n: bigint;
+    if (typeof v === 'bigint') n = v;
+    else if (typeof v === 'number' && Number.isSafeInteger(v)) n = BigInt(v);
+    else if (typeof v === 'string' && /^-?(?:0|[1-9][0-9]*)$/.test(v) && v.length <= 20) n = BigInt(v);
+    else fail(`${field} must be an integer`);
+    if (n < min) fail(`${field} must be at least ${min}`);
+    this.int64(n, field);
+  }
+
+  int64(n: bigint, field: string): void {
+    if (n < INT64_MIN || n > INT64_MAX) fail(`${field} is out of the 64-bit range`);
+    this.#room(9);
+    this.#buf[this.#at] = T_INT;
+    this.#buf.writeBigInt64BE(n, this.#at + 1);
+    this.#at += 9;
+  }
+
+  /** What was written, without copying (valid until the next write). */
+  view(): Uint8Array {
+    return this.#buf.subarray(0, this.#at);
+  }
+
+  done(): Uint8Array {
+    // A copy: the buffer may be a slice of Node's shared pool, and its tail is uninitialized.
+    return new Uint8Array(this.#buf.subarray(0, this.#at));
+  }
 }
 
 const TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?Z$/;
 
 /** Microseconds since the epoch, from a Date or a strict UTC text with up to 6 fraction digits. */
 export function microsOf(at: unknown): bigint {
+  // The rows of one change statement share their time: the last text's value is kept.
+  if (typeof at === 'string' && at === lastTime.text) return lastTime.micros;
   if (at instanceof Date) {
     const ms = at.getTime();
     const year = at.getUTCFullYear();
@@ -167,5 +221,9 @@ export function microsOf(at: unknown): bigint {
   t.setUTCHours(h, mi, s, 0);
   // A day or an hour out of range rolls over (2026-02-30 is March 2nd); a real time reads back the same.
   if (t.toISOString().slice(0, 19) !== m[0].slice(0, 19) || y < 1) fail('at is not a valid time');
-  return BigInt(t.getTime()) * 1000n + BigInt((m[7] ?? '').padEnd(6, '0'));
+  const micros = BigInt(t.getTime()) * 1000n + BigInt((m[7] ?? '').padEnd(6, '0'));
+  lastTime = { text: m[0], micros };
+  return micros;
 }
+
+let lastTime: { text: string; micros: bigint } = { text: '', micros: 0n };
