@@ -146,7 +146,9 @@ export function chunkCountSql(
  * history starts its chain with a genesis entry at its version at adoption (decision 0053): such an entry
  * has no predecessor by design and is not a gap. Only the entries the index-only anti-join finds are
  * looked up in the log's heap for that, and they come back as one count, not as rows: the last row (key
- * NULL) carries `without_first`, the keys among all those entries (genesis ones included) with no entry 1.
+ * NULL) carries `without_first`, the keys whose chain does not start at entry 1 — one per genesis entry
+ * (adoption writes one per key, for keys without entries), plus the gap keys without an entry 1 (a key
+ * counted twice only makes the orphan search below run).
  */
 export const gapsSql = (s: string, entityType: string): SqlQuery => ({
   text: `WITH g AS (
@@ -161,7 +163,8 @@ export const gapsSql = (s: string, entityType: string): SqlQuery => ({
          )
          SELECT key, version, has_first, NULL::int8 AS without_first FROM g WHERE NOT genesis
          UNION ALL
-         SELECT NULL, NULL, NULL, count(DISTINCT key) FILTER (WHERE NOT has_first) FROM g
+         SELECT NULL, NULL, NULL, count(*) FILTER (WHERE genesis)
+                                  + count(DISTINCT key) FILTER (WHERE NOT has_first AND NOT genesis) FROM g
           ORDER BY 1, 2`,
   values: [entityType],
 });
