@@ -148,7 +148,10 @@ class Writer {
   }
 
   json(v: unknown, field: string): void {
-    if (v === null || v === undefined) return this.byte(T_NULL);
+    if (v === null || v === undefined) {
+      this.byte(T_NULL);
+      return;
+    }
     if (typeof v !== 'string') {
       fail(`${field} must be the stored JSON text (select ${field}::text), not a parsed value`);
     }
