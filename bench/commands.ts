@@ -17,8 +17,10 @@
 //             UPDATE), check (points >= 10, else ctx.fail), `accounts.update` — record first, then the
 //             step's transaction; concurrency 1, 8. These are js_step_c1_per_s / js_step_c8_per_s.
 //   with_call the JS-step command plus one downstream call to an in-process fake (answers at once), c=8
+//   hand      the same flow written by hand: one transaction (BEGIN, SELECT … FOR UPDATE, check, UPDATE,
+//             INSERT of a log row, COMMIT), then the same call; no record, no idempotency (c=8)
 //   dbos      DBOS: a workflow with one step doing the same lock, check, update and log row in one
-//             transaction, c=8
+//             transaction, c=8; and with a second step making the same call (dbos_with_call)
 // Afterwards every command must have succeeded with exactly one log row, and every account's chain
 // must verify (`accounts.verify`). The very last line is one JSON object.
 import { randomUUID } from 'node:crypto';
@@ -68,6 +70,12 @@ async function run(c: number, n: number, op: (i: number) => Promise<unknown>): P
     }),
   );
   return n / ((performance.now() - t0) / 1000);
+}
+
+/** The in-process downstream every with-call phase calls: it answers at once (on the next turn). */
+async function downstream(req: { account: number }, key: string): Promise<unknown> {
+  await new Promise((r) => setImmediate(r));
+  return { ok: true, key, account: req.account };
 }
 
 const accountsTable = (
@@ -139,6 +147,10 @@ try {
   await pool.query(ACCOUNTS);
   // The floor's own copy: its unlogged updates must not break the chains checked at the end.
   await pool.query(accountsTable('floor_accounts'));
+  // The hand-written flow's own copy and log table.
+  await pool.query(accountsTable('hand_accounts'));
+  await pool.query(`CREATE TABLE hand_log (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    account integer NOT NULL, before bigint NOT NULL, after bigint NOT NULL, at timestamptz NOT NULL DEFAULT now())`);
   const tally = await createTally({ db: postgres(pool) });
   await tally.migrate();
   const accounts = tally.entity('account', { table: 'accounts', states: { open: ['closed'], closed: [] } });
@@ -172,10 +184,7 @@ try {
         name: 'notify',
         call: {
           request: (ctx) => ({ account: ctx.input.account, amount: 10 }),
-          send: async (req: { account: number }, meta) => {
-            await new Promise((r) => setImmediate(r)); // an in-process downstream that answers at once
-            return { ok: true, key: meta.key, account: req.account };
-          },
+          send: (req: { account: number }, meta) => downstream(req, meta.key),
         },
       },
     ],
@@ -232,6 +241,34 @@ try {
     N,
     submit(debitCall, 'call'),
   );
+  // The same flow written by hand: lock, check, update and log in one transaction, then the call.
+  const handWithCall = async (i: number) => {
+    const c = await pool.connect();
+    try {
+      await c.query('BEGIN');
+      const { rows } = await c.query('SELECT points FROM hand_accounts WHERE id = $1 FOR UPDATE', [i]);
+      const points = Number(rows[0].points);
+      if (points < 10) throw new Error('insufficient_points');
+      await c.query('UPDATE hand_accounts SET points = $2, version = version + 1 WHERE id = $1', [
+        i,
+        points - 10,
+      ]);
+      await c.query('INSERT INTO hand_log (account, before, after) VALUES ($1, $2, $3)', [
+        i,
+        points,
+        points - 10,
+      ]);
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK');
+      throw err;
+    } finally {
+      c.release();
+    }
+    await downstream({ account: i }, `hand-${i}`);
+  };
+  await run(8, 200, handWithCall);
+  results.hand_with_call = await measured('hand c=8   one transaction + the same call:', 8, N, handWithCall);
   const [check] = (
     await pool.query(`SELECT count(*)::int AS commands, count(*) FILTER (WHERE status = 'succeeded')::int AS ok,
                              count(*) FILTER (WHERE type = 'debit_change')::int AS change,
@@ -301,6 +338,13 @@ try {
       DBOS.runStep(() => dbosDebit(account, DBOS.workflowID ?? ''), { name: 'debit' }),
     { name: 'debitWorkflow' },
   );
+  const workflowCall = DBOS.registerWorkflow(
+    async (account: number) => {
+      await DBOS.runStep(() => dbosDebit(account, DBOS.workflowID ?? ''), { name: 'debit' });
+      return DBOS.runStep(() => downstream({ account }, `${DBOS.workflowID}.notify`), { name: 'notify' });
+    },
+    { name: 'debitCallWorkflow' },
+  );
   await DBOS.launch();
   try {
     const start = (tag: string) => (i: number) =>
@@ -309,10 +353,18 @@ try {
       );
     await run(8, 200, start('warm'));
     results.dbos_c8 = await run(8, N, start('c8'));
+    await appPool.query('UPDATE accounts SET points = 1000000000');
+    const startCall = (tag: string) => (i: number) =>
+      DBOS.startWorkflow(workflowCall, { workflowID: `${tag}-${i}-${randomUUID()}` })(i).then((h) =>
+        h.getResult(),
+      );
+    await run(8, 200, startCall('warmcall'));
+    results.dbos_with_call = await run(8, N, startCall('call'));
   } finally {
     await DBOS.shutdown();
   }
   log(`dbos c=8   workflow, one step:            ${results.dbos_c8.toFixed(0)}/s; ${load()}`);
+  log(`dbos c=8   workflow, step + the same call:  ${results.dbos_with_call!.toFixed(0)}/s; ${load()}`);
 } finally {
   await pool.end();
   await appPool.end();
@@ -328,6 +380,10 @@ const out = {
   vs_floor: round(results.c8! / results.floor_c8!, 3),
   vs_dbos: round(results.c8! / results.dbos_c8!, 2),
   with_call_c8_per_s: round(results.with_call!, 0),
+  hand_with_call_c8_per_s: round(results.hand_with_call!, 0),
+  with_call_vs_hand: round(results.with_call! / results.hand_with_call!, 3),
+  dbos_with_call_c8_per_s: round(results.dbos_with_call!, 0),
+  with_call_vs_dbos: round(results.with_call! / results.dbos_with_call!, 2),
   unbatched_c8_per_s: round(results.alone_c8!, 0),
   unbatched_vs_floor: round(results.alone_c8! / results.floor_c8!, 3),
   js_step_c1_per_s: round(results.js_c1!, 0),
@@ -337,6 +393,7 @@ const out = {
 };
 log(
   `change command c=8 is ${(out.vs_floor * 100).toFixed(1)}% of the floor (goal ≥ 50%) and ${out.vs_dbos}× DBOS (goal ≥ 5×); ` +
-    `JS step c=8 ${(out.js_step_vs_floor * 100).toFixed(1)}% and ${out.js_step_vs_dbos}×`,
+    `JS step c=8 ${(out.js_step_vs_floor * 100).toFixed(1)}% (goal ≥ 40%) and ${out.js_step_vs_dbos}×; ` +
+    `with a call c=8 ${(out.with_call_vs_hand * 100).toFixed(1)}% of the hand-written flow (goal ≥ 50%) and ${out.with_call_vs_dbos}× DBOS`,
 );
 console.log(JSON.stringify(out));
