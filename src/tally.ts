@@ -88,7 +88,11 @@ export class Tally {
    * await tally.adopt('resource');
    */
   async adopt(entity: EntityT | string, options: AdoptOptions = {}): Promise<AdoptResult> {
-    return (typeof entity === 'string' ? this.getEntity(entity) : entity).adopt(options);
+    if (typeof entity === 'string') return this.getEntity(entity).adopt(options);
+    if (!(entity instanceof Entity)) {
+      throw new TallyError('UNKNOWN_ENTITY', 'adopt needs an entity (tally.entity(...)) or its name');
+    }
+    return entity.adopt(options);
   }
 
   /** A declared entity by name; UNKNOWN_ENTITY if there is none. */

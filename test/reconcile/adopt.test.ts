@@ -188,6 +188,7 @@ describeEachDialect(
         code: 'INVALID_RECONCILE_OPTIONS',
       });
       await expect(tally.adopt('nobody')).rejects.toMatchObject({ code: 'UNKNOWN_ENTITY' });
+      await expect(tally.adopt({} as never)).rejects.toMatchObject({ code: 'UNKNOWN_ENTITY' });
     });
 
     // A change through Tally that read the row before adoption committed must not start a second chain
