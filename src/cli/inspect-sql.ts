@@ -1,8 +1,10 @@
 import { INTAKE_COLS } from '../commands/intake-sql.js';
 import type { SqlQuery } from '../db/types.js';
 
-const COLS = `id::text AS id, type, principal, key, fingerprint, params, input, status, step_index, decisions,
-  outputs, result, error, attempts, next_at, lease_owner, lease_until, created_at, updated_at, finished_at`;
+// params, input and result as text, as in the commands' own column list (src/commands/sql.ts).
+const COLS = `id::text AS id, type, principal, key, fingerprint, params::text AS params, input::text AS input,
+  status, step_index, decisions, outputs, result::text AS result, error, attempts, next_at, lease_owner,
+  lease_until, created_at, updated_at, finished_at`;
 
 /**
  * Commands `tally inspect` may mean: the one with this id (when it is a UUID), or every command

@@ -1,9 +1,12 @@
 import type { SqlQuery } from '../db/types.js';
 import type { RecordedRequest } from './sql.js';
 
-/** The intake columns every reader selects (normalizeIntake reads them). */
-export const INTAKE_COLS = `id::text AS id, type, principal, key, fingerprint, params, input, received_at, handed_over_at,
-  handover, primary_id::text AS primary_id`;
+/**
+ * The intake columns every reader selects (normalizeIntake reads them). `params` and `input` as text, so a
+ * bare JSON string (`"abc"`) is parsed once, not handed over pre-parsed and parsed again (decision 0029).
+ */
+export const INTAKE_COLS = `id::text AS id, type, principal, key, fingerprint, params::text AS params,
+  input::text AS input, received_at, handed_over_at, handover, primary_id::text AS primary_id`;
 
 export interface IntakeRow {
   id: string;

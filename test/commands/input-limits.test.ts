@@ -5,6 +5,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJson, fingerprintOf, plainDecimal } from '../../src/commands/canonical.js';
 import { defineCommand } from '../../src/commands/definition.js';
+import { findIntake } from '../../src/commands/intake.js';
+import { insertIntakeSql } from '../../src/commands/intake-sql.js';
 import { isTallyError, type TallyError } from '../../src/errors.js';
 import { idempotent, tallyFastify } from '../../src/http/index.js';
 import { createTally, type Tally } from '../../src/tally.js';
@@ -316,6 +318,22 @@ describe('submits over the limits record nothing', () => {
     }
     const changed = await refusal(plain.submit({ key: 's-3', principal: 'p1', input: 'abd' }));
     expect(changed.code).toBe('IDEMPOTENCY_KEY_REUSED');
+  });
+
+  it("the failover store's intake row with a bare string as key parameters and input reads back", async () => {
+    const rec = {
+      id: '018f0000-0000-7000-8000-000000000001',
+      type: 'plain_intake',
+      principal: 'p1',
+      key: 'i1',
+      fingerprint: 'f',
+      params: '"abc"',
+      input: '"12"',
+      at: new Date(),
+    };
+    await t.db.query(insertIntakeSql('tally', rec));
+    const row = await findIntake(t.db, 'tally', { type: 'plain_intake', principal: 'p1', key: 'i1' });
+    expect([row?.params, row?.input]).toEqual(['abc', '12']);
   });
 
   it('over HTTP: a body nested 100,000 levels deep answers 400 problem+json; the next request is served', async () => {
