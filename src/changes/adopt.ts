@@ -82,6 +82,8 @@ export async function adoptRows(
       const n = Number(c!.n);
       const idle = Number(c!.unversioned);
       if (o.dryRun) return { n, idle, wrote: Number(c!.unlogged) };
+      // Nothing to adopt in this range (a second run): no locks taken.
+      if (Number(c!.unlogged) === 0) return { n, idle, wrote: 0 };
       const [lock] = await tx.query<{ keys: string[] }>(adoptLockSql(s, def, keyType, lo, hi));
       const keys = lock?.keys ?? [];
       if (keys.length === 0) return { n, idle, wrote: 0 };
