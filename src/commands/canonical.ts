@@ -42,18 +42,21 @@ export function fingerprintOf(
   return { fingerprint: createHash('sha256').update(canonical).digest('hex'), canonical };
 }
 
-/** An open array or object: its children (entries already sorted) and the next one to write. */
-type Frame =
-  | { readonly items: readonly unknown[]; readonly entries: null; i: number }
-  | { readonly items: null; readonly entries: readonly [string, unknown][]; i: number };
+/** An open array or object: its children (entries already sorted), the next one to write, its text so far. */
+type Frame = { readonly parts: string[]; i: number } & (
+  | { readonly items: readonly unknown[]; readonly entries: null }
+  | { readonly items: null; readonly entries: readonly [string, unknown][] }
+);
 
 /**
  * One canonicalisation. The path of the value being written is kept as the stack of open frames, and
  * its text is made only when an error is thrown: writing stays linear in the size of the value.
  */
 class Canon {
-  readonly #out: string[] = [];
   readonly #stack: Frame[] = [];
+  /** The text of a top-level scalar, or of the top-level array or object once it closes. */
+  #done = '';
+  /** Characters written so far, in every frame. */
   #length = 0;
 
   constructor(readonly limits: InputLimits) {}
@@ -66,6 +69,7 @@ class Canon {
       if (f.items !== null ? f.i >= f.items.length : f.i >= f.entries.length) {
         this.#emit(f.items !== null ? ']' : '}');
         stack.pop();
+        this.#put(joined(f.parts));
         continue;
       }
       if (f.i > 0) this.#emit(',');
@@ -79,7 +83,7 @@ class Canon {
         this.#open(x);
       }
     }
-    const text = this.#out.join('');
+    const text = this.#done;
     // The running count is UTF-16 units, never more than the UTF-8 bytes: the exact check is at the end.
     if (Buffer.byteLength(text) > this.limits.size) throw this.#tooLarge();
     return text;
@@ -118,26 +122,40 @@ class Canon {
     if (Array.isArray(v)) {
       // Each item takes at least one character and each comma one more: refuse before walking them.
       if (this.#length + 2 * v.length > this.limits.size + 1) throw this.#tooLarge();
+      this.#stack.push({ items: v, entries: null, i: 0, parts: [] });
       this.#emit('[');
-      this.#stack.push({ items: v, entries: null, i: 0 });
       return;
     }
     const proto = Object.getPrototypeOf(v);
     if (proto !== Object.prototype && proto !== null) {
       throw this.#invalid('must be plain data (object, array, string, number, boolean, null, date)');
     }
-    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
-    // `"":0` is the shortest entry, plus its comma: a huge object is refused before it is sorted.
-    if (this.#length + 5 * entries.length > this.limits.size + 2) throw this.#tooLarge();
+    // Each property is read once (as Object.entries would). `"":0` is the shortest entry, plus its comma:
+    // a huge object is refused as soon as its entries so far cannot fit, before any of it is sorted.
+    const o = v as Record<string, unknown>;
+    const entries: [string, unknown][] = [];
+    for (const k of Object.keys(o)) {
+      const x = o[k];
+      if (x === undefined) continue;
+      entries.push([k, x]);
+      if (this.#length + 5 * entries.length > this.limits.size + 2) throw this.#tooLarge();
+    }
     entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    this.#stack.push({ items: null, entries, i: 0, parts: [] });
     this.#emit('{');
-    this.#stack.push({ items: null, entries, i: 0 });
   }
 
   #emit(text: string): void {
-    this.#out.push(text);
     this.#length += text.length;
     if (this.#length > this.limits.size) throw this.#tooLarge();
+    this.#put(text);
+  }
+
+  /** Adds text already counted to the innermost open frame (or, with none open, makes it the result). */
+  #put(text: string): void {
+    const top = this.#stack[this.#stack.length - 1];
+    if (top) top.parts.push(text);
+    else this.#done = text;
   }
 
   /** `$`, `$.qty`, `$.items[0]`: where the value being written sits (clipped to 200 characters). */
@@ -172,6 +190,25 @@ class Canon {
       { details: { limit: 'size', max } },
     );
   }
+}
+
+/**
+ * A closed frame's text. Short pieces are copied together (a wide array's many small items stay cheap
+ * to collect); a long piece — a nested value's whole text — is linked, not copied (V8 keeps the result as a
+ * rope, flattened once at the end), so deep nesting does not copy the inner text once per level.
+ */
+function joined(parts: readonly string[]): string {
+  let out = '';
+  let run: string[] = [];
+  for (const p of parts) {
+    if (p.length < 256) {
+      run.push(p);
+      continue;
+    }
+    out += run.join('') + p;
+    run = [];
+  }
+  return out + run.join('');
 }
 
 /** A finite number as a plain decimal without exponent; -0 is 0. */
