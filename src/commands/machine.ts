@@ -127,7 +127,9 @@ export class Draft {
     this.row.paused_on = null; // a message may settle a call whose command a breaker paused
     this.events.push({ kind: 'step_done', step, data: { output: output ?? null } });
     this.move('pending');
-    this.row.next_at = this.now;
+    // Due now at the latest. A next_at already past stays as it is: an unchanged indexed column lets the
+    // save update the row in place (a HOT update, no new index entries), and "due since" orders the same.
+    if (this.row.next_at.getTime() > this.now.getTime()) this.row.next_at = this.now;
     if (this.row.step_index >= this.spec.steps.length) this.#succeed();
   }
 
