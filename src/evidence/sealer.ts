@@ -1,0 +1,170 @@
+import type { Executor, Row } from '../db/types.js';
+import { TallyError } from '../errors.js';
+import { type HasTallyConfig, openConsumer } from '../feed/consumer.js';
+import { auditLog, type LogAudit } from './audit.js';
+import { type Checkpoint, checkpointHash, parseCheckpointBody, signCheckpoint } from './checkpoint.js';
+import { type FrontierState, MerkleFrontier } from './frontier.js';
+import { toBase64 } from './hash.js';
+import type { SealKey, TrustedKey } from './keys.js';
+import { type LogRowLeaf, logRowLeafHash } from './leaf.js';
+import {
+  checkpointsSql,
+  insertCheckpointSql,
+  insertLeavesSql,
+  latestCheckpointSql,
+  leafRowsByIdSql,
+  leavesInTreeOrderSql,
+  lockStateSql,
+  saveStateSql,
+  sealedCountSql,
+  stateSizeSql,
+} from './sql.js';
+
+/**
+ * A first sealer (decision 0060): a feed consumer of the log, so rows become leaves in commit order,
+ * gap-free, each exactly once — the frontier and the leaf positions are written in the transaction that
+ * moves the consumer's checkpoint. When it has caught up it signs one checkpoint over everything sealed.
+ * Not yet wired into the worker or the CLI; its tables come from `sealTablesSql` (a migration to be).
+ */
+export interface SealOptions {
+  key: SealKey;
+  /** The log's name in its checkpoints. */
+  origin: string;
+  /** Feed consumer name (default `tally-sealer`). */
+  consumer?: string;
+  batchSize?: number;
+}
+
+export interface SealResult {
+  /** Rows appended to the tree by this call. */
+  appended: number;
+  treeSize: number;
+  /** The checkpoint signed by this call; null when nothing new was sealed. */
+  note: string | null;
+}
+
+/**
+ * Appends every committed log row not yet in the tree, then signs a checkpoint if the tree grew.
+ *
+ * @example
+ * await tally.config.db.exec(sealTablesSql(tally.config.s));
+ * const { note } = await sealOnce(tally, { key: loadSealKey()!, origin: 'tally example.com/orders' });
+ */
+export async function sealOnce(tally: HasTallyConfig, options: SealOptions): Promise<SealResult> {
+  const { db, s, clock } = tally.config;
+  const { key, origin } = options;
+  const consumer = await openConsumer(tally, options.consumer ?? 'tally-sealer', {
+    source: 'log',
+    batchSize: options.batchSize ?? 5_000,
+  });
+  let appended = 0;
+  try {
+    for (;;) {
+      const n = await consumer.onceInTransaction(async ({ entries }, tx) => {
+        const ids = entries.flatMap((e) => (e.source === 'log' ? [e.id] : []));
+        if (ids.length === 0) return;
+        const tree = await lockedTree(tx, s, origin);
+        const rows = new Map(
+          (await tx.query<Row & LogRowLeaf & { id: string }>(leafRowsByIdSql(s, ids))).map((r) => [r.id, r]),
+        );
+        const first = tree.size;
+        for (const id of ids) {
+          const row = rows.get(id);
+          if (!row)
+            throw new TallyError('DB_ERROR', 'sealer: a log row the feed delivered is not in the log');
+          tree.appendLeafHash(logRowLeafHash(row));
+        }
+        await tx.query(insertLeavesSql(s, origin, first, ids));
+        await tx.query(saveStateSql(s, origin, tree.size, tree.toState()));
+        appended += ids.length;
+      });
+      if (n === 0) break;
+    }
+  } finally {
+    // One call, one pass: the next call (or a standby) takes over at once rather than when the lease expires.
+    await consumer.release();
+  }
+  const note = await db.transaction(async (tx) => {
+    const tree = await lockedTree(tx, s, origin);
+    const [latest] = await tx.query<{ tree_size: string; note: string }>(latestCheckpointSql(s, origin));
+    if (latest && Number(latest.tree_size) >= tree.size) return null;
+    const prev = latest ? checkpointHash(bodyOf(latest.note)) : null;
+    const at = clock();
+    const cp: Checkpoint = {
+      origin,
+      treeSize: tree.size,
+      rootHash: toBase64(tree.root()),
+      time: at.toISOString(),
+      previousCheckpointHash: prev,
+    };
+    const signed = signCheckpoint(cp, key);
+    await tx.query(insertCheckpointSql(s, origin, cp.treeSize, cp.rootHash, at, signed));
+    return signed;
+  });
+  const [state] = await db.query<{ tree_size: string }>(stateSizeSql(s, origin));
+  return { appended, treeSize: Number(state?.tree_size ?? 0), note };
+}
+
+async function lockedTree(tx: Executor, s: string, origin: string): Promise<MerkleFrontier> {
+  const [row] = await tx.query<{ tree_size: string; frontier: FrontierState }>(lockStateSql(s, origin));
+  return MerkleFrontier.from(row ? row.frontier : undefined);
+}
+
+function bodyOf(note: string): Checkpoint {
+  return parseCheckpointBody(note.slice(0, note.indexOf('\n\n') + 1));
+}
+
+/** The leaf hashes of positions [0, size) in tree order; a position whose row is gone hashes as zeros. */
+export async function sealedLeafHashes(
+  db: Executor,
+  s: string,
+  origin: string,
+  size: number,
+): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  const page = 10_000;
+  for (let from = 0; from < size; from += page) {
+    const rows = await db.query<Row & LogRowLeaf & { position: string; entity_type: string | null }>(
+      leavesInTreeOrderSql(s, origin, from, Math.min(size, from + page)),
+    );
+    for (const r of rows) {
+      // A missing position (its mapping deleted) or a missing row (deleted from the log) is a leaf that
+      // cannot match: the audit then says where.
+      while (out.length < Number(r.position)) out.push(new Uint8Array(32));
+      out.push(r.entity_type === null ? new Uint8Array(32) : logRowLeafHash(r));
+    }
+  }
+  return out;
+}
+
+/**
+ * Audits the database's log against its stored checkpoints, and against `external` (the latest
+ * checkpoint kept outside the database) when given: the core of `tally verify`.
+ *
+ * @example
+ * const audit = await verifySealedLog(tally, 'tally example.com/orders', trustedKeys([pub]), latestExternalNote);
+ */
+export async function verifySealedLog(
+  tally: HasTallyConfig,
+  origin: string,
+  trusted: readonly TrustedKey[],
+  external?: string,
+): Promise<LogAudit> {
+  const { db, s } = tally.config;
+  const notes = (await db.query<{ note: string }>(checkpointsSql(s, origin))).map((r) => r.note);
+  const sizes = notes.map((n) => bodyOf(n).treeSize);
+  let externalSize = 0;
+  if (external !== undefined) {
+    try {
+      externalSize = bodyOf(external).treeSize;
+    } catch {
+      externalSize = 0; // auditLog reports the malformed note
+    }
+  }
+  const [count] = await db.query<{ n: string }>(sealedCountSql(s, origin));
+  const size = Math.max(Number(count?.n ?? 0), ...sizes, 0);
+  const leaves = await sealedLeafHashes(db, s, origin, Math.max(size, externalSize));
+  const stored = auditLog(leaves, notes, trusted);
+  if (!stored.ok || external === undefined) return stored;
+  return auditLog(leaves, [external], trusted, { consecutive: false });
+}

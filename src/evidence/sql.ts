@@ -1,0 +1,119 @@
+import type { SqlQuery } from '../db/types.js';
+
+/**
+ * The sealer's tables, proposed (decision 0060): to become a numbered migration when the sealer is wired
+ * into Tally; until then a caller (the tests) creates them with this. `s` is the quoted schema.
+ *
+ * - seal_leaves: which log row is at which tree position. The tree follows the feed's commit order,
+ *   which is not id order, so the mapping is stored; a proof or an audit reads the rows through it.
+ * - seal_state: the frontier of each log's tree, updated in the transaction that moves the sealer's feed
+ *   checkpoint, so the two can never disagree.
+ * - checkpoints: every signed checkpoint, its note as signed.
+ */
+export function sealTablesSql(s: string): string {
+  return `
+CREATE TABLE IF NOT EXISTS ${s}.seal_leaves (
+  origin   text   NOT NULL,
+  position bigint NOT NULL CHECK (position >= 0),
+  log_id   bigint NOT NULL,
+  PRIMARY KEY (origin, position),
+  UNIQUE (origin, log_id)
+);
+CREATE TABLE IF NOT EXISTS ${s}.seal_state (
+  origin    text   PRIMARY KEY,
+  tree_size bigint NOT NULL,
+  frontier  jsonb  NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ${s}.checkpoints (
+  origin    text        NOT NULL,
+  tree_size bigint      NOT NULL,
+  root_hash text        NOT NULL,
+  at        timestamptz NOT NULL,
+  note      text        NOT NULL,
+  PRIMARY KEY (origin, tree_size)
+);`;
+}
+
+/** The leaf columns of log rows (as `LogRowLeaf`): JSON as stored text, the time in UTC to the µs. */
+const LEAF_COLUMNS = `l.id::text AS id, l.entity_type, l.entity_key, l.version::text AS version, l.action, l.actor,
+  l.source_ip, l.reason, l.request_id, l.command_id, l.before::text AS before, l.after::text AS after,
+  l.before_delta, l.changed, to_char(l.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at`;
+
+export function leafRowsByIdSql(s: string, ids: readonly string[]): SqlQuery {
+  return { text: `SELECT ${LEAF_COLUMNS} FROM ${s}.log l WHERE l.id = ANY($1::bigint[])`, values: [ids] };
+}
+
+/** Tree positions [from, to) with their log rows; a position whose row is gone has NULL columns. */
+export function leavesInTreeOrderSql(s: string, origin: string, from: number, to: number): SqlQuery {
+  return {
+    text: `SELECT k.position::text AS position, ${LEAF_COLUMNS}
+             FROM ${s}.seal_leaves k LEFT JOIN ${s}.log l ON l.id = k.log_id
+            WHERE k.origin = $1 AND k.position >= $2 AND k.position < $3
+            ORDER BY k.position`,
+    values: [origin, from, to],
+  };
+}
+
+export function lockStateSql(s: string, origin: string): SqlQuery {
+  return {
+    text: `SELECT tree_size::text AS tree_size, frontier FROM ${s}.seal_state WHERE origin = $1 FOR UPDATE`,
+    values: [origin],
+  };
+}
+
+export function saveStateSql(s: string, origin: string, size: number, frontier: unknown): SqlQuery {
+  return {
+    text: `INSERT INTO ${s}.seal_state (origin, tree_size, frontier) VALUES ($1, $2, $3::jsonb)
+           ON CONFLICT (origin) DO UPDATE SET tree_size = EXCLUDED.tree_size, frontier = EXCLUDED.frontier`,
+    values: [origin, size, JSON.stringify(frontier)],
+  };
+}
+
+export function insertLeavesSql(s: string, origin: string, first: number, ids: readonly string[]): SqlQuery {
+  return {
+    text: `INSERT INTO ${s}.seal_leaves (origin, position, log_id)
+           SELECT $1, $2::bigint + t.n - 1, t.id FROM unnest($3::bigint[]) WITH ORDINALITY AS t(id, n)`,
+    values: [origin, first, ids],
+  };
+}
+
+export function latestCheckpointSql(s: string, origin: string): SqlQuery {
+  return {
+    // ORDER BY the column, not the text alias (as text, '8' sorts after '14').
+    text: `SELECT c.tree_size::text AS tree_size, c.note FROM ${s}.checkpoints c
+            WHERE c.origin = $1 ORDER BY c.tree_size DESC LIMIT 1`,
+    values: [origin],
+  };
+}
+
+export function checkpointsSql(s: string, origin: string): SqlQuery {
+  return {
+    text: `SELECT note FROM ${s}.checkpoints WHERE origin = $1 ORDER BY tree_size`,
+    values: [origin],
+  };
+}
+
+export function insertCheckpointSql(
+  s: string,
+  origin: string,
+  size: number,
+  root: string,
+  at: Date,
+  note: string,
+) {
+  return {
+    text: `INSERT INTO ${s}.checkpoints (origin, tree_size, root_hash, at, note) VALUES ($1, $2, $3, $4, $5)`,
+    values: [origin, size, root, at, note],
+  };
+}
+
+export function stateSizeSql(s: string, origin: string): SqlQuery {
+  return {
+    text: `SELECT tree_size::text AS tree_size FROM ${s}.seal_state WHERE origin = $1`,
+    values: [origin],
+  };
+}
+
+export function sealedCountSql(s: string, origin: string): SqlQuery {
+  return { text: `SELECT count(*)::text AS n FROM ${s}.seal_leaves WHERE origin = $1`, values: [origin] };
+}
