@@ -24,7 +24,7 @@ import {
  * A first sealer (decision 0060): a feed consumer of the log, so rows become leaves in commit order,
  * gap-free, each exactly once — the frontier and the leaf positions are written in the transaction that
  * moves the consumer's checkpoint. When it has caught up it signs one checkpoint over everything sealed.
- * Not yet wired into the worker or the CLI; its tables come from `sealTablesSql` (a migration to be).
+ * Its tables are migration 9; `tally seal` runs it once (not yet wired into the worker).
  */
 export interface SealOptions {
   key: SealKey;
@@ -47,7 +47,6 @@ export interface SealResult {
  * Appends every committed log row not yet in the tree, then signs a checkpoint if the tree grew.
  *
  * @example
- * await tally.config.db.exec(sealTablesSql(tally.config.s));
  * const { note } = await sealOnce(tally, { key: loadSealKey()!, origin: 'tally example.com/orders' });
  */
 export async function sealOnce(tally: HasTallyConfig, options: SealOptions): Promise<SealResult> {

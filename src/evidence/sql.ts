@@ -1,38 +1,6 @@
 import type { SqlQuery } from '../db/types.js';
 
-/**
- * The sealer's tables, proposed (decision 0060): to become a numbered migration when the sealer is wired
- * into Tally; until then a caller (the tests) creates them with this. `s` is the quoted schema.
- *
- * - seal_leaves: which log row is at which tree position. The tree follows the feed's commit order,
- *   which is not id order, so the mapping is stored; a proof or an audit reads the rows through it.
- * - seal_state: the frontier of each log's tree, updated in the transaction that moves the sealer's feed
- *   checkpoint, so the two can never disagree.
- * - checkpoints: every signed checkpoint, its note as signed.
- */
-export function sealTablesSql(s: string): string {
-  return `
-CREATE TABLE IF NOT EXISTS ${s}.seal_leaves (
-  origin   text   NOT NULL,
-  position bigint NOT NULL CHECK (position >= 0),
-  log_id   bigint NOT NULL,
-  PRIMARY KEY (origin, position),
-  UNIQUE (origin, log_id)
-);
-CREATE TABLE IF NOT EXISTS ${s}.seal_state (
-  origin    text   PRIMARY KEY,
-  tree_size bigint NOT NULL,
-  frontier  jsonb  NOT NULL
-);
-CREATE TABLE IF NOT EXISTS ${s}.checkpoints (
-  origin    text        NOT NULL,
-  tree_size bigint      NOT NULL,
-  root_hash text        NOT NULL,
-  at        timestamptz NOT NULL,
-  note      text        NOT NULL,
-  PRIMARY KEY (origin, tree_size)
-);`;
-}
+// The sealer's tables (seal_leaves, seal_state, checkpoints) are migration 9 (src/schema/migrations.ts).
 
 /** The leaf columns of log rows (as `LogRowLeaf`): JSON as stored text, the time in UTC to the µs. */
 const LEAF_COLUMNS = `l.id::text AS id, l.entity_type, l.entity_key, l.version::text AS version, l.action, l.actor,

@@ -282,6 +282,38 @@ CREATE INDEX IF NOT EXISTS command_calls_unreconciled ON ${s}.command_calls (dow
   WHERE reconciled_at IS NULL;
 `,
   },
+  {
+    version: 9,
+    name: 'evidence: the sealed tree of the log and its signed checkpoints',
+    // Decision 0060. seal_leaves: which log row is at which tree position — the tree follows the feed's
+    // commit order, not id order, so the mapping is stored (a row per leaf; UNIQUE (origin, log_id) is how
+    // a proof finds a row's position). seal_state: each log's frontier, written in the transaction that
+    // moves the sealer's feed checkpoint, so the two never disagree. checkpoints: every signed
+    // checkpoint's note as signed. All three new and empty: nothing existing is rewritten.
+    sql: (s) => `
+CREATE TABLE ${s}.seal_leaves (
+  origin   text   NOT NULL,
+  position bigint NOT NULL CHECK (position >= 0),
+  log_id   bigint NOT NULL,
+  PRIMARY KEY (origin, position),
+  UNIQUE (origin, log_id)
+);
+CREATE TABLE ${s}.seal_state (
+  origin    text   PRIMARY KEY,
+  tree_size bigint NOT NULL CHECK (tree_size >= 0),
+  frontier  jsonb  NOT NULL
+);
+CREATE TABLE ${s}.checkpoints (
+  origin    text        NOT NULL,
+  tree_size bigint      NOT NULL CHECK (tree_size >= 0),
+  root_hash text        NOT NULL,
+  at        timestamptz NOT NULL,
+  note      text        NOT NULL,
+  PRIMARY KEY (origin, tree_size)
+);
+COMMENT ON TABLE ${s}.checkpoints IS 'Tally evidence: signed checkpoints of the log''s Merkle tree (docs/evidence.md)';
+`,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

@@ -12,7 +12,7 @@ import {
   verifyProof,
 } from '../../src/evidence/index.js';
 import { sealedLeafHashes, sealOnce, verifySealedLog } from '../../src/evidence/sealer.js';
-import { leafRowsByIdSql, sealTablesSql } from '../../src/evidence/sql.js';
+import { leafRowsByIdSql } from '../../src/evidence/sql.js';
 import type { Tally } from '../../src/tally.js';
 import { describeEachDialect, type TestDatabase } from '../support/databases.js';
 import { resourcesFixture } from '../support/resources.js';
@@ -50,7 +50,6 @@ describeEachDialect(
       t = await fresh();
       const fx = await resourcesFixture(t.db, 12);
       tally = fx.tally;
-      await t.db.exec(sealTablesSql(tally.config.s));
       await fx.resources.transition({ keys: [1, 2, 3, 4, 5, 6], to: 'frozen', actor: 'ops:alice' });
       await fx.resources.update({ keys: [3, 7], set: { amount: 99.5 }, actor: 'svc:points' });
       const r1 = await sealOnce(tally, { key: KEY, origin: ORIGIN, batchSize: 3 });

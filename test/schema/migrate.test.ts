@@ -50,6 +50,14 @@ describeEachDialect('migrations', (fresh) => {
     expect(
       await count(t.db, `SELECT 1 FROM pg_tables WHERE schemaname = 'audit_x' AND tablename = 'log'`),
     ).toBe(1);
+    // Migration 9: the sealer's tables (decision 0060).
+    expect(
+      await count(
+        t.db,
+        `SELECT 1 FROM pg_tables WHERE schemaname = 'audit_x'
+           AND tablename IN ('seal_leaves', 'seal_state', 'checkpoints')`,
+      ),
+    ).toBe(3);
     await t.db.exec(
       `INSERT INTO audit_x.migrations (version, name) VALUES (${LATEST_VERSION + 1}, 'from the future')`,
     );
