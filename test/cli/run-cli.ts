@@ -37,6 +37,19 @@ export function runCli(
 }
 
 /**
+ * Runs `tally ...args` in this process, through the same entry the binary uses (no tsx start-up per run:
+ * a file with many runs stays quick). `env` is all the environment the command sees.
+ */
+export async function runCliInProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  const { run } = await import('../../src/cli/run.js');
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await run(args, { out: (t) => out.push(t), err: (t) => err.push(t), env, cwd: ROOT });
+  const text = (lines: string[]) => lines.map((l) => `${l}\n`).join('');
+  return { code, stdout: text(out), stderr: text(err) };
+}
+
+/**
  * A new empty directory under the OS temp dir. Made inside a test, it is removed when the test ends (a
  * PGlite data directory in it is tens of MB); made while a file is collected, the caller removes it.
  */
