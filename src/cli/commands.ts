@@ -6,18 +6,23 @@ import type { CommandDoc } from './command-doc.js';
 import { HELP_DOC, LOG_DOC, MIGRATE_DOC } from './core-help.js';
 import { OPTIONS as DOWNSTREAMS_OPTIONS, downstreamsCommand } from './downstreams.js';
 import { EXIT_OK, UsageError } from './errors.js';
+import { PROOF_DOC, SEAL_DOC, VERIFY_DOC, VERIFY_PROOF_DOC } from './evidence-help.js';
 import { commandHelp, overview } from './help.js';
 import { OPTIONS as INSPECT_OPTIONS, inspectCommand } from './inspect.js';
 import type { Io } from './io.js';
 import { OPTIONS as LOG_OPTIONS, logCommand } from './log.js';
 import { OPTIONS as MIGRATE_OPTIONS, migrateCommand } from './migrate.js';
 import { DOWNSTREAMS_DOC, REQUEUE_DOC } from './ops-help.js';
+import { OPTIONS as PROOF_OPTIONS, proofCommand } from './proof.js';
 import { RECONCILE_OPTIONS, reconcileCommand } from './reconcile.js';
 import { RECONCILE_DOC, REPAIR_DOC } from './reconcile-help.js';
 import { OPTIONS as RELAY_OPTIONS, relayCommand } from './relay.js';
 import { RELAY_DOC } from './relay-help.js';
 import { OPTIONS as REPAIR_OPTIONS, repairCommand } from './repair.js';
 import { OPTIONS as REQUEUE_OPTIONS, requeueCommand } from './requeue.js';
+import { OPTIONS as SEAL_OPTIONS, sealCommand } from './seal.js';
+import { OPTIONS as VERIFY_OPTIONS, verifyCommand } from './verify.js';
+import { OPTIONS as VERIFY_PROOF_OPTIONS, verifyProofCommand } from './verify-proof.js';
 import { OPTIONS as WORKER_OPTIONS, workerCommand } from './worker.js';
 import { INSPECT_DOC, WORKER_DOC } from './worker-help.js';
 
@@ -51,6 +56,10 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'reconcile', doc: RECONCILE_DOC, options: RECONCILE_OPTIONS, run: reconcileCommand },
   { name: 'repair', doc: REPAIR_DOC, options: REPAIR_OPTIONS, run: repairCommand },
   { name: 'relay', doc: RELAY_DOC, options: RELAY_OPTIONS, run: (a, io) => relayCommand(a, io, io.signals) },
+  { name: 'seal', doc: SEAL_DOC, options: SEAL_OPTIONS, run: sealCommand },
+  { name: 'proof', doc: PROOF_DOC, options: PROOF_OPTIONS, run: proofCommand },
+  { name: 'verify', doc: VERIFY_DOC, options: VERIFY_OPTIONS, run: verifyCommand },
+  { name: 'verify-proof', doc: VERIFY_PROOF_DOC, options: VERIFY_PROOF_OPTIONS, run: verifyProofCommand },
   { name: 'help', doc: HELP_DOC, options: {}, run: (a, io) => helpCommand(a, io) },
 ];
 

@@ -85,3 +85,19 @@ export function stateSizeSql(s: string, origin: string): SqlQuery {
 export function sealedCountSql(s: string, origin: string): SqlQuery {
   return { text: `SELECT count(*)::text AS n FROM ${s}.seal_leaves WHERE origin = $1`, values: [origin] };
 }
+
+/** The tree position of a log row in a log's tree, if it was appended. */
+export function positionOfSql(s: string, origin: string, logId: string): SqlQuery {
+  return {
+    text: `SELECT position::text AS position FROM ${s}.seal_leaves WHERE origin = $1 AND log_id = $2`,
+    values: [origin, logId],
+  };
+}
+
+/** The log row id of an entity's version. */
+export function logIdOfSql(s: string, entityType: string, entityKey: string, version: number): SqlQuery {
+  return {
+    text: `SELECT id::text AS id FROM ${s}.log WHERE entity_type = $1 AND entity_key = $2 AND version = $3`,
+    values: [entityType, entityKey, version],
+  };
+}

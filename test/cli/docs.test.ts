@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/cli/commands.js';
 import { commandHelp, synopsis } from '../../src/cli/help.js';
@@ -9,6 +9,7 @@ import type { Io } from '../../src/cli/io.js';
 import { run } from '../../src/cli/run.js';
 import { pglite } from '../../src/db/pglite/index.js';
 import type { Executor } from '../../src/db/types.js';
+import { generateSealKey, publicKeyPem, sealKeyPem } from '../../src/evidence/index.js';
 import { createTally } from '../../src/tally.js';
 import { deleteStream, natsAvailable, natsConnection } from '../feed/support/nats.js';
 import { ROOT } from './run-cli.js';
@@ -117,6 +118,7 @@ function setupFor(command: string): Setup {
   if (/^tally relay\b/.test(command)) return withDb(history);
   if (command === 'tally alerts --open') return withDb(alerted);
   if (/^tally adopt accounts\b/.test(command)) return withDb(legacyAccounts);
+  if (/^tally seal\b/.test(command)) return withSealKey(withDb(history));
   throw new Error(
     `docs/cli.md: no setup for a sample starting with "${command}": add one to test/cli/docs.test.ts`,
   );
@@ -128,6 +130,16 @@ async function legacyAccounts(db: Executor): Promise<void> {
                  INSERT INTO accounts SELECT g, 'open', CASE WHEN g <= 990 THEN g % 3 + 1 ELSE 0 END
                    FROM generate_series(1, 1000) g`);
   await (await createTally({ db })).migrate();
+}
+
+// The sample's seal key beside the data directory: seal.pem (private) and seal.pub (what verifiers trust).
+function withSealKey(setup: Setup): Setup {
+  return async (dataDir) => {
+    await setup(dataDir);
+    const key = generateSealKey();
+    writeFileSync(join(dirname(dataDir), 'seal.pem'), sealKeyPem(key));
+    writeFileSync(join(dirname(dataDir), 'seal.pub'), publicKeyPem(key));
+  };
 }
 
 function withDb(fill: (db: Executor) => Promise<void>): Setup {

@@ -1,0 +1,75 @@
+import { openCheckpoint } from '../evidence/checkpoint.js';
+import { readCheckpointFile } from '../evidence/checkpoint-file.js';
+import { verifySealedLog } from '../evidence/sealer.js';
+import { plural } from '../plural.js';
+import { createTally } from '../tally.js';
+import { openDatabase } from './connect.js';
+import { CliError, EXIT_OK } from './errors.js';
+import { originOption, readTextFile, trustedKeysOption } from './evidence-options.js';
+import type { Io } from './io.js';
+import { DATABASE_OPTIONS, databaseOptions, parseCommand, stringOption } from './options.js';
+
+export const OPTIONS = {
+  ...DATABASE_OPTIONS,
+  key: { type: 'string', multiple: true },
+  checkpoint: { type: 'string' },
+  origin: { type: 'string' },
+} as const;
+
+/**
+ * `tally verify [--key PEM_FILE]... [--checkpoint FILE]`: audits the database's log against its signed
+ * checkpoints and the latest external one. Exit 1 as `error REASON: message` when they disagree.
+ *
+ * @example
+ * await verifyCommand(['--key', 'seal.pub', '--checkpoint', '/mnt/worm/checkpoints.txt'], io);
+ */
+export async function verifyCommand(args: string[], io: Io): Promise<number> {
+  const values = parseCommand('verify', args, OPTIONS);
+  const opts = databaseOptions(values, 'verify');
+  const origin = originOption(values, io.env, opts.schema, 'verify');
+  const keys = trustedKeysOption(values, io.env, io.cwd, 'verify');
+  const file = stringOption(values, 'checkpoint', 'verify');
+  let external: string | undefined;
+  if (file !== undefined) {
+    external = readCheckpointFile(readTextFile(file, io.cwd, '--checkpoint')).at(-1);
+    if (external === undefined)
+      throw new CliError('NO_CHECKPOINT', '--checkpoint: the file holds no checkpoint');
+    const opened = openCheckpoint(external, keys);
+    if (!opened.ok) throw new CliError(opened.reason, `the external checkpoint: ${opened.message}`);
+    if (opened.checkpoint.origin !== origin) {
+      throw new CliError('ORIGIN_MISMATCH', 'the external checkpoint is of another log than --origin names');
+    }
+  }
+  const conn = await openDatabase(opts, io.env, io.cwd, { mustExist: true });
+  try {
+    const tally = await createTally({ db: conn.db, schema: opts.schema });
+    await tally.assertMigrated();
+    // The stored checkpoints first, then the external one: two passes over the rows, so that the line
+    // printed says how many stored checkpoints matched (one pass would need a richer audit result).
+    const stored = await verifySealedLog(tally, origin, keys);
+    const audit =
+      stored.ok && external !== undefined ? await verifySealedLog(tally, origin, keys, external) : stored;
+    if (!audit.ok) {
+      const where = audit.range
+        ? ` (tree positions ${audit.range.from} to ${audit.range.to - 1}; tally verify-proof on a row's proof from before shows which)`
+        : '';
+      throw new CliError(audit.reason, `${origin}: ${audit.message}${where}`);
+    }
+    if (!stored.ok) return EXIT_OK; // not reached: a failed audit threw above
+    if (stored.checkpoints === 0 && external === undefined) {
+      io.out(`${origin}: no checkpoints yet (run tally seal); nothing to check`);
+      return EXIT_OK;
+    }
+    io.out(
+      `ok: ${origin}: ${plural(stored.sealed, 'sealed row')} match ${plural(stored.checkpoints, 'checkpoint')} (signatures, chain, roots)`,
+    );
+    if (external !== undefined) {
+      io.out(`the external checkpoint of ${external.split('\n')[1]} rows matches too`);
+    }
+    if (stored.unsealed > 0)
+      io.out(`${plural(stored.unsealed, 'row')} after the latest checkpoint, not sealed yet`);
+    return EXIT_OK;
+  } finally {
+    await conn.close();
+  }
+}
