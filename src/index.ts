@@ -67,6 +67,19 @@ export { postgres } from './db/postgres/index.js';
 export type { DialectName, Executor, Isolation, QueryableLike, SqlQuery } from './db/types.js';
 export { type ErrorCode, ErrorCodes, isTallyError, TallyError } from './errors.js';
 export {
+  type CheckpointFailure,
+  type LogAudit,
+  loadSealKey,
+  type ProofFailure,
+  type ProofVerdict,
+  type SealKey,
+  type TrustedKey,
+  trustedKeys,
+  verifyProof,
+} from './evidence/index.js';
+export { type ProveFailure, type ProveResult, proveLogRow } from './evidence/prove.js';
+export { type SealOptions, type SealResult, sealOnce, verifySealedLog } from './evidence/sealer.js';
+export {
   applyOnce,
   BEGINNING_SNAPSHOT,
   type CommandEventEntry,

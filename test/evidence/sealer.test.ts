@@ -11,8 +11,10 @@ import {
   trustedKeys,
   verifyProof,
 } from '../../src/evidence/index.js';
-import { sealedLeafHashes, sealOnce, verifySealedLog } from '../../src/evidence/sealer.js';
+import { sealedLeafHashes } from '../../src/evidence/sealer.js';
 import { leafRowsByIdSql } from '../../src/evidence/sql.js';
+// The sealer as applications import it: from the package root.
+import { sealOnce, verifySealedLog } from '../../src/index.js';
 import type { Tally } from '../../src/tally.js';
 import { describeEachDialect, type TestDatabase } from '../support/databases.js';
 import { resourcesFixture } from '../support/resources.js';
