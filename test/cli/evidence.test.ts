@@ -52,6 +52,21 @@ describe('tally seal / proof / verify-proof / verify', () => {
   }, 30_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('malformed arguments are usage errors (exit 2) before anything is opened', async () => {
+    const cases: [string[], RegExp][] = [
+      [['proof', '--id', '5', '--entity', 'resource', ...db], /name the row by --entity NAME/],
+      [['proof', '--entity', 'resource', '--key', '2', ...db], /name the row by --entity NAME/],
+      [['proof', '--id', 'five', ...db], /--id must be a log row id/],
+      [['seal', '--origin', ' spaced ', ...db], /^usage error: tally seal: .*origin/],
+      [['verify-proof'], /FILE \(the proof file\) is required/],
+      [['verify-proof', 'a.json', 'b.json'], /unexpected argument "b.json"/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await tally(...args);
+      expect([r.code, r.stderr], args.join(' ')).toEqual([2, expect.stringMatching(message)]);
+    }
+  });
+
   it('seals, proves a row, and the proof verifies offline with the public key only', async () => {
     const noKey = await tally('seal', ...db);
     expect(noKey.code).toBe(1);
