@@ -8,6 +8,21 @@ import { CliError, EXIT_OK } from './errors.js';
 import { originOption, readTextFile, trustedKeysOption } from './evidence-options.js';
 import type { Io } from './io.js';
 import { DATABASE_OPTIONS, databaseOptions, parseCommand, stringOption } from './options.js';
+import { suspectRowsSql } from './verify-sql.js';
+
+type Suspect = {
+  position: string;
+  log_id: string;
+  entity_type: string | null;
+  entity_key: string | null;
+  version: string | null;
+};
+
+function describe(r: Suspect): string {
+  return r.entity_type === null
+    ? `position ${r.position}: log row ${r.log_id} is gone`
+    : `position ${r.position}: log row ${r.log_id} (${r.entity_type} ${r.entity_key} version ${r.version}) no longer matches its chain hash`;
+}
 
 export const OPTIONS = {
   ...DATABASE_OPTIONS,
@@ -50,9 +65,17 @@ export async function verifyCommand(args: string[], io: Io): Promise<number> {
     const audit =
       stored.ok && external !== undefined ? await verifySealedLog(tally, origin, keys, external) : stored;
     if (!audit.ok) {
-      const where = audit.range
-        ? ` (tree positions ${audit.range.from} to ${audit.range.to - 1}; tally verify-proof on a row's proof from before shows which)`
-        : '';
+      let where = '';
+      if (audit.range) {
+        where = ` (tree positions ${audit.range.from} to ${audit.range.to - 1})`;
+        if (audit.reason === 'ROOT_MISMATCH') {
+          const { from, to } = audit.range;
+          const rows = await conn.db.query<Suspect>(suspectRowsSql(tally.config.s, origin, from, to, 11));
+          where += rows.length
+            ? `; ${rows.slice(0, 10).map(describe).join('; ')}${rows.length > 10 ? '; ...' : ''}`
+            : '; every chain hash in that range still matches its row: the chain was recomputed too';
+        }
+      }
       throw new CliError(audit.reason, `${origin}: ${audit.message}${where}`);
     }
     if (!stored.ok) return EXIT_OK; // not reached: a failed audit threw above
