@@ -60,7 +60,7 @@ database holds (signatures, their chain, each root) and, with --checkpoint, agai
 checkpoint of an external file (tally seal --out): that one catches a database rolled back or
 with its newest rows deleted. Exits 1 naming what it found: ROOT_MISMATCH (a sealed row changed,
 removed or moved; the tree positions between, and the rows there that are gone or no longer match
-their chain hash), ROWS_MISSING, CHAIN_BROKEN, or a checkpoint's
+their chain hash), ROWS_MISSING, CHECKPOINTS_MISSING, CHAIN_BROKEN, or a checkpoint's
 UNKNOWN_KEY / BAD_SIGNATURE / BAD_CHECKPOINT.`,
   options: [
     KEY_ROW,

@@ -79,6 +79,15 @@ export async function verifyCommand(args: string[], io: Io): Promise<number> {
       throw new CliError(audit.reason, `${origin}: ${audit.message}${where}`);
     }
     if (!stored.ok) return EXIT_OK; // not reached: a failed audit threw above
+    const externalSize = external === undefined ? 0 : Number(external.split('\n')[1]);
+    if (externalSize > stored.sealed) {
+      // tally seal stores a checkpoint before it copies it out: a copy newer than every stored one means
+      // stored checkpoints were deleted (the rows they sealed still match the copy).
+      throw new CliError(
+        'CHECKPOINTS_MISSING',
+        `${origin}: the external checkpoint sealed ${externalSize} rows, the database's checkpoints only ${stored.sealed}: checkpoints were deleted from the database`,
+      );
+    }
     if (stored.checkpoints === 0 && external === undefined) {
       io.out(`${origin}: no checkpoints yet (run tally seal); nothing to check`);
       return EXIT_OK;
@@ -86,9 +95,7 @@ export async function verifyCommand(args: string[], io: Io): Promise<number> {
     io.out(
       `ok: ${origin}: ${plural(stored.sealed, 'sealed row')} match ${plural(stored.checkpoints, 'checkpoint')} (signatures, chain, roots)`,
     );
-    if (external !== undefined) {
-      io.out(`the external checkpoint of ${external.split('\n')[1]} rows matches too`);
-    }
+    if (external !== undefined) io.out(`the external checkpoint of ${externalSize} rows matches too`);
     if (stored.unsealed > 0)
       io.out(`${plural(stored.unsealed, 'row')} after the latest checkpoint, not sealed yet`);
     return EXIT_OK;

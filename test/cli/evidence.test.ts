@@ -149,14 +149,23 @@ describe('tally seal / proof / verify-proof / verify', () => {
       /^error ROOT_MISMATCH: tally tally: .* \(tree positions 0 to 4\); position 4: log row \d+ \(resource 2 version 2\) no longer matches its chain hash\n/,
     );
 
-    // Restore the row, then roll the sealed history back: its checkpoints, tree and newest rows gone.
+    // Restore the row and delete the stored checkpoints: the rows still match the external copy, which
+    // shows checkpoints are missing.
     await withDb((d) =>
       d.exec(`UPDATE tally.log SET actor = 'ops:alice' WHERE entity_key = '2' AND version = 2;
-              DELETE FROM tally.checkpoints; DELETE FROM tally.seal_leaves; DELETE FROM tally.seal_state;
-              DELETE FROM tally.log WHERE version = 2`),
+              DELETE FROM tally.checkpoints`),
     );
-    const alone = await tally('verify', '--key', pub, ...db);
-    expect(alone.stdout).toBe('tally tally: no checkpoints yet (run tally seal); nothing to check\n');
+    const lost = await tally('verify', '--key', pub, '--checkpoint', cps, ...db);
+    expect(lost.stderr).toMatch(
+      /^error CHECKPOINTS_MISSING: tally tally: the external checkpoint sealed 5 rows, the database's checkpoints only 0/,
+    );
+
+    // Then roll the sealed history back: its tree and newest rows gone too.
+    await withDb((d) =>
+      d.exec(
+        `DELETE FROM tally.seal_leaves; DELETE FROM tally.seal_state; DELETE FROM tally.log WHERE version = 2`,
+      ),
+    );
     const rolledBack = await tally('verify', '--key', pub, '--checkpoint', cps, ...db);
     expect(rolledBack.code).toBe(1);
     expect(rolledBack.stderr).toMatch(
