@@ -14,7 +14,7 @@ import {
 import { sealedLeafHashes } from '../../src/evidence/sealer.js';
 import { leafRowsByIdSql } from '../../src/evidence/sql.js';
 // The sealer as applications import it: from the package root.
-import { sealOnce, verifySealedLog } from '../../src/index.js';
+import { proveLogRow, sealOnce, verifySealedLog } from '../../src/index.js';
 import type { Tally } from '../../src/tally.js';
 import { describeEachDialect, type TestDatabase } from '../support/databases.js';
 import { resourcesFixture } from '../support/resources.js';
@@ -94,6 +94,28 @@ describeEachDialect(
       expect(verifyProof(consistencyBundle(leaves, first, second), { trustedKeys: [KEY] })).toMatchObject({
         ok: true,
         adjacent: true,
+      });
+    });
+
+    it('proveLogRow: a row by its id against the latest checkpoint, as the file verifyProof checks', async () => {
+      const s = tally.config.s;
+      const [pos] = await t.db.query<{ log_id: string }>({
+        text: `SELECT log_id::text AS log_id FROM ${s}.seal_leaves WHERE origin = $1 AND position = 9`,
+        values: [ORIGIN],
+      });
+      const r = await proveLogRow(tally, ORIGIN, pos!.log_id);
+      expect(r).toMatchObject({ ok: true, position: 9, treeSize: 14 });
+      if (!r.ok) return;
+      expect(r.proof.checkpoint).toBe(second);
+      const verdict = verifyProof(JSON.parse(JSON.stringify(r.proof)), {
+        trustedKeys: [KEY],
+        origin: ORIGIN,
+      });
+      expect(verdict).toMatchObject({ ok: true, kind: 'inclusion', index: 9, row: { id: pos!.log_id } });
+      expect(await proveLogRow(tally, ORIGIN, '999999')).toMatchObject({ ok: false, reason: 'NOT_IN_LOG' });
+      expect(await proveLogRow(tally, 'tally other', pos!.log_id)).toMatchObject({
+        ok: false,
+        reason: 'NO_CHECKPOINT',
       });
     });
 
