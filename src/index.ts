@@ -77,7 +77,13 @@ export {
   trustedKeys,
   verifyProof,
 } from './evidence/index.js';
-export { type ProveFailure, type ProveResult, proveLogRow } from './evidence/prove.js';
+export {
+  type ConsistencyResult,
+  type ProveFailure,
+  type ProveResult,
+  proveConsistency,
+  proveLogRow,
+} from './evidence/prove.js';
 export { type SealOptions, type SealResult, sealOnce, verifySealedLog } from './evidence/sealer.js';
 export {
   applyOnce,

@@ -34,8 +34,8 @@ or TALLY_SEAL_KEY_FILE (a path)`,
 
 export const PROOF_DOC: CommandDoc = {
   usage: [
-    'proof (--entity NAME --key KEY --version N | --id LOG_ID) [--origin NAME]',
-    '[--out FILE] [--schema NAME] [DATABASE]',
+    'proof (--entity NAME --key KEY --version N | --id LOG_ID | --consistency-from FILE)',
+    '[--origin NAME] [--out FILE] [--schema NAME] [DATABASE]',
   ],
   summary: 'print an inclusion proof of one log row against the latest checkpoint',
   about: `Prints a proof file (JSON, tally.inclusion-proof.v1) showing that the log row is in the tree
@@ -47,6 +47,11 @@ is NOT_SEALED: run tally seal first.`,
     ['--key KEY', 'its key as Tally stores it (integers in decimal, UUIDs in lower case)'],
     ['--version N', 'the version of the entity the row wrote'],
     ['--id LOG_ID', "the log row's id instead"],
+    [
+      '--consistency-from FILE',
+      `instead of a row: a consistency proof (tally.consistency-proof.v1) that the latest
+checkpoint extends the last one in FILE (a checkpoint file, e.g. tally seal --out's)`,
+    ],
     ORIGIN_ROW,
     ['--out FILE', 'write the proof to FILE (print one line about it) instead of stdout'],
   ],

@@ -1,13 +1,21 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { proveLogRow } from '../evidence/prove.js';
+import { readCheckpointFile } from '../evidence/checkpoint-file.js';
+import { proveConsistency, proveLogRow } from '../evidence/prove.js';
 import { logIdOfSql } from '../evidence/sql.js';
 import { createTally } from '../tally.js';
 import { openDatabase } from './connect.js';
 import { CliError, EXIT_OK, UsageError } from './errors.js';
-import { originOption } from './evidence-options.js';
+import { originOption, readTextFile } from './evidence-options.js';
 import type { Io } from './io.js';
-import { DATABASE_OPTIONS, databaseOptions, intOption, parseCommand, stringOption } from './options.js';
+import {
+  DATABASE_OPTIONS,
+  type DatabaseOptions,
+  databaseOptions,
+  intOption,
+  parseCommand,
+  stringOption,
+} from './options.js';
 
 export const OPTIONS = {
   ...DATABASE_OPTIONS,
@@ -15,6 +23,7 @@ export const OPTIONS = {
   key: { type: 'string' },
   version: { type: 'string' },
   id: { type: 'string' },
+  'consistency-from': { type: 'string' },
   origin: { type: 'string' },
   out: { type: 'string' },
 } as const;
@@ -34,13 +43,15 @@ export async function proofCommand(args: string[], io: Io): Promise<number> {
   const key = stringOption(values, 'key', 'proof');
   const version = intOption(values, 'version', 'proof', 1, Number.MAX_SAFE_INTEGER);
   const id = stringOption(values, 'id', 'proof');
+  const from = stringOption(values, 'consistency-from', 'proof');
   const byEntity = entity !== undefined && key !== undefined && version !== undefined;
   const anyEntity = entity !== undefined || key !== undefined || version !== undefined;
-  if (id !== undefined ? anyEntity : !byEntity) {
+  if (from !== undefined ? anyEntity || id !== undefined : id !== undefined ? anyEntity : !byEntity) {
     throw new UsageError(
-      'tally proof: name the row by --entity NAME --key KEY --version N, or by --id LOG_ID',
+      'tally proof: name the row by --entity NAME --key KEY --version N, or by --id LOG_ID; or give --consistency-from FILE alone',
     );
   }
+  if (from !== undefined) return consistency(io, opts, origin, from, values);
   if (id !== undefined && !/^\d{1,18}$/.test(id))
     throw new UsageError('tally proof: --id must be a log row id');
   const out = stringOption(values, 'out', 'proof');
@@ -61,22 +72,53 @@ export async function proofCommand(args: string[], io: Io): Promise<number> {
     }
     const r = await proveLogRow(tally, origin, logId);
     if (!r.ok) throw new CliError(r.reason, r.message);
-    const json = JSON.stringify(r.proof, null, 2);
-    if (out === undefined) {
-      io.out(json);
-    } else {
-      try {
-        writeFileSync(resolve(io.cwd, out), `${json}\n`);
-      } catch {
-        throw new CliError('FILE_UNWRITABLE', '--out: the file cannot be written');
-      }
-      const row = r.proof.row!;
-      io.out(
-        `wrote ${out}: log row ${row.id} (${row.entity_type} ${row.entity_key} version ${row.version}) at tree position ${r.position} of the checkpoint of ${r.treeSize} rows`,
-      );
-    }
+    const row = r.proof.row!;
+    writeProof(
+      io,
+      out,
+      r.proof,
+      `log row ${row.id} (${row.entity_type} ${row.entity_key} version ${row.version}) at tree position ${r.position} of the checkpoint of ${r.treeSize} rows`,
+    );
     return EXIT_OK;
   } finally {
     await conn.close();
   }
+}
+
+async function consistency(
+  io: Io,
+  opts: DatabaseOptions,
+  origin: string,
+  from: string,
+  values: Record<string, unknown>,
+): Promise<number> {
+  const older = readCheckpointFile(readTextFile(from, io.cwd, '--consistency-from')).at(-1);
+  if (older === undefined)
+    throw new CliError('NO_CHECKPOINT', '--consistency-from: the file holds no checkpoint');
+  const out = stringOption(values, 'out', 'proof');
+  const conn = await openDatabase(opts, io.env, io.cwd, { mustExist: true });
+  try {
+    const tally = await createTally({ db: conn.db, schema: opts.schema });
+    await tally.assertMigrated();
+    const r = await proveConsistency(tally, origin, older);
+    if (!r.ok) throw new CliError(r.reason, r.message);
+    writeProof(io, out, r.proof, `the checkpoint of ${r.newerSize} rows extends the one of ${r.olderSize}`);
+    return EXIT_OK;
+  } finally {
+    await conn.close();
+  }
+}
+
+function writeProof(io: Io, out: string | undefined, proof: object, what: string): void {
+  const json = JSON.stringify(proof, null, 2);
+  if (out === undefined) {
+    io.out(json);
+    return;
+  }
+  try {
+    writeFileSync(resolve(io.cwd, out), `${json}\n`);
+  } catch {
+    throw new CliError('FILE_UNWRITABLE', '--out: the file cannot be written');
+  }
+  io.out(`wrote ${out}: ${what}`);
 }

@@ -119,7 +119,7 @@ describe('tally seal / proof / verify-proof / verify', () => {
     expect([none.code, none.stderr.split(':')[0]]).toEqual([1, 'error NO_TRUSTED_KEY']);
   });
 
-  it('a row after the latest checkpoint has no proof yet', async () => {
+  it('a row after the latest checkpoint has no proof yet; once sealed, the new checkpoint provably extends the copied one', async () => {
     await withDb(async (d) => {
       const t = await createTally({ db: d });
       const resources = t.entity('resource', {
@@ -136,6 +136,17 @@ describe('tally seal / proof / verify-proof / verify', () => {
     expect(v.stdout).toBe(
       'ok: tally tally: 5 sealed rows match 1 checkpoint (signatures, chain, roots)\n' +
         'the external checkpoint of 5 rows matches too\n',
+    );
+
+    // Sealed now (not copied out): the latest checkpoint extends the one in the file, provably.
+    expect((await tally('seal', '--key-file', pem, ...db)).stdout).toMatch(
+      /^sealed 1 new row of tally tally: tree size 6/,
+    );
+    const c = await tally('proof', '--consistency-from', cps, '--out', proof, ...db);
+    expect(c.stdout).toMatch(/: the checkpoint of 6 rows extends the one of 5\n$/);
+    const extends_ = await tally('verify-proof', proof, '--key', pub);
+    expect(extends_.stdout).toMatch(
+      /^ok: the checkpoint of 6 rows at .* extends the one of 5 rows at .* of tally tally\nadjacent/,
     );
   });
 
