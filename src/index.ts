@@ -37,6 +37,7 @@ export type {
   StepContext,
 } from './commands/definition.js';
 export { uuidV7, uuidV7Time } from './commands/failover.js';
+export type { InputLimitsOptions } from './commands/input-limits.js';
 export type { InputSchema } from './commands/input-schema.js';
 export type { JsonSchema, JsonSchemaTypeName } from './commands/json-schema.js';
 export type { NotifyResult } from './commands/notify.js';
