@@ -1,19 +1,15 @@
-import type { Executor } from '../db/types.js';
+import type { Executor, SqlQuery } from '../db/types.js';
 import { TallyError } from '../errors.js';
 import { backoffMs, type CommandSpec } from './definition.js';
 import {
   type CallOutcome,
-  type CommandRow,
-  type CommandStatus,
-  type EventIn,
-  insertAlertSql,
-  lockCommandSql,
   type NewCall,
   type SaveExpectation,
   saveCommandSql,
   saveInsertingCallSql,
   saveSettlingCallSql,
-} from './sql.js';
+} from './save-sql.js';
+import { type CommandRow, type CommandStatus, type EventIn, insertAlertSql, lockCommandSql } from './sql.js';
 
 /**
  * The command's own state machine. Where a `pending` command stands inside its steps is `step_index`;
@@ -239,35 +235,29 @@ export class Draft {
    * `settled` says whether the outcome was written (it is only when the save applied).
    */
   async saveSettling(db: Executor, o: CallOutcome): Promise<{ row: CommandRow; settled: boolean }> {
-    if (this.alerts.length > 0) throw new Error('saveSettling: a change with alerts is saved with save()');
-    const [saved] = await db.query<{ n: number; settled: number }>(
+    this.#withoutAlerts('saveSettling');
+    const saved = await this.#write(
+      db,
       saveSettlingCallSql(this.s, this.row, this.events, this.now, this.#expect, o),
     );
-    if (this.#expect && Number(saved?.n) !== 1) throw new CommandMoved(this.row.id);
-    this.events.length = 0;
     return { row: { ...this.row }, settled: Number(saved?.settled) === 1 };
   }
 
   /** The save and a new call with its first send, in one statement (a change without alerts). */
   async saveInsertingCall(tx: Executor, c: NewCall): Promise<CommandRow> {
-    if (this.alerts.length > 0)
-      throw new Error('saveInsertingCall: a change with alerts is saved with save()');
-    const [saved] = await tx.query<{ n: number }>(
+    this.#withoutAlerts('saveInsertingCall');
+    const saved = await this.#write(
+      tx,
       saveInsertingCallSql(this.s, this.row, this.events, this.now, this.#expect, c),
     );
     if (Number(saved?.n) !== 1) {
-      if (this.#expect) throw new CommandMoved(this.row.id);
       throw new TallyError('COMMAND_NOT_FOUND', 'no command with this id', { details: { id: this.row.id } });
     }
-    this.events.length = 0;
     return { ...this.row };
   }
 
   async save(tx: Executor): Promise<CommandRow> {
-    const [saved] = await tx.query<{ n: number }>(
-      saveCommandSql(this.s, this.row, this.events, this.now, this.#expect),
-    );
-    if (this.#expect && Number(saved?.n) !== 1) throw new CommandMoved(this.row.id);
+    await this.#write(tx, saveCommandSql(this.s, this.row, this.events, this.now, this.#expect));
     for (const a of this.alerts) {
       await tx.query(
         insertAlertSql(this.s, {
@@ -280,8 +270,20 @@ export class Draft {
         }),
       );
     }
-    this.events.length = 0;
     this.alerts.length = 0;
     return { ...this.row };
+  }
+
+  /** Alerts are rows of their own: only save() writes them. */
+  #withoutAlerts(method: string): void {
+    if (this.alerts.length > 0) throw new Error(`${method}: a change with alerts is saved with save()`);
+  }
+
+  /** Runs one of the save statements: the expected row must still be there; its events are written. */
+  async #write(db: Executor, q: SqlQuery): Promise<Record<string, unknown> | undefined> {
+    const [saved] = await db.query(q);
+    if (this.#expect && Number(saved?.n) !== 1) throw new CommandMoved(this.row.id);
+    this.events.length = 0;
+    return saved;
   }
 }
