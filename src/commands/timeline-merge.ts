@@ -1,3 +1,4 @@
+import { intakeResult } from './intake.js';
 import type { IntakeRow } from './intake-sql.js';
 import type { IntakeRecord, Timeline, TimelineEvent, TimelineStores } from './timeline.js';
 
@@ -88,19 +89,7 @@ export function withIntake(
 export function intakeTimeline(r: IntakeRow, primary: TimelineStores['primary']): Timeline {
   return {
     command: {
-      id: r.id,
-      type: r.type,
-      key: r.key,
-      principal: r.principal,
-      status: 'pending',
-      result: null,
-      error: null,
-      replayed: false,
-      attempts: 0,
-      createdAt: r.received_at,
-      finishedAt: null,
-      nextAttemptAt: null,
-      pausedOn: null,
+      ...intakeResult(r, false),
       store: 'secondary',
       fingerprint: r.fingerprint,
       params: r.params,
