@@ -314,6 +314,28 @@ CREATE TABLE ${s}.checkpoints (
 COMMENT ON TABLE ${s}.checkpoints IS 'Tally evidence: signed checkpoints of the log''s Merkle tree (docs/evidence.md)';
 `,
   },
+  {
+    version: 10,
+    name: 'log: new rows carry no per-entity hash chain',
+    // Decision 0065. Writers stop computing prev_hash/hash (the sealed tree and the per-entity version
+    // sequence detect what the chain did); existing rows keep theirs, unrewritten, and readers still
+    // check them. DROP NOT NULL is catalog-only (no scan, no rewrite; the lock is held for a moment).
+    // log_chain records the last id written with a hash: a row at or below it without one had its hash
+    // stripped, which verifiers report. max(id) is one probe of the primary key. The unique index keeps
+    // (entity_type, entity_key, version) — the version sequence is the per-entity evidence now — and its
+    // INCLUDE (hash), which a new row fills with a null (a bit, not 32 bytes): dropping it would rebuild
+    // the index, which this migration must not do on a large log.
+    sql: (s) => `
+ALTER TABLE ${s}.log ALTER COLUMN hash DROP NOT NULL;
+CREATE TABLE ${s}.log_chain (
+  one             boolean     PRIMARY KEY DEFAULT true CHECK (one),
+  last_chained_id bigint      NOT NULL,
+  ended_at        timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO ${s}.log_chain (last_chained_id) SELECT coalesce(max(id), 0) FROM ${s}.log;
+COMMENT ON TABLE ${s}.log_chain IS 'Tally: the per-entity hash chain ends at last_chained_id; later log rows carry no hash (decision 0065)';
+`,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

@@ -40,7 +40,7 @@ describeEachDialect('migrations', (fresh) => {
           (await createTally({ db: t.db, schema: 'together' })).migrate(),
         );
     const results = await Promise.all(runs);
-    expect(results.flatMap((r) => r.applied).sort()).toEqual(migrations.map((m) => m.version));
+    expect(results.flatMap((r) => r.applied).sort((a, b) => a - b)).toEqual(migrations.map((m) => m.version));
     expect(await count(t.db, 'SELECT 1 FROM together.migrations')).toBe(migrations.length);
   });
 
