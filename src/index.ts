@@ -44,6 +44,12 @@ export type { NotifyResult } from './commands/notify.js';
 export type { RequeuedCommand, RequeueOptions, RequeueResult } from './commands/requeue.js';
 export type { Definite } from './commands/resolve.js';
 export type { CommandResult } from './commands/result.js';
+export {
+  type PruneKeysOptions,
+  type PruneKeysResult,
+  pruneExpiredKeys,
+  type RetentionSource,
+} from './commands/retention.js';
 export type { CommandStatus } from './commands/sql.js';
 export type { StandardSchemaV1 } from './commands/standard-schema.js';
 export type {

@@ -4,6 +4,7 @@ import { type ChangeCommandDefinition, type CompiledChange, changeStep, compileC
 import { type FailoverOptions, type ResolvedFailover, resolveFailover } from './failover.js';
 import { type InputLimitsOptions, resolveInputLimits } from './input-limits.js';
 import { type InputSchema, type InputValidator, resolveInputSchema } from './input-schema.js';
+import { keyRetentionMs } from './retention-option.js';
 import type { StepContext } from './step-types.js';
 
 export type { CommandFailure, StepContext } from './step-types.js';
@@ -121,6 +122,12 @@ export interface CommandDefinition<I = any> {
    * commands are recorded there (and run nothing) until they are handed over to the primary.
    */
   failover?: FailoverOptions;
+  /**
+   * How long a finished command's record — its idempotency key and recorded outcome — is kept (ms or
+   * '12h' / '30d'). Until a prune removes it, a retry is answered with the recorded outcome, expired or
+   * not; after, the key is free again (docs/retention.md, decision 0061). Default: kept forever.
+   */
+  keyRetention?: number | string | false;
 }
 
 export type ResolvedStep<I> =
@@ -163,6 +170,8 @@ export interface CommandSpec<I = any> {
   readonly input: InputValidator | null;
   /** The limits on the input's depth and the key parameters' depth and size (from `limits`). */
   readonly limits: InputLimits;
+  /** From `keyRetention`: ms a finished command's record is kept; null keeps it forever. */
+  readonly keyRetentionMs: number | null;
 }
 
 const NAME_RE = /^[a-z][a-z0-9_.-]{0,62}$/;
@@ -265,6 +274,7 @@ export function defineCommand<I>(
     failover: resolveFailover(name, def.failover),
     input: resolveInputSchema(name, def.input),
     limits: resolveInputLimits(name, def.limits),
+    keyRetentionMs: keyRetentionMs(name, def.keyRetention),
     change,
   });
 }

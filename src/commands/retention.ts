@@ -1,0 +1,85 @@
+import { TallyError } from '../errors.js';
+import type { HasTallyConfig } from '../feed/consumer.js';
+import type { Command } from './command.js';
+import { keyRetentionMs } from './retention-option.js';
+import { pruneCommandsSql } from './retention-sql.js';
+
+/** A command type whose expired records to prune: a declared Command, or its type name and retention. */
+export type RetentionSource = Pick<Command, 'runtime'> | { type: string; keyRetention: number | string };
+
+export interface PruneKeysOptions {
+  /** Records per statement (one short transaction each). Default 1,000. */
+  chunk?: number;
+  /** Stop after this many statements in all (a worker round's budget). Default: until none is left. */
+  maxChunks?: number;
+  /**
+   * Finished commands with a call no commands-reconciler round has settled (decision 0058) are kept by
+   * default, so a reconciler still finds them. Without a reconciler nothing settles them: pass 'prune'.
+   */
+  unreconciledCalls?: 'keep' | 'prune';
+  /** Default: the Tally's clock. */
+  now?: Date;
+  signal?: AbortSignal;
+}
+
+export interface PruneKeysResult {
+  /** Records deleted, per command type. */
+  deleted: Record<string, number>;
+  total: number;
+  chunks: number;
+  /** False when `maxChunks` or the signal stopped it with expired records possibly left. */
+  done: boolean;
+}
+
+function retentionOf(src: RetentionSource): { type: string; ms: number | null } {
+  if ('runtime' in src) return { type: src.runtime.spec.name, ms: src.runtime.spec.keyRetentionMs };
+  return { type: src.type, ms: keyRetentionMs(src.type, src.keyRetention) };
+}
+
+/**
+ * Deletes the records (and so the idempotency keys) of finished commands whose `keyRetention` has
+ * passed, in bounded chunks, each its own short statement that skips rows others hold. Never a command
+ * that is not finished, has an open alert, has events a feed consumer is still owed, or (by default) has
+ * a call the reconciler has not settled. Types without `keyRetention` are left alone.
+ *
+ * @example
+ * const redeem = tally.command('redeem', { ...definition, keyRetention: '30d' });
+ * const { total } = await pruneExpiredKeys(tally, [redeem], { chunk: 500 });
+ */
+export async function pruneExpiredKeys(
+  tally: HasTallyConfig,
+  commands: readonly RetentionSource[],
+  options: PruneKeysOptions = {},
+): Promise<PruneKeysResult> {
+  const { db, s, clock } = tally.config;
+  const chunk = options.chunk ?? 1000;
+  const maxChunks = options.maxChunks ?? Number.POSITIVE_INFINITY;
+  if (!Number.isInteger(chunk) || chunk < 1 || chunk > 100_000) {
+    throw new TallyError('INVALID_CONFIG', 'prune chunk must be an integer from 1 to 100000');
+  }
+  if (maxChunks !== Number.POSITIVE_INFINITY && (!Number.isInteger(maxChunks) || maxChunks < 1)) {
+    throw new TallyError('INVALID_CONFIG', 'prune maxChunks must be a positive integer');
+  }
+  const now = options.now ?? clock();
+  const prune = options.unreconciledCalls === 'prune';
+  const result: PruneKeysResult = { deleted: {}, total: 0, chunks: 0, done: true };
+  for (const src of commands) {
+    const { type, ms } = retentionOf(src);
+    if (ms === null) continue;
+    const before = new Date(now.getTime() - ms);
+    result.deleted[type] ??= 0;
+    for (;;) {
+      if (result.chunks >= maxChunks || options.signal?.aborted) {
+        result.done = false;
+        return result;
+      }
+      const [r] = await db.query<{ n: number }>(pruneCommandsSql(s, type, before, chunk, prune));
+      const n = Number(r?.n ?? 0);
+      result.chunks++;
+      result.deleted[type] += n;
+      result.total += n;
+      if (n < chunk) break;
+    }
+  }
+  return result;
+}
