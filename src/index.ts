@@ -93,6 +93,11 @@ export {
 } from './evidence/prove.js';
 export { type SealOptions, type SealResult, sealOnce, verifySealedLog } from './evidence/sealer.js';
 export {
+  type PruneInboxOptions,
+  type PruneInboxResult,
+  pruneInboxBehind,
+} from './feed/inbox-prune.js';
+export {
   applyOnce,
   BEGINNING_SNAPSHOT,
   type CommandEventEntry,
