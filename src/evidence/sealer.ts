@@ -18,13 +18,14 @@ import {
   saveStateSql,
   sealedCountSql,
   stateSizeSql,
+  unappendedCountSql,
 } from './sql.js';
 
 /**
  * A first sealer (decision 0060): a feed consumer of the log, so rows become leaves in commit order,
  * gap-free, each exactly once — the frontier and the leaf positions are written in the transaction that
  * moves the consumer's checkpoint. When it has caught up it signs one checkpoint over everything sealed.
- * Its tables are migration 9; `tally seal` runs it once (not yet wired into the worker).
+ * Its tables are migration 9; `tally seal` runs it once, a worker with the `seal` option on a schedule.
  */
 export interface SealOptions {
   key: SealKey;
@@ -136,19 +137,32 @@ export async function sealedLeafHashes(
   return out;
 }
 
+/** What `auditSealedLog` found: the stored checkpoints' audit, the external one's, and rows not in the tree. */
+export interface SealedLogReport {
+  /** The log against every checkpoint stored in the database. */
+  stored: LogAudit;
+  /** The log against the external checkpoint, when one was given and the stored audit passed. */
+  external: LogAudit | null;
+  /** Log rows the sealer has not appended to the tree yet (counted only when asked for). */
+  unappended: number | null;
+}
+
 /**
- * Audits the database's log against its stored checkpoints, and against `external` (the latest
- * checkpoint kept outside the database) when given: the core of `tally verify`.
+ * Audits the database's log against its stored checkpoints and, when given, `external` (the latest
+ * checkpoint kept outside the database), reading the rows once: the core of `tally verify`. With
+ * `countUnappended` it also counts the log rows the sealer has not reached (one more pass over the log).
  *
  * @example
- * const audit = await verifySealedLog(tally, 'tally example.com/orders', trustedKeys([pub]), latestExternalNote);
+ * const r = await auditSealedLog(tally, 'tally example.com/orders', trustedKeys([pub]), latestExternalNote);
+ * if (!r.stored.ok || (r.external && !r.external.ok)) process.exitCode = 1;
  */
-export async function verifySealedLog(
+export async function auditSealedLog(
   tally: HasTallyConfig,
   origin: string,
   trusted: readonly TrustedKey[],
   external?: string,
-): Promise<LogAudit> {
+  options: { countUnappended?: boolean } = {},
+): Promise<SealedLogReport> {
   const { db, s } = tally.config;
   const notes = (await db.query<{ note: string }>(checkpointsSql(s, origin))).map((r) => r.note);
   const sizes = notes.map((n) => bodyOf(n).treeSize);
@@ -164,6 +178,31 @@ export async function verifySealedLog(
   const size = Math.max(Number(count?.n ?? 0), ...sizes, 0);
   const leaves = await sealedLeafHashes(db, s, origin, Math.max(size, externalSize));
   const stored = auditLog(leaves, notes, trusted);
-  if (!stored.ok || external === undefined) return stored;
-  return auditLog(leaves, [external], trusted, { consecutive: false });
+  const ext =
+    stored.ok && external !== undefined
+      ? auditLog(leaves, [external], trusted, { consecutive: false })
+      : null;
+  let unappended: number | null = null;
+  if (options.countUnappended) {
+    const [u] = await db.query<{ n: string }>(unappendedCountSql(s, origin));
+    unappended = Number(u?.n ?? 0);
+  }
+  return { stored, external: ext, unappended };
+}
+
+/**
+ * Audits the database's log against its stored checkpoints, and against `external` (the latest
+ * checkpoint kept outside the database) when given: the first failure, or the external audit.
+ *
+ * @example
+ * const audit = await verifySealedLog(tally, 'tally example.com/orders', trustedKeys([pub]), latestExternalNote);
+ */
+export async function verifySealedLog(
+  tally: HasTallyConfig,
+  origin: string,
+  trusted: readonly TrustedKey[],
+  external?: string,
+): Promise<LogAudit> {
+  const r = await auditSealedLog(tally, origin, trusted, external);
+  return r.external ?? r.stored;
 }

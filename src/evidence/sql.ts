@@ -101,3 +101,21 @@ export function logIdOfSql(s: string, entityType: string, entityKey: string, ver
     values: [entityType, entityKey, version],
   };
 }
+
+/** Log ids above the newest sealed one: an estimate of the rows waiting (both maxima are index probes). */
+export function unsealedEstimateSql(s: string, origin: string): SqlQuery {
+  return {
+    text: `SELECT greatest(0, coalesce((SELECT max(id) FROM ${s}.log), 0)
+                  - coalesce((SELECT max(log_id) FROM ${s}.seal_leaves WHERE origin = $1), 0))::text AS n`,
+    values: [origin],
+  };
+}
+
+/** Log rows not in the tree at all (not yet appended by the sealer): exact, one pass over the log. */
+export function unappendedCountSql(s: string, origin: string): SqlQuery {
+  return {
+    text: `SELECT count(*)::text AS n FROM ${s}.log l
+            WHERE NOT EXISTS (SELECT 1 FROM ${s}.seal_leaves k WHERE k.origin = $1 AND k.log_id = l.id)`,
+    values: [origin],
+  };
+}

@@ -7,6 +7,7 @@ import { type CommandResult, toResult } from '../commands/result.js';
 import { isUnreachable } from '../commands/unreachable.js';
 import type { TallyConfig } from '../config.js';
 import { TallyError } from '../errors.js';
+import { SealSchedule, type SealScheduleOptions } from '../evidence/seal-loop.js';
 import { claimDueSql } from './sql.js';
 
 export interface WorkerOptions {
@@ -22,6 +23,11 @@ export interface WorkerOptions {
   pollMs?: number;
   /** Called with errors a round could not record (e.g. the database is down). */
   onError?: (err: unknown, commandId: string | null) => void;
+  /**
+   * Seal the log while the worker runs (decision 0063): every `everyMs` (and after `afterRows`), sign a
+   * checkpoint and copy it to the sinks. Runs beside the command rounds, on its own timer.
+   */
+  seal?: SealScheduleOptions;
 }
 
 export interface RoundResult {
@@ -55,6 +61,8 @@ export class Worker {
   #running = false;
   #wake: (() => void) | null = null;
   #tendedAt = 0;
+  /** The sealing schedule, when the `seal` option is set (`start()`/`stop()` run it with the rounds). */
+  readonly sealer: SealSchedule | null;
 
   constructor(
     config: TallyConfig,
@@ -75,6 +83,13 @@ export class Worker {
     this.#leaseMs = opt(options.leaseMs, 'leaseMs', 30_000, 100, 86_400_000);
     this.#pollMs = opt(options.pollMs, 'pollMs', 1000, 1, 3_600_000);
     this.#onError = options.onError ?? (() => {});
+    const seal = options.seal;
+    this.sealer = seal
+      ? new SealSchedule(
+          { config },
+          { ...seal, onError: seal.onError ?? ((err) => this.#onError(err, null)) },
+        )
+      : null;
   }
 
   /**
@@ -175,6 +190,7 @@ export class Worker {
   start(): void {
     if (this.#running) return;
     this.#running = true;
+    this.sealer?.start();
     this.#loop = (async () => {
       while (this.#running) {
         let found = 0;
@@ -208,6 +224,7 @@ export class Worker {
     this.#wake?.();
     await this.#loop;
     this.#loop = null;
+    await this.sealer?.stop();
   }
 
   get running(): boolean {

@@ -1,4 +1,6 @@
 // `tally/nats`: the JetStream relay. Needs the `nats` package (an optional peer dependency).
+
+export { type NatsCheckpointSinkOptions, natsCheckpointSink } from './checkpoint-sink.js';
 export { connectNats } from './connect.js';
 export { messageId, streamName, streamSubjects, subjectFor, subjectToken } from './names.js';
 export type { RelayBatchInfo, RelayOptions } from './options.js';
