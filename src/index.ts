@@ -74,6 +74,23 @@ export { postgres } from './db/postgres/index.js';
 export type { DialectName, Executor, Isolation, QueryableLike, SqlQuery } from './db/types.js';
 export { type ErrorCode, ErrorCodes, isTallyError, TallyError } from './errors.js';
 export {
+  type ArchivedRange,
+  type ArchiveOptions,
+  type ArchiveProgress,
+  type ArchiveResult,
+  type ArchiveStop,
+  archiveLog,
+} from './evidence/archive.js';
+export type { ArchivedRow, ArchiveFileEntry, ArchiveManifest } from './evidence/archive-file.js';
+export {
+  type ArchivedEntry,
+  type ArchiveLocation,
+  historyWithArchive,
+  proveArchivedRow,
+  stateAtWithArchive,
+} from './evidence/archive-read.js';
+export { type ArchiveAudit, verifyArchivedLog } from './evidence/archive-verify.js';
+export {
   type CheckpointFailure,
   type LogAudit,
   loadSealKey,

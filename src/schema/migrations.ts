@@ -336,6 +336,34 @@ INSERT INTO ${s}.log_chain (last_chained_id) SELECT coalesce(max(id), 0) FROM ${
 COMMENT ON TABLE ${s}.log_chain IS 'Tally: the per-entity hash chain ends at last_chained_id; later log rows carry no hash (decision 0065)';
 `,
   },
+  {
+    version: 11,
+    name: 'retention: expired command records, archived log ranges',
+    // Decisions 0061 and 0062. commands_finished finds a type's finished commands oldest first, so a
+    // prune chunk reads only what it deletes. Migrations run in a transaction, so it is a plain CREATE
+    // INDEX (it blocks writes to commands while it is built); on a large table a DBA runs it first by hand
+    // as CREATE INDEX CONCURRENTLY — IF NOT EXISTS, so the migration then finds it done.
+    // log_archives: a range of tree positions written to an archive file (its name and sha256) and
+    // deleted from the log; `deleted` is set once the last chunk of its rows is gone. New and empty.
+    sql: (s) => `
+CREATE INDEX IF NOT EXISTS commands_finished ON ${s}.commands (type, finished_at)
+  WHERE status IN ('succeeded', 'failed');
+CREATE TABLE ${s}.log_archives (
+  origin          text        NOT NULL,
+  from_position   bigint      NOT NULL CHECK (from_position >= 0),
+  to_position     bigint      NOT NULL,
+  checkpoint_size bigint      NOT NULL,
+  file            text        NOT NULL,
+  sha256          text        NOT NULL,
+  rows            bigint      NOT NULL,
+  archived_at     timestamptz NOT NULL,
+  deleted         boolean     NOT NULL DEFAULT false,
+  PRIMARY KEY (origin, from_position),
+  CHECK (to_position > from_position AND to_position <= checkpoint_size)
+);
+COMMENT ON TABLE ${s}.log_archives IS 'Tally evidence: log ranges (tree positions) moved to archive files (docs/retention.md)';
+`,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;
