@@ -2,6 +2,8 @@ import { OPTIONS as ADOPT_OPTIONS, adoptCommand } from './adopt.js';
 import { ADOPT_DOC } from './adopt-help.js';
 import { OPTIONS as ALERTS_OPTIONS, alertsCommand } from './alerts.js';
 import { ALERTS_DOC } from './alerts-help.js';
+import { OPTIONS as ARCHIVE_OPTIONS, archiveCommand } from './archive.js';
+import { ARCHIVE_DOC } from './archive-help.js';
 import type { CommandDoc } from './command-doc.js';
 import { HELP_DOC, LOG_DOC, MIGRATE_DOC } from './core-help.js';
 import { OPTIONS as DOWNSTREAMS_OPTIONS, downstreamsCommand } from './downstreams.js';
@@ -60,6 +62,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'proof', doc: PROOF_DOC, options: PROOF_OPTIONS, run: proofCommand },
   { name: 'verify', doc: VERIFY_DOC, options: VERIFY_OPTIONS, run: verifyCommand },
   { name: 'verify-proof', doc: VERIFY_PROOF_DOC, options: VERIFY_PROOF_OPTIONS, run: verifyProofCommand },
+  { name: 'archive', doc: ARCHIVE_DOC, options: ARCHIVE_OPTIONS, run: archiveCommand },
   { name: 'help', doc: HELP_DOC, options: {}, run: (a, io) => helpCommand(a, io) },
 ];
 
