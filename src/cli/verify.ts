@@ -95,6 +95,10 @@ export async function verifyCommand(args: string[], io: Io): Promise<number> {
             : '; every chain hash in that range still matches its row: the chain was recomputed too';
         }
       }
+      if (report.external !== null && audit.reason !== 'ROWS_MISSING') {
+        // The database agrees with itself and not with the copy it cannot rewrite: a fork.
+        where += `; the database's own checkpoints match its rows, the external one does not: it was rolled back and went on, or its history was rewritten and sealed again`;
+      }
       throw new CliError(audit.reason, `${origin}: ${audit.message}${where}`);
     }
     if (!stored.ok) return EXIT_OK; // not reached: a failed audit threw above

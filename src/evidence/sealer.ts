@@ -180,7 +180,10 @@ export async function auditSealedLog(
   const stored = auditLog(leaves, notes, trusted);
   const ext =
     stored.ok && external !== undefined
-      ? auditLog(leaves, [external], trusted, { consecutive: false })
+      ? // The stored checkpoints below the external one's size come too: they narrow where a difference is.
+        auditLog(leaves, [...notes.filter((_, i) => sizes[i]! < externalSize), external], trusted, {
+          consecutive: false,
+        })
       : null;
   let unappended: number | null = null;
   if (options.countUnappended) {

@@ -11,7 +11,10 @@ export interface NatsCheckpointSinkOptions {
   servers?: string;
   /** The subject checkpoints are published on, e.g. `tally.checkpoints.orders`. */
   subject: string;
-  /** The stream that holds them; created when missing (deny-delete, deny-purge). Default `TALLY_CHECKPOINTS`. */
+  /**
+   * The stream that holds them. Default: the stream that already captures `subject`, else
+   * `TALLY_CHECKPOINTS`, created (deny-delete, deny-purge) when missing.
+   */
   stream?: string;
   /** Per publish or read. Default 5000 ms. */
   timeoutMs?: number;
@@ -47,10 +50,10 @@ export function natsCheckpointSink(options: NatsCheckpointSinkOptions): Checkpoi
   if ((options.nc === undefined) === (options.servers === undefined)) {
     throw new TallyError('INVALID_SINK_OPTIONS', 'NATS checkpoint sink: give exactly one of nc and servers');
   }
-  const stream = streamName(options.stream ?? 'TALLY_CHECKPOINTS', 'checkpoint stream');
+  const named = options.stream === undefined ? undefined : streamName(options.stream, 'checkpoint stream');
   const timeout = options.timeoutMs ?? 5000;
   let conn: Promise<NatsConnection> | null = null;
-  let ready: Promise<JetStreamManager> | null = null;
+  let ready: Promise<{ jsm: JetStreamManager; stream: string }> | null = null;
   const nc = (): Promise<NatsConnection> => {
     conn ??= options.nc
       ? Promise.resolve(options.nc)
@@ -60,14 +63,17 @@ export function natsCheckpointSink(options: NatsCheckpointSinkOptions): Checkpoi
         });
     return conn;
   };
-  const manager = (): Promise<JetStreamManager> => {
+  // The stream: the named one, else whichever already captures the subject, else TALLY_CHECKPOINTS created.
+  const manager = (): Promise<{ jsm: JetStreamManager; stream: string }> => {
     ready ??= (async () => {
       const jsm = await (await nc()).jetstreamManager({ timeout });
+      const found = named ?? (await jsm.streams.find(subject).catch(() => undefined));
+      const stream = found ?? 'TALLY_CHECKPOINTS';
       await ensureCheckpointStream(jsm, stream, subject);
-      return jsm;
+      return { jsm, stream };
     })().catch((err) => {
       ready = null;
-      throw natsFailure(err, `setting up checkpoint stream ${stream}`);
+      throw natsFailure(err, `setting up the checkpoint stream for ${subject}`);
     });
     return ready;
   };
@@ -75,7 +81,7 @@ export function natsCheckpointSink(options: NatsCheckpointSinkOptions): Checkpoi
     name: `nats:${subject}`,
     async publish(note) {
       const cp = noteBody(note);
-      await manager();
+      const { stream } = await manager();
       try {
         const js = (await nc()).jetstream({ timeout });
         await js.publish(subject, new TextEncoder().encode(note), {
@@ -88,7 +94,7 @@ export function natsCheckpointSink(options: NatsCheckpointSinkOptions): Checkpoi
       }
     },
     async latest() {
-      const jsm = await manager();
+      const { jsm, stream } = await manager();
       try {
         const m = await jsm.streams.getMessage(stream, { last_by_subj: subject });
         return new TextDecoder().decode(m.data);
