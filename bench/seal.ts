@@ -1,8 +1,14 @@
 // `npm run bench -- seal`: what sealing costs in CPU, without a database — encoding log rows as leaves,
 // hashing them, appending them to the frontier, signing a checkpoint, and building and checking proofs.
-// Rows are shaped like the batch benchmark's transitions (before image as the changed fields). The
-// database side (reading the rows in commit order) is not here: the sealer that does it comes next.
+// Rows are shaped like the batch benchmark's transitions (before image as the changed fields). Then the
+// database side: the seal lag (bench/seal-lag.ts) — a writer runs batch transitions as fast as it can
+// (the batch benchmark's rate) in a dedicated PostgreSQL database `tally_bench_seal` (DATABASE_URL, else
+// the local server; PGlite in memory when none answers) while a sealer runs every SEAL_INTERVAL_MS.
 import { loadavg } from 'node:os';
+import pg from 'pg';
+import { pglite } from '../src/db/pglite/index.js';
+import { postgres } from '../src/db/postgres/index.js';
+import type { Executor } from '../src/db/types.js';
 import {
   encodeLogRow,
   generateSealKey,
@@ -16,6 +22,9 @@ import {
   toBase64,
   verifyProof,
 } from '../src/evidence/index.js';
+import { createTally } from '../src/tally.js';
+import { dedicatedDatabase } from './_shared.js';
+import { measureSealLag } from './seal-lag.js';
 
 const N = Number(process.env.SEAL_ROWS ?? 100_000);
 const best = <T>(rounds: number, fn: () => T): { s: number; value: T } => {
@@ -97,6 +106,57 @@ console.log(
 console.log(
   `verify     ${(verify.s * 1000).toFixed(2)} ms to check it offline (signature + ${proof.value.path.length} hashes)`,
 );
+// The seal lag at the batch benchmark's rate.
+const LAG_BATCH = Number(process.env.SEAL_LAG_BATCH ?? 10_000);
+const LAG_BATCHES = Number(process.env.SEAL_LAG_BATCHES ?? 10);
+const INTERVAL_MS = Number(process.env.SEAL_INTERVAL_MS ?? 1000);
+let dbLabel = 'PostgreSQL';
+let db: Executor;
+let cleanup: () => Promise<void>;
+try {
+  const dedicated = await dedicatedDatabase('tally_bench_seal');
+  const pool = new pg.Pool({ connectionString: dedicated.url, max: 4 });
+  db = postgres(pool);
+  cleanup = async () => {
+    await pool.end();
+    await dedicated.drop();
+  };
+} catch {
+  dbLabel = 'PGlite (no PostgreSQL answered)';
+  const lite = await pglite();
+  db = lite;
+  cleanup = () => lite.close();
+}
+const lag = await (async () => {
+  try {
+    await db.exec(`CREATE TABLE accounts (id int PRIMARY KEY, state text NOT NULL, version int NOT NULL DEFAULT 0,
+      owner text, amount numeric(12, 2) NOT NULL DEFAULT 0);
+      INSERT INTO accounts (id, state, owner, amount)
+        SELECT g, 'active', 'team-' || (g % 50), g FROM generate_series(1, ${LAG_BATCH * LAG_BATCHES}) g;`);
+    const tally = await createTally({ db });
+    await tally.migrate();
+    const accounts = tally.entity('account', {
+      table: 'accounts',
+      states: { active: ['frozen'], frozen: ['active'] },
+    });
+    const t0 = performance.now();
+    const writer = (async () => {
+      for (let b = 0; b < LAG_BATCHES; b++) {
+        const keys = Array.from({ length: LAG_BATCH }, (_, i) => b * LAG_BATCH + i + 1);
+        await accounts.transition({ keys, to: 'frozen', actor: 'ops:batch' });
+      }
+      return (performance.now() - t0) / 1000;
+    })();
+    const measured = await measureSealLag(tally, writer, { intervalMs: INTERVAL_MS });
+    return { ...measured, writeS: await writer };
+  } finally {
+    await cleanup();
+  }
+})();
+const lagRows = LAG_BATCH * LAG_BATCHES;
+console.log(
+  `seal lag   ${lag.maxS.toFixed(2)} s at most (mean ${lag.meanS.toFixed(2)} s; caught up ${lag.catchUpS.toFixed(2)} s after the last commit) — ${lagRows} transitions in ${lag.writeS.toFixed(2)} s (${Math.round(lagRows / lag.writeS)} rows/s) on ${dbLabel}, sealer every ${INTERVAL_MS} ms: ${lag.rounds} rounds`,
+);
 console.log(
   JSON.stringify({
     rows: N,
@@ -108,6 +168,10 @@ console.log(
     sign_ms: Number((sign.s * 1000).toFixed(3)),
     proof_build_ms: Number((proof.s * 1000).toFixed(1)),
     proof_verify_ms: Number((verify.s * 1000).toFixed(3)),
+    seal_lag_rows_per_s: Math.round(lagRows / lag.writeS),
+    seal_interval_ms: INTERVAL_MS,
+    seal_catch_up_s: Number(lag.catchUpS.toFixed(3)),
     load: Number(loadavg()[0]!.toFixed(2)),
+    seal_lag_s: Number(lag.maxS.toFixed(3)),
   }),
 );
