@@ -3,8 +3,9 @@ import type { CommandDoc } from './command-doc.js';
 
 export const ARCHIVE_DOC: CommandDoc = {
   usage: [
-    'archive --dir DIR (--older-than AGE | --before TIME) [--dry-run] [--rows-per-file N] [--chunk N]',
-    '[--verify [--key PEM_FILE]... [--checkpoint FILE]] [--origin NAME] [--schema NAME] [DATABASE]',
+    'archive --dir DIR (--older-than AGE | --before TIME) [--dry-run] [--rows-per-file N]',
+    '[--chunk N] [--pause-ms N] [--verify [--key PEM_FILE]... [--checkpoint FILE]]',
+    '[--origin NAME] [--schema NAME] [DATABASE]',
   ],
   summary: 'move sealed log rows older than a horizon to compressed archive files',
   about: `Writes the oldest part of the log to gzip NDJSON files in DIR (one per range of tree positions,
@@ -20,6 +21,7 @@ from DIR, against its checkpoints, as tally verify does (docs/retention.md).`,
     ['--dry-run', 'print the files that would be written and the rows they would take; change nothing'],
     ['--rows-per-file N', 'rows per archive file (default 50000)'],
     ['--chunk N', 'log rows deleted per statement (default 1000)'],
+    ['--pause-ms N', 'pause between those statements, to leave the server to the write path (default 0)'],
     ['--verify', 'audit the log and its archive against the checkpoints; exit 1 naming what differs'],
     [
       '--key PEM_FILE',

@@ -20,6 +20,7 @@ export const OPTIONS = {
   'dry-run': { type: 'boolean' },
   'rows-per-file': { type: 'string' },
   chunk: { type: 'string' },
+  'pause-ms': { type: 'string' },
   verify: { type: 'boolean' },
   key: { type: 'string', multiple: true },
   checkpoint: { type: 'string' },
@@ -81,6 +82,7 @@ export async function archiveCommand(args: string[], io: Io): Promise<number> {
   const before = horizonOf(values, new Date());
   const rowsPerFile = intOption(values, 'rows-per-file', 'archive', 1, 1_000_000);
   const chunk = intOption(values, 'chunk', 'archive', 1, 100_000);
+  const pauseMs = intOption(values, 'pause-ms', 'archive', 0, 60_000);
   const dryRun = values['dry-run'] === true;
   const conn = await openDatabase(opts, io.env, io.cwd, { mustExist: true });
   const progress = archiveProgress(io);
@@ -94,6 +96,7 @@ export async function archiveCommand(args: string[], io: Io): Promise<number> {
       dryRun,
       ...(rowsPerFile === undefined ? {} : { rowsPerFile }),
       ...(chunk === undefined ? {} : { chunk }),
+      ...(pauseMs === undefined ? {} : { pauseMs }),
       onProgress: progress.update,
     });
     progress.end();

@@ -31,6 +31,8 @@ export interface ArchiveOptions {
   rowsPerFile?: number;
   /** Rows deleted per statement (default 1,000). */
   chunk?: number;
+  /** A pause between delete statements, to leave the server to the write path (default 0). */
+  pauseMs?: number;
   /** Only say what would move: nothing is written or deleted. */
   dryRun?: boolean;
   /** Stop after this many new files (a round's budget). */
@@ -122,22 +124,31 @@ export async function archiveLog(tally: HasTallyConfig, options: ArchiveOptions)
       stop = 'limit';
       break;
     }
-    progress('scan', next, null);
-    const page = await db.query<Row & ArchivedRow & { old: boolean | null; owed: boolean; log_id: string }>(
-      archivePageSql(s, o.origin, next, Math.min(sealed, next + o.rowsPerFile), o.before),
-    );
+    // One file's rows, read in pages of at most PAGE (a large result parsed at once stalls the event
+    // loop of the process that also serves writes), up to the first row that may not move.
+    const from = next;
+    const fileEnd = Math.min(sealed, from + o.rowsPerFile);
     const rows: ArchivedRow[] = [];
-    for (const r of page) {
-      const why: ArchiveStop | null =
-        r.entity_type === null ? 'missing' : r.owed ? 'owed' : r.old !== true ? 'horizon' : null;
-      if (why) {
-        stop = why;
-        break;
+    let blocked = false;
+    while (!blocked && from + rows.length < fileEnd) {
+      const at = from + rows.length;
+      progress('scan', at, null);
+      const page = await db.query<Row & ArchivedRow & { old: boolean | null; owed: boolean }>(
+        archivePageSql(s, o.origin, at, Math.min(fileEnd, at + PAGE), o.before),
+      );
+      if (page.length === 0) break;
+      for (const r of page) {
+        const why: ArchiveStop | null =
+          r.entity_type === null ? 'missing' : r.owed ? 'owed' : r.old !== true ? 'horizon' : null;
+        if (why) {
+          stop = why;
+          blocked = true;
+          break;
+        }
+        rows.push(archivedRow(r));
       }
-      rows.push(archivedRow(r));
     }
     if (rows.length === 0) break;
-    const from = next;
     const to = from + rows.length;
     const checkpointSize = sizes.find((n) => n >= to)!;
     const range: ArchivedRange = {
@@ -152,7 +163,7 @@ export async function archiveLog(tally: HasTallyConfig, options: ArchiveOptions)
     ranges.push(range);
     if (!o.dryRun) {
       progress('write', from, range.file);
-      const { bytes, sha256 } = encodeArchive(rows);
+      const { bytes, sha256 } = await encodeArchive(rows);
       await writeDurably(o.dir, range.file, bytes);
       const entry = { file: range.file, from, to, checkpointSize, rows: rows.length, sha256 };
       await recordInManifest(o.dir, o.origin, entry);
@@ -161,14 +172,20 @@ export async function archiveLog(tally: HasTallyConfig, options: ArchiveOptions)
       await db.query(markDeletedSql(s, o.origin, from));
     }
     next = to;
-    if (rows.length < page.length) break;
+    if (blocked) break;
   }
   if (next >= sealed && stop !== 'limit') stop = 'unsealed';
   progress(o.dryRun ? 'scan' : 'delete', next, null);
   return { dryRun: o.dryRun, ranges, rowsDeleted, resumed, next, stop };
 }
 
-/** Deletes the log rows of positions [from, to), `chunk` positions per statement (autocommitted each). */
+/** Rows read per statement while a file's range is scanned. */
+const PAGE = 2000;
+
+/**
+ * Deletes the log rows of positions [from, to), `chunk` positions per statement (autocommitted each),
+ * pausing `pauseMs` between statements when asked (to leave the server to the write path).
+ */
 async function deleteRange(
   tally: HasTallyConfig,
   o: ResolvedOptions,
@@ -184,6 +201,7 @@ async function deleteRange(
     const [r] = await db.query<{ n: number }>(deleteLogRangeSql(s, o.origin, a, Math.min(to, a + o.chunk)));
     n += Number(r?.n ?? 0);
     if (total > 0) o.onProgress?.({ phase: 'delete', done: Math.min(to, a + o.chunk) - start, total, file });
+    if (o.pauseMs > 0) await new Promise((r) => setTimeout(r, o.pauseMs));
   }
   return n;
 }
@@ -228,6 +246,7 @@ interface ResolvedOptions {
   before: Date;
   rowsPerFile: number;
   chunk: number;
+  pauseMs: number;
   dryRun: boolean;
   maxFiles: number;
   onProgress: ((p: ArchiveProgress) => void) | undefined;
@@ -253,6 +272,7 @@ function checkOptions(o: ArchiveOptions): ResolvedOptions {
     before: o.before,
     rowsPerFile: int(o.rowsPerFile, 'rowsPerFile', 50_000, 1_000_000),
     chunk: int(o.chunk, 'chunk', 1000, 100_000),
+    pauseMs: o.pauseMs === undefined || o.pauseMs === 0 ? 0 : int(o.pauseMs, 'pauseMs', 0, 60_000),
     dryRun: o.dryRun === true,
     maxFiles: int(o.maxFiles, 'maxFiles', Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
     onProgress: o.onProgress,

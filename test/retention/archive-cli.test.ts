@@ -82,7 +82,18 @@ describe('tally archive', () => {
     );
     expect(dry.stdout).toContain('dry run: 5 rows in 2 files would move; nothing changed');
     expect(readdirSync(archive)).toEqual([]); // the first run made the directory, nothing else
-    const moved = await tally('archive', '--dir', archive, '--before', future, '--rows-per-file', '3', ...db);
+    const moved = await tally(
+      'archive',
+      '--dir',
+      archive,
+      '--before',
+      future,
+      '--rows-per-file',
+      '3',
+      '--pause-ms',
+      '1',
+      ...db,
+    );
     expect(moved.code).toBe(0);
     expect(moved.stdout).toContain('5 log rows deleted');
     expect(moved.stdout).toContain(
