@@ -9,6 +9,7 @@ import { Command } from './commands/command.js';
 import { type CommandDefinition, defineCommand } from './commands/definition.js';
 import type { JsonSchema } from './commands/json-schema.js';
 import { type RequeueOptions, type RequeueResult, requeue, requeueFilter } from './commands/requeue.js';
+import { type PruneKeysOptions, type PruneKeysResult, pruneExpiredKeys } from './commands/retention.js';
 import type { StandardSchemaV1 } from './commands/standard-schema.js';
 import { resolveConfig, type TallyConfig, type TallyOptions } from './config.js';
 import { TallyError } from './errors.js';
@@ -207,6 +208,17 @@ export class Tally {
   async requeue(options: RequeueOptions): Promise<RequeueResult> {
     const specs = [...this.#commands.values()].map((c) => c.runtime.spec);
     return requeue(this.config, requeueFilter(options, specs), options);
+  }
+
+  /**
+   * Deletes the expired records of every declared command type with `keyRetention` (decision 0061), in
+   * bounded chunks; see `pruneExpiredKeys`.
+   *
+   * @example
+   * const { total, done } = await tally.prune({ chunk: 1000, maxChunks: 100 });
+   */
+  prune(options?: PruneKeysOptions): Promise<PruneKeysResult> {
+    return pruneExpiredKeys(this, [...this.#commands.values()], options);
   }
 
   worker(options?: WorkerOptions): Worker {

@@ -83,3 +83,46 @@ export async function pruneExpiredKeys(
   }
   return result;
 }
+
+/** The worker's `prune` option: expired command records pruned beside the rounds (decision 0061). */
+export interface PruneScheduleOptions extends Omit<PruneKeysOptions, 'now' | 'signal'> {
+  /** At most one pruning pass this often (the Tally's clock). Default 60 s. */
+  everyMs?: number;
+}
+
+/**
+ * Runs `pruneExpiredKeys` from a worker round at most every `everyMs`, `maxChunks` statements per pass
+ * (default 10), so a round never spends long on it; what is left waits for the next pass.
+ */
+export class PruneSchedule {
+  readonly #o: PruneScheduleOptions;
+  readonly #everyMs: number;
+  #lastAt = Number.NEGATIVE_INFINITY;
+
+  constructor(options: PruneScheduleOptions) {
+    const every = options.everyMs ?? 60_000;
+    if (!Number.isInteger(every) || every < 0 || every > 86_400_000) {
+      throw new TallyError(
+        'INVALID_WORKER_OPTIONS',
+        'worker prune.everyMs must be an integer from 0 to 86400000',
+      );
+    }
+    this.#everyMs = every;
+    this.#o = { maxChunks: 10, ...options };
+  }
+
+  /**
+   * Prunes if a pass is due; returns what it deleted, or null when it was not due.
+   *
+   * @example
+   * const pruned = await schedule.tick(tally, [...commands.values()]);
+   */
+  async tick(tally: HasTallyConfig, commands: readonly RetentionSource[]): Promise<PruneKeysResult | null> {
+    const now = tally.config.clock();
+    const t = now.getTime();
+    if (t - this.#lastAt < this.#everyMs && t >= this.#lastAt) return null;
+    this.#lastAt = t;
+    const { everyMs: _e, ...o } = this.#o;
+    return pruneExpiredKeys(tally, commands, { ...o, now });
+  }
+}

@@ -4,6 +4,7 @@ import { drive } from '../commands/drive.js';
 import type { ResolvedFailover } from '../commands/failover.js';
 import { handOverDue } from '../commands/intake.js';
 import { type CommandResult, toResult } from '../commands/result.js';
+import { PruneSchedule, type PruneScheduleOptions } from '../commands/retention.js';
 import { isUnreachable } from '../commands/unreachable.js';
 import type { TallyConfig } from '../config.js';
 import { TallyError } from '../errors.js';
@@ -28,6 +29,11 @@ export interface WorkerOptions {
    * checkpoint and copy it to the sinks. Runs beside the command rounds, on its own timer.
    */
   seal?: SealScheduleOptions;
+  /**
+   * Prune expired command records (types with `keyRetention`, decision 0061) beside the rounds: at most
+   * every `everyMs` (default 60 s), `maxChunks` statements a pass (default 10).
+   */
+  prune?: PruneScheduleOptions;
 }
 
 export interface RoundResult {
@@ -61,6 +67,7 @@ export class Worker {
   #running = false;
   #wake: (() => void) | null = null;
   #tendedAt = 0;
+  readonly #pruner: PruneSchedule | null;
   /** The sealing schedule, when the `seal` option is set (`start()`/`stop()` run it with the rounds). */
   readonly sealer: SealSchedule | null;
 
@@ -83,6 +90,7 @@ export class Worker {
     this.#leaseMs = opt(options.leaseMs, 'leaseMs', 30_000, 100, 86_400_000);
     this.#pollMs = opt(options.pollMs, 'pollMs', 1000, 1, 3_600_000);
     this.#onError = options.onError ?? (() => {});
+    this.#pruner = options.prune ? new PruneSchedule(options.prune) : null;
     const seal = options.seal;
     this.sealer = seal
       ? new SealSchedule(
@@ -105,6 +113,7 @@ export class Worker {
     const { db, s, clock } = this.#config;
     await this.#handOver(commands);
     await this.#tendBreakers(commands);
+    await this.#pruner?.tick({ config: this.#config }, [...commands.values()]);
     const now = clock();
     const claimed = await db.query<{ id: string; type: string }>(
       claimDueSql(s, {

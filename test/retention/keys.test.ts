@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { pruneExpiredKeys } from '../../src/commands/retention.js';
 import { isTallyError } from '../../src/errors.js';
+import { dropConsumer } from '../../src/feed/admin.js';
 import { openConsumer } from '../../src/feed/consumer.js';
 import { createTally, type Tally } from '../../src/tally.js';
 import { testClock } from '../commands/support/redeem.js';
@@ -161,5 +162,34 @@ describeEachDialect('retention: idempotency key expiry and pruning', (fresh) => 
       done: true,
     });
     expect(await commandCount('k_batch')).toBe(0);
+    await dropConsumer(tally, 'k_events'); // later records owe it nothing
+  });
+
+  it('tally.prune() covers every declared type; a worker prunes beside its rounds, at most every everyMs', async () => {
+    const def = {
+      fingerprint: (i: { n: number }) => i,
+      keyRetention: '1m',
+      steps: [{ name: 'a', run: () => 1 }],
+    };
+    const tp = tally.command('k_tp', def);
+    const w = tally.command('k_w', def);
+    await tp.submit({ key: 'a', principal: 'u1', input: { n: 1 } });
+    await tp.submit({ key: 'b', principal: 'u1', input: { n: 2 } });
+    clock.advance(2 * 60_000);
+    expect(await tally.prune()).toMatchObject({ deleted: { k_tp: 2 }, done: true });
+    expect(await commandCount('k_tp')).toBe(0);
+
+    const worker = tally.worker({ prune: { everyMs: 5 * 60_000, unreconciledCalls: 'prune' } });
+    await w.submit({ key: 'w1', principal: 'u1', input: { n: 1 } });
+    clock.advance(2 * 60_000);
+    await worker.runOnce();
+    expect(await w.get({ key: 'w1', principal: 'u1' })).toBeNull();
+    await w.submit({ key: 'w2', principal: 'u1', input: { n: 2 } });
+    clock.advance(2 * 60_000);
+    await worker.runOnce(); // expired, but the last pass was 2 minutes ago: not due
+    expect(await w.get({ key: 'w2', principal: 'u1' })).not.toBeNull();
+    clock.advance(4 * 60_000);
+    await worker.runOnce();
+    expect(await w.get({ key: 'w2', principal: 'u1' })).toBeNull();
   });
 });
