@@ -4,7 +4,7 @@
 // `tally_bench_batch` created and dropped by the run:
 //   accounts(id int PK, state text, version int, owner text, region text, amount numeric(12,2),
 //            updated_at timestamptz) — 1,000,000 rows, all 'active' at version 1, and (by default) one
-//   hash-chained `create` log row each, as if every row had been created through Tally
+//   `create` log row each, as if every row had been created through Tally
 //   (BENCH_BATCH_HISTORY=0 starts with an empty log instead).
 // Phases, each on its own fresh, disjoint, randomly scattered keys, with VACUUM ANALYZE + CHECKPOINT
 // between phases (autovacuum off on the bench tables) so no phase pays for another's dead tuples or WAL:
@@ -14,7 +14,10 @@
 //   (c) naive   per row: BEGIN; SELECT ... FOR UPDATE; UPDATE; INSERT log row; COMMIT — each a round
 //       trip — over 10,000 rows, scaled ×10
 //   single      `transition({ key })` per call, concurrency 1 and 8 (pool of 10), and beside it the
-//       floor: a bare autocommit single-row UPDATE at concurrency 8
+//       floor: a bare autocommit single-row UPDATE at concurrency 8. Before them, round trips and
+//       statements per single-key transition, counted by wrapping every pooled client's `query`
+//       (one call is one round trip: pg sends a prepared statement's Bind/Execute/Sync together);
+//       statements are the calls other than BEGIN/COMMIT/ROLLBACK.
 // The very last line is one JSON object.
 import pg from 'pg';
 import { insertLogSql } from '../src/changes/hash-sql.js';
@@ -51,6 +54,7 @@ log(`batch: PostgreSQL at ${masked(PG_URL)}, database tally_bench_batch; ${load(
 const database = await dedicatedDatabase('tally_bench_batch');
 // Idle connections stay open, so per-backend CPU readings cover whole phases.
 const pool = new pg.Pool({ connectionString: database.url, max: 10, idleTimeoutMillis: 0 });
+const wire = countRoundTrips(pool);
 try {
   const q = (text: string, values?: unknown[]) => pool.query(text, values);
   const serverVersion = (await q('SHOW server_version')).rows[0].server_version;
@@ -79,7 +83,7 @@ try {
   );
   await q(`ALTER TABLE ${s}.log SET (autovacuum_enabled = false)`);
   if (HISTORY) {
-    // Exactly what entity.create() writes: a version-1 `create` row per entity, hash-chained from null.
+    // Exactly what entity.create() writes: a version-1 `create` row per entity (no hash since decision 0065).
     await q(
       insertLogSql(
         s,
@@ -88,7 +92,7 @@ try {
                 NULL::text AS reason, NULL::text AS request_id, NULL::text AS command_id,
                 NULL::jsonb AS before, to_jsonb(t) AS after,
                 ARRAY(SELECT jsonb_object_keys(to_jsonb(t)) ORDER BY 1) AS changed,
-                timestamptz '2025-01-01 00:00:00Z' AS at, NULL::bytea AS prev_hash
+                timestamptz '2025-01-01 00:00:00Z' AS at
            FROM accounts t ORDER BY t.id::text`,
       ),
     );
@@ -190,9 +194,18 @@ try {
     `  naive: ${NAIVE_ROWS.toLocaleString('en')} rows  ${naiveS.toFixed(3)} s  (×${BATCH / NAIVE_ROWS} → ${(naiveS * (BATCH / NAIVE_ROWS)).toFixed(1)} s)   ${load()}`,
   );
 
-  // ---- single-key calls per second
+  // ---- single-key calls: what one costs on the wire, then per second
   const single = (key: number) => accounts.transition({ key, to: 'frozen', actor: ACTOR });
   await settle();
+  const COUNTED = 200;
+  const counted = keys.take(COUNTED);
+  await single(counted[0]!); // the connection prepares the statement once; the rest reuse it
+  wire.start();
+  for (const key of counted.slice(1)) await single(key);
+  const perCall = wire.stop(COUNTED - 1);
+  log(
+    `  single transition on the wire: ${perCall.roundTrips} round trips, ${perCall.statements} statements per call (${perCall.texts})`,
+  );
   const c1 = await throughput(1, SINGLE_SECONDS, () => keys.one(), single);
   log(
     `  single transition, concurrency 1: ${c1.perS.toFixed(0)}/s (${c1.ops} in ${c1.s.toFixed(1)} s)   ${load()}`,
@@ -215,7 +228,7 @@ try {
 
   // ---- sanity: every Tally change left exactly one log row, and a chain verifies
   const [{ n }] = (await q(`SELECT count(*)::int AS n FROM ${s}.log WHERE action = 'transition'`)).rows;
-  const expected = 1 + 3 * BATCH + c1.ops + c8.ops;
+  const expected = 1 + 3 * BATCH + COUNTED + c1.ops + c8.ops;
   if (n !== expected) throw new Error(`expected ${expected} transition log rows, found ${n}`);
   if (HISTORY) {
     // With the seeded create rows, a changed entity's whole chain (create, transition) must verify.
@@ -259,9 +272,51 @@ try {
       single_c1_per_s: Math.round(c1.perS),
       single_c8_per_s: Math.round(c8.perS),
       floor_c8_per_s: Math.round(floor.perS),
+      single_round_trips: perCall.roundTrips,
+      single_statements: perCall.statements,
     }),
   );
 } finally {
   await pool.end().catch(() => {});
   await database.drop();
+}
+
+/**
+ * Counts what the pool's clients send while counting is on: every `query` call is one round trip
+ * (node-postgres writes a query's protocol messages, prepared or not, and waits for its answer);
+ * every call but transaction control is a statement. Installed before the pool opens a connection.
+ */
+function countRoundTrips(p: pg.Pool) {
+  let on = false;
+  let trips = 0;
+  let statements = 0;
+  const kinds = new Map<string, number>();
+  p.on('connect', (client) => {
+    const inner = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      if (on) {
+        const a = args[0] as string | { text?: string };
+        const text = (typeof a === 'string' ? a : (a?.text ?? '')).trim();
+        trips++;
+        const control = /^(BEGIN|COMMIT|ROLLBACK)\b/i.test(text);
+        if (!control) statements++;
+        const kind = text.split(/\s/)[0]!.toUpperCase();
+        kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+      }
+      return inner(...args);
+    };
+  });
+  return {
+    start() {
+      on = true;
+      trips = statements = 0;
+      kinds.clear();
+    },
+    stop(calls: number) {
+      on = false;
+      const per = (n: number) => round(n / calls, 2);
+      const texts = [...kinds].map(([k, n]) => `${k} ×${per(n)}`).join(', ');
+      return { roundTrips: per(trips), statements: per(statements), texts };
+    },
+  };
 }

@@ -4,7 +4,7 @@ import { type HashHeader, insertLogSql } from './hash-sql.js';
 
 /**
  * SQL of adoption (decision 0053): one `adopt` log entry per existing row at version >= 1 that has no log
- * entry yet, its image as the after image, at the row's own version, starting the entity's hash chain.
+ * entry yet, its image as the after image, at the row's own version, starting the entity's version sequence.
  */
 
 /** The log action of a genesis entry. Readers that look for a chain's start test for it. */
@@ -127,7 +127,7 @@ export function genesisSql(
     SELECT ${f.entity_type} AS entity_type, u.k::text AS entity_key, u.v AS version, ${f.action} AS action,
            ${f.actor} AS actor, ${f.source_ip} AS source_ip, ${f.reason} AS reason, ${f.request_id} AS request_id,
            ${f.command_id} AS command_id, NULL::jsonb AS before, u.after,
-           ARRAY(SELECT jsonb_object_keys(u.after) ORDER BY 1) AS changed, ${f.at} AS at, NULL::bytea AS prev_hash
+           ARRAY(SELECT jsonb_object_keys(u.after) ORDER BY 1) AS changed, ${f.at} AS at
       FROM upd u`;
   return {
     text: `
@@ -139,7 +139,7 @@ export function genesisSql(
       UPDATE ${table.sql} t SET ${version.sql} = t.${version.sql} FROM c WHERE t.${key.sql} = c.k
       RETURNING t.${key.sql} AS k, t.${version.sql}::int8 AS v, to_jsonb(t) AS after
     ),
-    ins AS (${insertLogSql(s, source, GENESIS)} RETURNING 1)
+    ins AS (${insertLogSql(s, source)} RETURNING 1)
     SELECT (SELECT count(*)::int FROM upd) AS updated, (SELECT count(*)::int FROM ins) AS logged`,
     values: [def.name, keys, p.actor, p.reason, p.at],
   };

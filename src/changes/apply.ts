@@ -111,8 +111,8 @@ export async function applyChange(
   };
 
   // One statement instead of two when Tally owns the transaction (decision 0005): at REPEATABLE READ a
-  // concurrent change to one of the rows fails the statement instead of hiding its log row, and then
-  // the change runs again through the locks.
+  // concurrent change to one of the rows fails the statement, and then the change runs again through
+  // the locks. One key needs no transaction at all (decision 0066): one autocommit statement, one round trip.
   if (
     keys !== null &&
     !db.inTransaction &&
@@ -121,26 +121,36 @@ export async function applyChange(
     shape.plainUpdates
   ) {
     const p = { keys, entityType: def.name, action, ...ctx };
-    const optimistic = async (tx: Executor): Promise<ChangeResult> => {
-      await tx.query(prepared(OPTIMISTIC_SETTINGS, p.keys.length));
-      const [res] = await tx.query<{ updated: number; logged: number; to_change: number; others: unknown }>(
-        prepared(
-          optimisticTransitionSql(
-            config.s,
-            def,
-            shape,
-            { to: op.to, from: op.from[0]! },
-            { ...p, at: config.clock() },
-          ),
-          p.keys.length,
+    const statement = () =>
+      prepared(
+        optimisticTransitionSql(
+          config.s,
+          def,
+          shape,
+          { to: op.to, from: op.from[0]! },
+          { ...p, at: config.clock() },
         ),
+        p.keys.length,
       );
-      return interpret(res!, p.keys, byText, op, def, mode === 'atomic');
-    };
-    try {
-      return await db.transaction(optimistic, { isolation: 'repeatable read' });
-    } catch (err) {
-      if (!CONFLICTS.has(sqlStateOf(err) ?? '')) throw err;
+    if (p.keys.length === 1) {
+      // Nothing but this one row and its log row is written, and only together: a rejection (or a race)
+      // wrote nothing, so there is nothing to roll back.
+      const [res] = await db.query<OnePassRow>(statement());
+      if (!raced(res!)) return interpret(res!, p.keys, byText, op, def, mode === 'atomic');
+    } else {
+      const optimistic = async (tx: Executor): Promise<ChangeResult> => {
+        await tx.query(OPTIMISTIC_SETTINGS);
+        const [res] = await tx.query<OnePassRow>(statement());
+        if (raced(res!)) throw new TallyError('DB_ERROR', 'raced at REPEATABLE READ', { details: RACED });
+        return interpret(res!, p.keys, byText, op, def, mode === 'atomic');
+      };
+      try {
+        return await db.transaction(optimistic, { isolation: 'repeatable read' });
+      } catch (err) {
+        const fallBack =
+          CONFLICTS.has(sqlStateOf(err) ?? '') || (err instanceof TallyError && err.details === RACED);
+        if (!fallBack) throw err;
+      }
     }
   }
   return db.inTransaction ? run(db) : db.transaction(run);
@@ -161,6 +171,17 @@ const OPTIMISTIC_SETTINGS: SqlQuery = {
  * attempt meant to change: nothing of it remains (its transaction rolled back), the locks decide.
  */
 const CONFLICTS = new Set(['40001', '40P01', '55P03']);
+
+type OnePassRow = { updated: number; logged: number; to_change: number; others: unknown };
+
+/** Marks the (never expected) race at REPEATABLE READ, so the attempt rolls back and the locks decide. */
+const RACED = Object.freeze({ raced: true });
+
+/** Whether a key was skipped because its row moved after the statement's snapshot (READ COMMITTED only). */
+function raced(res: OnePassRow): boolean {
+  const others = (typeof res.others === 'string' ? JSON.parse(res.others) : res.others) as unknown[][];
+  return others.some((o) => o[1] === 'race');
+}
 
 /**
  * Single-key changes are the hot path of services (one request, one row): their two statements are

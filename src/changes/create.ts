@@ -77,8 +77,7 @@ function createSql(
     SELECT $2::text AS entity_type, n.k::text AS entity_key, 1::int8 AS version, 'create'::text AS action,
            $3::text AS actor, $4::text AS source_ip, $5::text AS reason, $6::text AS request_id,
            $7::text AS command_id, NULL::jsonb AS before, n.after,
-           ARRAY(SELECT jsonb_object_keys(n.after) ORDER BY 1) AS changed, $8::timestamptz AS at,
-           NULL::bytea AS prev_hash
+           ARRAY(SELECT jsonb_object_keys(n.after) ORDER BY 1) AS changed, $8::timestamptz AS at
       FROM ins n`;
   return {
     text: `

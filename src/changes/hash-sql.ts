@@ -1,5 +1,7 @@
 /**
- * The hash chain's one definition (decision 0004). A log row's hash is
+ * The hash chain's one definition (decision 0004), kept to verify the rows written with it: since
+ * migration 10 (decision 0065) writers store no hash, and `hashOkSql` / `linkOkSql` check either kind
+ * of row. A chained row's hash is
  * `sha256(UTF-8 of header || body)`, two texts built from the row's columns:
  *
  *   header = entity_type, action, actor, source_ip, reason, request_id, command_id, at
@@ -10,8 +12,8 @@
  * normalized; a JSON value never starts with N, so SQL NULL stays distinct), prev_hash as 64 hex digits,
  * the version as digits, the time in UTC with microseconds so no session setting changes a hash. Each
  * field can be read back from the text unambiguously, so different rows never share a hashed text.
- * The header holds exactly the fields one change statement shares by all its rows: a writer computes
- * it once per statement, a verifier from each row — the same builder, so the two can never disagree.
+ * The header holds exactly the fields one change statement shares by all its rows (a writer used to
+ * compute it once per statement; `HashHeader` still names a writer's per-statement fields).
  *
  * An entry whose `before` holds only the changed fields' old values (`before_delta`, decision 0007) adds
  * one field at the end, `,delta`: the marker is covered by the hash, and entries written with full
@@ -93,24 +95,44 @@ export function logHashSql(x: string, header?: string, delta?: boolean): string 
   return `sha256(convert_to((${header ?? logHashHeaderSql(headerOf(x))}) || ${logHashBodySql(x, delta)}, 'UTF8'))`;
 }
 
-/** The log columns, in the order `insertLogSql` expects its SELECT to produce them. */
-export const LOG_COLUMNS =
-  'entity_type, entity_key, version, action, actor, source_ip, reason, request_id, command_id, before, after, changed, at, prev_hash';
+/**
+ * Whether row `x`'s stored hash is right. Since migration 10 (decision 0065) writers store no hash: the
+ * chain ends at `log_chain.last_chained_id`, and a row after it is checked by its version sequence, its
+ * images and (once sealed) the tree instead. A row up to there must still carry the hash it was written
+ * with — one without had it stripped — and a row without a hash must have no prev_hash either.
+ * An old writer still running after the migration writes chained rows past the end: they are checked
+ * as chained rows. `s` is the quoted schema (the end is one uncorrelated subquery, run once).
+ */
+export function hashOkSql(s: string, x: string): string {
+  return `CASE WHEN ${x}.hash IS NULL
+                 THEN ${x}.prev_hash IS NULL AND ${x}.id > (SELECT c.last_chained_id FROM ${s}.log_chain c)
+               ELSE ${x}.hash = ${logHashSql(x)} END`;
+}
 
 /**
- * `INSERT INTO log ... SELECT` over a source query that yields LOG_COLUMNS (named as such);
- * the hash is computed from exactly the values inserted. `OFFSET 0` keeps PostgreSQL from inlining the
- * source into both the column list and the hash, which computed every expression twice.
- * `shared`: when every row's header fields are the same SQL expressions (a change statement's
- * parameters, which the source also selects), the header text is computed once for the statement
- * (an uncorrelated subquery runs once) rather than once per row.
- * `beforeDelta`: the source's `before` is the old values of the changed fields only (decision 0007);
- * the rows are marked so, and their hash covers the mark. Otherwise `before` is the full image.
+ * Whether row `x` links to its predecessor, whose hash is the SQL expression `prevHash`: a chained row's
+ * prev_hash is that hash (NULL for an entity's first entry, or after an unchained one); an unchained row
+ * has no link, its place is its version (UNIQUE per entity, and contiguous — which readers check).
  */
-export function insertLogSql(s: string, source: string, shared?: HashHeader, beforeDelta = false): string {
-  const header = shared ? `SELECT ${logHashHeaderSql(shared)}` : undefined;
-  return `INSERT INTO ${s}.log (${LOG_COLUMNS}, ${beforeDelta ? 'before_delta, ' : ''}hash)
+export function linkOkSql(x: string, prevHash: string): string {
+  return `(${x}.hash IS NULL OR ${x}.prev_hash IS NOT DISTINCT FROM ${prevHash})`;
+}
+
+/** The log columns every writer inserts, in the order `insertLogSql` expects its SELECT to produce them. */
+export const LOG_COLUMNS =
+  'entity_type, entity_key, version, action, actor, source_ip, reason, request_id, command_id, before, after, changed, at';
+
+/**
+ * `INSERT INTO log ... SELECT` over a source query that yields LOG_COLUMNS (named as such). Since
+ * migration 10 (decision 0065) a log row carries no hash and no prev_hash, so no writer probes the
+ * entity's previous row: the version (UNIQUE with the entity, and the state row's own version) places
+ * it, and the sealed tree pins it. `OFFSET 0` keeps PostgreSQL from inlining the source into the insert.
+ * `beforeDelta`: the source's `before` is the old values of the changed fields only (decision 0007);
+ * the rows are marked so. Otherwise `before` is the full image.
+ */
+export function insertLogSql(s: string, source: string, beforeDelta = false): string {
+  return `INSERT INTO ${s}.log (${LOG_COLUMNS}${beforeDelta ? ', before_delta' : ''})
     SELECT x.entity_type, x.entity_key, x.version, x.action, x.actor, x.source_ip, x.reason, x.request_id,
-           x.command_id, x.before, x.after, x.changed, x.at, x.prev_hash, ${beforeDelta ? 'true, ' : ''}${logHashSql('x', header, beforeDelta)}
+           x.command_id, x.before, x.after, x.changed, x.at${beforeDelta ? ', true' : ''}
       FROM (${source} OFFSET 0) x`;
 }

@@ -21,8 +21,9 @@ export interface LogEntry {
   changed: string[];
   at: Date;
   txid: string;
+  /** The per-entity chain (decision 0002); null on entries written since migration 10 (decision 0065). */
   prev_hash: string | null;
-  hash: string;
+  hash: string | null;
 }
 
 /** The result of folding an entity's log against its row. `ok` only when there is no problem. */
@@ -93,7 +94,7 @@ export async function stateAt(
   return first ? normalize(first).before : null;
 }
 
-/** Checks that folding the entity's log gives its row, and that its hash chain is intact. */
+/** Checks that folding the entity's log gives its row, and that its versions, images and (legacy) hash chain are intact. */
 export async function verifyFold(rt: EntityRuntime, db: Executor, key: EntityKey): Promise<FoldCheck> {
   const [k, keyType] = await keyText(rt, db, key);
   const [r] = await db.query<Record<string, unknown>>(verifyEntitySql(rt.config.s, rt.def, keyType, k));

@@ -9,7 +9,7 @@ import type { TableShape } from './introspect.js';
  * statement (src/commands/change-sql.ts, decision 0025); the same CTEs run as a step of the general
  * path after a row lock. The log row is written by `insertLogSql` (hash-sql.ts) with the before image,
  * after image and changed-field list computed exactly as `changeSql` (sql.ts) computes them for
- * `entity.update`, so the two paths' rows chain with each other and verify the same way.
+ * `entity.update`, so the two paths' rows follow each other in one version sequence and verify the same way.
  */
 
 export type GuardOp = 'gte' | 'gt' | 'lte' | 'lt' | 'eq' | 'ne';
@@ -40,8 +40,11 @@ export interface IncrementRefs {
   readonly key: string;
   /** The log row's header fields; `entity_type` is also the outcome's entity name. */
   readonly header: HashHeader;
-  /** Whether every header field is the same for all items (parameters): then it is hashed once. */
-  readonly sharedHeader: boolean;
+  /**
+   * Whether every header field is the same for all items (parameters). Unused since log rows carry no
+   * hash (decision 0065); kept so callers that still pass it compile.
+   */
+  readonly sharedHeader?: boolean;
   readonly add: readonly string[];
   readonly set: string | null;
   readonly guard: readonly string[];
@@ -72,9 +75,9 @@ export function lockOneRowSql(def: EntityDefinition, shape: TableShape, key: str
  * `ic_cur` reads an item's row in the statement's snapshot and decides there: found, guard holds,
  * anything changes. `ic_upd` applies only while the row is still at the version read (`t.version =
  * c.v`): if another transaction changed it after the snapshot, PostgreSQL re-checks that condition
- * against the newer version and updates nothing. That is what keeps the chain right without a prior
- * lock: a log row is written only when the snapshot that found the previous hash also saw the row's
- * latest version (the previous log row commits with it). `ic_out.st` says what happened to each item:
+ * against the newer version and updates nothing. That is what keeps the log right without a prior
+ * lock: a log row is written only when the snapshot that computed the before image also saw the row's
+ * latest version, so the entry's before is its predecessor's after and its version is the next one. `ic_out.st` says what happened to each item:
  * not_found | guard | unchanged | changed | race (the row moved after the snapshot; nothing written).
  */
 export function incrementCtesSql(
@@ -111,9 +114,7 @@ export function incrementCtesSql(
              ${h.actor} AS actor, ${h.source_ip} AS source_ip, ${h.reason} AS reason, ${h.request_id} AS request_id,
              ${h.command_id} AS command_id, u.before, u.after,
              ARRAY(SELECT e.key FROM jsonb_each(u.after) e WHERE e.value IS DISTINCT FROM u.before -> e.key ORDER BY e.key) AS changed,
-             ${h.at} AS at,
-             (SELECT p.hash FROM ${s}.log p
-               WHERE p.entity_type = ${h.entity_type} AND p.entity_key = u.k::text AND p.version = u.v - 1) AS prev_hash
+             ${h.at} AS at
         FROM ic_upd u JOIN ${r.rows} r ON r.${ITEM} = u.${ITEM}
        ORDER BY u.${ITEM}`;
   const values = (img: string) =>
@@ -132,7 +133,7 @@ export function incrementCtesSql(
        WHERE t.${key.sql} = c.k AND t.${version.sql} = c.v AND c.ok AND c.changes
       RETURNING c.${ITEM}, t.${key.sql} AS k, t.${version.sql}::int8 AS v, c.before, to_jsonb(t) AS after
     ),
-    ic_log AS (${insertLogSql(s, source, r.sharedHeader ? h : undefined)}),
+    ic_log AS (${insertLogSql(s, source)}),
     ic_out AS (
       SELECT r.*,
              CASE WHEN c.k IS NULL THEN 'not_found' WHEN NOT c.ok THEN 'guard'
@@ -168,6 +169,6 @@ export function incrementSql(s: string, def: EntityDefinition, shape: TableShape
     at: '$7::timestamptz',
   };
   const one = `(SELECT 1 AS ${ITEM})`;
-  return `WITH ${incrementCtesSql(s, def, shape, op, { rows: one, key: '$1', header, sharedHeader: true, add, set, guard })}
+  return `WITH ${incrementCtesSql(s, def, shape, op, { rows: one, key: '$1', header, add, set, guard })}
     SELECT st, result, details FROM ic_out`;
 }

@@ -23,8 +23,8 @@ export interface ChangeParams {
 }
 
 /**
- * Why statement two runs without JIT: a big batch's change statement has a high planner cost (a
- * previous-hash probe per row), so PostgreSQL JIT-compiles it with inlining and optimization: about a
+ * Why statement two runs without JIT: a big batch's change statement has a high planner cost (it was a
+ * previous-hash probe per row before decision 0065; the classification and images remain), so PostgreSQL JIT-compiles it with inlining and optimization: about a
  * second of compiling per 100,000 rows for a statement that runs no faster compiled. The lock
  * statement turns `jit` off for the transaction and returns the previous value; statement two's last
  * step puts it back, so the caller's own later statements keep their setting. Both statements do it
@@ -76,7 +76,7 @@ export function lockWhereSql(
 
 /**
  * Statement two: classify every key (changed / unchanged / not_found / illegal), update the changed
- * rows and insert one hash-chained log row per updated row — all in one statement, so N rows cost the
+ * rows and insert one log row per updated row — all in one statement, so N rows cost the
  * same number of round trips as one. With `atomic`, any rejection means nothing is updated or logged.
  */
 export function changeSql(
@@ -161,13 +161,17 @@ export function fastTransitionSql(
 }
 
 /**
- * The whole change as one statement, without the lock statement (decision 0005), for a transaction
- * Tally opens itself at REPEATABLE READ: the snapshot is taken by this statement, so the previous-hash
- * probe sees every log row of every row it can update — a row changed or locked-and-changed by
- * another transaction since makes the UPDATE fail (40001, or 40P01 between two such batches), and the
- * caller retries through the locking path. The same one pass as `fastTransitionSql`; the keys it did
- * not update are classified from the same snapshot (unchanged / not_found / illegal), so `interpret`
- * can reject an atomic batch (its transaction then rolls back) or report a partial one.
+ * The whole change as one statement, without the lock statement (decision 0005). A batch runs it in a
+ * transaction Tally opens itself at REPEATABLE READ: a row changed or locked-and-changed by another
+ * transaction since the snapshot makes the UPDATE fail (40001, or 40P01 between two such batches), and
+ * the caller retries through the locking path. One key runs it alone, autocommit, at READ COMMITTED
+ * (decision 0066): the UPDATE re-checks `state = from` on the row's latest version after any wait, and
+ * the log row is built from what the UPDATE returns, so it is exact without a snapshot guarantee.
+ * The same one pass as `fastTransitionSql`; the keys it did not update are classified from the
+ * statement's snapshot (unchanged / not_found / illegal), so `interpret` can reject an atomic batch
+ * (its transaction then rolls back) or report a partial one. `race`: the snapshot showed the key in the
+ * source state but the UPDATE, re-checking a newer version, skipped it — only possible at READ
+ * COMMITTED; nothing was written for it, and the caller runs the change again through the locks.
  */
 export function optimisticTransitionSql(
   s: string,
@@ -207,7 +211,8 @@ function onePassSql(
         : // Nothing is left when every key was updated: the CASE keeps the anti-join from running.
           `CASE WHEN (SELECT n FROM cnt) = cardinality($1::${shape.keyType}[]) THEN '[]'::json ELSE
            coalesce((SELECT json_agg(json_build_array(r.k::text,
-                       CASE WHEN r.s IS NULL THEN 'not_found' WHEN r.s = $10 THEN 'unchanged' ELSE 'illegal' END, r.s))
+                       CASE WHEN r.s IS NULL THEN 'not_found' WHEN r.s = $10 THEN 'unchanged'
+                            WHEN r.s = $11 THEN 'race' ELSE 'illegal' END, r.s))
                        FROM (SELECT i.k, (SELECT t.${state.sql}::text FROM ${table.sql} t WHERE t.${key.sql} = i.k) AS s
                              ${left}) r), '[]') END`;
   const restore = p.jit === undefined ? '' : `,\n           ${RESTORE_JIT(values.push(p.jit))}`;
@@ -249,7 +254,7 @@ const SHARED: HashHeader = {
 };
 
 /**
- * `INSERT INTO log` of the updated rows `upd`, its hash header computed once for the statement.
+ * `INSERT INTO log` of the updated rows `upd`.
  * `beforeDelta`: `before` is the changed fields' old values only, not the full image.
  */
 function insertChangeLogSql(
@@ -259,23 +264,20 @@ function insertChangeLogSql(
   join: string,
   beforeDelta = false,
 ): string {
-  return insertLogSql(s, logSourceSql(s, before, changed, join), SHARED, beforeDelta);
+  return insertLogSql(s, logSourceSql(before, changed, join), beforeDelta);
 }
 
 /**
- * The log rows of the updated rows `upd` (k, v, after), chained to each entity's previous entry
- * (version v - 1, which the lock made the latest committed one). The previous hash is a correlated
- * subquery, so it is always an index probe per row: a join let the planner hash the whole log, a
- * cost that grew with the log instead of with the batch.
+ * The log rows of the updated rows `upd` (k, v, after), each at the version its UPDATE gave the row.
+ * No previous entry is read (decision 0065: no hash chain, so no probe of the log per row); the version,
+ * UNIQUE per entity in the log, places the entry after the one at v - 1.
  */
-function logSourceSql(s: string, before: string, changed: string, join: string): string {
+function logSourceSql(before: string, changed: string, join: string): string {
   const f = SHARED;
   return `
       SELECT ${f.entity_type} AS entity_type, u.k::text AS entity_key, u.v AS version, ${f.action} AS action,
              ${f.actor} AS actor, ${f.source_ip} AS source_ip, ${f.reason} AS reason, ${f.request_id} AS request_id,
              ${f.command_id} AS command_id, ${before} AS before, u.after, ${changed} AS changed,
-             ${f.at} AS at,
-             (SELECT p.hash FROM ${s}.log p
-               WHERE p.entity_type = $2 AND p.entity_key = u.k::text AND p.version = u.v - 1) AS prev_hash
+             ${f.at} AS at
         FROM upd u ${join}`;
 }

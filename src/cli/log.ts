@@ -18,7 +18,7 @@ export const OPTIONS = {
 /** One log row as `tally log` reports it: the library's entry, its time as ISO text for printing. */
 export type LogRow = Omit<LogEntry, 'entity_type' | 'entity_key' | 'at'> & { at: string };
 
-/** The chain check over an entity's log: versions contiguous, hashes right, each linked to the last. */
+/** The chain check over an entity's log: versions contiguous, images joined, (legacy) hashes right and linked. */
 export interface ChainCheck {
   ok: boolean;
   problems: string[];
@@ -26,7 +26,8 @@ export interface ChainCheck {
 
 /**
  * `tally log --entity NAME --key KEY [--json]`: prints an entity's operation-log rows, oldest first,
- * and checks their hash chain. A broken chain exits with 1 (`error LOG_CHAIN_BROKEN`).
+ * and checks their chain: versions contiguous, each before image the previous after image, and on entries
+ * written before migration 10 the hash chain. A broken chain exits with 1 (`error LOG_CHAIN_BROKEN`).
  *
  * @example
  * await logCommand(['--entity', 'resource', '--key', '42'], io);
@@ -75,15 +76,22 @@ export async function logCommand(args: string[], io: Io): Promise<number> {
  * Reads the database's per-row checks into a list of problems.
  *
  * @example
- * checkChain([{ version: 1, hash_ok: true, link_ok: true, version_ok: true }]); // { ok: true, problems: [] }
+ * checkChain([{ version: 1, hash_ok: true, link_ok: true, version_ok: true, image_ok: true }]); // { ok: true, problems: [] }
  */
 export function checkChain(raw: readonly Record<string, unknown>[]): ChainCheck {
   const problems: string[] = [];
   for (const r of raw) {
     const v = Number(r.version);
     if (!r.version_ok) problems.push(`version ${v} does not follow the previous entry (a row is missing)`);
-    if (!r.hash_ok) problems.push(`version ${v}: hash does not match the entry (edited)`);
+    if (!r.hash_ok)
+      problems.push(
+        r.hash === null || r.hash === undefined
+          ? `version ${v}: no hash, but written while the chain was kept (its hash was removed)`
+          : `version ${v}: hash does not match the entry (edited)`,
+      );
     if (!r.link_ok) problems.push(`version ${v}: prev_hash does not link to the previous entry's hash`);
+    if (r.image_ok === false)
+      problems.push(`version ${v}: before image differs from the previous entry's after image`);
   }
   return { ok: problems.length === 0, problems };
 }
@@ -106,7 +114,7 @@ function normalize(r: Record<string, unknown>): LogRow {
     at: at.toISOString(),
     txid: String(r.txid),
     prev_hash: (r.prev_hash as string | null) ?? null,
-    hash: String(r.hash),
+    hash: (r.hash as string | null) ?? null,
   };
 }
 
@@ -136,7 +144,7 @@ function printHuman(io: Io, entity: string, key: string, rows: LogRow[], check: 
   io.out('');
   if (check.ok) {
     io.out(
-      `chain: ok (versions ${rows[0]!.version}..${rows[rows.length - 1]!.version} contiguous; every hash matches its entry and links to the previous one)`,
+      `chain: ok (versions ${rows[0]!.version}..${rows[rows.length - 1]!.version} contiguous; each before image is the previous after image; every hash matches its entry and links to the previous one)`,
     );
   } else {
     io.out('chain: BROKEN');

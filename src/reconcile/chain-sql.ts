@@ -1,4 +1,4 @@
-import { fullBeforeSql, logHashSql } from '../changes/hash-sql.js';
+import { fullBeforeSql, hashOkSql, linkOkSql } from '../changes/hash-sql.js';
 import type { SqlQuery } from '../db/types.js';
 
 /** The id range of an entity type's log entries, for chunking the chain check. */
@@ -8,14 +8,16 @@ export const logIdRangeSql = (s: string, entityType: string): SqlQuery => ({
 });
 
 /**
- * The chain of the entries with ids in `[lo, hi]`: each entry's hash recomputed with the expression Tally
- * writes it with (logHashSql), its prev_hash compared with the hash of the entity's entry at version - 1,
- * and its (full) before image with that entry's after image. Returns only the entries that fail.
+ * The chain of the entries with ids in `[lo, hi]`: a chained entry's hash recomputed with the expression
+ * Tally wrote it with and its prev_hash compared with the hash of the entity's entry at version - 1; an
+ * entry written without a hash (decision 0065) must be past the chain's end (hashOkSql); every entry's
+ * (full) before image compared with that entry's after image. Version gaps are the state-log check's
+ * (a missing predecessor is not a link failure here). Returns only the entries that fail.
  */
 export const chainChunkSql = (s: string, entityType: string, lo: number, hi: number): SqlQuery => ({
   text: `SELECT x.entity_key AS key, x.version::int8 AS version, x.bad_hash, x.bad_link, x.bad_image
-           FROM (SELECT l.entity_key, l.version, l.hash <> ${logHashSql('l')} AS bad_hash,
-                        l.prev_hash IS DISTINCT FROM p.hash AS bad_link,
+           FROM (SELECT l.entity_key, l.version, NOT ${hashOkSql(s, 'l')} AS bad_hash,
+                        NOT ${linkOkSql('l', 'p.hash')} AS bad_link,
                         p.id IS NOT NULL AND ${fullBeforeSql('l')} IS DISTINCT FROM p.after AS bad_image
                    FROM ${s}.log l
                    LEFT JOIN ${s}.log p ON p.entity_type = l.entity_type AND p.entity_key = l.entity_key

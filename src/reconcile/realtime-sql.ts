@@ -1,6 +1,6 @@
 import { ADOPT_ACTION } from '../changes/adopt-sql.js';
 import type { EntityDefinition } from '../changes/definition.js';
-import { logHashSql } from '../changes/hash-sql.js';
+import { hashOkSql, linkOkSql } from '../changes/hash-sql.js';
 import type { SqlQuery } from '../db/types.js';
 import { differsSql } from './sql.js';
 
@@ -22,8 +22,8 @@ export function entriesCheckSql(
   return {
     text: `
     SELECT i.key, i.version::int8 AS version, l.id IS NULL AS missing_entry, l.action,
-           l.id IS NOT NULL AND l.hash <> ${logHashSql('l')} AS bad_hash,
-           l.id IS NOT NULL AND l.prev_hash IS DISTINCT FROM p.hash AS bad_link,
+           l.id IS NOT NULL AND NOT ${hashOkSql(s, 'l')} AS bad_hash,
+           l.id IS NOT NULL AND NOT ${linkOkSql('l', 'p.hash')} AS bad_link,
            l.id IS NOT NULL AND i.version > 1 AND p.id IS NULL AND l.action <> '${ADOPT_ACTION}' AS gap,
            ${v}::int8 AS row_version,
            coalesce(${v} = i.version AND l.id IS NOT NULL AND ${differsSql(columns, 't', 'l')}, false) AS row_differs,

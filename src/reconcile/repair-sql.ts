@@ -15,7 +15,7 @@ export const lockKeysSql = (def: EntityDefinition, keyType: string, keys: readon
  * Repairs the locked rows the log does not explain, in one statement: re-checks each row against its last
  * log entry (so a stale plan never repairs a row that is right by now), sets the row's version to the
  * next log version, and appends a `repair` entry (before = the log's last after image, after = the row)
- * chained to the last entry's hash with the same builder every Tally change uses. Rows whose log is
+ * at the next version, with the same builder every Tally change uses (no hash since decision 0065). Rows whose log is
  * ahead of them are left alone: which side is right is a person's call. Rows whose log entries are
  * missing (ahead of their log, or no log) are repaired only with `acceptMissingLog`: they may be a deletion.
  */
@@ -40,16 +40,16 @@ export function repairSql(
            $3::text AS actor, NULL::text AS source_ip, $4::text AS reason, $6::text AS request_id,
            NULL::text AS command_id, n.la AS before, u.after,
            ARRAY(SELECT e.key FROM jsonb_each(u.after) e WHERE e.value IS DISTINCT FROM n.la -> e.key ORDER BY e.key) AS changed,
-           $5::timestamptz AS at, n.lh AS prev_hash
+           $5::timestamptz AS at
       FROM upd u JOIN need n ON n.k = u.k`;
   return {
     text: `
     WITH h AS (
       SELECT t.${key.sql} AS k, t.${version.sql}::int8 AS v, to_jsonb(t) AS img,
-             last.version::int8 AS lv, last.after AS la, last.hash AS lh,
+             last.version::int8 AS lv, last.after AS la,
              coalesce(${differsSql(columns, 't', 'last')}, false) AS differs
         FROM ${table.sql} t
-        LEFT JOIN LATERAL (SELECT x.version, x.after, x.hash FROM ${s}.log x
+        LEFT JOIN LATERAL (SELECT x.version, x.after FROM ${s}.log x
                             WHERE x.entity_type = $2 AND x.entity_key = t.${key.sql}::text
                             ORDER BY x.version DESC LIMIT 1) last ON true
        WHERE t.${key.sql} = ANY($1::${keyType}[])

@@ -1,14 +1,16 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { insertLogSql } from '../../src/changes/hash-sql.js';
 import { migrations } from '../../src/schema/migrations.js';
 import { bootstrap, recordVersion } from '../../src/schema/sql.js';
 import { createTally } from '../../src/tally.js';
 import { describeEachDialect, type TestDatabase } from '../support/databases.js';
 import { RESOURCE_STATES } from '../support/resources.js';
+import { chainAsLegacy, insertChainedLogSql } from './legacy-log.js';
 
 // Decision 0007: the one-pass transition stores its before image as the old values of the changed
 // fields, marked `before_delta`; other writers store full images. Readers always see the full image,
-// the chain covers the mark, and logs written before migration 6 (full images, no mark) still verify.
+// the chain of a legacy log covers the mark, and logs written before migration 6 (full images, no mark)
+// still verify. Since migration 10 new entries carry no chain (decision 0065): the mark of an unsealed
+// new entry is covered by the image checks where it changes the full image, and by the tree once sealed.
 describeEachDialect('before images stored as the changed fields only', (fresh) => {
   let t: TestDatabase;
   beforeAll(async () => {
@@ -54,10 +56,12 @@ describeEachDialect('before images stored as the changed fields only', (fresh) =
     expect((await e.verify(2)).problems).toEqual([]);
   });
 
-  it('the hash covers the mark and the stored changed fields', async () => {
+  it('the hash of a legacy (chained) log covers the mark and the stored changed fields', async () => {
     const e = await entity('bd_tamper');
     await e.transition({ keys: [1, 2, 3], to: 'frozen', actor: 'ops' });
     await e.update({ keys: [1, 2, 3], set: { note: 'y' }, actor: 'ops' });
+    await chainAsLegacy(t.db, 'tally', 'bd_tamper');
+    for (const key of [1, 2, 3]) expect((await e.verify(key)).problems).toEqual([]);
     const edit = (sql: string, key: string) =>
       t.db.exec(`UPDATE tally.log SET ${sql} WHERE entity_type = 'bd_tamper' AND entity_key = '${key}'
                    AND version = ${key === '3' ? 2 : 1}`);
@@ -75,7 +79,7 @@ describeEachDialect('before images stored as the changed fields only', (fresh) =
     }
   });
 
-  it('a log written before migration 6 verifies, and new entries chain onto it', async () => {
+  it('a log written before migration 6 verifies, and new (unchained) entries follow it', async () => {
     // Tally's schema at version 5, and a log written as the code before decision 0007 wrote it: full
     // before images, the hash text without the mark.
     await t.db.exec(`DROP SCHEMA IF EXISTS tally CASCADE`);
@@ -89,7 +93,7 @@ describeEachDialect('before images stored as the changed fields only', (fresh) =
     const row = (state: string, version: number) =>
       `jsonb_build_object('id', 1, 'state', '${state}', 'version', ${version})`;
     const entry = (version: number, before: string, after: string, prev: string) =>
-      insertLogSql(
+      insertChainedLogSql(
         'tally',
         `SELECT 'bd_old'::text AS entity_type, '1'::text AS entity_key, ${version}::int8 AS version,
                 'transition'::text AS action, 'ops'::text AS actor, NULL::text AS source_ip, NULL::text AS reason,
@@ -111,5 +115,10 @@ describeEachDialect('before images stored as the changed fields only', (fresh) =
       { id: 1, state: 'frozen', version: 1 },
     ]);
     expect((await e.verify(1)).problems).toEqual([]);
+    // Carried over unrewritten: the old entry keeps its hash, the new one has none.
+    const hashes = await t.db.query<{ has: boolean }>({
+      text: `SELECT hash IS NOT NULL AS has FROM tally.log WHERE entity_type = 'bd_old' ORDER BY version`,
+    });
+    expect(hashes.map((h) => h.has)).toEqual([true, false]);
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeEachDialect, type TestDatabase } from '../support/databases.js';
 import { resourcesFixture } from '../support/resources.js';
+import { chainAsLegacy } from './legacy-log.js';
 
 describeEachDialect('history, state as of, and the fold check', (fresh) => {
   let t: TestDatabase;
@@ -44,23 +45,55 @@ describeEachDialect('history, state as of, and the fold check', (fresh) => {
     expect(await e.verify(1)).toMatchObject({ ok: true, entries: 4, lastVersion: 4, rowVersion: 4 });
   });
 
-  it('an edited log row breaks its hash', async () => {
+  it('an edited legacy (chained) log row breaks its hash; a removed hash is named too', async () => {
     const e = await setup('h_edit');
+    await chainAsLegacy(t.db, 'tally', 'h_edit');
+    expect((await e.verify(1)).problems).toEqual([]);
     await t.db.exec(
       `UPDATE tally.log SET actor = 'someone-else' WHERE entity_type = 'h_edit' AND version = 2`,
     );
     const check = await e.verify(1);
     expect(check.ok).toBe(false);
     expect(check.problems).toEqual(['version 2: hash does not match the entry (edited)']);
+    // Stripping the chain from a row written while it was kept does not turn it into a new row.
+    await t.db.exec(
+      `UPDATE tally.log SET hash = NULL, prev_hash = NULL WHERE entity_type = 'h_edit' AND version = 2`,
+    );
+    expect((await e.verify(1)).problems).toContain('version 2: hash does not match the entry (edited)');
   });
 
-  it('a deleted middle row breaks the versions, images and links', async () => {
+  it('an edited image of a new (unchained) row breaks the join with its neighbours and the row', async () => {
+    const e = await setup('h_image');
+    const check = async () => (await e.verify(1)).problems;
+    await t.db.exec(`UPDATE tally.log SET after = after || '{"state": "retired"}'
+                      WHERE entity_type = 'h_image' AND version = 2`);
+    expect(await check()).toEqual(['version 3: before image differs from the previous after image']);
+    await t.db.exec(`UPDATE tally.log SET after = after || '{"state": "active"}'
+                      WHERE entity_type = 'h_image' AND version = 2`);
+    await t.db.exec(`UPDATE tally.log SET after = after || '{"state": "retired"}'
+                      WHERE entity_type = 'h_image' AND version = 4`);
+    expect(await check()).toEqual(['the row differs from the last logged after image']);
+  });
+
+  it("an unsealed new row's metadata is not covered by verify (the sealed tree covers it)", async () => {
+    // Decision 0065's stated limit: actor, time, reason, ids of a row written since migration 10 are
+    // pinned only by the Merkle tree once sealed (test/cli/evidence.test.ts shows tally verify naming it).
+    const e = await setup('h_meta');
+    await t.db.exec(
+      `UPDATE tally.log SET actor = 'someone-else' WHERE entity_type = 'h_meta' AND version = 2`,
+    );
+    expect((await e.verify(1)).ok).toBe(true);
+  });
+
+  it('a deleted middle row breaks the versions and images', async () => {
     const e = await setup('h_middle');
     await t.db.exec(`DELETE FROM tally.log WHERE entity_type = 'h_middle' AND version = 2`);
     const check = await e.verify(1);
     expect(check.ok).toBe(false);
-    expect(check.problems).toContain('version 3 does not follow the previous entry');
-    expect(check.problems).toContain("version 3: does not link to the previous entry's hash");
+    expect(check.problems).toEqual([
+      'version 3 does not follow the previous entry',
+      'version 3: before image differs from the previous after image',
+    ]);
   });
 
   it('deleted last rows: the row is ahead of its log', async () => {

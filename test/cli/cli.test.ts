@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pglite } from '../../src/db/pglite/index.js';
 import { LATEST_VERSION } from '../../src/schema/migrations.js';
 import { createTally } from '../../src/tally.js';
+import { chainAsLegacy } from '../changes/legacy-log.js';
 import { runCli, tempDir } from './run-cli.js';
 
 // No DATABASE_URL in these children: the embedded database is the default under test.
@@ -170,7 +171,12 @@ describe('tally migrate and tally log on PGlite', () => {
         before: { state: 'active' },
         after: { state: 'frozen' },
       });
-      expect(doc.entries[1].prev_hash).toBe(doc.entries[0].hash);
+      // No per-entity hash chain on entries written since migration 10 (decision 0065).
+      expect([doc.entries[0].hash, doc.entries[1].prev_hash, doc.entries[1].hash]).toEqual([
+        null,
+        null,
+        null,
+      ]);
     });
 
     it('says so when an entity has no entries, and when the schema is not migrated', async () => {
@@ -191,7 +197,25 @@ describe('tally migrate and tally log on PGlite', () => {
     });
 
     it('detects an edited entry and a removed one, exit 1', async () => {
-      const db = await pglite(dir);
+      let db = await pglite(dir);
+      // An unchained entry: an edited before image no longer joins the previous after image.
+      await db.exec(
+        `UPDATE tally.log SET before = before || '{"state": "retired"}' WHERE entity_key = '2' AND version = 2`,
+      );
+      await db.close();
+      const image = await runCli(['log', '--entity', 'resource', '--key', '2', '--json', '--data-dir', dir], {
+        env: NO_URL,
+      });
+      expect(image.code).toBe(1);
+      expect(JSON.parse(image.stdout).chain.problems).toEqual([
+        "version 2: before image differs from the previous entry's after image",
+      ]);
+      db = await pglite(dir);
+      await db.exec(
+        `UPDATE tally.log SET before = before || '{"state": "active"}' WHERE entity_key = '2' AND version = 2`,
+      );
+      // The log as a Tally before migration 10 wrote it (hash-chained), so an edit breaks a hash.
+      await chainAsLegacy(db, 'tally', 'resource');
       await db.exec(`UPDATE tally.log SET reason = 'nothing to see' WHERE entity_key = '1' AND version = 2`);
       await db.exec(`DELETE FROM tally.log WHERE entity_key = '2' AND version = 1`);
       await db.close();

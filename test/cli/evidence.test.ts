@@ -153,13 +153,31 @@ describe('tally seal / proof / verify-proof / verify', () => {
   });
 
   it('tally verify names a sealed row rewritten with plain SQL, and a rollback behind the external file', async () => {
+    // A sealed row's metadata rewritten: only the tree sees it (the row carries no chain since decision
+    // 0065, and its versions and images still fit); verify bounds it to the checkpoint's positions.
     await withDb((d) =>
       d.exec(`UPDATE tally.log SET actor = 'ops:mallory' WHERE entity_key = '2' AND version = 2`),
     );
     const edited = await tally('verify', '--key', pub, ...db);
     expect(edited.code).toBe(1);
-    expect(edited.stderr).toMatch(
-      /^error ROOT_MISMATCH: tally tally: .* \(tree positions 0 to 4\); position 4: log row \d+ \(resource 2 version 2\) no longer matches its chain hash\n/,
+    expect(edited.stderr).toMatch(/^error ROOT_MISMATCH: tally tally: .* \(tree positions 0 to 4\); /);
+    expect(edited.stderr).not.toContain('position 4: log row');
+
+    // Its before image rewritten as well: no longer the previous entry's after image, so verify names it.
+    await withDb((d) =>
+      d.exec(
+        `UPDATE tally.log SET before = before || '{"state": "retired"}' WHERE entity_key = '2' AND version = 2`,
+      ),
+    );
+    const named = await tally('verify', '--key', pub, ...db);
+    expect(named.code).toBe(1);
+    expect(named.stderr).toMatch(
+      /^error ROOT_MISMATCH: tally tally: .* \(tree positions 0 to 4\); position 4: log row \d+ \(resource 2 version 2\) /,
+    );
+    await withDb((d) =>
+      d.exec(
+        `UPDATE tally.log SET before = before || '{"state": "active"}' WHERE entity_key = '2' AND version = 2`,
+      ),
     );
 
     // Restore the row and delete the stored checkpoints: the rows still match the external copy, which

@@ -171,12 +171,12 @@ describeEachDialect(
       );
     });
 
-    it('an edited genesis entry is reported by the chain check', async () => {
+    it('an edited genesis entry is reported (against the row; no hash since decision 0065)', async () => {
       await db.exec(
         `UPDATE tally.log SET after = jsonb_set(after, '{points}', '1') WHERE entity_type = 'account' AND entity_key = '9'`,
       );
       const report = await reconcile([accounts]);
-      expect(kinds(report.findings)).toContain('9:hash_mismatch');
+      expect(kinds(report.findings)).toContain('9:row_changed_outside_log');
       expect((await accounts.verify(9)).ok).toBe(false);
     });
 
@@ -213,10 +213,13 @@ describeEachDialect(
       }
       await racing.transition({ key: 5, to: 'frozen', actor: 'ops:bob' });
       const h = await racing.history(5);
-      expect(h.map((e) => [e.version, e.action, e.prev_hash === null])).toEqual([
-        [2, 'adopt', true],
-        [3, 'transition', false],
+      // One version sequence from the genesis entry (no hash chain since decision 0065).
+      expect(h.map((e) => [e.version, e.action])).toEqual([
+        [2, 'adopt'],
+        [3, 'transition'],
       ]);
+      expect(h[1]!.before).toEqual(h[0]!.after);
+      expect((await racing.verify(5)).problems).toEqual([]);
       expect((await reconcile([racing])).findings).toEqual([]);
     });
 

@@ -3,8 +3,9 @@ import type { Entity } from '../../src/changes/entity.js';
 import type { Executor } from '../../src/db/types.js';
 import { reconcile } from '../../src/reconcile/index.js';
 import type { Finding } from '../../src/reconcile/types.js';
+import { chainAsLegacy } from '../changes/legacy-log.js';
 import { describeEachDialect, type TestDatabase } from '../support/databases.js';
-import { resourcesFixture } from '../support/resources.js';
+import { RESOURCE_STATES, resourcesFixture } from '../support/resources.js';
 
 const kinds = (fs: readonly Finding[]) => fs.map((f) => `${f.key}:${f.kind}`).sort();
 
@@ -33,7 +34,8 @@ describeEachDialect('reconcile: every drift kind, each entity named', (fresh) =>
     expect(report.entities[0]).toMatchObject({ entity: 'resource', rows: 40, logEntries: 25 });
   });
 
-  it('names each kind, and only the drifted entities', async () => {
+  it('names each kind, and only the drifted entities (a log written with the chain, before migration 10)', async () => {
+    await chainAsLegacy(db, 'tally', 'resource');
     const log = (sql: string) => db.exec(sql.replaceAll('LOG', 'tally.log'));
     // 1: a field changed around Tally, version not bumped (the seed bug's shape).
     await db.exec(`UPDATE resources SET owner = 'mallory' WHERE id = 1`);
@@ -95,6 +97,36 @@ describeEachDialect('reconcile: every drift kind, each entity named', (fresh) =>
     expect(report.entities[0]!.chunks).toBe(6);
     expect(progress.filter((p) => p.startsWith('state:'))).toHaveLength(6);
     expect(progress.some((p) => p.startsWith('chain:'))).toBe(true);
+  });
+
+  // Decision 0065: rows written since migration 10 carry no chain. The same tampering is found by the
+  // version sequence, the images and the row; an edit of an unsealed row's metadata only by the sealed tree.
+  it('an unchained log: drift found by versions, images and the row', async () => {
+    await resourcesFixture(db, 10, 'res_u');
+    const { createTally } = await import('../../src/tally.js');
+    const tally = await createTally({ db });
+    const e = tally.entity('res_u', { table: 'res_u', states: RESOURCE_STATES });
+    await e.transition({ keys: [1, 2, 3, 4, 5, 6, 7, 8], to: 'frozen', actor: 'seed' });
+    await e.transition({ keys: [3, 4, 7, 8], to: 'active', actor: 'seed' });
+    await e.transition({ keys: [4, 7, 8], to: 'frozen', actor: 'seed' });
+    const at = (key: number, version: number) =>
+      `entity_type = 'res_u' AND entity_key = '${key}' AND version = ${version}`;
+    await db.exec(`DELETE FROM tally.log WHERE ${at(3, 2)}`); // last row: the row is ahead
+    await db.exec(`DELETE FROM tally.log WHERE ${at(4, 2)}`); // middle row: a gap
+    await db.exec(`UPDATE tally.log SET after = after || '{"owner": "x"}' WHERE ${at(7, 2)}`); // an image
+    await db.exec(`DELETE FROM tally.log WHERE ${at(8, 1)}`); // first row: a gap
+    await db.exec(`UPDATE tally.log SET after = after || '{"amount": 0}' WHERE ${at(5, 1)}`); // the last image
+    await db.exec(`UPDATE tally.log SET actor = 'someone-else' WHERE ${at(6, 1)}`); // metadata: the tree's
+    const report = await reconcile([e]);
+    expect(kinds(report.findings)).toEqual(
+      [
+        '3:version_ahead_of_log',
+        '4:version_gap',
+        '5:row_changed_outside_log',
+        '7:broken_image',
+        '8:version_gap',
+      ].sort(),
+    );
   });
 
   it('compares only the columns it is told to', async () => {

@@ -4,6 +4,7 @@ import type { Executor } from '../../src/db/types.js';
 import { type FeedConsumer, openConsumer } from '../../src/feed/index.js';
 import { every, type Finding, parseEvery, realtimeHandler, reconcile } from '../../src/reconcile/index.js';
 import type { ReconcileReport } from '../../src/reconcile/types.js';
+import { chainAsLegacy } from '../changes/legacy-log.js';
 import { describeEachDialect, type TestDatabase } from '../support/databases.js';
 import { resourcesFixture } from '../support/resources.js';
 
@@ -45,6 +46,9 @@ describeEachDialect('reconcile in real time (a feed consumer) and offline (a sch
     await resources.transition({ keys: [1, 2, 3], to: 'frozen', actor: 'ops' });
     await resources.transition({ keys: [4], to: 'frozen', actor: 'ops' });
     await resources.transition({ keys: [4], to: 'active', actor: 'ops' });
+    // The entries as a Tally before migration 10 wrote them (hash-chained): an edit breaks the hash.
+    // (A new entry's metadata edit is the sealed tree's to find, decision 0065.)
+    await chainAsLegacy(db, 'tally', 'resource');
     await db.exec(`UPDATE tally.log SET reason = 'edited' WHERE entity_key = '1' AND version = 2`);
     await db.exec(`UPDATE resources SET owner = 'around' WHERE id = 2`);
     await db.exec(`UPDATE resources SET version = version + 1 WHERE id = 3`);

@@ -2,7 +2,8 @@ import type { SqlQuery } from '../../db/types.js';
 
 /**
  * The sink's tables in the target database, under the target schema `t` (quoted). `log` mirrors
- * Tally's log row for row, hashes included, so the target can re-verify every chain on its own; `id` is
+ * Tally's log row for row, hashes included (rows written before migration 10 have them; later rows have
+ * none, decision 0065), so the target can re-verify the versions, images and legacy chains on its own; `id` is
  * the source row id and the primary key, which is what makes a redelivered row a no-op.
  * `sink_positions` holds each sink's feed position, written in the same transaction as its rows.
  */
@@ -26,9 +27,17 @@ CREATE TABLE IF NOT EXISTS ${t}.log (
   at          timestamptz NOT NULL,
   txid        text        NOT NULL,
   prev_hash   bytea,
-  hash        bytea       NOT NULL,
+  hash        bytea,
   shipped_at  timestamptz NOT NULL DEFAULT now()
 );
+DO $$ BEGIN
+  -- Source rows written since Tally's migration 10 carry no hash (decision 0065); a target created
+  -- before then required one. Dropping NOT NULL is catalog-only, and done once.
+  IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = '${t}.log'::regclass AND attname = 'hash'
+              AND attnotnull) THEN
+    ALTER TABLE ${t}.log ALTER COLUMN hash DROP NOT NULL;
+  END IF;
+END $$;
 CREATE TABLE IF NOT EXISTS ${t}.command_events (
   id           bigint      PRIMARY KEY,
   command_id   uuid        NOT NULL,
