@@ -5,10 +5,12 @@ import { joinTransaction } from '../joined.js';
 import { checkStatement } from '../statement.js';
 import type { Executor, QueryableLike, Row, SqlQuery } from '../types.js';
 import { openDataDir, type PgliteOptions } from './open.js';
+import { templateOptions } from './template.js';
 
 export type { DataDirHolder } from './holder.js';
 export { readDataDirHolder } from './lock.js';
 export type { PgliteOptions } from './open.js';
+export { ensurePgliteTemplate, PGLITE_TEMPLATE_ENV } from './template.js';
 
 /** The part of a PGlite instance Tally uses. */
 export interface PGliteLike extends QueryableLike {
@@ -46,7 +48,7 @@ export function pglite(
   }
   if (source === undefined) {
     return loadDriver('@electric-sql/pglite', () => import('@electric-sql/pglite')).then(async ({ PGlite }) =>
-      fromPGlite((await PGlite.create()) as unknown as PGliteLike, true),
+      fromPGlite((await PGlite.create(templateOptions())) as unknown as PGliteLike, true),
     );
   }
   return fromPGlite(source, false);

@@ -8,6 +8,7 @@ import type { DataDirHolder } from './holder.js';
 import { joinThroughSocket } from './join.js';
 import { acquireDataDirLock } from './lock.js';
 import { type RawPGliteLike, SOCKET_FILE, type SocketServer, serveOverSocket } from './server.js';
+import { templateOptions } from './template.js';
 
 /** How `pglite(dataDir, options)` opens a directory (see decision 0008). */
 export interface PgliteOptions {
@@ -62,7 +63,7 @@ export async function openDataDir(
   let db: { close(): Promise<void> } | null = null;
   try {
     const { PGlite } = await loadDriver('@electric-sql/pglite', () => import('@electric-sql/pglite'));
-    db = await PGlite.create(dir);
+    db = await PGlite.create(dir, templateOptions(dir));
     if (options.share) {
       server = await serveOverSocket(db as unknown as RawPGliteLike, socketDirFor(dir), {
         busyTimeoutMs: options.busyTimeoutMs ?? 30_000,
