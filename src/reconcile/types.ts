@@ -15,9 +15,13 @@ export type FindingKind =
   | 'version_gap'
   /** Log entries for a row that does not exist (and the last entry is not a delete). */
   | 'log_without_row'
-  /** A log entry whose stored hash does not match its content: the entry was edited. */
+  /**
+   * A log entry whose stored hash does not match its content: the entry was edited. Also an entry
+   * written while the chain was kept (up to `log_chain.last_chained_id`) whose hash was removed; entries
+   * written since migration 10 carry none (decision 0065).
+   */
   | 'hash_mismatch'
-  /** A log entry whose prev_hash is not the previous entry's hash. */
+  /** A chained (pre-migration-10) log entry whose prev_hash is not the previous entry's hash. */
   | 'broken_link'
   /** A log entry whose before image is not the previous entry's after image. */
   | 'broken_image';
