@@ -45,7 +45,7 @@ const MAX_CHUNK = 1_000_000;
 /**
  * Adoption (decision 0053): gives every existing row at version >= 1 that has no log entry one genesis
  * entry (action `adopt`, actor `tally-adopt`): its image now as the after image, at the row's version, the
- * start of its hash chain. Chunked by key range, one short transaction per chunk, rows locked as Tally's
+ * start of its version sequence in the log. Chunked by key range, one short transaction per chunk, rows locked as Tally's
  * own changes lock them. Idempotent: rows with log entries are skipped, so a second run writes nothing.
  */
 export async function adoptRows(

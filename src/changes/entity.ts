@@ -26,7 +26,7 @@ export type SelectionInput = { key: EntityKey } | Selection;
 export type TransitionInput = SelectionInput & WriteOptions & ApplyOptions & { to: string };
 export type UpdateInput = SelectionInput & WriteOptions & ApplyOptions & { set: Record<string, unknown> };
 
-/** An audited entity: every write goes through one set-based path and leaves hash-chained log rows. */
+/** An audited entity: every write goes through one set-based path and leaves log rows in one version sequence per entity (decision 0065). */
 export class Entity {
   readonly name: string;
   readonly #rt: EntityRuntime;
@@ -165,7 +165,7 @@ export class Entity {
   }
 
   /**
-   * Checks that folding the log gives the row and that the hash chain is intact.
+   * Checks that folding the log gives the row and that its versions, images and (legacy, pre-migration-10) hash chain are intact.
    *
    * @example
    * const check = await resources.verify(42); if (!check.ok) console.error(check.problems);
