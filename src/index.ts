@@ -87,6 +87,7 @@ export {
   type ArchiveLocation,
   historyWithArchive,
   proveArchivedRow,
+  proveConsistencyWithArchive,
   stateAtWithArchive,
 } from './evidence/archive-read.js';
 export { type ArchiveAudit, verifyArchivedLog } from './evidence/archive-verify.js';

@@ -58,7 +58,10 @@ checkpoint extends the last one in FILE (a checkpoint file, e.g. tally seal --ou
 };
 
 export const VERIFY_DOC: CommandDoc = {
-  usage: ['verify [--key PEM_FILE]... [--checkpoint FILE] [--origin NAME] [--schema NAME] [DATABASE]'],
+  usage: [
+    'verify [--key PEM_FILE]... [--checkpoint FILE | --sink SPEC [--nats SERVERS]] [--origin NAME]',
+    '[--schema NAME] [DATABASE]',
+  ],
   summary: "check the database's log against its signed checkpoints (and an external copy)",
   about: `Recomputes the Merkle tree from the log's rows and checks it against every checkpoint the
 database holds (signatures, their chain, each root) and, with --checkpoint, against the latest
@@ -66,10 +69,15 @@ checkpoint of an external file (tally seal --out): that one catches a database r
 with its newest rows deleted. Exits 1 naming what it found: ROOT_MISMATCH (a sealed row changed,
 removed or moved; the tree positions between, and the rows there that are gone or no longer match
 their chain hash), ROWS_MISSING, CHECKPOINTS_MISSING, CHAIN_BROKEN, or a checkpoint's
-UNKNOWN_KEY / BAD_SIGNATURE / BAD_CHECKPOINT.`,
+UNKNOWN_KEY / BAD_SIGNATURE / BAD_CHECKPOINT. Log rows no checkpoint covers yet are counted.`,
   options: [
     KEY_ROW,
     ['--checkpoint FILE', 'a checkpoint file kept outside the database; its last note is checked too'],
+    [
+      '--sink SPEC',
+      'the newest checkpoint a sink holds is checked too: file:PATH, or nats:SUBJECT (a JetStream subject)',
+    ],
+    ['--nats SERVERS', 'NATS servers for a nats: sink (else NATS_URL, else 127.0.0.1:4222)'],
     ORIGIN_ROW,
   ],
 };

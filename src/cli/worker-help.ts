@@ -4,7 +4,8 @@ import type { CommandDoc } from './command-doc.js';
 export const WORKER_DOC: CommandDoc = {
   usage: [
     'worker --module PATH [--once] [--batch-size N] [--concurrency N]',
-    '[--poll-ms N] [--id NAME] [--schema NAME] [DATABASE]',
+    '[--poll-ms N] [--id NAME] [--seal-every SECONDS] [--seal-after ROWS] [--sink SPEC]...',
+    '[--key-file PATH] [--origin NAME] [--nats SERVERS] [--schema NAME] [DATABASE]',
   ],
   summary: 'drive unfinished commands (retry, query, compensate) declared by a module',
   about: `Drives every unfinished command (retry, query after its delay, compensate, give up after the
@@ -23,6 +24,18 @@ A .ts module is loaded through tsx when the tsx package can be imported`,
     ['--concurrency N', 'commands driven at once (default 4)'],
     ['--poll-ms N', 'pause between rounds that found nothing (default 1000)'],
     ['--id NAME', "this worker's name in leases and timelines (default worker:<uuid>)"],
+    [
+      '--seal-every SECONDS',
+      'seal the log this often and copy each checkpoint to every --sink (docs/evidence.md; default 60 with --seal-after)',
+    ],
+    ['--seal-after ROWS', 'also seal as soon as about ROWS log rows wait'],
+    [
+      '--sink SPEC',
+      'where checkpoints go (repeatable): file:PATH, nats:SUBJECT or an http(s):// webhook URL',
+    ],
+    ['--key-file PATH', 'the seal key (else TALLY_SEAL_KEY or TALLY_SEAL_KEY_FILE)'],
+    ['--origin NAME', "the log's name in its checkpoints (else TALLY_SEAL_ORIGIN, else tally SCHEMA)"],
+    ['--nats SERVERS', 'NATS servers for nats: sinks (else NATS_URL, else 127.0.0.1:4222)'],
   ],
 };
 

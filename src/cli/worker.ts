@@ -1,9 +1,12 @@
 import { quoteIdent } from '../db/ident.js';
+import type { SealRound } from '../evidence/seal-loop.js';
 import { createTally } from '../tally.js';
 import { openDatabase } from './connect.js';
 import { EXIT_OK, UsageError } from './errors.js';
+import { originOption, sealKeyOption } from './evidence-options.js';
 import type { Io } from './io.js';
 import { DATABASE_OPTIONS, databaseOptions, intOption, parseCommand, stringOption } from './options.js';
+import { sinkFromSpec } from './seal-sinks.js';
 import { loadSetupModule } from './worker-module.js';
 
 export const OPTIONS = {
@@ -14,6 +17,12 @@ export const OPTIONS = {
   concurrency: { type: 'string' },
   'poll-ms': { type: 'string' },
   id: { type: 'string' },
+  'seal-every': { type: 'string' },
+  'seal-after': { type: 'string' },
+  'key-file': { type: 'string' },
+  origin: { type: 'string' },
+  sink: { type: 'string', multiple: true },
+  nats: { type: 'string' },
 } as const;
 
 /**
@@ -40,6 +49,25 @@ export async function workerCommand(
   const concurrency = intOption(values, 'concurrency', 'worker', 1, 256);
   const pollMs = intOption(values, 'poll-ms', 'worker', 1, 3_600_000);
   const id = stringOption(values, 'id', 'worker');
+  // Sealing (decision 0063): --seal-every SECONDS and/or --seal-after ROWS, with a key and --sink(s).
+  const sealEvery = intOption(values, 'seal-every', 'worker', 1, 86_400);
+  const sealAfter = intOption(values, 'seal-after', 'worker', 1, 100_000_000);
+  const specs = values.sink === undefined ? [] : ([] as unknown[]).concat(values.sink).map(String);
+  const sealing = sealEvery !== undefined || sealAfter !== undefined;
+  if (sealing && specs.length === 0) {
+    throw new UsageError(
+      'tally worker: sealing needs at least one --sink (file:PATH, nats:SUBJECT or a URL)',
+    );
+  }
+  if (!sealing && specs.length > 0) {
+    throw new UsageError('tally worker: --sink needs --seal-every SECONDS or --seal-after ROWS');
+  }
+  const origin = sealing ? originOption(values, io.env, opts.schema, 'worker') : '';
+  const key = sealing ? sealKeyOption(values, io.env, io.cwd) : null;
+  const servers = stringOption(values, 'nats', 'worker') ?? io.env.NATS_URL ?? '127.0.0.1:4222';
+  const sinks = await Promise.all(
+    specs.map((spec) => sinkFromSpec(spec, { cwd: io.cwd, servers, command: 'worker' })),
+  );
 
   const conn = await openDatabase(opts, io.env, io.cwd, { mustExist: true });
   try {
@@ -52,6 +80,21 @@ export async function workerCommand(
       ...(batchSize === undefined ? {} : { batchSize }),
       ...(concurrency === undefined ? {} : { concurrency }),
       ...(pollMs === undefined ? {} : { pollMs }),
+      ...(key === null
+        ? {}
+        : {
+            seal: {
+              key,
+              origin,
+              sinks,
+              everyMs: (sealEvery ?? 60) * 1000,
+              ...(sealAfter === undefined ? {} : { afterRows: sealAfter }),
+              onRound: (r: SealRound) => {
+                if (r.note !== null) io.out(`seal: ${origin}: tree size ${r.treeSize} (+${r.appended})`);
+                for (const f of r.report?.failed ?? []) io.err(`seal: sink ${f.sink}: ${f.error.message}`);
+              },
+            },
+          }),
       onError: (err, commandId) => {
         errors++;
         io.err(`worker: ${commandId ?? 'round'}: ${err instanceof Error ? err.message : String(err)}`);
@@ -72,6 +115,7 @@ export async function workerCommand(
     };
     signals.on('SIGINT', stop);
     signals.on('SIGTERM', stop);
+    worker.sealer?.start();
     try {
       while (!stopping) {
         let r: Awaited<ReturnType<typeof worker.runOnce>>;
@@ -106,6 +150,7 @@ export async function workerCommand(
     } finally {
       signals.off('SIGINT', stop);
       signals.off('SIGTERM', stop);
+      await worker.sealer?.stop();
     }
     io.out(`worker ${worker.id}: stopped; ${summary(totals, errors)}`);
     return EXIT_OK;

@@ -152,6 +152,46 @@ describe('tally seal / proof / verify-proof / verify', () => {
     );
   });
 
+  it('tally worker --seal-every seals and copies the checkpoint to its sinks; tally verify --sink reads it back', async () => {
+    const mod = join(dir, 'setup.mjs');
+    writeFileSync(
+      mod,
+      `export default (tally) => tally.command('noop', {
+        fingerprint: (i) => i,
+        steps: [{ name: 'noop', run: async () => ({ ok: true }) }],
+      });\n`,
+    );
+    const sinkFile = join(dir, 'worker-cps.txt');
+    const usage = await tally('worker', '--module', mod, '--once', '--seal-every', '1', ...db);
+    expect([usage.code, usage.stderr]).toEqual([2, expect.stringMatching(/needs at least one --sink/)]);
+    await withDb(async (d) => {
+      const t = await createTally({ db: d });
+      const resources = t.entity('resource', {
+        table: 'resources',
+        states: { active: ['frozen'], frozen: ['active'] },
+      });
+      await resources.transition({ keys: [1], to: 'active', actor: 'ops:carol' });
+    });
+    const w = await tally(
+      'worker',
+      '--module',
+      mod,
+      '--once',
+      '--seal-every',
+      '5',
+      '--key-file',
+      pem,
+      '--sink',
+      `file:${sinkFile}`,
+      ...db,
+    );
+    expect(w.stderr).toBe('');
+    expect(w.stdout).toMatch(/seal: tally tally: tree size 7 \(\+1\)/);
+    expect(readCheckpointFile(readFileSync(sinkFile, 'utf8')).at(-1)).toMatch(/^tally tally\n7\n/);
+    const v = await tally('verify', '--key', pub, '--sink', `file:${sinkFile}`, ...db);
+    expect(v.stdout).toContain('the external checkpoint of 7 rows matches too');
+  });
+
   it('tally verify names a sealed row rewritten with plain SQL, and a rollback behind the external file', async () => {
     // A sealed row's metadata rewritten: only the tree sees it (the row carries no chain since decision
     // 0065, and its versions and images still fit); verify bounds it to the checkpoint's positions.
