@@ -36,6 +36,18 @@ const KNOWN: Readonly<Record<string, readonly [ErrorCode, string]>> = {
   FST_ERR_NOT_FOUND: ['ROUTE_NOT_FOUND', 'there is no route for this method and path'],
 };
 
+/**
+ * The `type` of body-parser's errors (Express's `express.json()`, NestJS on Express): the same refusals
+ * under other names.
+ */
+const BY_TYPE: Readonly<Record<string, readonly [ErrorCode, string]>> = {
+  'entity.parse.failed': KNOWN.FST_ERR_CTP_INVALID_JSON_BODY!,
+  'entity.too.large': KNOWN.FST_ERR_CTP_BODY_TOO_LARGE!,
+  'request.size.invalid': KNOWN.FST_ERR_CTP_INVALID_CONTENT_LENGTH!,
+  'encoding.unsupported': KNOWN.FST_ERR_CTP_INVALID_MEDIA_TYPE!,
+  'charset.unsupported': KNOWN.FST_ERR_CTP_INVALID_MEDIA_TYPE!,
+};
+
 /** By status, for a 4xx error the table above does not name (a custom parser's, a route's own). */
 const BY_STATUS: Readonly<Record<number, readonly [ErrorCode, string]>> = {
   413: KNOWN.FST_ERR_CTP_BODY_TOO_LARGE!,
@@ -52,10 +64,12 @@ const MAX_PATH = 200;
  * const { error, status } = frameworkProblem(err); // FST_ERR_CTP_BODY_TOO_LARGE → BODY_TOO_LARGE, 413
  */
 export function frameworkProblem(err: unknown): FrameworkProblem {
-  const e = (err ?? {}) as { code?: unknown; statusCode?: unknown; status?: unknown };
+  const e = (err ?? {}) as { code?: unknown; type?: unknown; statusCode?: unknown; status?: unknown };
   const chosen = Number(e.statusCode ?? e.status);
   const status = Number.isInteger(chosen) && chosen >= 400 && chosen < 500 ? chosen : 500;
-  const known = typeof e.code === 'string' ? KNOWN[e.code] : undefined;
+  const known =
+    (typeof e.code === 'string' ? KNOWN[e.code] : undefined) ??
+    (typeof e.type === 'string' ? BY_TYPE[e.type] : undefined);
   if (status === 500) {
     // Whatever it was (a bug, a lost connection, a driver's error): nothing of it reaches the client.
     return {

@@ -1,37 +1,20 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Command } from '../commands/command.js';
-import type { CommandResult } from '../commands/result.js';
-import { isTallyError, TallyError } from '../errors.js';
-import { frameworkProblem } from './framework-error.js';
-import { idempotencyKeyOf } from './header.js';
-import { PROBLEM_CONTENT_TYPE, problemOf } from './problem.js';
-import { type CommandResponse, commandResponse } from './respond.js';
-import { httpStatusOf } from './status.js';
+import type { TallyError } from '../errors.js';
+import { type HttpAnswer, pathOf, problemAnswer } from './core/answer.js';
+import { type IdempotentOptions, idempotentCore } from './core/idempotent.js';
 
-export interface IdempotentRouteOptions<I, R> {
-  /** Who sends the request (the authenticated user or client): keys are scoped by it. Empty → 401. */
-  principal(request: FastifyRequest): string | undefined | null | Promise<string | undefined | null>;
-  /** The command input from the request (default: the parsed body). Its key parameters are fingerprinted. */
-  input?(request: FastifyRequest): I | Promise<I>;
-  /**
-   * The answer for the recorded command. Must depend on the recorded state only (it is recomputed on every
-   * replay, so a pure function keeps replays verbatim). Default: `commandResponse`.
-   */
-  respond?(result: CommandResult<R>): CommandResponse;
-  /**
-   * Retry-After (seconds) on 409 answers and on 202 answers with no scheduled attempt (a command waiting
-   * for a person). A 202 for a command with a next attempt says the seconds until it instead. Default 1.
-   */
-  retryAfterSeconds?: number;
-  /** Prefix of the problem `type` URI. Default `urn:tally:error:`. */
-  problemTypeBase?: string;
-}
+export { pathOf } from './core/answer.js';
+
+/** The options of the Fastify route: the core's, with Fastify's request. */
+export type IdempotentRouteOptions<I, R> = IdempotentOptions<FastifyRequest, I, R>;
 
 /**
  * A Fastify route handler that runs a Tally command once per Idempotency-Key, as the IETF draft describes:
  * missing key → 400, same key with other key parameters → 422, same key in flight → 409, finished → the
  * recorded outcome again (same status, same body, `Idempotent-Replayed: true`). Errors are
- * `application/problem+json` with the stable Tally `code`.
+ * `application/problem+json` with the stable Tally `code`. The behaviour is the framework-free core's
+ * (src/http/core); this only reads Fastify's request and writes its reply.
  *
  * @example
  * app.post('/redemptions', idempotent(redeem, {
@@ -40,62 +23,29 @@ export interface IdempotentRouteOptions<I, R> {
  * }));
  */
 export function idempotent<I, R, In = I>(command: Command<I, R, In>, options: IdempotentRouteOptions<In, R>) {
-  if (!command || typeof command.submit !== 'function') {
-    throw new TallyError('INVALID_CONFIG', 'idempotent(command, options): command must be a Tally command');
-  }
-  if (!options || typeof options.principal !== 'function') {
-    throw new TallyError(
-      'INVALID_CONFIG',
-      'idempotent(command, options): options.principal must be a function',
-    );
-  }
-  const retryAfter = options.retryAfterSeconds ?? 1;
-  if (!Number.isInteger(retryAfter) || retryAfter < 0) {
-    throw new TallyError('INVALID_CONFIG', 'idempotent: retryAfterSeconds must be a non-negative integer');
-  }
-  const respond = options.respond ?? (commandResponse as (r: CommandResult<R>) => CommandResponse);
-  // With an input schema, whatever the body holds is checked by it (400 with the failing paths).
-  const readInput = options.input ?? ((request: FastifyRequest) => request.body as In);
-
+  const handle = idempotentCore(command, options);
   return async function idempotentHandler(request: FastifyRequest, reply: FastifyReply) {
-    try {
-      const principal = await options.principal(request);
-      if (typeof principal !== 'string' || principal === '') {
-        throw new TallyError('INVALID_PRINCIPAL', 'the request does not say who sends it');
-      }
-      const key = idempotencyKeyOf(request.headers['idempotency-key']);
-      const result = await command.submit({ key, principal, input: await readInput(request) });
-      const { status, body } = respond(result);
-      if (result.replayed) reply.header('idempotent-replayed', 'true');
-      if (status === 202) reply.header('retry-after', String(retryAfterOf(result, retryAfter)));
-      return reply.code(status).type('application/json; charset=utf-8').send(JSON.stringify(body));
-    } catch (err) {
-      // Not a TallyError: the route's own code (principal, input, respond) or something below it failed.
-      // 500 with a fixed message; the error goes to the server's log, never to the client.
-      if (!isTallyError(err)) {
-        const { error, status } = frameworkProblem(err);
-        if (status >= 500) request.log.error({ err }, 'tally: an idempotent route failed');
-        return sendProblem(reply, error, pathOf(request.url), options.problemTypeBase, retryAfter, status);
-      }
-      if (httpStatusOf(err.code) >= 500) request.log.error({ err }, 'tally: an idempotent route failed');
-      return sendProblem(reply, err, pathOf(request.url), options.problemTypeBase, retryAfter);
+    const answer = await handle({
+      request,
+      path: pathOf(request.url),
+      idempotencyKey: request.headers['idempotency-key'],
+      body: () => request.body,
+    });
+    if (answer.failure !== undefined) {
+      request.log.error({ err: answer.failure }, 'tally: an idempotent route failed');
     }
+    return writeAnswer(reply, answer);
   };
 }
 
-/**
- * Retry-After for an open command: the seconds until its next scheduled attempt (at least 1), so a
- * client that follows it knocks when something can have changed; the route's default otherwise.
- */
-function retryAfterOf(result: CommandResult, fallback: number): number {
-  const ms = result.retryAfterMs;
-  return ms === undefined ? fallback : Math.max(1, Math.ceil(ms / 1000));
-}
-
-/** The request's path without its query string: a problem's `instance` never repeats parameters. */
-export function pathOf(url: string): string {
-  const q = url.indexOf('?');
-  return q < 0 ? url : url.slice(0, q);
+/** Writes a core answer on a Fastify reply. */
+export function writeAnswer(reply: FastifyReply, answer: HttpAnswer): FastifyReply {
+  reply.code(answer.status);
+  for (const [name, value] of Object.entries(answer.headers)) {
+    if (name === 'content-type') reply.type(value);
+    else reply.header(name, value);
+  }
+  return reply.send(answer.body);
 }
 
 /**
@@ -113,12 +63,10 @@ export function sendProblem(
   retryAfterSeconds = 1,
   status?: number,
 ): FastifyReply {
-  const problem = problemOf(err, {
-    ...(instance === undefined ? {} : { instance }),
+  const ctx = {
+    retryAfterSeconds,
+    ...(instance === undefined ? {} : { path: instance }),
     ...(typeBase === undefined ? {} : { typeBase }),
-    ...(status === undefined ? {} : { status }),
-  });
-  if (problem.status === 409 || problem.status === 503)
-    reply.header('retry-after', String(retryAfterSeconds));
-  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
+  };
+  return writeAnswer(reply, problemAnswer(err, ctx, status));
 }
