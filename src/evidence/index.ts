@@ -1,7 +1,8 @@
 /**
  * `tally/evidence`: sealed checkpoints of the log and their proofs (decision 0060, docs/evidence.md).
  * Pure functions over bytes and keys: nothing here opens a database, so an auditor's verifier is this
- * subpath and a public key.
+ * subpath and a public key. The checkpoint sinks are here too (a file, a webhook: no database either);
+ * the NATS one is on `tally/nats`, the schedule that seals on the package root (it needs the database).
  */
 
 export { type AuditFailure, auditLog, type LogAudit } from './audit.js';
@@ -41,4 +42,13 @@ export { encodeLogRow, LOG_ROW_TAG, type LogRowLeaf, logRowLeafHash } from './le
 export { type DecodedLogRow, decodeLogRow } from './leaf-decode.js';
 export { consistencyProof, inclusionProof, type LeafHashes, rootOf } from './merkle.js';
 export { type ProofCheck, verifyConsistency, verifyInclusion } from './rfc9162.js';
+export {
+  type CheckpointSink,
+  checkpointDeliveryId,
+  type PublishReport,
+  type SinkFailure,
+  SinkFanout,
+} from './sink.js';
+export { fileCheckpointSink } from './sink-file.js';
+export { type CheckpointDelivery, type WebhookSinkOptions, webhookCheckpointSink } from './sink-webhook.js';
 export { type ProofFailure, type ProofVerdict, type VerifyProofOptions, verifyProof } from './verify.js';
