@@ -5,6 +5,7 @@ export const ARCHIVE_DOC: CommandDoc = {
   usage: [
     'archive --dir DIR (--older-than AGE | --before TIME) [--dry-run] [--rows-per-file N]',
     '[--chunk N] [--pause-ms N] [--verify [--key PEM_FILE]... [--checkpoint FILE]]',
+    '[--prove (--entity NAME --row-key KEY --version N | --consistency-from FILE) [--out FILE]]',
     '[--origin NAME] [--schema NAME] [DATABASE]',
   ],
   summary: 'move sealed log rows older than a horizon to compressed archive files',
@@ -13,7 +14,8 @@ named by them and the checkpoint that sealed them, each listed with its sha256 i
 then deletes those rows from the log in small chunks. Only rows a stored checkpoint has sealed, written
 before the horizon, and handed to every log feed consumer move: it stops at the first other one. On a
 terminal a progress bar is drawn on stderr. --verify instead checks the whole log, archived ranges read
-from DIR, against its checkpoints, as tally verify does (docs/retention.md).`,
+from DIR, against its checkpoints, as tally verify does; --prove prints the proof tally proof would,
+for an archived row or between two checkpoints, the archived leaves read from DIR (docs/retention.md).`,
   options: [
     ['--dir DIR', 'the archive directory (created if missing)'],
     ['--older-than AGE', "the horizon as an age: rows written more than AGE ago, e.g. '90d', '12h'"],
@@ -28,6 +30,15 @@ from DIR, against its checkpoints, as tally verify does (docs/retention.md).`,
       'with --verify: a public key to trust (default TALLY_SEAL_PUBLIC_KEY or TALLY_SEAL_PUBLIC_KEY_FILE)',
     ],
     ['--checkpoint FILE', 'with --verify: a checkpoint file kept outside the database; its last note too'],
+    ['--prove', 'print an inclusion proof of an archived row, or a consistency proof, reading the archive'],
+    ['--entity NAME', "with --prove: the row's entity, e.g. resource"],
+    ['--row-key KEY', "with --prove: the entity's key as Tally stores it (integers in decimal)"],
+    ['--version N', 'with --prove: the version of the entity the row wrote'],
+    [
+      '--consistency-from FILE',
+      'with --prove: a consistency proof from the last checkpoint of FILE to the latest',
+    ],
+    ['--out FILE', 'with --prove: write the proof to FILE instead of stdout'],
     ['--origin NAME', "the log's name in its checkpoints (default: TALLY_SEAL_ORIGIN, else 'tally SCHEMA')"],
   ],
 };

@@ -6,6 +6,7 @@ import { readCheckpointFile } from '../evidence/checkpoint-file.js';
 import { plural } from '../plural.js';
 import { createTally } from '../tally.js';
 import { archiveProgress } from './archive-progress.js';
+import { proveWithArchive } from './archive-prove.js';
 import { openDatabase } from './connect.js';
 import { CliError, EXIT_OK, UsageError } from './errors.js';
 import { originOption, readTextFile, trustedKeysOption } from './evidence-options.js';
@@ -24,6 +25,12 @@ export const OPTIONS = {
   verify: { type: 'boolean' },
   key: { type: 'string', multiple: true },
   checkpoint: { type: 'string' },
+  prove: { type: 'boolean' },
+  entity: { type: 'string' },
+  'row-key': { type: 'string' },
+  version: { type: 'string' },
+  'consistency-from': { type: 'string' },
+  out: { type: 'string' },
   origin: { type: 'string' },
 } as const;
 
@@ -78,7 +85,11 @@ export async function archiveCommand(args: string[], io: Io): Promise<number> {
   const dirArg = stringOption(values, 'dir', 'archive');
   if (dirArg === undefined) throw new UsageError('tally archive: --dir DIR is required');
   const dir = resolve(io.cwd, dirArg);
+  if (values.verify === true && values.prove === true) {
+    throw new UsageError('tally archive: --verify and --prove are two commands; give one');
+  }
   if (values.verify === true) return verifyWithArchive(values, io, opts, origin, dir);
+  if (values.prove === true) return proveWithArchive(values, io, opts, origin, dir);
   const before = horizonOf(values, new Date());
   const rowsPerFile = intOption(values, 'rows-per-file', 'archive', 1, 1_000_000);
   const chunk = intOption(values, 'chunk', 'archive', 1, 100_000);

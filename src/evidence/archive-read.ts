@@ -4,9 +4,9 @@ import type { Row } from '../db/types.js';
 import type { HasTallyConfig } from '../feed/consumer.js';
 import { type ArchivedRow, readArchiveFile } from './archive-file.js';
 import { archiveRanges, leafHashesWithArchive } from './archive-verify.js';
-import { inclusionBundle } from './bundle.js';
+import { consistencyBundle, inclusionBundle } from './bundle.js';
 import { parseCheckpointBody } from './checkpoint.js';
-import type { ProveResult } from './prove.js';
+import type { ConsistencyResult, ProveResult } from './prove.js';
 import { latestCheckpointSql } from './sql.js';
 
 /** Where a log's archive is: the log's origin (as in its checkpoints) and the archive directory. */
@@ -145,4 +145,43 @@ export async function proveArchivedRow(
   const { position, prev_hash: _p, hash: _h, ...leafRow } = found;
   const proof = inclusionBundle(leaves, latest.note, position, { row: leafRow });
   return { ok: true, proof, position, treeSize: size };
+}
+
+/**
+ * A consistency proof from an earlier checkpoint to the latest, as `proveConsistency` makes it, with the
+ * leaves of archived positions recomputed from the archive.
+ *
+ * @example
+ * const r = await proveConsistencyWithArchive(tally, location, yesterdaysNote);
+ */
+export async function proveConsistencyWithArchive(
+  tally: HasTallyConfig,
+  at: ArchiveLocation,
+  olderNote: string,
+): Promise<ConsistencyResult> {
+  const { db, s } = tally.config;
+  let olderSize: number;
+  try {
+    olderSize = parseCheckpointBody(olderNote.slice(0, olderNote.indexOf('\n\n') + 1)).treeSize;
+  } catch (err) {
+    return {
+      ok: false,
+      reason: 'BAD_CHECKPOINT',
+      message: `the older checkpoint: ${(err as Error).message}`,
+    };
+  }
+  const [latest] = await db.query<Row & { note: string; tree_size: string }>(
+    latestCheckpointSql(s, at.origin),
+  );
+  if (!latest) return { ok: false, reason: 'NO_CHECKPOINT', message: 'the log has no checkpoint yet' };
+  const newerSize = Number(latest.tree_size);
+  if (olderSize > newerSize) {
+    return {
+      ok: false,
+      reason: 'CHECKPOINTS_MISSING',
+      message: 'the older checkpoint is larger than the latest one in the database: checkpoints were deleted',
+    };
+  }
+  const leaves = await leafHashesWithArchive(tally, at.origin, newerSize, at.dir);
+  return { ok: true, proof: consistencyBundle(leaves, olderNote, latest.note), olderSize, newerSize };
 }

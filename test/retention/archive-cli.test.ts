@@ -111,6 +111,68 @@ describe('tally archive', () => {
     expect([wrong.code, wrong.stderr]).toEqual([1, expect.stringContaining('error ARCHIVE_UNUSABLE')]);
   });
 
+  it('--prove gives proofs of archived rows and of consistency that tally verify-proof accepts', async () => {
+    const proof = join(dir, 'archived-proof.json');
+    const p = await tally(
+      'archive',
+      '--prove',
+      '--dir',
+      archive,
+      '--entity',
+      'resource',
+      '--row-key',
+      '2',
+      '--version',
+      '2',
+      '--out',
+      proof,
+      ...db,
+    );
+    expect([p.code, p.stdout]).toEqual([
+      0,
+      expect.stringContaining('resource 2 version 2 at tree position 4'),
+    ]);
+    const v = await tally('verify-proof', proof, '--key', pub);
+    expect([v.code, v.stdout]).toEqual([0, expect.stringMatching(/^ok: .* is at tree position 4 of tally tally/)]);
+    // tally proof alone no longer finds the row: it is archived.
+    expect(
+      (await tally('proof', '--entity', 'resource', '--key', '2', '--version', '2', ...db)).stderr,
+    ).toContain('NOT_IN_LOG');
+    const cps = join(dir, 'checkpoints.txt');
+    expect((await tally('seal', '--key-file', pem, '--out', cps, ...db)).code).toBe(0);
+    await withDb(async (d) => {
+      const t = await createTally({ db: d });
+      const resources = t.entity('resource', {
+        table: 'resources',
+        states: { active: ['frozen'], frozen: ['active'] },
+      });
+      await resources.transition({ keys: [3], to: 'frozen', actor: 'ops:bob' });
+    });
+    expect((await tally('seal', '--key-file', pem, ...db)).code).toBe(0);
+    const grew = join(dir, 'grew.json');
+    const c = await tally(
+      'archive',
+      '--prove',
+      '--dir',
+      archive,
+      '--consistency-from',
+      cps,
+      '--out',
+      grew,
+      ...db,
+    );
+    expect([c.code, c.stdout]).toEqual([
+      0,
+      expect.stringContaining('the checkpoint of 6 rows extends the one of 5'),
+    ]);
+    expect((await tally('verify-proof', grew, '--key', pub)).code).toBe(0);
+    const bad = await tally('archive', '--prove', '--dir', archive, '--entity', 'resource', ...db);
+    expect([bad.code, bad.stderr]).toEqual([
+      2,
+      expect.stringContaining('name the row by --entity NAME --row-key KEY'),
+    ]);
+  });
+
   it('draws one bar in place on a terminal, and plain lines elsewhere', () => {
     const lines: string[] = [];
     const io = { out: () => {}, err: (t: string) => lines.push(t), env: {}, cwd: dir };
