@@ -39,3 +39,22 @@ export const pruneCommandsSql = (
          SELECT count(*)::int AS n FROM d`,
   values: [type, finishedBefore, limit, pruneUnreconciled],
 });
+
+/**
+ * Deletes up to `limit` failover intake rows of one type handed over to the primary before `before`
+ * (decision 0061). Once handed over a row only says "the primary holds it"; without it, a retry during a
+ * later outage is answered COMMAND_OUTCOME_UNKNOWN by the key-time rule, as it would be with it. Rows not
+ * yet handed over are never deleted. The intake table holds what outages recorded: it is read without an
+ * index on handed_over_at.
+ */
+export const pruneIntakeSql = (s: string, type: string, before: Date, limit: number): SqlQuery => ({
+  text: `WITH v AS (
+           SELECT i.id FROM ${s}.command_intake i
+            WHERE i.type = $1 AND i.handed_over_at < $2
+            ORDER BY i.handed_over_at
+            LIMIT $3
+            FOR UPDATE SKIP LOCKED),
+         d AS (DELETE FROM ${s}.command_intake i USING v WHERE i.id = v.id RETURNING 1)
+         SELECT count(*)::int AS n FROM d`,
+  values: [type, before, limit],
+});

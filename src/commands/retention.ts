@@ -1,8 +1,9 @@
 import { TallyError } from '../errors.js';
 import type { HasTallyConfig } from '../feed/consumer.js';
 import type { Command } from './command.js';
+import type { ResolvedFailover } from './failover.js';
 import { keyRetentionMs } from './retention-option.js';
-import { pruneCommandsSql } from './retention-sql.js';
+import { pruneCommandsSql, pruneIntakeSql } from './retention-sql.js';
 
 /** A command type whose expired records to prune: a declared Command, or its type name and retention. */
 export type RetentionSource = Pick<Command, 'runtime'> | { type: string; keyRetention: number | string };
@@ -25,15 +26,24 @@ export interface PruneKeysOptions {
 export interface PruneKeysResult {
   /** Records deleted, per command type. */
   deleted: Record<string, number>;
+  /** Handed-over intake rows deleted from failover stores (types with `failover`). */
+  intakeDeleted: number;
   total: number;
   chunks: number;
   /** False when `maxChunks` or the signal stopped it with expired records possibly left. */
   done: boolean;
 }
 
-function retentionOf(src: RetentionSource): { type: string; ms: number | null } {
-  if ('runtime' in src) return { type: src.runtime.spec.name, ms: src.runtime.spec.keyRetentionMs };
-  return { type: src.type, ms: keyRetentionMs(src.type, src.keyRetention) };
+function retentionOf(src: RetentionSource): {
+  type: string;
+  ms: number | null;
+  failover: ResolvedFailover | null;
+} {
+  if ('runtime' in src) {
+    const spec = src.runtime.spec;
+    return { type: spec.name, ms: spec.keyRetentionMs, failover: spec.failover };
+  }
+  return { type: src.type, ms: keyRetentionMs(src.type, src.keyRetention), failover: null };
 }
 
 /**
@@ -62,22 +72,33 @@ export async function pruneExpiredKeys(
   }
   const now = options.now ?? clock();
   const prune = options.unreconciledCalls === 'prune';
-  const result: PruneKeysResult = { deleted: {}, total: 0, chunks: 0, done: true };
+  const result: PruneKeysResult = { deleted: {}, intakeDeleted: 0, total: 0, chunks: 0, done: true };
+  const stop = () => {
+    if (result.chunks < maxChunks && !options.signal?.aborted) return false;
+    result.done = false;
+    return true;
+  };
   for (const src of commands) {
-    const { type, ms } = retentionOf(src);
+    const { type, ms, failover } = retentionOf(src);
     if (ms === null) continue;
     const before = new Date(now.getTime() - ms);
     result.deleted[type] ??= 0;
     for (;;) {
-      if (result.chunks >= maxChunks || options.signal?.aborted) {
-        result.done = false;
-        return result;
-      }
+      if (stop()) return result;
       const [r] = await db.query<{ n: number }>(pruneCommandsSql(s, type, before, chunk, prune));
       const n = Number(r?.n ?? 0);
       result.chunks++;
       result.deleted[type] += n;
       result.total += n;
+      if (n < chunk) break;
+    }
+    // The failover store's pointers to handed-over commands, by the same retention (its own database).
+    while (failover) {
+      if (stop()) return result;
+      const [r] = await failover.db.query<{ n: number }>(pruneIntakeSql(s, type, before, chunk));
+      const n = Number(r?.n ?? 0);
+      result.chunks++;
+      result.intakeDeleted += n;
       if (n < chunk) break;
     }
   }

@@ -77,7 +77,7 @@ describeEachDialect('retention: idempotency key expiry and pruning', (fresh) => 
     await pay.submit({ key: 'b', principal: 'u1', input: { amount: 5 } });
 
     const pruned = await pruneExpiredKeys(tally, [pay, keep]);
-    expect(pruned).toEqual({ deleted: { k_pay: 1 }, total: 1, chunks: 1, done: true });
+    expect(pruned).toEqual({ deleted: { k_pay: 1 }, intakeDeleted: 0, total: 1, chunks: 1, done: true });
     expect(await pay.get({ key: 'a', principal: 'u1' })).toBeNull();
     expect(await pay.get({ key: 'b', principal: 'u1' })).not.toBeNull();
     expect(await keep.get({ key: 'a', principal: 'u1' })).not.toBeNull();
@@ -154,9 +154,10 @@ describeEachDialect('retention: idempotency key expiry and pruning', (fresh) => 
     while ((await consumer.once(async () => {})) > 0) {}
     await consumer.release();
     const part = await pruneExpiredKeys(tally, [batch], { chunk: 2, maxChunks: 2 });
-    expect(part).toEqual({ deleted: { k_batch: 4 }, total: 4, chunks: 2, done: false });
+    expect(part).toEqual({ deleted: { k_batch: 4 }, intakeDeleted: 0, total: 4, chunks: 2, done: false });
     expect(await pruneExpiredKeys(tally, [{ type: 'k_batch', keyRetention: '1m' }], { chunk: 2 })).toEqual({
       deleted: { k_batch: 1 },
+      intakeDeleted: 0,
       total: 1,
       chunks: 1,
       done: true,
