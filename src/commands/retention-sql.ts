@@ -1,12 +1,14 @@
 import type { SqlQuery } from '../db/types.js';
 
 /**
- * The lowest xid a consumer of `source` may still be owed: every row written below it is behind every
- * consumer's checkpoint (decision 0040: an xid below a snapshot's xmin is visible in it). NULL when the
- * source has no consumer, and a comparison with NULL is never true: nothing is held back then.
+ * True for a row (its writing transaction `txid`) some consumer of `source` has not been handed yet: not
+ * visible in that consumer's checkpoint snapshot (decision 0040). Exact per row, not "below the oldest
+ * xmin": a snapshot's xmin is the oldest transaction running anywhere on the server, which any long
+ * transaction holds back. A consumer in the middle of a window counts its window as not handed yet.
  */
-export const slowestXminSql = (s: string, source: 'log' | 'command_events'): string =>
-  `(SELECT min(pg_snapshot_xmin(f.snapshot::pg_snapshot)) FROM ${s}.feed_consumers f WHERE f.source = '${source}')`;
+export const owedSql = (s: string, source: 'log' | 'command_events', txid: string): string =>
+  `EXISTS (SELECT 1 FROM ${s}.feed_consumers f
+            WHERE f.source = '${source}' AND NOT pg_visible_in_snapshot(${txid}, f.snapshot::pg_snapshot))`;
 
 /**
  * Deletes up to `limit` expired command records of one type, oldest finish first, in one short statement
@@ -31,7 +33,7 @@ export const pruneCommandsSql = (
               AND NOT EXISTS (SELECT 1 FROM ${s}.command_alerts a
                                WHERE a.command_id = c.id AND a.resolved_at IS NULL)
               AND NOT EXISTS (SELECT 1 FROM ${s}.command_events e
-                               WHERE e.command_id = c.id AND e.txid >= ${slowestXminSql(s, 'command_events')})
+                               WHERE e.command_id = c.id AND ${owedSql(s, 'command_events', 'e.txid')})
             ORDER BY c.finished_at
             LIMIT $3
             FOR UPDATE SKIP LOCKED),

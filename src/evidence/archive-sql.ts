@@ -14,8 +14,9 @@ const ROW_COLUMNS = `l.id::text AS id, l.entity_type, l.entity_key, l.version::t
 
 /**
  * Tree positions [from, to) with their rows, and for each whether it may move: `old` (written before the
- * horizon) and `owed` (a log feed consumer has not been handed it: its txid is not below the slowest
- * consumer's snapshot xmin, decision 0040). A position whose row is gone has NULL columns.
+ * horizon) and `owed` (some log feed consumer has not been handed it: its txid is not visible in that
+ * consumer's checkpoint snapshot, decision 0040 — exact, not the snapshot's xmin, which any transaction
+ * running anywhere on the server holds back). A position whose row is gone has NULL columns.
  */
 export const archivePageSql = (
   s: string,
@@ -26,8 +27,8 @@ export const archivePageSql = (
 ): SqlQuery => ({
   text: `SELECT k.position::text AS position, k.log_id::text AS log_id, ${ROW_COLUMNS},
                 l.at < $4 AS old,
-                coalesce(l.txid >= (SELECT min(pg_snapshot_xmin(f.snapshot::pg_snapshot))
-                                      FROM ${s}.feed_consumers f WHERE f.source = 'log'), false) AS owed
+                EXISTS (SELECT 1 FROM ${s}.feed_consumers f
+                         WHERE f.source = 'log' AND NOT pg_visible_in_snapshot(l.txid, f.snapshot::pg_snapshot)) AS owed
            FROM ${s}.seal_leaves k LEFT JOIN ${s}.log l ON l.id = k.log_id
           WHERE k.origin = $1 AND k.position >= $2 AND k.position < $3
           ORDER BY k.position`,

@@ -133,7 +133,10 @@ describe('tally archive', () => {
       expect.stringContaining('resource 2 version 2 at tree position 4'),
     ]);
     const v = await tally('verify-proof', proof, '--key', pub);
-    expect([v.code, v.stdout]).toEqual([0, expect.stringMatching(/^ok: .* is at tree position 4 of tally tally/)]);
+    expect([v.code, v.stdout]).toEqual([
+      0,
+      expect.stringMatching(/^ok: .* is at tree position 4 of tally tally/),
+    ]);
     // tally proof alone no longer finds the row: it is archived.
     expect(
       (await tally('proof', '--entity', 'resource', '--key', '2', '--version', '2', ...db)).stderr,
