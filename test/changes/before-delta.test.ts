@@ -120,5 +120,8 @@ describeEachDialect('before images stored as the changed fields only', (fresh) =
       text: `SELECT hash IS NOT NULL AS has FROM tally.log WHERE entity_type = 'bd_old' ORDER BY version`,
     });
     expect(hashes.map((h) => h.has)).toEqual([true, false]);
+    // Migration 10 recorded where the chain ends: the old entry stripped of its hash reads as edited.
+    await t.db.exec(`UPDATE tally.log SET hash = NULL WHERE entity_type = 'bd_old' AND version = 1`);
+    expect((await e.verify(1)).problems).toEqual(['version 1: hash does not match the entry (edited)']);
   });
 });
