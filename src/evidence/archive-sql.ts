@@ -86,3 +86,8 @@ export const markDeletedSql = (s: string, origin: string, from: number): SqlQuer
   text: `UPDATE ${s}.log_archives SET deleted = true WHERE origin = $1 AND from_position = $2`,
   values: [origin, from],
 });
+
+/** Every origin the log is sealed under (one seal_state row each). */
+export const originsSql = (s: string): SqlQuery => ({
+  text: `SELECT origin FROM ${s}.seal_state ORDER BY origin`,
+});

@@ -18,6 +18,7 @@ import {
   deleteLogRangeSql,
   insertArchiveSql,
   markDeletedSql,
+  originsSql,
 } from './archive-sql.js';
 
 export interface ArchiveOptions {
@@ -94,6 +95,15 @@ export interface ArchiveResult {
 export async function archiveLog(tally: HasTallyConfig, options: ArchiveOptions): Promise<ArchiveResult> {
   const { db, s, clock } = tally.config;
   const o = checkOptions(options);
+  // A log sealed under two origins is two trees over the same rows: deleting rows for one would take
+  // leaves the other still needs.
+  const others = (await db.query<{ origin: string }>(originsSql(s))).filter((r) => r.origin !== o.origin);
+  if (others.length > 0) {
+    throw new TallyError(
+      'INVALID_CONFIG',
+      `archive: the log is also sealed under ${others.length} other origin(s); archiving for one would remove rows the others hold`,
+    );
+  }
   const records = await db.query<Row & ArchiveRecord>(archivesSql(s, o.origin));
   let resumed = 0;
   let rowsDeleted = 0;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Executor } from '../../src/db/types.js';
+import { isTallyError } from '../../src/errors.js';
 import { type ArchiveProgress, archiveLog } from '../../src/evidence/archive.js';
 import { type ArchiveManifest, sha256Hex } from '../../src/evidence/archive-file.js';
 import { historyWithArchive, proveArchivedRow, stateAtWithArchive } from '../../src/evidence/archive-read.js';
@@ -199,5 +200,12 @@ describeEachDialect('retention: tally archive moves sealed old log ranges to fil
     // Sealing again still works over an archived prefix, and the audit still holds.
     expect(await sealOnce(tally, { key: KEY, origin: ORIGIN })).toMatchObject({ treeSize: 11 });
     expect(await verifyArchivedLog(tally, ORIGIN, TRUSTED, { dir })).toMatchObject({ ok: true });
+  });
+
+  it('refuses a log sealed under another origin too: that tree holds the same rows', async () => {
+    await sealOnce(tally, { key: KEY, origin: 'tally other', consumer: 'other-sealer' });
+    const err = await archiveLog(tally, { ...loc(), before: new Date() }).catch((e) => e);
+    expect(isTallyError(err, 'INVALID_CONFIG')).toBe(true);
+    expect(String(err.message)).toContain('other origin');
   });
 });
