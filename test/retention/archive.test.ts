@@ -191,11 +191,26 @@ describeEachDialect('retention: tally archive moves sealed old log ranges to fil
       next: 8,
     });
     await dropConsumer(tally, 'archive_lagging');
+    // A run that dies after its first delete statement: the file and record are there, half the rows too.
+    const crash = new Error('killed mid-delete');
+    const died = await archiveLog(tally, {
+      ...loc(),
+      before: later,
+      chunk: 1,
+      onProgress: (p) => {
+        if (p.phase === 'delete') throw crash;
+      },
+    }).catch((e) => e);
+    expect(died).toBe(crash);
+    const file = 'log-000000000008-000000000010.cp000000000010.ndjson.gz';
+    expect(existsSync(join(dir, file))).toBe(true);
+    expect(await count(t.db, 'SELECT 1 FROM tally.log_archives WHERE NOT deleted')).toBe(1);
+    expect(await logRows()).toBe(2);
+    // The next run finishes it first.
     const r = await archiveLog(tally, { ...loc(), before: later });
-    expect(r).toMatchObject({ rowsDeleted: 2, next: 10, stop: 'unsealed' });
-    expect(r.ranges.map((x) => x.file)).toEqual(['log-000000000008-000000000010.cp000000000010.ndjson.gz']);
+    expect(r).toMatchObject({ resumed: 1, ranges: [], rowsDeleted: 1, next: 10, stop: 'unsealed' });
+    expect(await count(t.db, 'SELECT 1 FROM tally.log_archives WHERE NOT deleted')).toBe(0);
     expect(await logRows()).toBe(1); // resource 9's transition: not sealed, stays
-    expect(existsSync(join(dir, r.ranges[0]!.file))).toBe(true);
     expect(await verifyArchivedLog(tally, ORIGIN, TRUSTED, { dir })).toMatchObject({ ok: true });
     // Sealing again still works over an archived prefix, and the audit still holds.
     expect(await sealOnce(tally, { key: KEY, origin: ORIGIN })).toMatchObject({ treeSize: 11 });
