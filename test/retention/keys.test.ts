@@ -1,8 +1,10 @@
+import Fastify from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { pruneExpiredKeys } from '../../src/commands/retention.js';
 import { isTallyError } from '../../src/errors.js';
 import { dropConsumer } from '../../src/feed/admin.js';
 import { openConsumer } from '../../src/feed/consumer.js';
+import { idempotent, tallyFastify } from '../../src/http/index.js';
 import { createTally, type Tally } from '../../src/tally.js';
 import { testClock } from '../commands/support/redeem.js';
 import { describeEachDialect, type TestDatabase } from '../support/databases.js';
@@ -192,5 +194,43 @@ describeEachDialect('retention: idempotency key expiry and pruning', (fresh) => 
     clock.advance(4 * 60_000);
     await worker.runOnce();
     expect(await w.get({ key: 'w2', principal: 'u1' })).toBeNull();
+  });
+
+  it('over HTTP: an expired key replays its recorded answer until pruned, then is a new request', async () => {
+    const note = tally.command('k_http', {
+      fingerprint: (i: { text: string }) => i,
+      keyRetention: '1h',
+      steps: [{ name: 'write', run: () => count('k_http') }],
+    });
+    const app = Fastify();
+    try {
+      await app.register(tallyFastify);
+      app.post('/notes', idempotent(note, { principal: () => 'u1' }));
+      await app.ready();
+      const post = () =>
+        app.inject({
+          method: 'POST',
+          url: '/notes',
+          payload: { text: 'hi' },
+          headers: { 'idempotency-key': 'n1' },
+        });
+      const first = await post();
+      expect(first.statusCode).toBe(200);
+      clock.advance(2 * HOUR);
+      const expired = await post();
+      expect([expired.statusCode, expired.body, expired.headers['idempotent-replayed']]).toEqual([
+        200,
+        first.body,
+        'true',
+      ]);
+      expect(runs.k_http).toBe(1);
+      await pruneExpiredKeys(tally, [note]);
+      const anew = await post();
+      expect([anew.statusCode, anew.headers['idempotent-replayed']]).toEqual([200, undefined]);
+      expect(anew.body).not.toBe(first.body);
+      expect(runs.k_http).toBe(2);
+    } finally {
+      await app.close();
+    }
   });
 });
