@@ -1,0 +1,102 @@
+import type { PGlite } from '@electric-sql/pglite';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { integer, pgTable, text } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import { isTallyError } from '../../src/errors.js';
+import { fromDrizzle } from '../../src/orm/drizzle/index.js';
+import {
+  type OrmDatabase,
+  type OrmFixture,
+  type OrmSession,
+  ormCases,
+  ormDialects,
+  ormFixture,
+} from './support.js';
+
+const orders = pgTable('orders', {
+  id: integer('id').primaryKey(),
+  note: text('note').notNull().default(''),
+});
+const schema = { orders };
+
+function pgSession(url: string) {
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  const db = drizzlePg(pool, { schema });
+  type Tx = Parameters<Parameters<typeof db.transaction>[0]>[0];
+  const s: OrmSession<Tx> = {
+    transaction: (fn) => db.transaction(fn),
+    savepoint: (tx, fn) => tx.transaction(fn),
+    insertOrder: async (tx, id) => {
+      await tx.insert(orders).values({ id });
+    },
+    join: (tx) => fromDrizzle(tx),
+    close: () => pool.end(),
+  };
+  return s;
+}
+
+function pgliteSession(embedded: PGlite) {
+  const db = drizzlePglite(embedded, { schema });
+  type Tx = Parameters<Parameters<typeof db.transaction>[0]>[0];
+  const s: OrmSession<Tx> = {
+    transaction: (fn) => db.transaction(fn),
+    savepoint: (tx, fn) => tx.transaction(fn),
+    insertOrder: async (tx, id) => {
+      await tx.insert(orders).values({ id });
+    },
+    join: (tx) => fromDrizzle(tx),
+    close: async () => {},
+  };
+  return s;
+}
+
+for (const d of ormDialects) {
+  describe.skipIf(!d.available)(`tally/drizzle [${d.name}]`, () => {
+    let base: OrmDatabase;
+    let f: OrmFixture;
+    let s: OrmSession<unknown>;
+    beforeAll(async () => {
+      base = await d.open();
+      f = await ormFixture(base.db);
+      s = (base.embedded ? pgliteSession(base.embedded) : pgSession(base.url!)) as OrmSession<unknown>;
+    });
+    afterAll(async () => {
+      await s?.close();
+      await base?.close();
+    });
+
+    ormCases(() => ({ s, f }), it);
+
+    it('the executor names the dialect of the driver, in its type and at run time', async () => {
+      if (base.embedded) {
+        await drizzlePglite(base.embedded).transaction(async (tx) => {
+          const ex = fromDrizzle(tx);
+          expectTypeOf(ex.dialect).toEqualTypeOf<'pglite'>();
+          expect(ex.dialect).toBe('pglite');
+        });
+      } else {
+        const pool = new pg.Pool({ connectionString: base.url!, max: 1 });
+        await drizzlePg(pool).transaction(async (tx) => {
+          const ex = fromDrizzle(tx);
+          expectTypeOf(ex.dialect).toEqualTypeOf<'postgres'>();
+          expect(ex.dialect).toBe('postgres');
+        });
+        await pool.end();
+      }
+    });
+
+    it('refuses what is not a Drizzle transaction, naming what to pass', () => {
+      const err = (() => {
+        try {
+          fromDrizzle({} as never);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(isTallyError(err, 'INVALID_CONFIG')).toBe(true);
+      expect(String((err as Error).message)).toMatch(/Drizzle transaction/);
+    });
+  });
+}
