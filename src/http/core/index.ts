@@ -6,7 +6,14 @@ export {
   pathOf,
   problemAnswer,
 } from './answer.js';
-export { DEFAULT_BODY_LIMIT, isJsonType, parseJsonBody, readBody } from './body.js';
+export {
+  DEFAULT_BODY_LIMIT,
+  isJsonType,
+  parseJsonBody,
+  readBody,
+  readWebBody,
+  refusePoisonedBody,
+} from './body.js';
 export {
   type IdempotentHandler,
   type IdempotentOptions,

@@ -1,0 +1,4 @@
+import { expressAdapter } from './adapters.js';
+import { conformance } from './cases.js';
+
+conformance(expressAdapter);

@@ -1,0 +1,4 @@
+import { fastifyAdapter } from './adapters.js';
+import { conformance } from './cases.js';
+
+conformance(fastifyAdapter);

@@ -1,0 +1,4 @@
+import { honoFetchAdapter } from './adapters.js';
+import { conformance } from './cases.js';
+
+conformance(honoFetchAdapter);

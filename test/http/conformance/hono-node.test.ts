@@ -1,0 +1,4 @@
+import { honoNodeAdapter } from './adapters.js';
+import { conformance } from './cases.js';
+
+conformance(honoNodeAdapter);
