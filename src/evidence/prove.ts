@@ -1,4 +1,4 @@
-import type { Row } from '../db/types.js';
+import type { Executor, Row } from '../db/types.js';
 import type { HasTallyConfig } from '../feed/consumer.js';
 import {
   type ConsistencyProofBundle,
@@ -7,9 +7,12 @@ import {
   inclusionBundle,
 } from './bundle.js';
 import { parseCheckpointBody } from './checkpoint.js';
-import type { LogRowLeaf } from './leaf.js';
-import { sealedLeafHashes } from './sealer.js';
-import { latestCheckpointSql, leafRowsByIdSql, positionOfSql } from './sql.js';
+import { CHUNK, chunkedInclusionPath, rootOfLeaves } from './chunks.js';
+import { fromBase64, HASH_SIZE, leafHash, toBase64 } from './hash.js';
+import { encodeLogRow, type LogRowLeaf } from './leaf.js';
+import { verifyInclusion } from './rfc9162.js';
+import { sealedLeafHashes, sealedLeafHashesBetween } from './sealer.js';
+import { chunkRootsSql, latestCheckpointSql, leafRowsByIdSql, positionOfSql } from './sql.js';
 
 /** Why no proof of a log row could be made. */
 export type ProveFailure =
@@ -30,8 +33,9 @@ export type ProveResult =
 
 /**
  * An inclusion proof of one log row (by its id) against the latest checkpoint of `origin`, carrying the
- * row itself: the file `verifyProof` (and `tally verify-proof`) checks offline. Reads the leaf hashes of
- * the whole sealed tree (O(n), decision 0060).
+ * row itself: the file `verifyProof` (and `tally verify-proof`) checks offline. Reads the row's chunk of
+ * at most 1024 leaves and the chunk roots (migration 12); where a chunk root is missing (a log sealed
+ * before it), the leaf hashes of the whole sealed tree (O(n), decision 0060).
  *
  * @example
  * const r = await proveLogRow(tally, 'tally example.com/orders', '1234');
@@ -60,8 +64,9 @@ export async function proveLogRow(
       message: 'the row is not in the latest checkpoint yet: seal again, then ask for its proof',
     };
   }
-  const leaves = await sealedLeafHashes(db, s, origin, size);
-  const proof = inclusionBundle(leaves, note, position, { row });
+  const proof =
+    (await chunkedProof(db, s, origin, note, position, row)) ??
+    inclusionBundle(await sealedLeafHashes(db, s, origin, size), note, position, { row });
   return { ok: true, proof, position, treeSize: size };
 }
 
@@ -111,5 +116,51 @@ export async function proveConsistency(
     proof: consistencyBundle(leaves, olderNote, latest.note),
     olderSize,
     newerSize,
+  };
+}
+
+/**
+ * The inclusion proof from the row's chunk and the stored chunk roots, checked against the signed root
+ * before it is returned; null when a chunk root is missing or the result does not verify (then the
+ * caller takes the long way, which is always right).
+ */
+async function chunkedProof(
+  db: Executor,
+  s: string,
+  origin: string,
+  note: string,
+  position: number,
+  row: LogRowLeaf,
+): Promise<InclusionProofBundle | null> {
+  const cp = parseCheckpointBody(note.slice(0, note.indexOf('\n\n') + 1));
+  const size = cp.treeSize;
+  const complete = Math.floor(size / CHUNK);
+  if (complete === 0) return null; // one partial chunk: the long way reads as few rows
+  const stored = await db.query<{ root: string }>(chunkRootsSql(s, origin, complete));
+  if (stored.length !== complete) return null;
+  const roots = stored.map((r) => fromBase64(r.root, HASH_SIZE));
+  if (roots.some((r) => r === undefined)) return null;
+  const tops = roots as Uint8Array[];
+  const c = Math.floor(position / CHUNK);
+  const own = await sealedLeafHashesBetween(db, s, origin, c * CHUNK, Math.min(size, (c + 1) * CHUNK));
+  if (size % CHUNK !== 0) {
+    const last = c === complete ? own : await sealedLeafHashesBetween(db, s, origin, complete * CHUNK, size);
+    tops.push(rootOfLeaves(last));
+  }
+  const hash = leafHash(encodeLogRow(row));
+  if (toBase64(hash) !== toBase64(own[position - c * CHUNK] ?? new Uint8Array(32))) return null;
+  let path: Uint8Array[];
+  try {
+    path = chunkedInclusionPath(own, tops, position, size);
+  } catch {
+    return null;
+  }
+  if (verifyInclusion(position, size, hash, path, fromBase64(cp.rootHash)!) !== 'ok') return null;
+  return {
+    type: 'tally.inclusion-proof.v1',
+    checkpoint: note,
+    index: position,
+    row,
+    path: path.map(toBase64),
   };
 }

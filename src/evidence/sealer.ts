@@ -3,6 +3,7 @@ import { TallyError } from '../errors.js';
 import { type HasTallyConfig, openConsumer } from '../feed/consumer.js';
 import { auditLog, type LogAudit } from './audit.js';
 import { type Checkpoint, checkpointHash, parseCheckpointBody, signCheckpoint } from './checkpoint.js';
+import { ChunkTracker } from './chunks.js';
 import { type FrontierState, MerkleFrontier } from './frontier.js';
 import { toBase64 } from './hash.js';
 import type { SealKey, TrustedKey } from './keys.js';
@@ -10,6 +11,7 @@ import { type LogRowLeaf, logRowLeafHash } from './leaf.js';
 import {
   checkpointsSql,
   insertCheckpointSql,
+  insertChunksSql,
   insertLeavesSql,
   latestCheckpointSql,
   leafRowsByIdSql,
@@ -68,13 +70,20 @@ export async function sealOnce(tally: HasTallyConfig, options: SealOptions): Pro
           (await tx.query<Row & LogRowLeaf & { id: string }>(leafRowsByIdSql(s, ids))).map((r) => [r.id, r]),
         );
         const first = tree.size;
+        const chunks = ChunkTracker.after(tree);
         for (const id of ids) {
           const row = rows.get(id);
           if (!row)
             throw new TallyError('DB_ERROR', 'sealer: a log row the feed delivered is not in the log');
-          tree.appendLeafHash(logRowLeafHash(row));
+          const h = logRowLeafHash(row);
+          tree.appendLeafHash(h);
+          chunks.append(h);
         }
         await tx.query(insertLeavesSql(s, origin, first, ids));
+        if (chunks.completed.length > 0) {
+          const done = chunks.completed.map((c) => ({ chunk: c.chunk, root: toBase64(c.root) }));
+          await tx.query(insertChunksSql(s, origin, done));
+        }
         await tx.query(saveStateSql(s, origin, tree.size, tree.toState()));
         appended += ids.length;
       });
@@ -121,16 +130,27 @@ export async function sealedLeafHashes(
   origin: string,
   size: number,
 ): Promise<Uint8Array[]> {
+  return sealedLeafHashesBetween(db, s, origin, 0, size);
+}
+
+/** The leaf hashes of positions [from, to) in tree order; a position whose row is gone hashes as zeros. */
+export async function sealedLeafHashesBetween(
+  db: Executor,
+  s: string,
+  origin: string,
+  from: number,
+  to: number,
+): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
   const page = 10_000;
-  for (let from = 0; from < size; from += page) {
+  for (let at = from; at < to; at += page) {
     const rows = await db.query<Row & LogRowLeaf & { position: string; entity_type: string | null }>(
-      leavesInTreeOrderSql(s, origin, from, Math.min(size, from + page)),
+      leavesInTreeOrderSql(s, origin, at, Math.min(to, at + page)),
     );
     for (const r of rows) {
       // A missing position (its mapping deleted) or a missing row (deleted from the log) is a leaf that
       // cannot match: the audit then says where.
-      while (out.length < Number(r.position)) out.push(new Uint8Array(32));
+      while (from + out.length < Number(r.position)) out.push(new Uint8Array(32));
       out.push(r.entity_type === null ? new Uint8Array(32) : logRowLeafHash(r));
     }
   }

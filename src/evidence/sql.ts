@@ -119,3 +119,24 @@ export function unappendedCountSql(s: string, origin: string): SqlQuery {
     values: [origin],
   };
 }
+
+/** The roots of chunks completed by one sealer batch (migration 12). */
+export function insertChunksSql(
+  s: string,
+  origin: string,
+  chunks: readonly { chunk: number; root: string }[],
+): SqlQuery {
+  return {
+    text: `INSERT INTO ${s}.seal_chunks (origin, chunk, root)
+           SELECT $1, t.chunk, t.root FROM unnest($2::bigint[], $3::text[]) AS t(chunk, root)`,
+    values: [origin, chunks.map((c) => c.chunk), chunks.map((c) => c.root)],
+  };
+}
+
+/** The chunk roots [0, count), in order. */
+export function chunkRootsSql(s: string, origin: string, count: number): SqlQuery {
+  return {
+    text: `SELECT root FROM ${s}.seal_chunks WHERE origin = $1 AND chunk < $2 ORDER BY chunk`,
+    values: [origin, count],
+  };
+}

@@ -364,6 +364,22 @@ CREATE TABLE ${s}.log_archives (
 COMMENT ON TABLE ${s}.log_archives IS 'Tally evidence: log ranges (tree positions) moved to archive files (docs/retention.md)';
 `,
   },
+  {
+    version: 12,
+    name: 'evidence: the roots of every 1024 sealed leaves',
+    // Decision 0063. seal_chunks: the Merkle root of each complete, aligned run of 1024 tree positions,
+    // written by the sealer in the transaction that appends them, so an inclusion proof reads one chunk of
+    // rows and the chunk roots instead of every row. New and empty: logs sealed before keep proving the
+    // long way until their chunks are written (a proof falls back when a chunk root is missing).
+    sql: (s) => `
+CREATE TABLE ${s}.seal_chunks (
+  origin text   NOT NULL,
+  chunk  bigint NOT NULL CHECK (chunk >= 0),
+  root   text   NOT NULL,
+  PRIMARY KEY (origin, chunk)
+);
+`,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;
