@@ -109,7 +109,20 @@ export {
   proveConsistency,
   proveLogRow,
 } from './evidence/prove.js';
-export { type SealOptions, type SealResult, sealOnce, verifySealedLog } from './evidence/sealer.js';
+export {
+  type SealRound,
+  SealSchedule,
+  type SealScheduleOptions,
+  unsealedEstimate,
+} from './evidence/seal-loop.js';
+export {
+  auditSealedLog,
+  type SealedLogReport,
+  type SealOptions,
+  type SealResult,
+  sealOnce,
+  verifySealedLog,
+} from './evidence/sealer.js';
 export {
   type PruneInboxOptions,
   type PruneInboxResult,
