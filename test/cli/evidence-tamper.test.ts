@@ -17,7 +17,7 @@ import {
 import { sealedLeafHashes } from '../../src/evidence/sealer.js';
 import { natsCheckpointSink } from '../../src/feed/nats/checkpoint-sink.js';
 import { createTally } from '../../src/tally.js';
-import { NATS_URL, natsAvailable } from '../feed/support/nats.js';
+import { deleteStream, NATS_URL, natsAvailable, natsConnection } from '../feed/support/nats.js';
 import { freshPostgres, postgresAvailable, type TestDatabase } from '../support/databases.js';
 import { RESOURCE_STATES } from '../support/resources.js';
 import { runCliInProcess, tempDir } from './run-cli.js';
@@ -138,6 +138,11 @@ for (const target of targets) {
       }, 60_000);
       afterAll(async () => {
         await t?.close();
+        if (natsAvailable) {
+          const nc = await natsConnection();
+          await deleteStream(nc, stream);
+          await nc.close();
+        }
       });
 
       const cases: [string, (s: string) => string, string, RegExp?][] = [
