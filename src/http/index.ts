@@ -1,4 +1,11 @@
 export { idempotencyKeyOf } from './header.js';
+export {
+  type JsonSendOptions,
+  jsonSend,
+  type OutboundAnswer,
+  type OutboundClient,
+  type OutboundRequest,
+} from './outbound.js';
 export { type TallyFastifyOptions, tallyFastify } from './plugin.js';
 export {
   DEFAULT_PROBLEM_TYPE_BASE,

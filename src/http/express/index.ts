@@ -6,6 +6,13 @@ import { DEFAULT_BODY_LIMIT } from '../core/body.js';
 import { type IdempotentOptions, idempotentCore } from '../core/idempotent.js';
 import { nodeJsonBody } from '../core/node-body.js';
 
+export {
+  type JsonSendOptions,
+  jsonSend,
+  type OutboundAnswer,
+  type OutboundClient,
+  type OutboundRequest,
+} from '../outbound.js';
 export { commandResponse } from '../respond.js';
 
 /** Where a 5xx's error goes (it never reaches the client). Default: `console.error`. */

@@ -5,6 +5,13 @@ import { frameworkErrorAnswer, type HttpAnswer, problemAnswer } from '../core/an
 import { DEFAULT_BODY_LIMIT, parseJsonBody, readWebBody } from '../core/body.js';
 import { type IdempotentOptions, idempotentCore } from '../core/idempotent.js';
 
+export {
+  type JsonSendOptions,
+  jsonSend,
+  type OutboundAnswer,
+  type OutboundClient,
+  type OutboundRequest,
+} from '../outbound.js';
 export { commandResponse } from '../respond.js';
 
 /** Where a 5xx's error goes (it never reaches the client). Default: `console.error`. */

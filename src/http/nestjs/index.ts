@@ -13,6 +13,13 @@ import { DEFAULT_BODY_LIMIT, refusePoisonedBody } from '../core/body.js';
 import { type IdempotentOptions, idempotentCore } from '../core/idempotent.js';
 import { type NodeRequestLike, nodeJsonBody } from '../core/node-body.js';
 
+export {
+  type JsonSendOptions,
+  jsonSend,
+  type OutboundAnswer,
+  type OutboundClient,
+  type OutboundRequest,
+} from '../outbound.js';
 export { commandResponse } from '../respond.js';
 
 /** The request as both Nest platforms hand it over (an Express `Request` or a `FastifyRequest`). */
