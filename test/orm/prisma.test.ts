@@ -1,0 +1,91 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isTallyError } from '../../src/errors.js';
+import { fromPrisma } from '../../src/orm/prisma/index.js';
+import { postgresAvailable } from '../support/databases.js';
+import {
+  type OrmDatabase,
+  type OrmFixture,
+  type OrmSession,
+  ormCases,
+  ormFixture,
+  ormPostgres,
+} from './support.js';
+
+const root = join(import.meta.dirname, '../..');
+const dir = join(root, 'node_modules/.cache/tally-prisma');
+
+/** Generates the client for the `orders` model (under node_modules/.cache, beside its @prisma/client). */
+function generate(): void {
+  const schema = `generator client {
+  provider     = "prisma-client"
+  output       = "./client"
+  moduleFormat = "esm"
+}
+datasource db {
+  provider = "postgresql"
+}
+model Order {
+  id   Int    @id
+  note String @default("")
+  @@map("orders")
+}
+`;
+  execFileSync('mkdir', ['-p', dir]);
+  execFileSync('node', [
+    '-e',
+    `require('node:fs').writeFileSync(${JSON.stringify(join(dir, 'schema.prisma'))}, ${JSON.stringify(schema)})`,
+  ]);
+  // generate needs no schema engine, but the CLI fetches one first unless told where one is: offline
+  // machines (and this one) cannot reach binaries.prisma.sh.
+  execFileSync(join(root, 'node_modules/.bin/prisma'), ['generate', '--schema', join(dir, 'schema.prisma')], {
+    cwd: root,
+    env: {
+      ...process.env,
+      PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? '/bin/true',
+    },
+    stdio: 'pipe',
+  });
+}
+
+describe.skipIf(!postgresAvailable)('tally/prisma [postgres]', () => {
+  let base: OrmDatabase;
+  let f: OrmFixture;
+  // The generated client's type exists only after generate runs (in beforeAll): untyped here.
+  let prisma: any;
+  let s: OrmSession<any>;
+  beforeAll(async () => {
+    generate();
+    base = await ormPostgres();
+    f = await ormFixture(base.db);
+    const { PrismaClient } = await import(join(dir, 'client/client.ts'));
+    const { PrismaPg } = await import('@prisma/adapter-pg');
+    prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: base.url!, max: 2 }) });
+    s = {
+      transaction: (fn) => prisma.$transaction(fn),
+      savepoint: (tx, fn) => tx.$transaction(fn), // Prisma 7: a nested transaction is a savepoint
+      insertOrder: async (tx, id) => {
+        await tx.order.create({ data: { id } });
+      },
+      join: (tx) => fromPrisma(tx),
+      close: () => prisma.$disconnect(),
+    };
+  });
+  afterAll(async () => {
+    await s?.close();
+    await base?.close();
+  });
+
+  ormCases(() => ({ s, f }), it);
+
+  it('refuses the PrismaClient itself (not a transaction)', () => {
+    let err: unknown;
+    try {
+      fromPrisma(prisma);
+    } catch (e) {
+      err = e;
+    }
+    expect(isTallyError(err, 'INVALID_CONFIG')).toBe(true);
+  });
+});
