@@ -4,8 +4,11 @@
 // `npm run bench -- seal` and, beside its writer, by `npm run bench -- batch` (`seal_lag_s`).
 import { generateSealKey, type SealKey } from '../src/evidence/index.js';
 import { type SealRound, SealSchedule } from '../src/evidence/seal-loop.js';
+import { sealOnce } from '../src/evidence/sealer.js';
 import type { CheckpointSink } from '../src/evidence/sink.js';
 import type { HasTallyConfig } from '../src/feed/consumer.js';
+
+const CONSUMER = 'tally-bench-seal-lag';
 
 export interface SealLagOptions {
   /** The sealer's interval. Default 1000 ms. */
@@ -46,26 +49,34 @@ export function memorySink(): CheckpointSink {
  * Runs a sealer every `intervalMs` while `writer` runs, sampling how far the newest checkpoint trails the
  * log: at each sample, the age of the oldest row above the newest row a checkpoint covers (its `at`, the
  * writing transaction's start: an upper bound on the time since its commit). Resolves once the writer has
- * finished and a checkpoint covers everything it wrote.
+ * finished and a checkpoint covers everything it wrote. Pass the writer as a function to have the log's
+ * existing rows sealed before it starts.
  *
  * @example
- * const lag = await measureSealLag(tally, writeFor(10_000), { intervalMs: 1000 });
+ * const lag = await measureSealLag(tally, () => writeFor(10_000), { intervalMs: 1000 });
  * console.log(lag.maxS);
  */
 export async function measureSealLag(
   tally: HasTallyConfig,
-  writer: Promise<unknown>,
+  writer: Promise<unknown> | (() => Promise<unknown>),
   options: SealLagOptions = {},
 ): Promise<SealLag> {
   const { db, s } = tally.config;
   const origin = options.origin ?? 'tally bench-seal-lag';
+  const key = options.key ?? generateSealKey();
+  if (typeof writer === 'function') {
+    // Given as a function, the writer starts once the log's backlog (a benchmark's seeded history, say) is
+    // sealed, so the lag measured is the writer's, not the backlog's.
+    await sealOnce(tally, { key, origin, consumer: CONSUMER });
+  }
+  const running = typeof writer === 'function' ? writer() : writer;
   const rounds: SealRound[] = [];
   const schedule = new SealSchedule(tally, {
-    key: options.key ?? generateSealKey(),
+    key,
     origin,
     sinks: options.sinks ?? [memorySink()],
     everyMs: options.intervalMs ?? 1000,
-    consumer: 'tally-bench-seal-lag',
+    consumer: CONSUMER,
     onRound: (r) => rounds.push(r),
     onError: (err) => {
       throw err;
@@ -83,7 +94,7 @@ export async function measureSealLag(
   const sample = async () => Number((await db.query<{ lag: number }>(lagSql))[0]?.lag ?? 0);
   let done = false;
   let writerError: unknown = null;
-  const finished = writer.then(
+  const finished = running.then(
     () => {
       done = true;
     },
