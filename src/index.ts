@@ -66,8 +66,10 @@ export { type ChangeContext, currentContext, withContext } from './context.js';
 export { joinTransaction } from './db/joined.js';
 export {
   type DataDirHolder,
+  ensurePgliteTemplate,
   type PgliteOptions,
   pglite,
+  pgliteTemplateOptions,
   readDataDirHolder,
 } from './db/pglite/index.js';
 export { postgres } from './db/postgres/index.js';

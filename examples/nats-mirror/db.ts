@@ -2,7 +2,7 @@
 // default, PostgreSQL when DATABASE_URL is set. `listen` is what the relay takes for NOTIFY wake-ups.
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { type Executor, pglite, postgres } from 'tally';
+import { type Executor, pglite, pgliteTemplateOptions, postgres } from 'tally';
 
 export interface MirrorDb {
   readonly db: Executor;
@@ -29,7 +29,8 @@ export async function openMirrorDb(): Promise<MirrorDb> {
       close: () => pool.end(),
     };
   }
-  const embedded = await PGlite.create();
+  // A fresh database from TALLY_PGLITE_TEMPLATE's dump when one is named (a test run names one).
+  const embedded = await PGlite.create(pgliteTemplateOptions());
   return {
     db: pglite(embedded),
     label: 'PGlite in memory (embedded PostgreSQL, fresh on each run)',

@@ -2,7 +2,7 @@
 // driver objects to Tally: embedded PGlite by default, PostgreSQL when DATABASE_URL is set.
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { type Executor, pglite, postgres, type QueryableLike } from 'tally';
+import { type Executor, pglite, pgliteTemplateOptions, postgres, type QueryableLike } from 'tally';
 
 export interface ExampleDb {
   /** Tally's executor over the driver. */
@@ -45,7 +45,8 @@ export async function openExampleDb(): Promise<ExampleDb> {
       close: () => pool.end(),
     };
   }
-  const embedded = await PGlite.create();
+  // A fresh database from TALLY_PGLITE_TEMPLATE's dump when one is named (a test run names one).
+  const embedded = await PGlite.create(pgliteTemplateOptions());
   return {
     db: pglite(embedded),
     label: 'PGlite in memory (embedded PostgreSQL, no server; fresh on each run)',

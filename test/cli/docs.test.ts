@@ -112,7 +112,10 @@ function setupFor(command: string): Setup {
   if (command === 'tally log --entity resource --key 1')
     return withDb(async (db) => {
       await history(db);
-      await db.exec(`UPDATE tally.log SET reason = 'nothing to see' WHERE entity_key = '1' AND version = 2`);
+      // The first entry's image edited: the next entry's before image no longer joins it.
+      await db.exec(
+        `UPDATE tally.log SET after = jsonb_set(after, '{name}', '"vm-9"') WHERE entity_key = '1' AND version = 1`,
+      );
     });
   if (/^tally (reconcile|repair) --entity resource --table resources\b/.test(command)) return withDb(drift);
   if (/^tally relay\b/.test(command)) return withDb(history);

@@ -229,8 +229,9 @@ describe('one owner per PGlite data directory, across processes', () => {
           holder.child.kill('SIGKILL');
           await holder.exited;
         }
-        const startAt = Date.now() + 10_000; // both are loaded by then, mostly: they leave together
-        const racers = [run({ mode: 'open', dir, startAt }), run({ mode: 'open', dir, startAt })];
+        const racers = [run({ mode: 'open', dir }), run({ mode: 'open', dir })];
+        await Promise.all(racers.map((r) => r.next((m) => m.loaded === true)));
+        for (const r of racers) r.poke(); // they leave together
         const first = await Promise.all(racers.map((r) => r.next((m) => 'owner' in m || 'error' in m)));
         const owners = racers.filter((_, i) => first[i]!.owner === true);
         expect(owners).toHaveLength(1);

@@ -10,7 +10,11 @@ import { templateOptions } from './template.js';
 export type { DataDirHolder } from './holder.js';
 export { readDataDirHolder } from './lock.js';
 export type { PgliteOptions } from './open.js';
-export { ensurePgliteTemplate, PGLITE_TEMPLATE_ENV } from './template.js';
+export {
+  ensurePgliteTemplate,
+  PGLITE_TEMPLATE_ENV,
+  templateOptions as pgliteTemplateOptions,
+} from './template.js';
 
 /** The part of a PGlite instance Tally uses. */
 export interface PGliteLike extends QueryableLike {

@@ -13,7 +13,14 @@ export const PGLITE_TEMPLATE_ENV = 'TALLY_PGLITE_TEMPLATE';
 
 let cached: { path: string; bytes: Buffer } | null = null;
 
-/** PGlite.create options for a new database at `dataDir` (undefined: in memory). */
+/**
+ * PGlite.create options for a new database at `dataDir` (undefined: in memory): the template's dump when
+ * TALLY_PGLITE_TEMPLATE names one and `dataDir` holds no database yet, otherwise none. For code that makes
+ * its own PGlite instance (to keep the raw instance) and still wants the template.
+ *
+ * @example
+ * const embedded = await PGlite.create(pgliteTemplateOptions());
+ */
 export function templateOptions(
   dataDir?: string,
   env: NodeJS.ProcessEnv = process.env,
