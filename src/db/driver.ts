@@ -1,7 +1,13 @@
 import { TallyError } from '../errors.js';
 
 /** The optional peer packages Tally loads itself, when first used. */
-export type DriverPackage = 'pg' | '@electric-sql/pglite' | 'nats';
+export type DriverPackage =
+  | 'pg'
+  | '@electric-sql/pglite'
+  | 'nats'
+  | 'mysql2'
+  | 'prom-client'
+  | '@opentelemetry/api';
 
 /**
  * Loads an optional peer package at its point of first use. A package that is not installed is a

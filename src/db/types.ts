@@ -13,7 +13,8 @@ export type Row = Record<string, unknown>;
 
 export type Isolation = 'read committed' | 'repeatable read' | 'serializable';
 
-export type DialectName = 'postgres' | 'pglite';
+/** `mysql` covers MySQL 8.0 and MariaDB; which server and version is a capability of its executor (src/db/mysql). */
+export type DialectName = 'postgres' | 'pglite' | 'mysql';
 
 export interface TransactionOptions {
   isolation?: Isolation;
