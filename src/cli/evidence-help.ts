@@ -67,8 +67,8 @@ export const VERIFY_DOC: CommandDoc = {
 database holds (signatures, their chain, each root) and, with --checkpoint, against the latest
 checkpoint of an external file (tally seal --out): that one catches a database rolled back or
 with its newest rows deleted. Exits 1 naming what it found: ROOT_MISMATCH (a sealed row changed,
-removed or moved; the tree positions between, and the rows there that are gone or no longer match
-their chain hash), ROWS_MISSING, CHECKPOINTS_MISSING, CHAIN_BROKEN, or a checkpoint's
+removed or moved; the tree positions between, and the rows there that are gone or no longer fit
+their hash, version or images), ROWS_MISSING, CHECKPOINTS_MISSING, CHAIN_BROKEN, or a checkpoint's
 UNKNOWN_KEY / BAD_SIGNATURE / BAD_CHECKPOINT. Log rows no checkpoint covers yet are counted.`,
   options: [
     KEY_ROW,

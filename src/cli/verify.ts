@@ -22,7 +22,7 @@ type Suspect = {
 function describe(r: Suspect): string {
   return r.entity_type === null
     ? `position ${r.position}: log row ${r.log_id} is gone`
-    : `position ${r.position}: log row ${r.log_id} (${r.entity_type} ${r.entity_key} version ${r.version}) no longer matches its chain hash`;
+    : `position ${r.position}: log row ${r.log_id} (${r.entity_type} ${r.entity_key} version ${r.version}) no longer fits its hash, version or images`;
 }
 
 export const OPTIONS = {
@@ -92,7 +92,7 @@ export async function verifyCommand(args: string[], io: Io): Promise<number> {
           const rows = await conn.db.query<Suspect>(suspectRowsSql(tally.config.s, origin, from, to, 11));
           where += rows.length
             ? `; ${rows.slice(0, 10).map(describe).join('; ')}${rows.length > 10 ? '; ...' : ''}`
-            : '; every chain hash in that range still matches its row: the chain was recomputed too';
+            : '; no row there is out of place by hash, version or images: a row was changed in place (its metadata, or its hash recomputed)';
         }
       }
       if (report.external !== null && audit.reason !== 'ROWS_MISSING') {
