@@ -1,6 +1,7 @@
 import type { Executor } from '../db/types.js';
 import { TallyError } from '../errors.js';
 import { LATEST_VERSION, migrations } from './migrations.js';
+import { migrateMysql, mysqlSchemaVersion } from './mysql-migrate.js';
 import { bootstrap, currentVersion, installedVersion, lockMigrations, recordVersion } from './sql.js';
 
 export interface MigrateResult {
@@ -14,6 +15,8 @@ export interface MigrateResult {
  * advisory lock: processes that start together apply every migration exactly once.
  */
 export async function migrate(db: Executor, schemaName: string, s: string): Promise<MigrateResult> {
+  // MySQL/MariaDB: its own list, under GET_LOCK, DDL outside transactions (decision 0131).
+  if (db.dialect === 'mysql') return migrateMysql(db, schemaName);
   const applied: number[] = [];
   let from = -1;
   for (;;) {
@@ -43,6 +46,7 @@ export async function migrate(db: Executor, schemaName: string, s: string): Prom
 
 /** The version applied in the database (0 when none, -1 when Tally's tables are absent). */
 export async function schemaVersion(db: Executor, s: string): Promise<number> {
+  if (db.dialect === 'mysql') return mysqlSchemaVersion(db, s.slice(1, -1));
   const [present] = await db.query<{ present: number }>(installedVersion(s));
   if (Number(present?.present) < 0) return -1;
   const [row] = await db.query<{ version: number }>(currentVersion(s));
