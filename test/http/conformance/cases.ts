@@ -160,7 +160,10 @@ export function conformance(adapter: AdapterSpec, notes: Notes = {}): void {
       expect(await f.recorded(big)).toBe(0);
     });
 
-    it('non-JSON bodies: not JSON → 400 MALFORMED_BODY, another type → 415, a __proto__ key refused; nothing recorded', async () => {
+    const differs = Object.entries(notes)
+      .map(([name, d]) => ` [${adapter.name} differs on ${name}: ${d.status} ${d.code ?? ''} — ${d.why}]`)
+      .join('');
+    it(`non-JSON bodies: not JSON → 400 MALFORMED_BODY, another type → 415, a __proto__ key refused; nothing recorded${differs}`, async () => {
       const key = keyOf('nonjson');
       const bad = notes.malformedJson ?? { status: 400, code: 'MALFORMED_BODY', why: '' };
       await problem(await post(t, '/orders', key, '{"item":'), bad.status, bad.code ?? 'MALFORMED_BODY');
