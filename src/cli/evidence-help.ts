@@ -32,10 +32,15 @@ or TALLY_SEAL_KEY_FILE (a path)`,
   ],
 };
 
+const ARCHIVE_ROW: readonly [string, string] = [
+  '--archive DIR',
+  'where tally archive wrote the log ranges it moved out of the table (read back and checked)',
+];
+
 export const PROOF_DOC: CommandDoc = {
   usage: [
     'proof (--entity NAME --key KEY --version N | --id LOG_ID | --consistency-from FILE)',
-    '[--origin NAME] [--out FILE] [--schema NAME] [DATABASE]',
+    '[--archive DIR] [--origin NAME] [--out FILE] [--schema NAME] [DATABASE]',
   ],
   summary: 'print an inclusion proof of one log row against the latest checkpoint',
   about: `Prints a proof file (JSON, tally.inclusion-proof.v1) showing that the log row is in the tree
@@ -52,6 +57,7 @@ is NOT_SEALED: run tally seal first.`,
       `instead of a row: a consistency proof (tally.consistency-proof.v1) that the latest
 checkpoint extends the last one in FILE (a checkpoint file, e.g. tally seal --out's)`,
     ],
+    ARCHIVE_ROW,
     ORIGIN_ROW,
     ['--out FILE', 'write the proof to FILE (print one line about it) instead of stdout'],
   ],
@@ -59,8 +65,8 @@ checkpoint extends the last one in FILE (a checkpoint file, e.g. tally seal --ou
 
 export const VERIFY_DOC: CommandDoc = {
   usage: [
-    'verify [--key PEM_FILE]... [--checkpoint FILE | --sink SPEC [--nats SERVERS]] [--origin NAME]',
-    '[--schema NAME] [DATABASE]',
+    'verify [--key PEM_FILE]... [--checkpoint FILE | --sink SPEC [--nats SERVERS]] [--archive DIR]',
+    '[--origin NAME] [--schema NAME] [DATABASE]',
   ],
   summary: "check the database's log against its signed checkpoints (and an external copy)",
   about: `Recomputes the Merkle tree from the log's rows and checks it against every checkpoint the
@@ -69,7 +75,9 @@ checkpoint of an external file (tally seal --out): that one catches a database r
 with its newest rows deleted. Exits 1 naming what it found: ROOT_MISMATCH (a sealed row changed,
 removed or moved; the tree positions between, and the rows there that are gone or no longer fit
 their hash, version or images), ROWS_MISSING, CHECKPOINTS_MISSING, CHAIN_BROKEN, or a checkpoint's
-UNKNOWN_KEY / BAD_SIGNATURE / BAD_CHECKPOINT. Log rows no checkpoint covers yet are counted.`,
+UNKNOWN_KEY / BAD_SIGNATURE / BAD_CHECKPOINT. Log rows no checkpoint covers yet are counted.
+Ranges tally archive moved out of the log are read back from --archive DIR (ARCHIVED without it,
+ARCHIVE_UNUSABLE when a file is missing or not the one recorded).`,
   options: [
     KEY_ROW,
     ['--checkpoint FILE', 'a checkpoint file kept outside the database; its last note is checked too'],
@@ -78,6 +86,7 @@ UNKNOWN_KEY / BAD_SIGNATURE / BAD_CHECKPOINT. Log rows no checkpoint covers yet 
       'the newest checkpoint a sink holds is checked too: file:PATH, or nats:SUBJECT (a JetStream subject)',
     ],
     ['--nats SERVERS', 'NATS servers for a nats: sink (else NATS_URL, else 127.0.0.1:4222)'],
+    ARCHIVE_ROW,
     ORIGIN_ROW,
   ],
 };

@@ -1,5 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { proveArchivedRow, proveConsistencyWithArchive } from '../evidence/archive-read.js';
+import { archiveRanges } from '../evidence/archive-verify.js';
 import { readCheckpointFile } from '../evidence/checkpoint-file.js';
 import { proveConsistency, proveLogRow } from '../evidence/prove.js';
 import { logIdOfSql } from '../evidence/sql.js';
@@ -26,6 +28,7 @@ export const OPTIONS = {
   'consistency-from': { type: 'string' },
   origin: { type: 'string' },
   out: { type: 'string' },
+  archive: { type: 'string' },
 } as const;
 
 /**
@@ -59,13 +62,32 @@ export async function proofCommand(args: string[], io: Io): Promise<number> {
   try {
     const tally = await createTally({ db: conn.db, schema: opts.schema });
     await tally.assertMigrated();
+    const archive = archiveOption(values, io.cwd);
+    const archived = (await archiveRanges(tally, origin)).length > 0;
     let logId = id;
     if (logId === undefined) {
       const [row] = await conn.db.query<{ id: string }>(logIdOfSql(tally.config.s, entity!, key!, version!));
+      if (!row && archive !== undefined) {
+        // Not in the table: it may be in an archived range (tally archive), proven from the files.
+        const at = { origin, dir: archive };
+        const a = await proveArchivedRow(tally, at, {
+          entityType: entity!,
+          entityKey: key!,
+          version: version!,
+        });
+        if (!a.ok) throw new CliError(a.reason, a.message);
+        writeProof(
+          io,
+          out,
+          a.proof,
+          `archived ${entity} ${key} version ${version} at tree position ${a.position} of the checkpoint of ${a.treeSize} rows`,
+        );
+        return EXIT_OK;
+      }
       if (!row) {
         throw new CliError(
           'NOT_IN_LOG',
-          `${entity} ${key} has no log row at version ${version} (the key as Tally stores it: integers in decimal, UUIDs in lower case)`,
+          `${entity} ${key} has no log row at version ${version} (the key as Tally stores it: integers in decimal, UUIDs in lower case)${archived ? '; part of the log is archived: pass --archive DIR to look there' : ''}`,
         );
       }
       logId = row.id;
@@ -100,13 +122,22 @@ async function consistency(
   try {
     const tally = await createTally({ db: conn.db, schema: opts.schema });
     await tally.assertMigrated();
-    const r = await proveConsistency(tally, origin, older);
+    const archive = archiveOption(values, io.cwd);
+    const r =
+      archive === undefined
+        ? await proveConsistency(tally, origin, older)
+        : await proveConsistencyWithArchive(tally, { origin, dir: archive }, older);
     if (!r.ok) throw new CliError(r.reason, r.message);
     writeProof(io, out, r.proof, `the checkpoint of ${r.newerSize} rows extends the one of ${r.olderSize}`);
     return EXIT_OK;
   } finally {
     await conn.close();
   }
+}
+
+function archiveOption(values: Record<string, unknown>, cwd: string): string | undefined {
+  const dir = stringOption(values, 'archive', 'proof');
+  return dir === undefined ? undefined : resolve(cwd, dir);
 }
 
 function writeProof(io: Io, out: string | undefined, proof: object, what: string): void {

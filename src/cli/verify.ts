@@ -1,3 +1,6 @@
+import { resolve } from 'node:path';
+import { isTallyError } from '../errors.js';
+import { leafHashesWithArchive } from '../evidence/archive-verify.js';
 import { openCheckpoint } from '../evidence/checkpoint.js';
 import { readCheckpointFile } from '../evidence/checkpoint-file.js';
 import { auditSealedLog } from '../evidence/sealer.js';
@@ -32,6 +35,7 @@ export const OPTIONS = {
   sink: { type: 'string' },
   nats: { type: 'string' },
   origin: { type: 'string' },
+  archive: { type: 'string' },
 } as const;
 
 /**
@@ -80,7 +84,15 @@ export async function verifyCommand(args: string[], io: Io): Promise<number> {
     const tally = await createTally({ db: conn.db, schema: opts.schema });
     await tally.assertMigrated();
     // One read of the rows: the stored checkpoints' audit, the external one's, and the rows not in the tree.
-    const report = await auditSealedLog(tally, origin, keys, external, { countUnappended: true });
+    const archiveArg = stringOption(values, 'archive', 'verify');
+    const archive = archiveArg === undefined ? undefined : resolve(io.cwd, archiveArg);
+    // Archived ranges (tally archive) are read back from their files: verified, not skipped.
+    const report = await auditSealedLog(tally, origin, keys, external, {
+      countUnappended: true,
+      leafHashes: (size) => leafHashesWithArchive(tally, origin, size, archive),
+    }).catch((err: unknown) => {
+      throw archiveError(err);
+    });
     const stored = report.stored;
     const audit = report.external ?? stored;
     if (!audit.ok) {
@@ -128,4 +140,13 @@ export async function verifyCommand(args: string[], io: Io): Promise<number> {
   } finally {
     await conn.close();
   }
+}
+
+/** An archive the audit needs and cannot use, as the CLI says it: what to pass, or what is wrong. */
+export function archiveError(err: unknown): unknown {
+  if (isTallyError(err, 'INVALID_CONFIG') && /archived/.test(err.message)) {
+    return new CliError('ARCHIVED', `${err.message}: pass --archive DIR (where tally archive wrote them)`);
+  }
+  if (isTallyError(err, 'INVALID_EVIDENCE')) return new CliError('ARCHIVE_UNUSABLE', err.message);
+  return err;
 }

@@ -181,7 +181,11 @@ export async function auditSealedLog(
   origin: string,
   trusted: readonly TrustedKey[],
   external?: string,
-  options: { countUnappended?: boolean } = {},
+  options: {
+    countUnappended?: boolean;
+    /** The leaf hashes of positions [0, size) (default: from the log; `leafHashesWithArchive` adds archived ranges). */
+    leafHashes?: (size: number) => Promise<Uint8Array[]>;
+  } = {},
 ): Promise<SealedLogReport> {
   const { db, s } = tally.config;
   const notes = (await db.query<{ note: string }>(checkpointsSql(s, origin))).map((r) => r.note);
@@ -196,7 +200,8 @@ export async function auditSealedLog(
   }
   const [count] = await db.query<{ n: string }>(sealedCountSql(s, origin));
   const size = Math.max(Number(count?.n ?? 0), ...sizes, 0);
-  const leaves = await sealedLeafHashes(db, s, origin, Math.max(size, externalSize));
+  const total = Math.max(size, externalSize);
+  const leaves = await (options.leafHashes?.(total) ?? sealedLeafHashes(db, s, origin, total));
   const stored = auditLog(leaves, notes, trusted);
   const ext =
     stored.ok && external !== undefined

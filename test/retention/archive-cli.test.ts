@@ -109,6 +109,32 @@ describe('tally archive', () => {
     expect([ok.code, ok.stdout]).toEqual([0, expect.stringContaining('ok: tally tally: 5 sealed rows')]);
     const wrong = await tally('archive', '--verify', '--dir', join(dir, 'nowhere'), '--key', pub, ...db);
     expect([wrong.code, wrong.stderr]).toEqual([1, expect.stringContaining('error ARCHIVE_UNUSABLE')]);
+    // Plain tally verify: archived ranges are read back with --archive, never taken for deleted rows.
+    const plain = await tally('verify', '--key', pub, ...db);
+    expect([plain.code, plain.stderr]).toEqual([
+      1,
+      expect.stringMatching(/^error ARCHIVED: .*--archive DIR/),
+    ]);
+    const withArchive = await tally('verify', '--key', pub, '--archive', archive, ...db);
+    expect([withArchive.code, withArchive.stderr]).toEqual([0, '']);
+    const elsewhere = await tally('verify', '--key', pub, '--archive', join(dir, 'nowhere'), ...db);
+    expect([elsewhere.code, elsewhere.stderr]).toEqual([
+      1,
+      expect.stringContaining('error ARCHIVE_UNUSABLE'),
+    ]);
+  });
+
+  it('tally proof --archive proves an archived row; without it the row is not in the log, and it says why', async () => {
+    const row = ['--entity', 'resource', '--key', '2', '--version', '2'];
+    const missing = await tally('proof', ...row, ...db);
+    expect([missing.code, missing.stderr]).toEqual([
+      1,
+      expect.stringMatching(/^error NOT_IN_LOG: .*part of the log is archived: pass --archive DIR/),
+    ]);
+    const out = join(dir, 'proof-from-archive.json');
+    const p = await tally('proof', ...row, '--archive', archive, '--out', out, ...db);
+    expect([p.code, p.stdout]).toEqual([0, expect.stringContaining('archived resource 2 version 2')]);
+    expect((await tally('verify-proof', out, '--key', pub)).code).toBe(0);
   });
 
   it('--prove gives proofs of archived rows and of consistency that tally verify-proof accepts', async () => {
