@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { quoteIdent } from './db/ident.js';
 import type { Executor } from './db/types.js';
 import { TallyError } from './errors.js';
+import { NOOP_OBSERVER, type Observer } from './observe/observer.js';
+import { checkObserveOptions, type ObserveOptions } from './observe/options.js';
 
 export interface TallyOptions {
   /** Where Tally's tables and your entity tables live: `await pglite(dir)` or `postgres(pool)`. */
@@ -18,6 +20,8 @@ export interface TallyOptions {
   clock?: () => Date;
   /** Injected id source for job ids and lease owners. Must return UUIDs. */
   ids?: () => string;
+  /** Metrics (prom-client) and traces (@opentelemetry/api), both optional peers; off by default (docs/observe.md). */
+  observe?: ObserveOptions;
 }
 
 export interface TallyConfig {
@@ -30,6 +34,8 @@ export interface TallyConfig {
   readonly jobLeaseMs: number;
   readonly clock: () => Date;
   readonly ids: () => string;
+  /** The hooks metrics and traces go through: NOOP_OBSERVER unless `observe` turned them on. */
+  readonly observer: Observer;
 }
 
 function positiveInt(value: unknown, name: string, fallback: number, max: number): number {
@@ -41,7 +47,7 @@ function positiveInt(value: unknown, name: string, fallback: number, max: number
 }
 
 /** Validates options once, at construction, and freezes the result. */
-export function resolveConfig(options: TallyOptions): TallyConfig {
+export function resolveConfig(options: TallyOptions, observer: Observer = NOOP_OBSERVER): TallyConfig {
   if (!options || typeof options !== 'object')
     throw new TallyError('INVALID_CONFIG', 'createTally needs options');
   const db = options.db as Partial<Executor> | undefined;
@@ -59,6 +65,12 @@ export function resolveConfig(options: TallyOptions): TallyConfig {
   if (options.ids !== undefined && typeof options.ids !== 'function') {
     throw new TallyError('INVALID_CONFIG', 'options.ids must be a function returning a UUID string');
   }
+  if (checkObserveOptions(options.observe) && !observer.on) {
+    throw new TallyError(
+      'INVALID_CONFIG',
+      'options.observe needs createTally(options): it loads prom-client / @opentelemetry/api',
+    );
+  }
   return Object.freeze({
     db: options.db,
     schemaName,
@@ -68,5 +80,6 @@ export function resolveConfig(options: TallyOptions): TallyConfig {
     jobLeaseMs: positiveInt(options.jobLeaseMs, 'options.jobLeaseMs', 30_000, 86_400_000),
     clock: options.clock ?? (() => new Date()),
     ids: options.ids ?? randomUUID,
+    observer,
   });
 }

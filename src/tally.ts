@@ -15,6 +15,9 @@ import { resolveConfig, type TallyConfig, type TallyOptions } from './config.js'
 import { TallyError } from './errors.js';
 import { type FeedConsumer, openConsumer } from './feed/consumer.js';
 import type { ConsumerOptions } from './feed/options.js';
+import { LiveObserver, loadObserver } from './observe/load.js';
+import type { Observer } from './observe/observer.js';
+import { checkObserveOptions, type MetricsRegistry } from './observe/options.js';
 import { type MigrateResult, migrate, migrationScript, schemaVersion } from './schema/migrate.js';
 import { LATEST_VERSION } from './schema/migrations.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
@@ -29,8 +32,9 @@ export class Tally {
   /** Alerts of every command type: list them, resolve one with who and why. */
   readonly alerts: Alerts;
 
-  constructor(options: TallyOptions) {
-    this.config = resolveConfig(options);
+  /** @param observer built by createTally when `options.observe` turns metrics or traces on. */
+  constructor(options: TallyOptions, observer?: Observer) {
+    this.config = resolveConfig(options, observer);
     this.jobs = new Jobs(this.config, (name) => this.getEntity(name).runtime);
     this.alerts = new Alerts(this.config);
   }
@@ -225,6 +229,23 @@ export class Tally {
     return new Worker(this.config, () => this.#commands, options);
   }
 
+  /**
+   * The prom-client registry of Tally's metrics, to mount in your server (`createTally({ observe: { metrics:
+   * true } })`); INVALID_CONFIG when metrics are not on.
+   *
+   * @example
+   * app.get('/metrics', async (_req, res) => res.type('text/plain').send(await tally.metrics().metrics()));
+   */
+  metrics(): MetricsRegistry {
+    const r = this.config.observer instanceof LiveObserver ? this.config.observer.registry : null;
+    if (!r)
+      throw new TallyError(
+        'INVALID_CONFIG',
+        'metrics are off: createTally({ ..., observe: { metrics: true } })',
+      );
+    return r;
+  }
+
   /** Closes the database if Tally opened it. */
   close(): Promise<void> {
     return this.config.db.close();
@@ -243,5 +264,8 @@ type WithInput<S, D> = Omit<D, 'input'> & { input: S };
  * await tally.migrate();
  */
 export async function createTally(options: TallyOptions): Promise<Tally> {
-  return new Tally(options);
+  const observe = checkObserveOptions(options?.observe);
+  if (!observe) return new Tally(options);
+  const { db, s } = resolveConfig({ ...options, observe: undefined });
+  return new Tally(options, await loadObserver(observe, db, s));
 }

@@ -4,8 +4,9 @@ import { type Reach, recordAnswer } from './answer.js';
 import { gate, unreachableAnswer, wakePaused } from './breaker.js';
 import { asStored } from './canonical.js';
 import { type CommandRuntime, describeError, inCommandScope, stepContext } from './context.js';
-import type { Outcome, QueryAnswer, Reply, ResolvedStep } from './definition.js';
+import type { Outcome, QueryAnswer, Reply, ResolvedStep, SendMeta } from './definition.js';
 import { ACTIVE, type Draft } from './machine.js';
+import { type CallHook, observedCall } from './observe-hooks.js';
 import { pauseOrFlag } from './pause.js';
 import type { Plan } from './plan.js';
 import { applyOutcome, type Definite, readCall } from './resolve.js';
@@ -222,6 +223,26 @@ export async function performCall(
   owner: string,
   io: Extract<Plan, { kind: 'io' }>,
 ): Promise<Plan> {
+  const o = rt.config.observer;
+  if (!o.on) return performCallOnce(rt, id, owner, io, null);
+  const step = rt.spec.steps.find((x) => x.name === io.step) as CallStepR;
+  const c = {
+    type: rt.spec.name,
+    step: io.step,
+    downstream: step.downstream,
+    what: io.what,
+    attempt: io.attempt,
+  };
+  return observedCall(o, c, (hook) => performCallOnce(rt, id, owner, io, hook));
+}
+
+async function performCallOnce(
+  rt: CommandRuntime,
+  id: string,
+  owner: string,
+  io: Extract<Plan, { kind: 'io' }>,
+  hook: CallHook | null,
+): Promise<Plan> {
   const { spec } = rt;
   const step = spec.steps.find((x) => x.name === io.step) as CallStepR;
   const call = io.call; // read under the lock that recorded this send; the request never changes
@@ -232,7 +253,7 @@ export async function performCall(
     try {
       reply = {
         ok: true,
-        value: await step.call.send(call.request, { key: call.downstream_key, attempt: io.attempt }),
+        value: await step.call.send(call.request, sendMeta(call.downstream_key, io.attempt, hook)),
       };
     } catch (error) {
       reply = { ok: false, error };
@@ -257,6 +278,7 @@ export async function performCall(
   if (answer?.outcome === 'success' && 'value' in answer) {
     answer = { ...answer, value: asStored(answer.value, `step ${step.name} reply`) };
   }
+  hook?.answered(answer?.outcome ?? 'unknown');
   const reach: Reach = {
     unreachable,
     probe: io.probe,
@@ -265,6 +287,12 @@ export async function performCall(
   const plan = await recordAnswer(rt, id, owner, step, io.what, answer, reach, io.row);
   if (reach.closed) await wakePaused(rt.config, step.downstream);
   return plan;
+}
+
+/** The send's meta; with tracing on, the call span's W3C traceparent to put on the request. */
+function sendMeta(key: string, attempt: number, hook: CallHook | null): SendMeta {
+  const traceparent = hook?.traceparent;
+  return traceparent ? { key, attempt, traceparent } : { key, attempt };
 }
 
 /** What an unreachable call threw, for the breaker's record: a name and a network code, no parameters. */

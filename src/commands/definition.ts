@@ -41,11 +41,24 @@ export interface CallStep<I = any> {
   call: CallSpec<I>;
 }
 
+/** What `send` is told beside the stored request. */
+export interface SendMeta {
+  /** The downstream key (one per command and step): send it as the downstream's idempotency key. */
+  key: string;
+  /** 1 for the first send, then 2, 3, ... */
+  attempt: number;
+  /**
+   * With tracing on (`observe.tracing`): the W3C traceparent of this send's span, to put on the request as
+   * the `traceparent` header so the downstream's spans join the trace (decision 0140). Absent when off.
+   */
+  traceparent?: string;
+}
+
 export interface CallSpec<I = any, Req = any, Res = any> {
   /** Builds the exact request (timestamps and nonces included). Runs once; the result is stored and re-sent. */
   request(ctx: StepContext<I>): Req | Promise<Req>;
   /** Sends the stored request. `key` is derived 1:1 from the command; pass it as the downstream's idempotency key. */
-  send(request: Req, meta: { key: string; attempt: number }): Promise<Res>;
+  send(request: Req, meta: SendMeta): Promise<Res>;
   /** Maps a reply (or what send threw) to an outcome. Default: a value is success (or the Outcome it is), a throw is unknown. */
   classify?(reply: Reply<Res>): Outcome;
   /** Asks the downstream what became of the request with `key`. A throw is unknown. */

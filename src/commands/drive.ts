@@ -4,6 +4,7 @@ import { performCall, planCall, planFollowingCall } from './call.js';
 import { asStored } from './canonical.js';
 import { type CommandRuntime, describeError, inCommandScope, StepFailure, stepContext } from './context.js';
 import { ACTIVE, CommandMoved, Draft, lockRow } from './machine.js';
+import { observedDrive, observedStep } from './observe-hooks.js';
 import type { Plan } from './plan.js';
 import type { CommandRow } from './sql.js';
 
@@ -13,6 +14,18 @@ import type { CommandRow } from './sql.js';
  * stopped (finished, waiting for an unknown outcome, or taken over by someone else).
  */
 export async function drive(
+  rt: CommandRuntime,
+  id: string,
+  owner: string,
+  recorded?: CommandRow,
+): Promise<CommandRow> {
+  const o = rt.config.observer;
+  return o.on
+    ? observedDrive(o, rt.spec.name, () => driveOnce(rt, id, owner, recorded))
+    : driveOnce(rt, id, owner, recorded);
+}
+
+async function driveOnce(
   rt: CommandRuntime,
   id: string,
   owner: string,
@@ -74,7 +87,10 @@ async function next(
       failing = { d, step: step.name };
       if (step.kind === 'call') return planCall(tx, { config, owner }, d, step, queried);
       const ctx = stepContext(tx, d, step.name);
-      const output = asStored(await inCommandScope(ctx, () => step.run(ctx)), `step ${step.name} output`);
+      const run = async () => inCommandScope(ctx, () => step.run(ctx));
+      const o = config.observer;
+      const out = await (o.on ? observedStep(o, spec.name, step.name, run) : run());
+      const output = asStored(out, `step ${step.name} output`);
       d.stepDone(step.name, output);
       const following = spec.steps[d.row.step_index];
       if (d.row.status === 'pending' && following?.kind === 'call') {

@@ -123,7 +123,7 @@ export function recordedRequest(
  */
 export const insertCommandSql = (
   s: string,
-  c: RecordedRequest & { owner: string; leaseUntil: Date },
+  c: RecordedRequest & { owner: string; leaseUntil: Date; traceContext?: string | null },
   asyncRecord = false,
 ): SqlQuery => ({
   ...hot(
@@ -131,8 +131,8 @@ export const insertCommandSql = (
     s,
     () => `WITH ins AS (
            INSERT INTO ${s}.commands (id, type, principal, key, fingerprint, params, input, next_at,
-                                      lease_owner, lease_until, created_at, updated_at)
-           SELECT $1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $8, $8
+                                      lease_owner, lease_until, created_at, updated_at, trace_context)
+           SELECT $1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $8, $8, $12
              FROM (SELECT CASE WHEN $11::boolean THEN set_config('synchronous_commit', 'off', true) END) AS c
            ON CONFLICT (type, principal, key) DO NOTHING
            RETURNING *),
@@ -152,6 +152,7 @@ export const insertCommandSql = (
     c.owner,
     c.leaseUntil,
     asyncRecord,
+    c.traceContext ?? null, // the head request's traceparent (decision 0140), null when tracing is off
   ],
 });
 

@@ -43,6 +43,7 @@ export async function submitPrimary(
         ...recordedRequest(spec.name, p, config.ids(), now),
         owner,
         leaseUntil: new Date(now.getTime() + spec.leaseMs),
+        traceContext: config.observer.traceparent(),
       },
       config.db.dialect === 'postgres',
     ),

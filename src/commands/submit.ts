@@ -6,6 +6,7 @@ import type { CommandRuntime } from './context.js';
 import { submitWithFailover } from './failover-submit.js';
 import { checkInputDepth } from './input-limits.js';
 import { checkInput } from './input-schema.js';
+import { observedSubmit } from './observe-hooks.js';
 import type { CommandResult } from './result.js';
 import { type Prepared, submitPrimary } from './submit-primary.js';
 
@@ -23,6 +24,11 @@ export interface SubmitInput<I> {
  * failover store, an unreachable primary sends new commands there (see failover-submit.ts).
  */
 export async function submit<I>(rt: CommandRuntime, args: SubmitInput<I>): Promise<CommandResult> {
+  const o = rt.config.observer;
+  return o.on ? observedSubmit(o, rt.spec.name, () => submitOnce(rt, args)) : submitOnce(rt, args);
+}
+
+async function submitOnce<I>(rt: CommandRuntime, args: SubmitInput<I>): Promise<CommandResult> {
   const p = await prepare(rt, args);
   const f = rt.spec.failover;
   const change = rt.spec.change;

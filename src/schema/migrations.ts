@@ -380,6 +380,19 @@ CREATE TABLE ${s}.seal_chunks (
 );
 `,
   },
+  {
+    version: 13,
+    name: 'observe: the head request trace context, needs_attention counted from an index',
+    // Decision 0140. trace_context: the W3C traceparent of the request that submitted the command (null
+    // when tracing was off), so a worker drive later links its spans to it. commands_attention answers the
+    // needs_attention gauge at scrape time without reading the table (small: only commands waiting for a
+    // person). Plain CREATE INDEX in the migration's transaction; on a large table a DBA builds it first by
+    // hand CONCURRENTLY — IF NOT EXISTS, so the migration then finds it done.
+    sql: (s) => `
+ALTER TABLE ${s}.commands ADD COLUMN trace_context text;
+CREATE INDEX IF NOT EXISTS commands_attention ON ${s}.commands (type) WHERE status = 'needs_attention';
+`,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

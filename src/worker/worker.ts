@@ -9,6 +9,7 @@ import { isUnreachable } from '../commands/unreachable.js';
 import type { TallyConfig } from '../config.js';
 import { TallyError } from '../errors.js';
 import { SealSchedule, type SealScheduleOptions } from '../evidence/seal-loop.js';
+import { observedRound, observedWorkerDrive } from '../observe/worker.js';
 import { claimDueSql } from './sql.js';
 
 export interface WorkerOptions {
@@ -108,6 +109,11 @@ export class Worker {
    * const { claimed, results } = await worker.runOnce();
    */
   async runOnce(): Promise<RoundResult> {
+    const o = this.#config.observer;
+    return o.on ? observedRound(o, this.id, () => this.#round()) : this.#round();
+  }
+
+  async #round(): Promise<RoundResult> {
     const commands = this.#commands();
     if (commands.size === 0) return { claimed: 0, results: [], errors: 0 };
     const { db, s, clock } = this.#config;
@@ -131,7 +137,9 @@ export class Worker {
       while (i < claimed.length) {
         const c = claimed[i++]!;
         try {
-          const row = await drive(commands.get(c.type)!.runtime, c.id, this.id);
+          const run = () => drive(commands.get(c.type)!.runtime, c.id, this.id);
+          const o = this.#config.observer;
+          const row = await (o.tracing ? observedWorkerDrive(o, db, s, c, run) : run());
           results.push(toResult(row, true));
         } catch (err) {
           errors++; // the lease runs out and the command is claimed again later

@@ -1,0 +1,104 @@
+import type * as Prom from 'prom-client';
+import type { Executor } from '../db/types.js';
+import {
+  COUNTERS,
+  type CounterName,
+  GAUGES,
+  type GaugeName,
+  HISTOGRAMS,
+  type HistogramName,
+} from './observer.js';
+import { needsAttentionSql, openAlertsSql } from './sql.js';
+
+type PromModule = typeof Prom;
+type Labels = Record<string, string>;
+
+const HELP: Record<string, string> = {
+  tally_commands_total:
+    'Commands driven to an end state (succeeded, failed, needs_attention), by type and outcome',
+  tally_command_submits_total: 'submit() calls by type and what they answered (a status, replayed, or error)',
+  tally_command_calls_total: 'Outbound sends and queries by command type, step and answer',
+  tally_command_submit_seconds: 'Latency of submit(), recording and driving as far as it goes',
+  tally_command_step_seconds:
+    'Latency of one step: a local step run, or an outbound call and its recorded answer',
+  tally_worker_rounds_total: 'Worker rounds run',
+  tally_worker_claims_total: 'Commands claimed by worker rounds',
+  tally_worker_errors_total: 'Commands a worker round could not drive (retried after the lease)',
+  tally_worker_round_seconds: 'Latency of one worker round',
+  tally_feed_batches_total: 'Feed batches handled, by consumer',
+  tally_feed_entries_total: 'Feed entries handled, by consumer',
+  tally_feed_batch_seconds: 'Latency of one feed batch, read to checkpoint',
+  tally_feed_lag_entries: 'Entries behind the head of the feed after the last batch, by consumer',
+  tally_feed_lag_seconds: 'Age of the last handled entry when its batch was checkpointed, by consumer',
+  tally_relay_publishes_total: 'NATS relay publish batches, by relay',
+  tally_relay_entries_total: 'Entries published by NATS relays, by relay',
+  tally_relay_lag_entries: 'Entries behind the head after the last relay batch, by relay',
+  tally_reconcile_runs_total: 'Reconcile runs, by entity type',
+  tally_reconcile_drift_found_total: 'Entities whose state the log does not explain, found by reconcile runs',
+  tally_reconcile_drift_repaired_total: 'Entities repaired (applied, not dry run)',
+  tally_read_routes_total: 'Routed reads by decision: replica, waited (for a replica to catch up), primary',
+  tally_read_cache_fills_refused_total: 'Cache fills refused (the value read was older than a write seen)',
+};
+
+/** Prometheus metrics over a prom-client registry; label values arrive positionally (observer.ts). */
+export class Metrics {
+  readonly registry: Prom.Registry;
+  readonly #counters = new Map<string, { m: Prom.Counter; names: readonly string[] }>();
+  readonly #histograms = new Map<string, { m: Prom.Histogram; names: readonly string[] }>();
+  readonly #gauges = new Map<string, { m: Prom.Gauge; names: readonly string[] }>();
+
+  constructor(prom: PromModule, registry: Prom.Registry | null, db: Executor, s: string) {
+    this.registry = registry ?? new prom.Registry();
+    const registers = [this.registry];
+    for (const [name, labelNames] of Object.entries(COUNTERS)) {
+      const m = new prom.Counter({ name, help: HELP[name]!, labelNames, registers });
+      this.#counters.set(name, { m, names: labelNames });
+    }
+    for (const [name, labelNames] of Object.entries(HISTOGRAMS)) {
+      const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+      const m = new prom.Histogram({ name, help: HELP[name]!, labelNames, buckets, registers });
+      this.#histograms.set(name, { m, names: labelNames });
+    }
+    for (const [name, labelNames] of Object.entries(GAUGES)) {
+      const m = new prom.Gauge({ name, help: HELP[name]!, labelNames, registers });
+      this.#gauges.set(name, { m, names: labelNames });
+    }
+    // Read from the database when scraped, not kept in step: another process may have changed them.
+    const fromDb = (name: string, help: string, sql: typeof needsAttentionSql) =>
+      new prom.Gauge({
+        name,
+        help,
+        labelNames: ['type'],
+        registers,
+        async collect() {
+          this.reset();
+          const rows = await db.query<{ type: string; n: number }>(sql(s));
+          for (const r of rows) this.set({ type: r.type }, Number(r.n));
+        },
+      });
+    fromDb('tally_commands_needs_attention', 'Commands waiting for a person, by type', needsAttentionSql);
+    fromDb('tally_alerts_open', 'Open (unresolved) command alerts, by type', openAlertsSql);
+  }
+
+  count(name: CounterName, n: number, a?: string, b?: string, c?: string): void {
+    const x = this.#counters.get(name)!;
+    x.m.inc(labels(x.names, a, b, c), n);
+  }
+
+  seconds(name: HistogramName, s: number, a?: string, b?: string, c?: string): void {
+    const x = this.#histograms.get(name)!;
+    x.m.observe(labels(x.names, a, b, c), s);
+  }
+
+  gauge(name: GaugeName, value: number, a?: string): void {
+    const x = this.#gauges.get(name)!;
+    x.m.set(labels(x.names, a), value);
+  }
+}
+
+function labels(names: readonly string[], a?: string, b?: string, c?: string): Labels {
+  const out: Labels = {};
+  const v = [a, b, c];
+  for (let i = 0; i < names.length; i++) out[names[i]!] = v[i] ?? '';
+  return out;
+}
