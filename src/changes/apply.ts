@@ -193,7 +193,7 @@ function prepared(q: SqlQuery, n: number): SqlQuery {
   return { ...q, name: `tally_${createHash('sha1').update(q.text).digest('hex').slice(0, 20)}` };
 }
 
-function canonicalSelection(
+export function canonicalSelection(
   raw: readonly EntityKey[],
   shape: TableShape,
   def: EntityDefinition,
@@ -210,7 +210,7 @@ function canonicalSelection(
   return [...byText.keys()];
 }
 
-function checkBatchSize(n: number, config: TallyConfig, def: EntityDefinition): void {
+export function checkBatchSize(n: number, config: TallyConfig, def: EntityDefinition): void {
   if (n > config.maxBatch) {
     throw new TallyError(
       'BATCH_TOO_LARGE',
@@ -226,7 +226,7 @@ function reasonText(r: Rejection, op: ChangeOp): string {
   return `the row cannot go from ${r.from} to ${op.kind === 'transition' ? op.to : '?'}`;
 }
 
-function interpret(
+export function interpret(
   res: { updated: number; logged: number; to_change: number; others: unknown },
   keys: readonly string[],
   byText: ReadonlyMap<string, EntityKey>,

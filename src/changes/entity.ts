@@ -1,14 +1,14 @@
 import type { TallyConfig } from '../config.js';
 import type { ChangeContext } from '../context.js';
-import { asExecutor } from '../db/joined.js';
+import type { MysqlConnectionLike } from '../db/mysql/join.js';
 import type { Executor, QueryableLike } from '../db/types.js';
 import { TallyError } from '../errors.js';
 import { type AdoptOptions, type AdoptResult, adoptRows } from './adopt.js';
-import { type ApplyOptions, applyChange, type EntityRuntime, type Selection } from './apply.js';
-import { createRows } from './create.js';
+import type { ApplyOptions, EntityRuntime, Selection } from './apply.js';
 import type { EntityDefinition } from './definition.js';
-import { type FoldCheck, history, type LogEntry, stateAt, verifyFold } from './history.js';
-import { introspect, lacksAny, namedColumns, type TableShape } from './introspect.js';
+import { type ChangeDialect, changeDialect, requireCapability } from './dialect/index.js';
+import { type FoldCheck, type LogEntry, verifyFold } from './history.js';
+import { lacksAny, namedColumns, type TableShape } from './introspect.js';
 import { entityJob, type Job } from './jobs/job.js';
 import type { JobInput } from './jobs/types.js';
 import type { EntityKey } from './keys.js';
@@ -17,8 +17,11 @@ import { checkedSet } from './validate.js';
 
 /** Options every write accepts: the change context, and the caller's transaction to join. */
 export interface WriteOptions extends ChangeContext {
-  /** Join this transaction (a `pg` client after BEGIN, a PGlite transaction, or a Tally executor). */
-  tx?: Executor | QueryableLike;
+  /**
+   * Join this transaction (a `pg` client after BEGIN, a PGlite transaction, a mysql2 connection after
+   * beginTransaction(), or a Tally executor).
+   */
+  tx?: Executor | QueryableLike | MysqlConnectionLike;
 }
 
 /** One key, a list of keys, or an equality filter. */
@@ -30,6 +33,8 @@ export type UpdateInput = SelectionInput & WriteOptions & ApplyOptions & { set: 
 export class Entity {
   readonly name: string;
   readonly #rt: EntityRuntime;
+  /** This entity's SQL, for the database's dialect: chosen once, here (decision 0130). */
+  readonly #dialect: ChangeDialect;
   #shape: Promise<TableShape> | null = null;
 
   constructor(
@@ -37,6 +42,7 @@ export class Entity {
     readonly definition: EntityDefinition,
   ) {
     this.name = definition.name;
+    this.#dialect = changeDialect(config.db.dialect);
     this.#rt = {
       config,
       def: definition,
@@ -54,7 +60,7 @@ export class Entity {
 
   // Learned once; a failed look-up (table missing) is retried next time, after the user fixes it.
   #learn(db: Executor): Promise<TableShape> {
-    this.#shape ??= introspect(db, this.definition).catch((err) => {
+    this.#shape ??= this.#dialect.introspect(db, this.definition).catch((err) => {
       this.#shape = null;
       throw err;
     });
@@ -67,7 +73,7 @@ export class Entity {
   }
 
   #db(tx: WriteOptions['tx']): Executor {
-    return tx === undefined ? this.config.db : asExecutor(tx, this.config.db.dialect);
+    return tx === undefined ? this.config.db : this.#dialect.join(tx);
   }
 
   /**
@@ -85,7 +91,7 @@ export class Entity {
       });
     }
     const op = { kind: 'transition' as const, to: input.to, from: def.sourcesOf.get(input.to)! };
-    return applyChange(this.#rt, this.#db(input.tx), selectionOf(input), op, input, input);
+    return this.#dialect.apply(this.#rt, this.#db(input.tx), selectionOf(input), op, input, input);
   }
 
   /**
@@ -96,9 +102,10 @@ export class Entity {
    */
   async update(input: UpdateInput): Promise<ChangeResult> {
     const def = this.definition;
+    requireCapability(this.#dialect, 'update', 'entity.update');
     const shape = await this.#rt.shape(this.#db(input?.tx), namedColumns(input?.set));
     const set = checkedSet(def, shape, input?.set);
-    return applyChange(
+    return this.#dialect.apply(
       this.#rt,
       this.#db(input.tx),
       selectionOf(input),
@@ -115,7 +122,7 @@ export class Entity {
    * await resources.create({ rows: [{ id: 1, state: 'active', owner: 'a' }], actor: 'seed' });
    */
   async create(input: { rows: Record<string, unknown>[] } & WriteOptions): Promise<{ created: EntityKey[] }> {
-    return createRows(this.#rt, this.#db(input?.tx), input?.rows, input);
+    return this.#dialect.create(this.#rt, this.#db(input?.tx), input?.rows, input);
   }
 
   /**
@@ -129,6 +136,7 @@ export class Entity {
    * const done = await resources.adopt({ onProgress: (p) => console.log(p.done, p.total) });
    */
   adopt(options: AdoptOptions = {}): Promise<AdoptResult> {
+    requireCapability(this.#dialect, 'adopt', 'entity.adopt');
     return adoptRows(this.#rt, this.config.db, options);
   }
 
@@ -141,6 +149,7 @@ export class Entity {
    * const status = await job.run();
    */
   job(input: JobInput): Promise<Job> {
+    requireCapability(this.#dialect, 'jobs', 'entity.job');
     return entityJob(this.#rt, this.#db(input?.tx), input);
   }
 
@@ -151,7 +160,7 @@ export class Entity {
    * for (const e of await resources.history(42)) console.log(e.version, e.action, e.actor);
    */
   history(key: EntityKey, options: { limit?: number; tx?: WriteOptions['tx'] } = {}): Promise<LogEntry[]> {
-    return history(this.#rt, this.#db(options.tx), key, options.limit);
+    return this.#dialect.history(this.#rt, this.#db(options.tx), key, options.limit);
   }
 
   /**
@@ -161,7 +170,7 @@ export class Entity {
    * const then = await resources.stateAt(42, { at: new Date('2026-11-01') });
    */
   stateAt(key: EntityKey, at: { version: number } | { at: Date }): Promise<Record<string, unknown> | null> {
-    return stateAt(this.#rt, this.config.db, key, at);
+    return this.#dialect.stateAt(this.#rt, this.config.db, key, at);
   }
 
   /**
@@ -171,6 +180,7 @@ export class Entity {
    * const check = await resources.verify(42); if (!check.ok) console.error(check.problems);
    */
   verify(key: EntityKey): Promise<FoldCheck> {
+    requireCapability(this.#dialect, 'verify', 'entity.verify');
     return verifyFold(this.#rt, this.config.db, key);
   }
 }
