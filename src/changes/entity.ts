@@ -135,7 +135,7 @@ export class Entity {
    * const plan = await resources.adopt({ dryRun: true }); // plan.adopted rows would get a genesis entry
    * const done = await resources.adopt({ onProgress: (p) => console.log(p.done, p.total) });
    */
-  adopt(options: AdoptOptions = {}): Promise<AdoptResult> {
+  async adopt(options: AdoptOptions = {}): Promise<AdoptResult> {
     requireCapability(this.#dialect, 'adopt', 'entity.adopt');
     return adoptRows(this.#rt, this.config.db, options);
   }
@@ -148,7 +148,7 @@ export class Entity {
    * const job = await resources.job({ key: 'freeze-2026-11-22', where: { region: 'eu' }, to: 'frozen', actor: 'ops:alice' });
    * const status = await job.run();
    */
-  job(input: JobInput): Promise<Job> {
+  async job(input: JobInput): Promise<Job> {
     requireCapability(this.#dialect, 'jobs', 'entity.job');
     return entityJob(this.#rt, this.#db(input?.tx), input);
   }
@@ -179,7 +179,7 @@ export class Entity {
    * @example
    * const check = await resources.verify(42); if (!check.ok) console.error(check.problems);
    */
-  verify(key: EntityKey): Promise<FoldCheck> {
+  async verify(key: EntityKey): Promise<FoldCheck> {
     requireCapability(this.#dialect, 'verify', 'entity.verify');
     return verifyFold(this.#rt, this.config.db, key);
   }
