@@ -59,7 +59,10 @@ export function wrapMysqlError(err: unknown): unknown {
   const state = TO_SQLSTATE[e.errno] ?? e.sqlState;
   const data = state?.startsWith('22') || e.sqlState?.startsWith('22');
   const colon = e.message.indexOf(':');
-  const message = data && colon >= 0 ? e.message.slice(0, colon) : e.message;
+  let message = data && colon >= 0 ? e.message.slice(0, colon) : e.message;
+  // "Duplicate entry 'c_res-4-1' for key 'log_entity_version'": the entry is the key's values.
+  if (state === '23505')
+    message = message.replace(/Duplicate entry '.*' for key/s, 'Duplicate entry for key');
   return new TallyError('DB_ERROR', `database error ${state ?? ''} (mysql ${e.errno}): ${message}`, {
     cause: err,
     details: { sqlState: state, mysqlErrno: e.errno, mysqlSqlState: e.sqlState },
