@@ -1,6 +1,7 @@
 import type { TallyConfig } from '../config.js';
 import type { Executor } from '../db/types.js';
 import { TallyError } from '../errors.js';
+import { observedHandler } from '../observe/feed.js';
 import { ConsumerLease, consumerNotFound } from './lease.js';
 import {
   type ConsumerOptions,
@@ -82,6 +83,7 @@ export class FeedConsumer {
    * entries delivered: 0 when caught up. CONSUMER_BUSY when another process holds the consumer.
    */
   async once(handler: FeedHandler): Promise<number> {
+    handler = this.#observed(handler);
     const pos = await this.#claim();
     const page = await readPage(
       this.#config.db,
@@ -111,6 +113,7 @@ export class FeedConsumer {
    * that throws rolls both back. On PGlite, write only through `tx` inside the handler.
    */
   async onceInTransaction(handler: FeedTxHandler): Promise<number> {
+    handler = this.#observed(handler);
     const held = await this.#claim();
     // Probe outside a transaction first: an idle poll then costs one read, not a row lock and an xid.
     const probe = await readPage(this.#config.db, this.#config.s, held, 1, this.options.types);
@@ -152,7 +155,15 @@ export class FeedConsumer {
    */
   run(handler: FeedHandler, options: RunOptions = {}): Promise<void> {
     if (!this.options.prefetch) return this.#loop(() => this.once(handler), options);
-    return this.#frame((wake) => runPipelined(this.#port(), handler, wake, options.signal));
+    return this.#frame((wake) => runPipelined(this.#port(), this.#observed(handler), wake, options.signal));
+  }
+
+  /** The handler with metrics and a span per batch when observing is on (decision 0140); else itself. */
+  #observed<R extends unknown[]>(
+    h: (b: FeedBatch, ...r: R) => Promise<void>,
+  ): (b: FeedBatch, ...r: R) => Promise<void> {
+    const o = this.#config.observer;
+    return o.on ? observedHandler(o, this.name, h, () => this.#config.clock().getTime()) : h;
   }
 
   /**

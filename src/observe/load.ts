@@ -17,7 +17,7 @@ export async function loadObserver(o: ObserveOptions, db: Executor, s: string): 
   if (o.metrics) {
     const prom = await loadDriver('prom-client', () => import('prom-client'));
     const given = o.metrics === true ? null : (o.metrics as unknown as Prom.Registry);
-    metrics = new Metrics(prom, given, db, s);
+    metrics = new Metrics(prom, given, db, s, o.cache ?? null);
   }
   if (o.tracing) {
     const api = await loadDriver('@opentelemetry/api', () => import('@opentelemetry/api'));

@@ -28,16 +28,12 @@ const HELP: Record<string, string> = {
   tally_feed_batches_total: 'Feed batches handled, by consumer',
   tally_feed_entries_total: 'Feed entries handled, by consumer',
   tally_feed_batch_seconds: 'Latency of one feed batch, read to checkpoint',
-  tally_feed_lag_entries: 'Entries behind the head of the feed after the last batch, by consumer',
   tally_feed_lag_seconds: 'Age of the last handled entry when its batch was checkpointed, by consumer',
   tally_relay_publishes_total: 'NATS relay publish batches, by relay',
   tally_relay_entries_total: 'Entries published by NATS relays, by relay',
-  tally_relay_lag_entries: 'Entries behind the head after the last relay batch, by relay',
   tally_reconcile_runs_total: 'Reconcile runs, by entity type',
   tally_reconcile_drift_found_total: 'Entities whose state the log does not explain, found by reconcile runs',
   tally_reconcile_drift_repaired_total: 'Entities repaired (applied, not dry run)',
-  tally_read_routes_total: 'Routed reads by decision: replica, waited (for a replica to catch up), primary',
-  tally_read_cache_fills_refused_total: 'Cache fills refused (the value read was older than a write seen)',
 };
 
 /** Prometheus metrics over a prom-client registry; label values arrive positionally (observer.ts). */
@@ -47,7 +43,13 @@ export class Metrics {
   readonly #histograms = new Map<string, { m: Prom.Histogram; names: readonly string[] }>();
   readonly #gauges = new Map<string, { m: Prom.Gauge; names: readonly string[] }>();
 
-  constructor(prom: PromModule, registry: Prom.Registry | null, db: Executor, s: string) {
+  constructor(
+    prom: PromModule,
+    registry: Prom.Registry | null,
+    db: Executor,
+    s: string,
+    cache: CacheStatsSource | null,
+  ) {
     this.registry = registry ?? new prom.Registry();
     const registers = [this.registry];
     for (const [name, labelNames] of Object.entries(COUNTERS)) {
@@ -78,6 +80,33 @@ export class Metrics {
       });
     fromDb('tally_commands_needs_attention', 'Commands waiting for a person, by type', needsAttentionSql);
     fromDb('tally_alerts_open', 'Open (unresolved) command alerts, by type', openAlertsSql);
+    // The read router and the cache keep their own counts (stats()); copied at scrape, so reads pay nothing.
+    const router = routerOf(db);
+    if (router) {
+      new prom.Counter({
+        name: 'tally_read_routes_total',
+        help: 'Replica-safe reads by routing decision: replica, waited (for a replica to replay a token), primary',
+        labelNames: ['decision'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [decision, n] of Object.entries(routeDecisions(router.stats().reasons))) {
+            this.inc({ decision }, n);
+          }
+        },
+      });
+    }
+    if (cache) {
+      new prom.Counter({
+        name: 'tally_read_cache_fills_refused_total',
+        help: 'Cache fills refused: the value read was older than a write the cache had seen (the stale-set guard)',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(cache.stats().refusedFills);
+        },
+      });
+    }
   }
 
   count(name: CounterName, n: number, a?: string, b?: string, c?: string): void {
@@ -94,6 +123,43 @@ export class Metrics {
     const x = this.#gauges.get(name)!;
     x.m.set(labels(x.names, a), value);
   }
+}
+
+/** What a read router's stats() gives (src/reads/stats.ts), read structurally: observe/ sits below reads/. */
+interface RouterStatsSource {
+  stats(): { reasons: Partial<Record<string, number>> };
+}
+
+/** A read-through cache (`tally/cache`): its stats() count refused fills. */
+export interface CacheStatsSource {
+  stats(): { refusedFills: number };
+}
+
+function routerOf(db: Executor): RouterStatsSource | null {
+  const r = db as Partial<RouterStatsSource>;
+  return typeof r.stats === 'function' ? (r as RouterStatsSource) : null;
+}
+
+const ON_REPLICA = new Set(['REPLICA', 'TOKEN_SATISFIED']);
+const READ_FALLBACKS = new Set([
+  'TOKEN_TIMEOUT',
+  'NO_REPLICAS',
+  'NO_HEALTHY_REPLICA',
+  'FORCED_PRIMARY',
+  'REPLICA_FAILED',
+]);
+
+/** Route reasons folded into the three decisions the issue names (writes and transactions left out). */
+export function routeDecisions(
+  reasons: Partial<Record<string, number>>,
+): Record<'replica' | 'waited' | 'primary', number> {
+  const out = { replica: 0, waited: 0, primary: 0 };
+  for (const [reason, n] of Object.entries(reasons)) {
+    if (ON_REPLICA.has(reason)) out.replica += n ?? 0;
+    else if (reason === 'TOKEN_WAITED') out.waited += n ?? 0;
+    else if (READ_FALLBACKS.has(reason)) out.primary += n ?? 0;
+  }
+  return out;
 }
 
 function labels(names: readonly string[], a?: string, b?: string, c?: string): Labels {

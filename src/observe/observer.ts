@@ -19,8 +19,6 @@ export const COUNTERS = {
   tally_reconcile_runs_total: ['entity'],
   tally_reconcile_drift_found_total: ['entity'],
   tally_reconcile_drift_repaired_total: ['entity'],
-  tally_read_routes_total: ['decision'],
-  tally_read_cache_fills_refused_total: [],
 } as const satisfies Record<string, readonly string[]>;
 
 /** Latency histograms (seconds). */
@@ -33,9 +31,7 @@ export const HISTOGRAMS = {
 
 /** Gauges set by the code paths (the database-backed ones are read at scrape time, metrics.ts). */
 export const GAUGES = {
-  tally_feed_lag_entries: ['consumer'],
   tally_feed_lag_seconds: ['consumer'],
-  tally_relay_lag_entries: ['relay'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type CounterName = keyof typeof COUNTERS;

@@ -19,6 +19,8 @@ export interface ObserveOptions {
   metrics?: boolean | MetricsRegistry;
   /** `true`: the global tracer provider's `tally` tracer; or a Tracer of yours. */
   tracing?: boolean | TracerLike;
+  /** A read-through cache (`tally/cache`) whose refused fills to count (read from its stats() at scrape). */
+  cache?: { stats(): { refusedFills: number } };
 }
 
 /** Checks `options.observe` at construction; null when nothing is turned on. */
@@ -39,5 +41,9 @@ export function checkObserveOptions(o: unknown): ObserveOptions | null {
     );
   }
   if (!metrics && !tracing) return null;
-  return { ...(metrics ? { metrics } : {}), ...(tracing ? { tracing } : {}) };
+  const cache = (o as ObserveOptions).cache;
+  if (cache !== undefined && typeof cache?.stats !== 'function') {
+    throw new TallyError('INVALID_CONFIG', 'options.observe.cache must be a cache (createCache(...))');
+  }
+  return { ...(metrics ? { metrics } : {}), ...(tracing ? { tracing } : {}), ...(cache ? { cache } : {}) };
 }

@@ -1,5 +1,6 @@
 import type { Entity } from '../changes/entity.js';
 import { TallyError } from '../errors.js';
+import { observedReconcile } from '../observe/reconcile.js';
 import { verifyChains } from './chain.js';
 import type { ColumnChoice } from './columns.js';
 import { checkStateLog } from './state-log.js';
@@ -50,6 +51,11 @@ export async function reconcile(
   entities: readonly Entity[],
   options: ReconcileOptions = {},
 ): Promise<ReconcileReport> {
+  const o = (entities as readonly Partial<Entity>[] | undefined)?.[0]?.runtime?.config.observer;
+  return o?.on ? observedReconcile(o, () => check(entities, options)) : check(entities, options);
+}
+
+async function check(entities: readonly Entity[], options: ReconcileOptions): Promise<ReconcileReport> {
   if (
     !Array.isArray(entities) ||
     entities.length === 0 ||

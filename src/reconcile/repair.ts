@@ -2,6 +2,7 @@ import type { Entity } from '../changes/entity.js';
 import { canonicalKeys } from '../changes/keys.js';
 import { resolveContext } from '../context.js';
 import { TallyError } from '../errors.js';
+import { observedRepair } from '../observe/reconcile.js';
 import { type ColumnChoice, parseJson, trackedColumns } from './columns.js';
 import { lockKeysSql, missingKeysSql, repairSql } from './repair-sql.js';
 import { type Finding, REPAIRABLE_KINDS, type ReconcileReport } from './types.js';
@@ -117,6 +118,15 @@ export interface ApplyRepairOptions extends ColumnChoice {
  * if (r.withheld.length) console.log(formatRepair(r)); // "withheld 2 repairs over missing log entries ..."
  */
 export async function applyRepair(
+  entities: readonly Entity[],
+  plan: RepairPlan,
+  options: ApplyRepairOptions,
+): Promise<RepairResult> {
+  const o = (entities as readonly Partial<Entity>[] | undefined)?.[0]?.runtime?.config.observer;
+  return o?.on ? observedRepair(o, () => apply(entities, plan, options)) : apply(entities, plan, options);
+}
+
+async function apply(
   entities: readonly Entity[],
   plan: RepairPlan,
   options: ApplyRepairOptions,

@@ -1,4 +1,5 @@
 import type { NatsConnection } from 'nats';
+import { observedPublish } from '../../observe/relay.js';
 import type { Tally } from '../../tally.js';
 import { type FeedConsumer, openConsumer } from '../consumer.js';
 import type { FeedBatch, FeedSource } from '../types.js';
@@ -96,14 +97,18 @@ async function relayLoop(
   const source: FeedSource = consumer.source;
   let backoff = BACKOFF_MIN_MS;
   const publisher = new AckedPublisher(nc);
+  const obs = (options.tally as Tally).config.observer;
   const handler = async (batch: FeedBatch) => {
-    const r = await publisher.publish(batch.entries, {
-      prefix: o.prefix,
-      schema: o.schema,
-      stream: o.stream,
-      maxInFlight: o.maxInFlight,
-      timeoutMs: o.publishTimeoutMs,
-    });
+    const publish = () =>
+      publisher.publish(batch.entries, {
+        prefix: o.prefix,
+        schema: o.schema,
+        stream: o.stream,
+        maxInFlight: o.maxInFlight,
+        timeoutMs: o.publishTimeoutMs,
+      });
+    const n = batch.entries.length;
+    const r = await (obs.on ? observedPublish(obs, o.name, o.stream, n, publish) : publish());
     const ackedAt = performance.timeOrigin + performance.now();
     stats.batches++;
     stats.stored += r.stored;
