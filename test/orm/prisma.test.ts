@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTallyError } from '../../src/errors.js';
@@ -15,6 +16,9 @@ import {
 
 const root = join(import.meta.dirname, '../..');
 const dir = join(root, 'node_modules/.cache/tally-prisma');
+const prismaVersion = JSON.parse(
+  readFileSync(join(root, 'node_modules/prisma/package.json'), 'utf8'),
+).version;
 
 /** Generates the client for the `orders` model (under node_modules/.cache, beside its @prisma/client). */
 function generate(): void {
@@ -32,11 +36,13 @@ model Order {
   @@map("orders")
 }
 `;
-  execFileSync('mkdir', ['-p', dir]);
-  execFileSync('node', [
-    '-e',
-    `require('node:fs').writeFileSync(${JSON.stringify(join(dir, 'schema.prisma'))}, ${JSON.stringify(schema)})`,
-  ]);
+  const file = join(dir, 'schema.prisma');
+  // Generated once per schema and Prisma version (the cache is kept across runs, like the PGlite template).
+  const stamp = `${schema}// prisma ${prismaVersion}\n`;
+  if (existsSync(join(dir, 'client/client.ts')) && existsSync(file) && readFileSync(file, 'utf8') === stamp)
+    return;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(file, stamp);
   // generate needs no schema engine, but the CLI fetches one first unless told where one is: offline
   // machines (and this one) cannot reach binaries.prisma.sh.
   execFileSync(join(root, 'node_modules/.bin/prisma'), ['generate', '--schema', join(dir, 'schema.prisma')], {
