@@ -279,7 +279,13 @@ export function checkPrincipal(principal: unknown): string {
   return principal as string;
 }
 
-/** A JSON round trip: what the database will give back. Refuses what JSON cannot carry. */
+/**
+ * A JSON round trip: what the database will give back — values as JSON carries them, and object keys in
+ * the order a jsonb column returns them (shorter keys first, then by their UTF-8 bytes). So a value is the
+ * same on the first run as on every replay read back from the database: a call's first send and its
+ * re-sends hand `send` one request, and `JSON.stringify` of it is the same text each time (decision 0039).
+ * Refuses what JSON cannot carry.
+ */
 export function asStored<T>(value: T, what: string): T {
   if (value === undefined) return null as T;
   let text: string;
@@ -289,5 +295,28 @@ export function asStored<T>(value: T, what: string): T {
     throw new TallyError('INVALID_COMMAND_INPUT', `${what} must be JSON-serializable`, { cause: err });
   }
   if (text === undefined) throw new TallyError('INVALID_COMMAND_INPUT', `${what} must be JSON-serializable`);
-  return JSON.parse(text) as T;
+  return inJsonbOrder(JSON.parse(text)) as T;
+}
+
+function jsonbKeyOrder(a: string, b: string): number {
+  const la = Buffer.byteLength(a);
+  const lb = Buffer.byteLength(b);
+  return la !== lb ? la - lb : Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+// Parsed JSON only (plain objects, arrays, scalars). An object already in order is kept as it is.
+function inJsonbOrder(v: unknown): unknown {
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = inJsonbOrder(v[i]);
+    return v;
+  }
+  if (v === null || typeof v !== 'object') return v;
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o);
+  for (const k of keys) o[k] = inJsonbOrder(o[k]);
+  const sorted = [...keys].sort(jsonbKeyOrder);
+  if (sorted.every((k, i) => k === keys[i])) return o;
+  const out: Record<string, unknown> = {};
+  for (const k of sorted) out[k] = o[k];
+  return out;
 }

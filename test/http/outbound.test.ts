@@ -94,3 +94,36 @@ it('an injected client gets the same request; a definite 4xx is a failure', asyn
   });
   expect(JSON.parse(requests[0]!.body)).toEqual({ item: 'refuse', at: 'now', n: 1.5 });
 });
+
+it('a hand-written send with JSON.stringify: the first send and a re-send carry the same text (decision 0039)', async () => {
+  // The request's keys are built in an order jsonb does not keep; a re-send reads the stored request back.
+  const texts: string[] = [];
+  let fail = 1;
+  const cmd = tally.command<In>('out_plain', {
+    fingerprint: (i) => ({ item: i.item }),
+    retry: { maxAttempts: 5, baseMs: 1, maxMs: 1 },
+    steps: [
+      {
+        name: 'issue',
+        call: {
+          request: (ctx) => ({
+            item: ctx.input.item,
+            at: ctx.input.at,
+            nested: { zz: 1, a: [{ yy: 2, b: 3 }] },
+          }),
+          send: async (request) => {
+            texts.push(JSON.stringify(request));
+            if (fail-- > 0) return { outcome: 'unknown' as const, reason: 'timeout' };
+            return { outcome: 'success' as const, value: { ok: true } };
+          },
+        },
+      },
+    ],
+  });
+  const input = { item: 'mug', at: '2026-12-07T10:00:00.000Z' };
+  expect((await cmd.submit({ key: 'k3', principal: 'p', input })).status).toBe('pending');
+  await new Promise((r) => setTimeout(r, 20));
+  expect((await cmd.submit({ key: 'k3', principal: 'p', input })).status).toBe('succeeded');
+  expect(texts).toHaveLength(2);
+  expect(texts[1]).toBe(texts[0]);
+});
