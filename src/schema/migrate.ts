@@ -1,8 +1,19 @@
 import type { Executor } from '../db/types.js';
 import { TallyError } from '../errors.js';
-import { LATEST_VERSION, migrations } from './migrations.js';
+import { migrations as allMigrations, LATEST_VERSION, type Migration } from './migrations.js';
 import { migrateMysql, mysqlSchemaVersion } from './mysql-migrate.js';
-import { bootstrap, currentVersion, installedVersion, lockMigrations, recordVersion } from './sql.js';
+import { applySteps, type OnlineOptions } from './online.js';
+import { onlinePlans } from './online-plans.js';
+import {
+  bootstrap,
+  currentVersion,
+  installedVersion,
+  lockMigrations,
+  recordVersion,
+  setLockTimeout,
+  tryLockMigrations,
+} from './sql.js';
+import { createIndexSql, type MigrationStep } from './steps.js';
 
 export interface MigrateResult {
   from: number;
@@ -10,19 +21,59 @@ export interface MigrateResult {
   applied: number[];
 }
 
+export interface MigrateOptions extends OnlineOptions {
+  /**
+   * Apply each migration's online steps (default: true on a PostgreSQL pool). The steps run on other
+   * connections of the pool than the one holding the migration lock, so the pool needs two; false applies
+   * each migration in one transaction, as on PGlite (one connection) or inside a caller's transaction.
+   */
+  online?: boolean;
+  /** The migrations to apply (tests apply a prefix); default: all of Tally's. */
+  migrations?: readonly Migration[];
+}
+
 /**
- * Applies pending migrations, each in its own transaction that also records the version, under an
- * advisory lock: processes that start together apply every migration exactly once.
+ * Applies pending migrations under an advisory lock, so processes that start together apply every
+ * migration exactly once. On a PostgreSQL pool each migration applies as its online steps (steps.ts,
+ * decision 0067): concurrent index builds, DDL under a short lock_timeout with retries; the lock is held
+ * by a transaction on one connection for the whole migration while the steps commit on others. On PGlite
+ * or a transaction-bound executor, each migration is one transaction that also records its version.
+ *
+ * @example
+ * await migrate(db, 'tally', '"tally"'); // { from: 0, to: 12, applied: [1, …, 12] }
  */
-export async function migrate(db: Executor, schemaName: string, s: string): Promise<MigrateResult> {
+export async function migrate(
+  db: Executor,
+  schemaName: string,
+  s: string,
+  options: MigrateOptions = {},
+): Promise<MigrateResult> {
   // MySQL/MariaDB: its own list, under GET_LOCK, DDL outside transactions (decision 0131).
   if (db.dialect === 'mysql') return migrateMysql(db, schemaName);
+  const list = options.migrations ?? allMigrations;
+  const online = (options.online ?? true) && db.dialect === 'postgres' && !db.inTransaction;
   const applied: number[] = [];
   let from = -1;
+  // On a server, the lock is tried, never waited for inside a statement (sql.ts, tryLockMigrations).
+  const polls = db.dialect === 'postgres' && !db.inTransaction;
+  const lock = async (tx: Executor): Promise<boolean> => {
+    if (!polls) {
+      await tx.query(lockMigrations(schemaName));
+      return true;
+    }
+    const [row] = await tx.query<{ got: boolean }>(tryLockMigrations(schemaName));
+    return row?.got === true;
+  };
+  // The steps record their version from other connections: the table must exist, committed, first.
+  if (online) {
+    while (!(await db.transaction(async (tx) => (await lock(tx)) && (await tx.exec(bootstrap(s)), true)))) {
+      await sleep(LOCK_POLL_MS);
+    }
+  }
   for (;;) {
     const done = await db.transaction(async (tx) => {
-      await tx.query(lockMigrations(schemaName));
-      await tx.exec(bootstrap(s));
+      if (!(await lock(tx))) return 'busy';
+      if (!online) await tx.exec(bootstrap(s));
       const [row] = await tx.query<{ version: number }>(currentVersion(s));
       const version = Number(row?.version ?? 0);
       if (from < 0) from = version;
@@ -32,16 +83,31 @@ export async function migrate(db: Executor, schemaName: string, s: string): Prom
           `schema ${schemaName} is at version ${version}, newer than this Tally (${LATEST_VERSION}): upgrade Tally`,
         );
       }
-      const next = migrations.find((m) => m.version === version + 1);
+      const next = list.find((m) => m.version === version + 1);
       if (!next) return true;
-      await tx.exec(next.sql(s));
-      await tx.query(recordVersion(s, next.version, next.name));
+      if (online) {
+        // This transaction only holds the lock (no snapshot between statements in read committed, so a
+        // concurrent index build does not wait for it); each step commits on another connection.
+        await applySteps(db, schemaName, s, next.version, next.name, stepsOf(next), options);
+      } else {
+        await tx.exec(next.sql(s));
+        await tx.query(recordVersion(s, next.version, next.name));
+      }
       applied.push(next.version);
       return false;
     });
-    if (done) break;
+    if (done === true) break;
+    if (done === 'busy') await sleep(LOCK_POLL_MS);
   }
   return { from, to: from + applied.length, applied };
+}
+
+const LOCK_POLL_MS = 100;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A migration's online steps: its plan, or its whole SQL as one transaction step. */
+export function stepsOf(m: Migration): readonly MigrationStep[] {
+  return onlinePlans[m.version] ?? [{ kind: 'transaction', sql: m.sql }];
 }
 
 /** The version applied in the database (0 when none, -1 when Tally's tables are absent). */
@@ -53,23 +119,42 @@ export async function schemaVersion(db: Executor, s: string): Promise<number> {
   return Number(row?.version ?? 0);
 }
 
-/** The SQL `migrate` would run on an empty database, for a DBA to review or apply by hand. */
-export function migrationScript(schemaName: string, s: string): string {
+/** The line `--print` writes before each statement that must run outside a transaction block. */
+export const OUTSIDE_TRANSACTION = '-- tally: outside a transaction (CONCURRENTLY); run it on its own';
+
+/**
+ * The SQL `migrate` would run on an empty database, for a DBA to review or apply by hand (`psql -f`):
+ * each migration as its online steps. An index build is a statement of its own, outside any
+ * transaction, marked with OUTSIDE_TRANSACTION; every transaction sets a short lock_timeout (a step that
+ * times out is run again). Each migration's version is recorded in its last transaction.
+ *
+ * @example
+ * writeFileSync('tally.sql', migrationScript('tally', '"tally"'));
+ */
+export function migrationScript(schemaName: string, s: string, lockTimeoutMs = 500): string {
   const parts = [
     `-- Tally schema ${schemaName}, migrations 1..${LATEST_VERSION}`,
+    `-- Run with psql -f (one statement at a time). Lines after "${OUTSIDE_TRANSACTION.slice(3)}"`,
+    '-- build indexes without blocking writers and cannot run inside BEGIN … COMMIT.',
     'BEGIN;',
     bootstrap(s).trim(),
     'COMMIT;',
   ];
-  for (const m of migrations) {
-    parts.push(
-      '',
-      `-- migration ${m.version}: ${m.name}`,
-      'BEGIN;',
-      m.sql(s).trim(),
-      `INSERT INTO ${s}.migrations (version, name) VALUES (${m.version}, '${m.name.replace(/'/g, "''")}');`,
-      'COMMIT;',
-    );
+  for (const m of allMigrations) {
+    const record = `INSERT INTO ${s}.migrations (version, name) VALUES (${m.version}, '${m.name.replace(/'/g, "''")}');`;
+    parts.push('', `-- migration ${m.version}: ${m.name}`);
+    const steps = stepsOf(m);
+    for (const [i, step] of steps.entries()) {
+      const last = i === steps.length - 1;
+      if (step.kind === 'index') {
+        parts.push(OUTSIDE_TRANSACTION, `${createIndexSql(step, s, true)};`);
+        if (last) parts.push('BEGIN;', record, 'COMMIT;');
+        continue;
+      }
+      const sql = step.sql(s).trim();
+      const body = step.kind === 'batches' ? `-- repeat until it reports n = 0\n${sql}` : sql;
+      parts.push('BEGIN;', `${setLockTimeout(lockTimeoutMs)};`, body, ...(last ? [record] : []), 'COMMIT;');
+    }
   }
   return `${parts.join('\n')}\n`;
 }

@@ -6,6 +6,13 @@ export const lockMigrations = (schemaName: string): SqlQuery => ({
   values: [`tally:migrate:${schemaName}`],
 });
 
+// The same lock, not waited for: a session waiting inside a statement holds a snapshot, and a concurrent
+// index build waits for every such snapshot to end — while the waiter waits for the builder's lock.
+export const tryLockMigrations = (schemaName: string): SqlQuery => ({
+  text: `SELECT pg_try_advisory_xact_lock(hashtext($1)) AS got`,
+  values: [`tally:migrate:${schemaName}`],
+});
+
 export const bootstrap = (s: string): string => `
 CREATE SCHEMA IF NOT EXISTS ${s};
 CREATE TABLE IF NOT EXISTS ${s}.migrations (
@@ -28,3 +35,19 @@ export const recordVersion = (s: string, version: number, name: string): SqlQuer
   text: `INSERT INTO ${s}.migrations (version, name) VALUES ($1, $2)`,
   values: [version, name],
 });
+
+// A step's DDL waits at most this long for its lock, then gives up (and is retried after a backoff).
+export const setLockTimeout = (ms: number): string => `SET LOCAL lock_timeout = '${Math.floor(ms)}ms'`;
+
+// An index of that name in the schema, and whether it is valid (an interrupted CONCURRENTLY build leaves
+// an invalid one, which the planner never uses and which still slows every write to the table).
+export const indexState = (schemaName: string, name: string): SqlQuery => ({
+  text: `SELECT i.indisvalid AS valid FROM pg_index i
+           JOIN pg_class c ON c.oid = i.indexrelid
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = $1 AND c.relname = $2`,
+  values: [schemaName, name],
+});
+
+export const dropIndexConcurrently = (s: string, name: string): string =>
+  `DROP INDEX CONCURRENTLY IF EXISTS ${s}.${name}`;

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { postgres } from '../../src/db/postgres/index.js';
+import { OUTSIDE_TRANSACTION } from '../../src/schema/migrate.js';
 import { LATEST_VERSION, migrations } from '../../src/schema/migrations.js';
 import { createTally } from '../../src/tally.js';
 import { describeEachDialect, type TestDatabase } from '../support/databases.js';
@@ -66,7 +67,17 @@ describeEachDialect('migrations', (fresh) => {
 
   it('the printed script builds the same tables on an empty database', async () => {
     const tally = await createTally({ db: t.db, schema: 'printed' });
-    await t.db.exec(tally.migrationSql());
+    // As psql -f runs it: each statement marked as outside a transaction on its own (a CONCURRENTLY
+    // build refuses to run in a multi-statement string), the rest in between as they come.
+    const script = tally.migrationSql();
+    expect(script).toContain(
+      `${OUTSIDE_TRANSACTION}\nCREATE INDEX CONCURRENTLY IF NOT EXISTS commands_finished`,
+    );
+    for (const [i, part] of script.split(`${OUTSIDE_TRANSACTION}\n`).entries()) {
+      const cut = i === 0 ? 0 : part.indexOf(';\n') + 2;
+      if (cut > 0) await t.db.exec(part.slice(0, cut));
+      await t.db.exec(part.slice(cut));
+    }
     expect(await count(t.db, `SELECT 1 FROM printed.migrations`)).toBe(migrations.length);
     expect(await tally.migrate()).toMatchObject({ applied: [] });
     await tally.assertMigrated();
