@@ -87,9 +87,10 @@ async function next(
       failing = { d, step: step.name };
       if (step.kind === 'call') return planCall(tx, { config, owner }, d, step, queried);
       const ctx = stepContext(tx, d, step.name);
-      const run = async () => inCommandScope(ctx, () => step.run(ctx));
-      const o = config.observer;
-      const out = await (o.on ? observedStep(o, spec.name, step.name, run) : run());
+      const o = config.observer; // off: the step runs as it did before observing existed (no wrapper)
+      const out = o.on
+        ? await observedStep(o, spec.name, step.name, async () => inCommandScope(ctx, () => step.run(ctx)))
+        : await inCommandScope(ctx, () => step.run(ctx));
       const output = asStored(out, `step ${step.name} output`);
       d.stepDone(step.name, output);
       const following = spec.steps[d.row.step_index];
