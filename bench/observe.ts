@@ -7,9 +7,10 @@
 // (observe: { metrics: true, tracing }) with the SDK's BasicTracerProvider, an AsyncLocalStorage context
 // manager (what sdk-trace-node registers) and an exporter that drops the spans. The command: one JS step
 // (lock, check, update through the entity, so one log row) then one call to an in-process fake downstream,
-// concurrency 8. Phases alternate off, on, off, on, ... (ROUNDS pairs of N each) so drift in the machine's
-// load hits both sides; each side's rate is its total commands over its total time. The very last line
-// is one JSON object.
+// concurrency 8. ROUNDS pairs of N-command phases, off and on back to back (which goes first alternates),
+// so drift in the machine's load hits both sides; each side's rate is its total commands over its total
+// time (metrics_overhead), and overhead_median_pair is the median of the pairs' ratios (robust to a burst
+// of load in one phase). The very last line is one JSON object.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { loadavg } from 'node:os';
 import { type Context, type ContextManager, context, ROOT_CONTEXT } from '@opentelemetry/api';
@@ -18,8 +19,8 @@ import pg from 'pg';
 import { postgres } from '../src/db/postgres/index.js';
 import { createTally, type Tally } from '../src/tally.js';
 
-const N = Number(process.env.BENCH_OBSERVE_N ?? 2000);
-const ROUNDS = Number(process.env.BENCH_OBSERVE_ROUNDS ?? 3);
+const N = Number(process.env.BENCH_OBSERVE_N ?? 500);
+const ROUNDS = Number(process.env.BENCH_OBSERVE_ROUNDS ?? 12);
 const C = 8;
 const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const DB = 'tally_bench_observe';
@@ -102,6 +103,11 @@ async function phase(cmd: ReturnType<typeof declare>, from: number, n = N): Prom
   return (performance.now() - t0) / 1000;
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
 await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
 await admin(`CREATE DATABASE ${DB}`);
 const url = new URL(PG_URL);
@@ -126,11 +132,18 @@ try {
   let offS = 0;
   let onS = 0;
   let id = 0;
+  const ratios: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    offS += await phase(cmdOff, id);
+    // Which side goes first alternates too, so a trend in the load does not favour one.
+    const first = r % 2 === 0 ? cmdOff : cmdOn;
+    const a = await phase(first, id);
     id += N;
-    onS += await phase(cmdOn, id);
+    const b = await phase(first === cmdOff ? cmdOn : cmdOff, id);
     id += N;
+    const [off1, on1] = first === cmdOff ? [a, b] : [b, a];
+    offS += off1;
+    onS += on1;
+    ratios.push(on1 / off1); // time on ÷ time off = rate off ÷ rate on
     console.log(
       `round ${r + 1}: off ${((N * (r + 1)) / offS).toFixed(0)}/s, on ${((N * (r + 1)) / onS).toFixed(0)}/s  (${loadavg()[0]!.toFixed(2)} load)`,
     );
@@ -148,6 +161,7 @@ try {
       off_per_s: Math.round(offRate),
       on_per_s: Math.round(onRate),
       metrics_overhead: Number((offRate / onRate).toFixed(3)),
+      overhead_median_pair: Number(median(ratios).toFixed(3)),
       load: Number(loadavg()[0]!.toFixed(2)),
     }),
   );
