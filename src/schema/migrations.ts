@@ -340,9 +340,8 @@ COMMENT ON TABLE ${s}.log_chain IS 'Tally: the per-entity hash chain ends at las
     version: 11,
     name: 'retention: expired command records, archived log ranges',
     // Decisions 0061 and 0062. commands_finished finds a type's finished commands oldest first, so a
-    // prune chunk reads only what it deletes. Migrations run in a transaction, so it is a plain CREATE
-    // INDEX (it blocks writes to commands while it is built); on a large table a DBA runs it first by hand
-    // as CREATE INDEX CONCURRENTLY — IF NOT EXISTS, so the migration then finds it done.
+    // prune chunk reads only what it deletes. On a PostgreSQL pool it is built CONCURRENTLY (online-plans.ts,
+    // decision 0067); this text is the one-transaction form (PGlite, `online: false`).
     // log_archives: a range of tree positions written to an archive file (its name and sha256) and
     // deleted from the log; `deleted` is set once the last chunk of its rows is gone. New and empty.
     sql: (s) => `
