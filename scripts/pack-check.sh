@@ -40,9 +40,16 @@ else
     die "npm view $NAME failed for another reason than 404 (offline?)"
 fi
 
-# 2. Pack (prepack: clean dist/, build).
-say "npm pack ..."
-TARBALL="$WORK/$(npm pack --silent --pack-destination "$WORK" | tail -1)"
+# 2. Pack (prepack: clean dist/, build). PACK_CHECK_PREBUILT=1: dist/ was just built by the caller (CI runs
+# the tests beside this script, and they read dist/: a prepack emptying it under them would fail them).
+if [[ "${PACK_CHECK_PREBUILT:-}" == 1 ]]; then
+  [[ -f "$ROOT/dist/src/index.js" ]] || die "PACK_CHECK_PREBUILT=1 but dist/ is not built (npm run build)"
+  say "npm pack --ignore-scripts (dist/ built by the caller) ..."
+  TARBALL="$WORK/$(npm pack --silent --ignore-scripts --pack-destination "$WORK" | tail -1)"
+else
+  say "npm pack ..."
+  TARBALL="$WORK/$(npm pack --silent --pack-destination "$WORK" | tail -1)"
+fi
 [[ -f "$TARBALL" ]] || die "npm pack made no tarball"
 say "packed $(basename "$TARBALL") ($(du -k "$TARBALL" | cut -f1) kB) in $((SECONDS - START)) s"
 mkdir -p "$WORK/pkg" && tar -xzf "$TARBALL" -C "$WORK/pkg"
