@@ -9,12 +9,12 @@ export const ADOPT_DOC: CommandDoc = {
   summary: 'give the rows a table had before Tally one genesis log entry each (dry run first)',
   about: `The first step of putting Tally on a table that already has data. Every row at version >= 1 with
 no log entry gets one genesis entry: action adopt, actor tally-adopt, the row's image now as its
-after image, at the row's own version, starting its hash chain. From then on \`tally reconcile\`
+after image, at the row's own version, starting its log. From then on \`tally reconcile\`
 checks each adopted row from that baseline instead of reporting it as a row logged nowhere, and rows
 written around Tally later are still reported. Rows at version 0 were never changed and need nothing.
 One short transaction per chunk of rows (a key range); the rows are locked as Tally's own changes
 lock them and rewritten unchanged with their entry, so a change through Tally running at the same
-time never starts a second chain. Rows that have log entries are skipped: running it again writes
+time never starts a second log for it. Rows that have log entries are skipped: running it again writes
 nothing. A progress bar on a terminal, plain lines otherwise (stderr).`,
   options: [
     ['TABLE', 'the table: name or schema.name'],

@@ -14,7 +14,11 @@ instance); every entity it declares is checked`,
   ['--version COL', 'with --table: the version column (default version)'],
   ['--ignore COL,COL', 'columns not compared with the log (e.g. updated_at kept by a trigger)'],
   ['--chunk-size N', "rows per chunk (default 1000000; each chunk scans the entity's log once)"],
-  ['--skip-chains', 'check state against the log only, not the hash chains'],
+  [
+    '--skip-chains',
+    `check state against the log only, not each log's own links (before images, and the
+hashes of entries written before migration 10)`,
+  ],
   [
     '--precise',
     `compare every row's columns, trusting no tuple header (a deep check, e.g. after
@@ -28,11 +32,13 @@ export const RECONCILE_DOC: CommandDoc = {
     '[--ignore COL,COL] [--chunk-size N] [--skip-chains] [--precise] [--compare-with URL] [--json]',
     '[--schema NAME] [DATABASE]',
   ],
-  summary: 'check tables against their logs and hash chains (exit 3 on drift)',
+  summary: 'check tables against their logs (exit 3 on drift)',
   about: `Checks every row against its operation log, set-based in the database: rows changed around Tally,
 rows ahead of their log (missing or deleted last entries), rows logged nowhere, logs ahead of their
-row, version gaps, logs of rows that no longer exist; then every hash chain (edited entries, broken
-links). Reads only. A progress bar on a terminal, plain lines otherwise (stderr).`,
+row, version gaps, logs of rows that no longer exist; then each log's own links: every entry's before
+image against the previous entry, and the hashes of entries written before migration 10 (edited entries,
+broken links). Whether the log itself was rewritten is \`tally verify\`'s question (sealed checkpoints).
+Reads only. A progress bar on a terminal, plain lines otherwise (stderr).`,
   options: [
     ...ENTITIES,
     [
@@ -54,7 +60,7 @@ export const REPAIR_DOC: CommandDoc = {
   summary: 'plan (dry run) or --apply repair entries for rows the log does not explain',
   about: `Reconciles, then prints the repair plan: each row the log does not explain gets a \`repair\` log
 entry whose before image is what the log says and whose after image is the row, at the next log
-version, chained to the last entry's hash; the row's version is set to match. A row changed around
+version; the row's version is set to match. A row changed around
 Tally is repaired with --apply. A row whose log entries are missing (the row is ahead of its log, or
 has no log at all) may be a deletion of log entries: such repairs are applied only with
 --accept-missing-log, after a person has checked. Findings a repair cannot explain (log ahead of the

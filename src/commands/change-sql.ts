@@ -12,7 +12,7 @@ export interface ChangeItem {
 
 /**
  * Change commands of ONE type as ONE autocommit statement (decisions 0025, 0026), for each item: look
- * the key up; read-check-update the entity row with its hash-chained log row; record the command with
+ * the key up; read-check-update the entity row with its log row; record the command with
  * its final outcome and the timeline events the general path would have written (submitted, then
  * step_done + succeeded, or failed). The items name distinct keys and distinct rows (the batcher's
  * rule); each item's outcome is its own, except that any error fails them all.
@@ -85,7 +85,6 @@ function textFor(s: string, c: CompiledChange, plan: ChangePlan): { text: string
     rows: 'req',
     key: 'r.ekey',
     header,
-    sharedHeader: false,
     add: plan.op.add.map((_, i) => `(r.add ->> ${i})`),
     set: plan.op.set.length ? 'r.set' : null,
     guard: plan.op.guard.map((_, i) => `(r.guard ->> ${i})`),

@@ -10,10 +10,13 @@ export interface ChainOptions {
 }
 
 /**
- * Verifies every hash chain of an entity type, set-based: one statement per id range recomputes each
- * entry's hash and checks its link and before image against the previous entry. An edited entry fails
- * its hash; a deleted middle entry breaks the next one's link (and leaves the gap the state <-> log check
- * names); deleted last entries leave the row's version ahead of the log (`version_ahead_of_log`).
+ * Verifies each log of an entity type against itself, set-based: one statement per id range checks every
+ * entry's before image against the previous entry's after image and, for entries written before
+ * migration 10 (the per-entity hash chain left the write path then, decision 0065), recomputes the hash
+ * and checks the link; new entries carry no hash, and a stripped legacy hash is reported as edited. A
+ * deleted middle entry leaves the gap the state <-> log check names (and breaks a legacy link); deleted
+ * last entries leave the row's version ahead of the log (`version_ahead_of_log`). A rewrite of a sealed
+ * entry is the sealed tree's to find (`tally verify`).
  * Several failures of one entity become one finding per kind, listing the versions.
  *
  * @example

@@ -11,7 +11,7 @@ export interface ReconcileOptions {
   chunkSize?: number;
   /** Log entries per chain chunk (default 200,000). */
   chainChunkSize?: number;
-  /** Verify the hash chains too (default true). */
+  /** Check each log against itself too: before images, and legacy (pre-migration-10) hashes (default true). */
   chains?: boolean;
   /** Findings kept in the report (counts stay exact). Default 100,000. */
   maxFindings?: number;
@@ -40,7 +40,9 @@ function intOption(v: unknown, name: string, fallback: number, max: number): num
 }
 
 /**
- * Checks each entity's table against its log (and, by default, its hash chains) and returns one report.
+ * Checks each entity's table against its log (and, by default, each log against itself: before images,
+ * and the hashes of entries written before the chain left the write path, decision 0065) and returns
+ * one report.
  * Reads only: nothing is written. Repair with `planRepair` + `applyRepair`.
  *
  * @example
