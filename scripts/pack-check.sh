@@ -3,7 +3,9 @@
 # empty projects, every subpath of package.json "exports" imported from ESM under Node and type-checked
 # by TypeScript with moduleResolution node16 and bundler, each in a project holding only the peers that
 # subpath's built files import (read from the built import graph, so a subpath that starts importing a
-# new library needs it listed nowhere else), and a smoke test per subpath. Peers install from the npm
+# new library needs it listed nowhere else), and a smoke test per subpath; then the same subpaths from a
+# CommonJS project (check_cjs below: a dynamic import() under module node16, a static import compiled to
+# require() under module node20, both type-checked and run). Peers install from the npm
 # registry at the versions this checkout tests with. Exits non-zero on any failure, naming the subpath.
 #
 #   scripts/pack-check.sh            # an export whose built entry file is missing is reported, not failed
@@ -277,7 +279,70 @@ JSON
       say "  types ok under moduleResolution $mode ($TS_VERSION): $KEYS"
     fi
   done
+  check_cjs "$P" "$SUBS" "$KEYS"
   for f in "${FAILED[@]}"; do printf '%s\n' "$f"; done >"$P/failed"
+}
+# CommonJS interop (decision 0121's check, extended): a `"type": "commonjs"` project beside the ESM one,
+# sharing its node_modules. What works, both type-checked and run on Node 20.19+ (checked on 20.20):
+# - module/moduleResolution node16: a CJS file may not `import` this ESM-only package statically (TS1479),
+#   so it loads each subpath with a dynamic `await import('tally/...')`, which TypeScript keeps as import().
+# - module node20 (TypeScript 5.9; resolution node16): a static `import * as x from 'tally/...'` is allowed
+#   and compiles to `require('tally/...')`, which Node 20.19+ serves from ESM (require(esm), no flag;
+#   our graph has no top-level await). On Node < 20.19 only the dynamic import works.
+# Runs inside check_project: appends to its FAILED.
+check_cjs() {
+  local P="$1/cjs" SUBS="$2" KEYS="$3" mode BAD i
+  mkdir -p "$P"
+  printf '{ "name": "pack-check-cjs", "private": true, "type": "commonjs" }\n' >"$P/package.json"
+  (cd "$P" && node -e '
+    const fs = require("node:fs");
+    for (const [i, s] of JSON.parse(process.argv[1]).entries()) {
+      if (s.json) continue;
+      fs.writeFileSync(`cjs-node16-${i}.ts`, `// ${s.key}\nexport async function load(): Promise<string[]> {\n  const sub = await import("${s.spec}");\n  return Object.keys(sub);\n}\n`);
+      fs.writeFileSync(`cjs-node20-${i}.ts`, `// ${s.key}\nimport * as sub from "${s.spec}";\nexport const names: string[] = Object.keys(sub);\n`);
+    }' "$SUBS")
+  for mode in node16 node20; do
+    cat >"$P/tsconfig.$mode.json" <<JSON
+{ "compilerOptions": { "module": "$mode", "moduleResolution": "node16", "target": "es2022", "lib": ["es2023"],
+  "types": ["node"], "typeRoots": ["../node_modules/@types"], "strict": true, "skipLibCheck": true,
+  "outDir": "out" }, "include": ["cjs-$mode-*.ts"] }
+JSON
+    if (cd "$P" && "$TSC" -p "tsconfig.$mode.json" >"tsc.$mode.log" 2>&1); then
+      say "  types ok from CommonJS, module $mode: $KEYS"
+    else
+      sed 's/^/  /' "$P/tsc.$mode.log" | head -30
+      BAD="$(grep -oE "^cjs-$mode-[0-9]+\.ts" "$P/tsc.$mode.log" | sort -u | sed 's/.*-\([0-9]*\)\.ts/\1/' || true)"
+      [[ -z "$BAD" ]] && FAILED+=("$KEYS (CommonJS TypeScript $mode)")
+      for i in $BAD; do FAILED+=("$(node -e 'console.log(JSON.parse(process.argv[1])[+process.argv[2]].key)' "$SUBS" "$i") (CommonJS TypeScript $mode)"); done
+    fi
+  done
+  # Run what tsc emitted (it emits despite errors): node20's require(), node16's import().
+  cat >"$P/run.cjs" <<'EOF'
+const subs = JSON.parse(process.argv[2]);
+(async () => {
+  let bad = 0;
+  for (const [i, s] of subs.entries()) {
+    if (s.json) continue;
+    try {
+      const required = require(`./out/cjs-node20-${i}.js`).names;
+      const imported = await require(`./out/cjs-node16-${i}.js`).load();
+      if (!required.length || !imported.length) throw new Error('no exports');
+      console.log(`ok ${s.key} from CommonJS (require and import())`);
+    } catch (e) {
+      bad++;
+      console.log(`FAIL ${s.key} from CommonJS: ${String(e?.message ?? e).split('\n')[0]}`);
+    }
+  }
+  process.exit(bad ? 1 : 0);
+})();
+EOF
+  if (cd "$P" && node run.cjs "$SUBS") >"$P/run.log" 2>&1; then
+    sed 's/^/  /' "$P/run.log" | grep -v ExperimentalWarning || true
+  else
+    sed 's/^/  /' "$P/run.log"
+    while read -r k; do FAILED+=("$k (CommonJS run)"); done < <(grep '^FAIL' "$P/run.log" | sed 's/^FAIL \([^ ]*\) .*/\1/')
+    grep -q '^FAIL' "$P/run.log" || FAILED+=("$KEYS (CommonJS run crashed)")
+  fi
 }
 for ((g = 0; g < NGROUPS; g++)); do
   check_project "$g" >"$(project "$g")/report" 2>&1 &
@@ -307,4 +372,4 @@ if ((${#FAILED[@]})); then
   for f in "${FAILED[@]}"; do printf 'pack-check: FAIL subpath %s\n' "$f" >&2; done
   exit 1
 fi
-say "every built subpath imports from ESM, type-checks (node16, bundler) and passes its smoke test"
+say "every built subpath imports from ESM and from CommonJS, type-checks (node16, bundler; CJS node16, node20) and passes its smoke test"
