@@ -3,8 +3,8 @@
 //
 // Against PostgreSQL (DATABASE_URL, default the local server), in a dedicated database tally_bench_observe
 // created and dropped by the run. accounts(id int PK, state, version, points) — one row per command.
-// Two Tally instances over the same pool: `off` (no observe option: NOOP_OBSERVER) and `on`
-// (observe: { metrics: true, tracing }) with the SDK's BasicTracerProvider, an AsyncLocalStorage context
+// Three Tally instances over the same pool: `off` (no observe option: NOOP_OBSERVER), metrics only, and
+// `on` (observe: { metrics: true, tracing }) with the SDK's BasicTracerProvider, an AsyncLocalStorage context
 // manager (what sdk-trace-node registers) and an exporter that drops the spans. The command: one JS step
 // (lock, check, update through the entity, so one log row) then one call to an in-process fake downstream,
 // concurrency 8. ROUNDS pairs of N-command phases, off and on back to back (which goes first alternates),
@@ -113,12 +113,13 @@ await admin(`CREATE DATABASE ${DB}`);
 const url = new URL(PG_URL);
 url.pathname = `/${DB}`;
 const pool = new pg.Pool({ connectionString: url.toString(), max: 10 });
+pool.on('error', () => {}); // the final DROP ... WITH (FORCE) ends connections pool.end() is still closing
 try {
   const db = postgres(pool);
-  const total = N * ROUNDS * 2;
+  const total = N * ROUNDS * 3;
   await db.exec(`CREATE TABLE accounts (id integer PRIMARY KEY, state text NOT NULL DEFAULT 'open',
                    version integer NOT NULL DEFAULT 0, points bigint NOT NULL);
-                 INSERT INTO accounts (id, points) SELECT g, 1000 FROM generate_series(0, ${total + 200}) g`);
+                 INSERT INTO accounts (id, points) SELECT g, 1000 FROM generate_series(0, ${N * ROUNDS * 3 + 300}) g`);
   context.setGlobalContextManager(new AlsContextManager());
   const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(dropping)] });
   const off = await createTally({ db });
@@ -129,25 +130,29 @@ try {
   // Warm-up, not measured: connections, prepared statements, JIT, on both sides.
   await phase(cmdOff, total, 100);
   await phase(cmdOn, total + 100, 100);
-  let offS = 0;
-  let onS = 0;
+  const mOnly = await createTally({ db, observe: { metrics: true } });
+  const cmdM = declare(mOnly);
+  await phase(cmdM, total + 200, 100);
+  // Three sides per round, in an order that rotates, so a trend in the load favours none.
+  const sides = [cmdOff, cmdM, cmdOn];
+  const secs = [0, 0, 0];
+  const pairs: number[] = [];
   let id = 0;
-  const ratios: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    // Which side goes first alternates too, so a trend in the load does not favour one.
-    const first = r % 2 === 0 ? cmdOff : cmdOn;
-    const a = await phase(first, id);
-    id += N;
-    const b = await phase(first === cmdOff ? cmdOn : cmdOff, id);
-    id += N;
-    const [off1, on1] = first === cmdOff ? [a, b] : [b, a];
-    offS += off1;
-    onS += on1;
-    ratios.push(on1 / off1); // time on ÷ time off = rate off ÷ rate on
+    const took = [0, 0, 0];
+    for (let k = 0; k < 3; k++) {
+      const i = (r + k) % 3;
+      took[i] = await phase(sides[i]!, id);
+      id += N;
+    }
+    for (let i = 0; i < 3; i++) secs[i]! += took[i]!;
+    pairs.push(took[2]! / took[0]!); // time on ÷ time off = rate off ÷ rate on
+    const rate = (i: number) => ((N * (r + 1)) / secs[i]!).toFixed(0);
     console.log(
-      `round ${r + 1}: off ${((N * (r + 1)) / offS).toFixed(0)}/s, on ${((N * (r + 1)) / onS).toFixed(0)}/s  (${loadavg()[0]!.toFixed(2)} load)`,
+      `round ${r + 1}: off ${rate(0)}/s, metrics ${rate(1)}/s, metrics+tracing ${rate(2)}/s  (load ${loadavg()[0]!.toFixed(2)})`,
     );
   }
+  const [offS, mS, onS] = secs as [number, number, number];
   const offRate = (N * ROUNDS) / offS;
   const onRate = (N * ROUNDS) / onS;
   const scraped = await on.metrics().metrics();
@@ -160,8 +165,10 @@ try {
       concurrency: C,
       off_per_s: Math.round(offRate),
       on_per_s: Math.round(onRate),
+      metrics_only_per_s: Math.round((N * ROUNDS) / mS),
       metrics_overhead: Number((offRate / onRate).toFixed(3)),
-      overhead_median_pair: Number(median(ratios).toFixed(3)),
+      metrics_only_overhead: Number((offRate / ((N * ROUNDS) / mS)).toFixed(3)),
+      overhead_median_pair: Number(median(pairs).toFixed(3)),
       load: Number(loadavg()[0]!.toFixed(2)),
     }),
   );
