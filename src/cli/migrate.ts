@@ -1,5 +1,6 @@
 import { quoteIdent } from '../db/ident.js';
-import { migrationScript } from '../schema/migrate.js';
+import { migrate, migrationScript } from '../schema/migrate.js';
+import { ONLINE_DEFAULTS } from '../schema/online.js';
 import { createTally } from '../tally.js';
 import { openDatabase } from './connect.js';
 import { EXIT_OK } from './errors.js';
@@ -27,8 +28,14 @@ export async function migrateCommand(args: string[], io: Io): Promise<number> {
 
   const conn = await openDatabase(opts, io.env, io.cwd, { mustExist: false });
   try {
-    const tally = await createTally({ db: conn.db, schema: opts.schema });
-    const r = await tally.migrate();
+    // createTally checks the schema name; migrate() is called directly to hear the lock retries.
+    await createTally({ db: conn.db, schema: opts.schema });
+    const r = await migrate(conn.db, opts.schema, s, {
+      onRetry: ({ version, step, attempt, waitMs }) =>
+        io.err(
+          `migration ${version} step ${step}: lock not granted within ${ONLINE_DEFAULTS.lockTimeoutMs} ms (a long transaction holds the table); try ${attempt + 1} in ${waitMs} ms`,
+        ),
+    });
     if (r.applied.length === 0) {
       io.out(`schema ${opts.schema} in ${conn.label} is up to date at version ${r.to}; nothing to apply`);
     } else {
