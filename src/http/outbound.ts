@@ -5,7 +5,10 @@ import type { Outcome } from '../commands/definition.js';
 export interface OutboundRequest {
   url: string;
   method: string;
-  /** `content-type: application/json`, `idempotency-key: <the recorded downstream key>`, and yours. */
+  /**
+   * `content-type: application/json`, `idempotency-key: <the recorded downstream key>`, `traceparent` when
+   * tracing is on, and yours.
+   */
   headers: Record<string, string>;
   /**
    * The stored request's canonical JSON (keys sorted, one number spelling): the same text on every send.
@@ -51,11 +54,20 @@ export interface JsonSendOptions {
  */
 export function jsonSend(options: JsonSendOptions) {
   const client = options.client ?? fetchClient(options.timeoutMs ?? 10_000);
-  return async function send(request: unknown, meta: { key: string }): Promise<Outcome> {
+  return async function send(
+    request: unknown,
+    meta: { key: string; traceparent?: string },
+  ): Promise<Outcome> {
     const answer = await client({
       url: options.url,
       method: options.method ?? 'POST',
-      headers: { ...options.headers, 'content-type': 'application/json', 'idempotency-key': meta.key },
+      headers: {
+        ...options.headers,
+        'content-type': 'application/json',
+        'idempotency-key': meta.key,
+        // With tracing on, the send's span (decision 0140): per attempt, and not part of the request's identity.
+        ...(meta.traceparent ? { traceparent: meta.traceparent } : {}),
+      },
       body: canonicalJson(request, UNLIMITED),
     });
     if (answer.status >= 200 && answer.status < 300) return { outcome: 'success', value: answer.body };

@@ -127,3 +127,16 @@ it('a hand-written send with JSON.stringify: the first send and a re-send carry 
   expect(texts).toHaveLength(2);
   expect(texts[1]).toBe(texts[0]);
 });
+
+it("puts the send's traceparent (tracing on, decision 0140) on the request; none when absent", async () => {
+  const requests: OutboundRequest[] = [];
+  const client = async (r: OutboundRequest) => {
+    requests.push(r);
+    return { status: 200, body: null };
+  };
+  const send = jsonSend({ url, client });
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  await send({ a: 1 }, { key: 'k.issue', traceparent });
+  await send({ a: 1 }, { key: 'k.issue' });
+  expect(requests.map((r) => r.headers.traceparent)).toEqual([traceparent, undefined]);
+});
