@@ -1,4 +1,3 @@
-import { tallyTable } from '../db/mysql/names.js';
 import type { Migration } from './migrations.js';
 
 /**
