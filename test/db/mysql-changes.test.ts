@@ -98,6 +98,7 @@ describe.skipIf(!mariadbAvailable)('audited changes under contention [mariadb]',
       const actors = new Set<string>();
       for (const id of [1, 2]) for (const x of await e.history(id)) if (x.version > 0) actors.add(x.actor);
       expect(actors.has(survivor === a ? 'a' : 'b')).toBe(true);
+      expect(actors.has(survivor === a ? 'b' : 'a')).toBe(false); // the victim's own first change went too
     } finally {
       a.release();
       b.release();
