@@ -2,7 +2,7 @@ import type { Executor } from '../db/types.js';
 import { TallyError } from '../errors.js';
 import { migrations as allMigrations, LATEST_VERSION, type Migration } from './migrations.js';
 import { migrateMysql, mysqlSchemaVersion } from './mysql-migrate.js';
-import { applySteps, type OnlineOptions } from './online.js';
+import { applySteps, type OnlineOptions, withSession } from './online.js';
 import { onlinePlans } from './online-plans.js';
 import {
   bootstrap,
@@ -10,8 +10,10 @@ import {
   installedVersion,
   lockMigrations,
   recordVersion,
+  sessionUnlock,
   setLockTimeout,
   tryLockMigrations,
+  trySessionLock,
 } from './sql.js';
 import { createIndexSql, type MigrationStep } from './steps.js';
 
@@ -23,9 +25,9 @@ export interface MigrateResult {
 
 export interface MigrateOptions extends OnlineOptions {
   /**
-   * Apply each migration's online steps (default: true on a PostgreSQL pool). The steps run on other
-   * connections of the pool than the one holding the migration lock, so the pool needs two; false applies
-   * each migration in one transaction, as on PGlite (one connection) or inside a caller's transaction.
+   * Apply each migration's online steps (default: true on a PostgreSQL pool), on one connection outside
+   * transactions that holds a session-level migration lock; false applies each migration in one
+   * transaction, as on PGlite (one connection) or inside a caller's transaction.
    */
   online?: boolean;
   /** The migrations to apply (tests apply a prefix); default: all of Tally's. */
@@ -35,8 +37,8 @@ export interface MigrateOptions extends OnlineOptions {
 /**
  * Applies pending migrations under an advisory lock, so processes that start together apply every
  * migration exactly once. On a PostgreSQL pool each migration applies as its online steps (steps.ts,
- * decision 0067): concurrent index builds, DDL under a short lock_timeout with retries; the lock is held
- * by a transaction on one connection for the whole migration while the steps commit on others. On PGlite
+ * decision 0067): concurrent index builds, DDL under a short lock_timeout with retries, on one connection
+ * that holds a session-level advisory lock (tried every 100 ms, never waited for in a statement). On PGlite
  * or a transaction-bound executor, each migration is one transaction that also records its version.
  *
  * @example
@@ -52,47 +54,27 @@ export async function migrate(
   if (db.dialect === 'mysql') return migrateMysql(db, schemaName);
   const list = options.migrations ?? allMigrations;
   const online = (options.online ?? true) && db.dialect === 'postgres' && !db.inTransaction;
+  if (online) return withSession(db, (session) => migrateOnline(session, schemaName, s, list, options));
+  // One transaction per migration. On a server the lock is tried, never waited for inside a statement
+  // (sql.ts, trySessionLock: an online migrate may be building an index concurrently).
+  const polls = db.dialect === 'postgres' && !db.inTransaction;
   const applied: number[] = [];
   let from = -1;
-  // On a server, the lock is tried, never waited for inside a statement (sql.ts, tryLockMigrations).
-  const polls = db.dialect === 'postgres' && !db.inTransaction;
-  const lock = async (tx: Executor): Promise<boolean> => {
-    if (!polls) {
-      await tx.query(lockMigrations(schemaName));
-      return true;
-    }
-    const [row] = await tx.query<{ got: boolean }>(tryLockMigrations(schemaName));
-    return row?.got === true;
-  };
-  // The steps record their version from other connections: the table must exist, committed, first.
-  if (online) {
-    while (!(await db.transaction(async (tx) => (await lock(tx)) && (await tx.exec(bootstrap(s)), true)))) {
-      await sleep(LOCK_POLL_MS);
-    }
-  }
   for (;;) {
     const done = await db.transaction(async (tx) => {
-      if (!(await lock(tx))) return 'busy';
-      if (!online) await tx.exec(bootstrap(s));
-      const [row] = await tx.query<{ version: number }>(currentVersion(s));
-      const version = Number(row?.version ?? 0);
-      if (from < 0) from = version;
-      if (version > LATEST_VERSION) {
-        throw new TallyError(
-          'SCHEMA_TOO_NEW',
-          `schema ${schemaName} is at version ${version}, newer than this Tally (${LATEST_VERSION}): upgrade Tally`,
-        );
+      if (polls) {
+        const [got] = await tx.query<{ got: boolean }>(tryLockMigrations(schemaName));
+        if (got?.got !== true) return 'busy';
+      } else {
+        await tx.query(lockMigrations(schemaName));
       }
+      await tx.exec(bootstrap(s));
+      const version = await versionChecked(tx, schemaName, s);
+      if (from < 0) from = version;
       const next = list.find((m) => m.version === version + 1);
       if (!next) return true;
-      if (online) {
-        // This transaction only holds the lock (no snapshot between statements in read committed, so a
-        // concurrent index build does not wait for it); each step commits on another connection.
-        await applySteps(db, schemaName, s, next.version, next.name, stepsOf(next), options);
-      } else {
-        await tx.exec(next.sql(s));
-        await tx.query(recordVersion(s, next.version, next.name));
-      }
+      await tx.exec(next.sql(s));
+      await tx.query(recordVersion(s, next.version, next.name));
       applied.push(next.version);
       return false;
     });
@@ -100,6 +82,47 @@ export async function migrate(
     if (done === 'busy') await sleep(LOCK_POLL_MS);
   }
   return { from, to: from + applied.length, applied };
+}
+
+/** On one session outside transactions: the session lock, then each pending migration's steps. */
+async function migrateOnline(
+  session: Executor,
+  schemaName: string,
+  s: string,
+  list: readonly Migration[],
+  options: MigrateOptions,
+): Promise<MigrateResult> {
+  for (;;) {
+    const [row] = await session.query<{ got: boolean }>(trySessionLock(schemaName));
+    if (row?.got === true) break;
+    await sleep(LOCK_POLL_MS);
+  }
+  try {
+    await session.exec(bootstrap(s));
+    const applied: number[] = [];
+    const from = await versionChecked(session, schemaName, s);
+    for (let version = from; ; version++) {
+      const next = list.find((m) => m.version === version + 1);
+      if (!next) return { from, to: version, applied };
+      await applySteps(session, schemaName, s, next.version, next.name, stepsOf(next), options);
+      applied.push(next.version);
+    }
+  } finally {
+    await session.exec('ROLLBACK'); // a step that failed mid-transaction left it open; else a warning
+    await session.query(sessionUnlock(schemaName));
+  }
+}
+
+async function versionChecked(db: Executor, schemaName: string, s: string): Promise<number> {
+  const [row] = await db.query<{ version: number }>(currentVersion(s));
+  const version = Number(row?.version ?? 0);
+  if (version > LATEST_VERSION) {
+    throw new TallyError(
+      'SCHEMA_TOO_NEW',
+      `schema ${schemaName} is at version ${version}, newer than this Tally (${LATEST_VERSION}): upgrade Tally`,
+    );
+  }
+  return version;
 }
 
 const LOCK_POLL_MS = 100;

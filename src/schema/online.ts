@@ -30,12 +30,12 @@ const LOCK_NOT_AVAILABLE = '55P03';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Applies one migration's steps on a pool (each step on whatever connection the pool gives it), and
- * records `version` with the last transaction step. The caller holds the migration lock for the whole
- * run, in a transaction of its own on another connection.
+ * Applies one migration's steps on `session`: ONE connection, outside any transaction (see withSession),
+ * that holds the session-level migration lock. Each step commits on its own; `version` is recorded by the
+ * last transaction step (or a transaction of its own after an index or batches).
  */
 export async function applySteps(
-  db: Executor,
+  session: Executor,
   schemaName: string,
   s: string,
   version: number,
@@ -49,19 +49,57 @@ export async function applySteps(
   for (const [i, step] of steps.entries()) {
     const record = i === last && recordsInStep;
     const run = async () => {
-      if (step.kind === 'index') return buildIndex(db, schemaName, s, step);
-      if (step.kind === 'batches') return runBatches(db, step.sql(s), o.lockTimeoutMs);
-      await db.transaction(async (tx) => {
-        await tx.exec(setLockTimeout(o.lockTimeoutMs));
-        await tx.exec(step.sql(s));
-        if (record) await tx.query(recordVersion(s, version, name));
+      if (step.kind === 'index') return buildIndex(session, schemaName, s, step);
+      if (step.kind === 'batches') return runBatches(session, step.sql(s), o.lockTimeoutMs);
+      await inTransaction(session, o.lockTimeoutMs, async () => {
+        await session.exec(step.sql(s));
+        if (record) await session.query(recordVersion(s, version, name));
       });
     };
     await withLockRetries(run, o, (attempt, waitMs) =>
       o.onRetry?.({ version, step: i + 1, attempt, waitMs }),
     );
   }
-  if (!recordsInStep) await db.transaction((tx) => tx.query(recordVersion(s, version, name)));
+  if (!recordsInStep) {
+    await inTransaction(session, o.lockTimeoutMs, async () => {
+      await session.query(recordVersion(s, version, name));
+    });
+  }
+}
+
+/**
+ * Runs `fn` with one connection of `db` to itself, outside any transaction (so a CONCURRENTLY build and
+ * session-level locks can run on it): the connection of a transaction whose BEGIN is committed at once,
+ * and reopened empty for the executor to close. One connection, so a pool of one is enough.
+ */
+export async function withSession<T>(db: Executor, fn: (session: Executor) => Promise<T>): Promise<T> {
+  return db.transaction(async (tx) => {
+    await tx.exec('COMMIT');
+    try {
+      return await fn(tx);
+    } finally {
+      // An error inside a step's transaction left it open (or aborted): end it; outside one, a warning.
+      await tx.exec('ROLLBACK');
+      await tx.exec('BEGIN');
+    }
+  });
+}
+
+/** One transaction on the session under lock_timeout; rolled back when `fn` fails. */
+async function inTransaction(
+  session: Executor,
+  lockTimeoutMs: number,
+  fn: () => Promise<void>,
+): Promise<void> {
+  await session.exec('BEGIN');
+  try {
+    await session.exec(setLockTimeout(lockTimeoutMs));
+    await fn();
+    await session.exec('COMMIT');
+  } catch (err) {
+    await session.exec('ROLLBACK');
+    throw err;
+  }
 }
 
 async function buildIndex(
@@ -77,14 +115,12 @@ async function buildIndex(
   await db.exec(createIndexSql(step, s, true));
 }
 
-async function runBatches(db: Executor, sql: string, lockTimeoutMs: number): Promise<void> {
-  for (;;) {
-    const n = await db.transaction(async (tx) => {
-      await tx.exec(setLockTimeout(lockTimeoutMs));
-      const [row] = await tx.query<{ n: number | string }>({ text: sql });
-      return Number(row?.n ?? 0);
+async function runBatches(session: Executor, sql: string, lockTimeoutMs: number): Promise<void> {
+  for (let n = -1; n !== 0; ) {
+    await inTransaction(session, lockTimeoutMs, async () => {
+      const [row] = await session.query<{ n: number | string }>({ text: sql });
+      n = Number(row?.n ?? 0);
     });
-    if (n === 0) return;
   }
 }
 

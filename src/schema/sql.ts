@@ -6,10 +6,22 @@ export const lockMigrations = (schemaName: string): SqlQuery => ({
   values: [`tally:migrate:${schemaName}`],
 });
 
-// The same lock, not waited for: a session waiting inside a statement holds a snapshot, and a concurrent
-// index build waits for every such snapshot to end — while the waiter waits for the builder's lock.
+// The same key as a session-level lock (online migrations run on one connection outside transactions),
+// tried, never waited for inside a statement: a session waiting inside a statement holds a snapshot, and
+// a concurrent index build waits for every such snapshot to end — while the waiter waits for the builder.
+export const trySessionLock = (schemaName: string): SqlQuery => ({
+  text: `SELECT pg_try_advisory_lock(hashtext($1)) AS got`,
+  values: [`tally:migrate:${schemaName}`],
+});
+
+// The transaction-level form, tried the same way by a migrate that runs each migration in one transaction.
 export const tryLockMigrations = (schemaName: string): SqlQuery => ({
   text: `SELECT pg_try_advisory_xact_lock(hashtext($1)) AS got`,
+  values: [`tally:migrate:${schemaName}`],
+});
+
+export const sessionUnlock = (schemaName: string): SqlQuery => ({
+  text: `SELECT pg_advisory_unlock(hashtext($1)) AS released`,
   values: [`tally:migrate:${schemaName}`],
 });
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/schema/migrate.js';
-import { applySteps } from '../../src/schema/online.js';
+import { applySteps, withSession } from '../../src/schema/online.js';
 import { freshPostgres, postgresAvailable, type TestDatabase } from '../support/databases.js';
 
 // What a schema is made of, with its name taken out: columns, indexes, constraints, table comments.
@@ -57,9 +57,11 @@ describe.skipIf(!postgresAvailable)('online migration steps [postgres]', () => {
       )[0]?.v;
     expect(await valid()).toBe(false);
     await t.db.exec('DELETE FROM st.t WHERE a = 1');
-    await applySteps(t.db, 'st', 'st', 1, 'unique a', [
-      { kind: 'index', name: 't_a', on: 't (a)', unique: true },
-    ]);
+    await withSession(t.db, (session) =>
+      applySteps(session, 'st', 'st', 1, 'unique a', [
+        { kind: 'index', name: 't_a', on: 't (a)', unique: true },
+      ]),
+    );
     expect(await valid()).toBe(true);
     await expect(t.db.exec('INSERT INTO st.t VALUES (2)')).rejects.toThrow(); // the index is in force
   });
@@ -67,20 +69,22 @@ describe.skipIf(!postgresAvailable)('online migration steps [postgres]', () => {
   it('batches run until one changes nothing; NOT VALID then VALIDATE; the version is recorded once', async () => {
     await t.db.exec(`CREATE TABLE st.b (id int PRIMARY KEY, x int);
                      INSERT INTO st.b SELECT g, NULL FROM generate_series(1, 2500) g;`);
-    await applySteps(t.db, 'st', 'st', 2, 'backfill x', [
-      {
-        kind: 'transaction',
-        sql: (s) => `ALTER TABLE ${s}.b ADD CONSTRAINT b_x CHECK (x IS NOT NULL) NOT VALID`,
-      },
-      {
-        kind: 'batches',
-        sql: (
-          s,
-        ) => `WITH u AS (UPDATE ${s}.b SET x = id WHERE id IN (SELECT id FROM ${s}.b WHERE x IS NULL LIMIT 1000)
+    await withSession(t.db, (session) =>
+      applySteps(session, 'st', 'st', 2, 'backfill x', [
+        {
+          kind: 'transaction',
+          sql: (s) => `ALTER TABLE ${s}.b ADD CONSTRAINT b_x CHECK (x IS NOT NULL) NOT VALID`,
+        },
+        {
+          kind: 'batches',
+          sql: (
+            s,
+          ) => `WITH u AS (UPDATE ${s}.b SET x = id WHERE id IN (SELECT id FROM ${s}.b WHERE x IS NULL LIMIT 1000)
                      RETURNING 1) SELECT count(*)::int AS n FROM u`,
-      },
-      { kind: 'transaction', sql: (s) => `ALTER TABLE ${s}.b VALIDATE CONSTRAINT b_x` },
-    ]);
+        },
+        { kind: 'transaction', sql: (s) => `ALTER TABLE ${s}.b VALIDATE CONSTRAINT b_x` },
+      ]),
+    );
     const [r] = await t.db.query<{ n: number; valid: boolean; rec: number }>({
       text: `SELECT (SELECT count(*)::int FROM st.b WHERE x IS NULL) AS n,
                     (SELECT convalidated FROM pg_constraint WHERE conname = 'b_x') AS valid,
