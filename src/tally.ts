@@ -18,8 +18,8 @@ import type { ConsumerOptions } from './feed/options.js';
 import { LiveObserver, loadObserver } from './observe/load.js';
 import type { Observer } from './observe/observer.js';
 import { checkObserveOptions, type MetricsRegistry } from './observe/options.js';
+import { latestVersionOf } from './schema/latest.js';
 import { type MigrateResult, migrate, migrationScript, schemaVersion } from './schema/migrate.js';
-import { LATEST_VERSION } from './schema/migrations.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 
 /** A Tally instance: entities declared over your tables, sharing one database and one log. */
@@ -57,10 +57,11 @@ export class Tally {
   /** Throws SCHEMA_NOT_MIGRATED unless the database holds this version of Tally's tables. */
   async assertMigrated(): Promise<void> {
     const v = await schemaVersion(this.config.db, this.config.s);
-    if (v < LATEST_VERSION) {
+    const latest = latestVersionOf(this.config.db.dialect);
+    if (v < latest) {
       throw new TallyError(
         'SCHEMA_NOT_MIGRATED',
-        `schema ${this.config.schemaName} is at version ${Math.max(v, 0)}, expected ${LATEST_VERSION}: run tally.migrate() or \`tally migrate\``,
+        `schema ${this.config.schemaName} is at version ${Math.max(v, 0)}, expected ${latest}: run tally.migrate() or \`tally migrate\``,
       );
     }
   }

@@ -143,6 +143,10 @@ describe.skipIf(!mariadbAvailable)('mysql executor and migrations [mariadb]', ()
     expect(results.flatMap((r) => r.applied).sort((x, y) => x - y)).toEqual(versions);
     const tally = await createTally({ db, schema: 'together' });
     expect(await tally.migrate()).toEqual({ from: versions.length, to: versions.length, applied: [] });
+    await tally.assertMigrated(); // against MySQL's own list, not PostgreSQL's
+    await expect((await createTally({ db, schema: 'never' })).assertMigrated()).rejects.toMatchObject({
+      code: 'SCHEMA_NOT_MIGRATED',
+    });
     const [row] = await db.query<{ n: number }>({ text: 'SELECT count(*) AS n FROM together_migrations' });
     expect(Number(row!.n)).toBe(versions.length);
     const tables = await db.query<{ n: string }>({
