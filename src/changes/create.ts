@@ -2,11 +2,10 @@ import { type ChangeContext, resolveContext } from '../context.js';
 import type { Executor, SqlQuery } from '../db/types.js';
 import { TallyError } from '../errors.js';
 import type { EntityRuntime } from './apply.js';
+import { checkCreateRows } from './create-check.js';
 import type { EntityDefinition } from './definition.js';
 import { insertLogSql } from './hash-sql.js';
-import { namedColumns } from './introspect.js';
-import { canonicalKeys, type EntityKey } from './keys.js';
-import { columnNotFound } from './validate.js';
+import type { EntityKey } from './keys.js';
 
 /**
  * Inserts new rows at version 1 with a `create` log entry each (before image null), in one statement.
@@ -20,44 +19,8 @@ export async function createRows(
 ): Promise<{ created: EntityKey[] }> {
   const ctx = resolveContext(context);
   const { def, config } = rt;
-  if (!Array.isArray(rows) || rows.length === 0) {
-    throw new TallyError('EMPTY_KEYS', `entity ${def.name}: create needs at least one row`);
-  }
-  if (rows.length > config.maxBatch) {
-    throw new TallyError(
-      'BATCH_TOO_LARGE',
-      `entity ${def.name}: ${rows.length} rows exceed maxBatch (${config.maxBatch})`,
-    );
-  }
-  const shape = await rt.shape(db, namedColumns(rows));
-  const columns = new Set<string>();
-  for (const row of rows) {
-    if (!row || typeof row !== 'object')
-      throw new TallyError('INVALID_UPDATE', `entity ${def.name}: rows must be objects`);
-    for (const c of Object.keys(row)) {
-      if (!shape.columns.has(c)) throw columnNotFound(def, c, 'create');
-      columns.add(c);
-    }
-    const st = row[def.state.name];
-    if (typeof st !== 'string' || !def.states.has(st)) {
-      throw new TallyError(
-        'UNKNOWN_STATE',
-        `entity ${def.name}: every row needs a declared ${def.state.name}`,
-      );
-    }
-  }
-  if (!columns.has(def.key.name)) {
-    throw new TallyError('INVALID_KEY', `entity ${def.name}: every row needs its key ${def.key.name}`);
-  }
-  canonicalKeys(
-    rows.map((r) => r[def.key.name]),
-    shape.keyType,
-    def.name,
-  );
-  columns.delete(def.version.name);
-  const [res] = await db.query<{ n: number }>(
-    createSql(config.s, def, [...columns], rows, ctx, config.clock()),
-  );
+  const { columns } = await checkCreateRows(rt, db, rows);
+  const [res] = await db.query<{ n: number }>(createSql(config.s, def, columns, rows, ctx, config.clock()));
   if (Number(res?.n) !== rows.length) {
     throw new TallyError('DB_ERROR', `entity ${def.name}: inserted ${res?.n} of ${rows.length} rows`);
   }
