@@ -84,14 +84,20 @@ describe.skipIf(!natsAvailable || !postgresAvailable)('relay SIGKILL and restart
     await until('the stalled batch', () => first.out.includes('STALLED'));
     const stored = await messages();
     expect(stored).toBe(500);
+    // Checkpoint moves run in order behind the handlers (decision 0047): batch 4's may still be in flight
+    // when batch 5's handler stalls. Wait for it, then kill: the checkpoint must stop at batch 4.
+    const delivered = async () => {
+      const [cp] = await t.db.query<{ delivered: string }>({
+        text: `SELECT delivered::text FROM ${s}.feed_consumers WHERE name = 'nats-relay:log'`,
+      });
+      return Number(cp!.delivered);
+    };
+    await until('batch 4 checkpointed', async () => (await delivered()) >= 400);
     first.child.kill('SIGKILL');
     await first.exited;
     // The checkpoint stands after batch 4: the feed will hand batch 5 (already in the stream) out again,
     // and only the broker's duplicate detection keeps it from being stored twice.
-    const [cp] = await t.db.query<{ delivered: string }>({
-      text: `SELECT delivered::text FROM ${s}.feed_consumers WHERE name = 'nats-relay:log'`,
-    });
-    expect(Number(cp!.delivered)).toBe(400);
+    expect(await delivered()).toBe(400);
 
     // 2. `tally relay` takes over once the dead relay's lease ran out; killed at a random moment.
     const cli = (extra: string[] = []) =>
