@@ -164,7 +164,8 @@ describeEachDialect('chunked jobs', (fresh) => {
     const reused = async (input: Parameters<typeof resources.job>[0]) => {
       const err = await resources.job(input).catch((e: unknown) => e);
       expect(isTallyError(err, 'JOB_KEY_REUSED')).toBe(true);
-      expect((err as Error).message).not.toContain('301');
+      // The message names the job by its random id, which may itself hold the digits: check the rest.
+      expect((err as Error).message.replace(/job [0-9a-f-]{36}/, 'job <id>')).not.toContain('301');
     };
     await reused({ key, keys: range(1, 301), to: 'frozen', actor: 'ops:alice' });
     await reused({ key, keys: range(1, 300), to: 'active', actor: 'ops:alice' });
