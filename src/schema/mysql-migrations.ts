@@ -82,6 +82,127 @@ CREATE TABLE IF NOT EXISTS ${p('job_items')} (
 ) ${TABLE};
 `,
   },
+  {
+    version: 2,
+    name: 'once-only commands',
+    // Decision 0132. What PostgreSQL's migrations 2, 3, 7, 8, 11 and 13 made for commands, as one table
+    // set: commands (with budget_from, paused_on, trace_context), calls (with reconciled_at), events,
+    // alerts (with who resolved them), the failover intake and the breakers. No partial indexes: the due
+    // scan reads (status, next_at); the open-alert and finished-command indexes lead with what PostgreSQL
+    // filtered on. Ids are CHAR(36) UUIDs, times DATETIME(6) UTC, JSON as on migration 1. `params`, `input`,
+    // `result` may hold a bare JSON string: readers CAST them to text and parse once (decision 0029).
+    sql: (p) => `
+CREATE TABLE IF NOT EXISTS ${p('commands')} (
+  id            CHAR(36)     NOT NULL PRIMARY KEY,
+  type          VARCHAR(128) NOT NULL,
+  principal     VARCHAR(255) NOT NULL,
+  \`key\`         VARCHAR(255) NOT NULL,
+  fingerprint   VARCHAR(128) NOT NULL,
+  params        JSON         NOT NULL,
+  input         JSON         NOT NULL,
+  status        VARCHAR(16)  NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'compensating', 'succeeded', 'failed', 'needs_attention')),
+  step_index    INT          NOT NULL DEFAULT 0 CHECK (step_index >= 0),
+  decisions     JSON         NOT NULL,
+  outputs       JSON         NOT NULL,
+  result        JSON,
+  error         JSON,
+  attempts      INT          NOT NULL DEFAULT 0,
+  next_at       DATETIME(6)  NOT NULL,
+  lease_owner   VARCHAR(255),
+  lease_until   DATETIME(6),
+  created_at    DATETIME(6)  NOT NULL,
+  updated_at    DATETIME(6)  NOT NULL,
+  finished_at   DATETIME(6),
+  budget_from   DATETIME(6),
+  paused_on     VARCHAR(255),
+  trace_context VARCHAR(255),
+  UNIQUE KEY commands_idempotency (type, principal, \`key\`),
+  KEY commands_due (status, next_at),
+  KEY commands_paused (paused_on),
+  KEY commands_finished (type, status, finished_at)
+) ${TABLE} COMMENT 'Tally once-only commands: idempotency key, fingerprint, input snapshot, state, decisions';
+
+CREATE TABLE IF NOT EXISTS ${p('command_calls')} (
+  command_id     CHAR(36)     NOT NULL,
+  step           VARCHAR(128) NOT NULL,
+  downstream_key VARCHAR(255) NOT NULL,
+  request        JSON         NOT NULL,
+  sends          INT          NOT NULL DEFAULT 0,
+  queries        INT          NOT NULL DEFAULT 0,
+  first_sent_at  DATETIME(6),
+  last_sent_at   DATETIME(6),
+  outcome        VARCHAR(16)  CHECK (outcome IN ('success', 'failure')),
+  value          JSON,
+  resolved_by    VARCHAR(32),
+  resolved_at    DATETIME(6),
+  created_at     DATETIME(6)  NOT NULL,
+  reconciled_at  DATETIME(6),
+  PRIMARY KEY (command_id, step),
+  UNIQUE KEY command_calls_downstream_key (downstream_key),
+  FOREIGN KEY (command_id) REFERENCES ${p('commands')} (id) ON DELETE CASCADE
+) ${TABLE};
+
+CREATE TABLE IF NOT EXISTS ${p('command_events')} (
+  id         BIGINT       NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  command_id CHAR(36)     NOT NULL,
+  kind       VARCHAR(64)  NOT NULL,
+  step       VARCHAR(128),
+  data       JSON,
+  at         DATETIME(6)  NOT NULL,
+  txid       BIGINT UNSIGNED,
+  KEY command_events_by_command (command_id, id),
+  KEY command_events_feed (txid, id),
+  FOREIGN KEY (command_id) REFERENCES ${p('commands')} (id) ON DELETE CASCADE
+) ${TABLE};
+
+CREATE TABLE IF NOT EXISTS ${p('command_alerts')} (
+  id              BIGINT       NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  command_id      CHAR(36),
+  command_type    VARCHAR(128) NOT NULL,
+  kind            VARCHAR(64)  NOT NULL,
+  message         TEXT         NOT NULL,
+  data            JSON,
+  at              DATETIME(6)  NOT NULL,
+  resolved_at     DATETIME(6),
+  resolved_by     VARCHAR(255),
+  resolved_reason TEXT,
+  resolved_status VARCHAR(16),
+  KEY command_alerts_open (command_type, resolved_at, id),
+  KEY command_alerts_by_command (command_id, kind, id),
+  FOREIGN KEY (command_id) REFERENCES ${p('commands')} (id) ON DELETE CASCADE
+) ${TABLE};
+
+CREATE TABLE IF NOT EXISTS ${p('command_intake')} (
+  id             CHAR(36)     NOT NULL PRIMARY KEY,
+  type           VARCHAR(128) NOT NULL,
+  principal      VARCHAR(255) NOT NULL,
+  \`key\`          VARCHAR(255) NOT NULL,
+  fingerprint    VARCHAR(128) NOT NULL,
+  params         JSON         NOT NULL,
+  input          JSON         NOT NULL,
+  received_at    DATETIME(6)  NOT NULL,
+  handed_over_at DATETIME(6),
+  handover       VARCHAR(16)  CHECK (handover IN ('moved', 'merged', 'rejected')),
+  primary_id     CHAR(36),
+  UNIQUE KEY command_intake_key (type, principal, \`key\`),
+  KEY command_intake_open (handed_over_at, received_at)
+) ${TABLE} COMMENT 'Tally failover store: commands recorded while their primary was unreachable';
+
+CREATE TABLE IF NOT EXISTS ${p('downstreams')} (
+  name        VARCHAR(255) NOT NULL PRIMARY KEY,
+  state       VARCHAR(16)  NOT NULL DEFAULT 'closed' CHECK (state IN ('closed', 'open')),
+  failures    INT          NOT NULL DEFAULT 0,
+  opened_at   DATETIME(6),
+  probe_at    DATETIME(6),
+  probes      INT          NOT NULL DEFAULT 0,
+  probe_owner VARCHAR(255),
+  probe_until DATETIME(6),
+  last_error  TEXT,
+  updated_at  DATETIME(6)  NOT NULL
+) ${TABLE} COMMENT 'Tally breakers: per downstream, consecutive unreachable calls and the next probe';
+`,
+  },
 ];
 
 export const MYSQL_LATEST_VERSION = mysqlMigrations[mysqlMigrations.length - 1]!.version;
