@@ -5,14 +5,24 @@ import { pglite } from '../../src/db/pglite/index.js';
 import { LATEST_VERSION } from '../../src/schema/migrations.js';
 import { createTally } from '../../src/tally.js';
 import { chainAsLegacy } from '../changes/legacy-log.js';
-import { runCli, tempDir } from './run-cli.js';
+import { type CliRun, runCliInProcess, runCli as runCliProcess, tempDir } from './run-cli.js';
 
-// No DATABASE_URL in these children: the embedded database is the default under test.
+// No DATABASE_URL for these runs: the embedded database is the default under test.
 const NO_URL = { DATABASE_URL: undefined };
+
+/**
+ * `tally …` in this process (the entry the binary calls), with this process's environment less what `env`
+ * unsets: a tsx start-up per run made this file the slowest CLI file. The first test runs the real binary.
+ */
+function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
+  for (const [k, v] of Object.entries(options.env ?? {})) if (v === undefined) delete env[k];
+  return runCliInProcess(args, env, options.cwd);
+}
 
 describe('tally help and usage errors', () => {
   it('prints the overview with exit 0, and usage errors exit 2', async () => {
-    const help = await runCli(['help'], { env: NO_URL });
+    const help = await runCliProcess(['help'], { env: NO_URL });
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('tally migrate [--print]');
     expect(help.stdout).toMatch(

@@ -40,11 +40,15 @@ export function runCli(
  * Runs `tally ...args` in this process, through the same entry the binary uses (no tsx start-up per run:
  * a file with many runs stays quick). `env` is all the environment the command sees.
  */
-export async function runCliInProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+export async function runCliInProcess(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  cwd = ROOT,
+): Promise<CliRun> {
   const { run } = await import('../../src/cli/run.js');
   const out: string[] = [];
   const err: string[] = [];
-  const code = await run(args, { out: (t) => out.push(t), err: (t) => err.push(t), env, cwd: ROOT });
+  const code = await run(args, { out: (t) => out.push(t), err: (t) => err.push(t), env, cwd });
   const text = (lines: string[]) => lines.map((l) => `${l}\n`).join('');
   return { code, stdout: text(out), stderr: text(err) };
 }
