@@ -40,6 +40,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.f
   CONSUMER_NOT_FOUND: 404,
   // The request against the current state
   COMMAND_IN_FLIGHT: 409,
+  ACTION_NOT_APPLICABLE: 409, // an operator action the current state no longer allows
   INVALID_REQUEUE_OPTIONS: 400,
   ILLEGAL_TRANSITION: 409,
   BATCH_REJECTED: 409,
