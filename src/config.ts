@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { quoteIdent } from './db/ident.js';
 import type { Executor } from './db/types.js';
 import { TallyError } from './errors.js';
+import { isMutant, type MutantName } from './mutants.js';
 import { NOOP_OBSERVER, type Observer } from './observe/observer.js';
 import { checkObserveOptions, type ObserveOptions } from './observe/options.js';
 
@@ -22,6 +23,11 @@ export interface TallyOptions {
   ids?: () => string;
   /** Metrics (prom-client) and traces (@opentelemetry/api), both optional peers; off by default (docs/observe.md). */
   observe?: ObserveOptions;
+  /**
+   * @internal A deliberate bug for the simulator's mutation check (decision 0152). Never set it in an
+   * application: each one breaks a guarantee on purpose.
+   */
+  mutant?: MutantName;
 }
 
 export interface TallyConfig {
@@ -36,6 +42,8 @@ export interface TallyConfig {
   readonly ids: () => string;
   /** The hooks metrics and traces go through: NOOP_OBSERVER unless `observe` turned them on. */
   readonly observer: Observer;
+  /** @internal The deliberate bug this instance runs with (the simulator only); null otherwise. */
+  readonly mutant: MutantName | null;
 }
 
 function positiveInt(value: unknown, name: string, fallback: number, max: number): number {
@@ -65,6 +73,9 @@ export function resolveConfig(options: TallyOptions, observer: Observer = NOOP_O
   if (options.ids !== undefined && typeof options.ids !== 'function') {
     throw new TallyError('INVALID_CONFIG', 'options.ids must be a function returning a UUID string');
   }
+  if (options.mutant !== undefined && !isMutant(options.mutant)) {
+    throw new TallyError('INVALID_CONFIG', 'options.mutant must name one of the simulator mutants');
+  }
   if (checkObserveOptions(options.observe) && !observer.on) {
     throw new TallyError(
       'INVALID_CONFIG',
@@ -81,5 +92,6 @@ export function resolveConfig(options: TallyOptions, observer: Observer = NOOP_O
     clock: options.clock ?? (() => new Date()),
     ids: options.ids ?? randomUUID,
     observer,
+    mutant: options.mutant ?? null,
   });
 }

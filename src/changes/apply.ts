@@ -101,6 +101,13 @@ export async function applyChange(
         keys.length,
       ),
     );
+    if (config.mutant === 'state-without-log') {
+      // The simulator's deliberate bug (decision 0152): the state stays, its log rows go.
+      await tx.query({
+        text: `DELETE FROM ${config.s}.log WHERE txid = pg_current_xact_id() AND entity_type = $1`,
+        values: [def.name],
+      });
+    }
     if (fast && res!.updated !== lock!.movable) {
       throw new TallyError(
         'DB_ERROR',
