@@ -1,4 +1,4 @@
-import type { TallyError } from '../../errors.js';
+import { isTallyError, TallyError } from '../../errors.js';
 import { frameworkProblem } from '../framework-error.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from '../problem.js';
 
@@ -59,6 +59,32 @@ export function frameworkErrorAnswer(err: unknown, ctx: ProblemContext = {}): Ht
   const answer = problemAnswer(error, ctx, status);
   if (status >= 500) answer.failure = err;
   return answer;
+}
+
+/**
+ * Whatever a route, a middleware or the framework threw, as problem+json: a TallyError with its own code,
+ * anything else as `frameworkErrorAnswer` does. The one error path of the Express, Hono and NestJS adapters.
+ *
+ * @example
+ * const a = errorAnswer(err, { path: pathOf(req.url) });
+ */
+export function errorAnswer(err: unknown, ctx: ProblemContext = {}): HttpAnswer {
+  return isTallyError(err) ? problemAnswer(err, ctx) : frameworkErrorAnswer(err, ctx);
+}
+
+/**
+ * 404 `ROUTE_NOT_FOUND` as problem+json; the detail never repeats the path.
+ *
+ * @example
+ * const a = notFoundAnswer({ path: '/nowhere' }); // a.status === 404
+ */
+export function notFoundAnswer(ctx: ProblemContext = {}): HttpAnswer {
+  return problemAnswer(new TallyError('ROUTE_NOT_FOUND', 'there is no route for this method and path'), ctx);
+}
+
+/** Where a problem is written, from an adapter's options: the path and, when set, the `type` prefix. */
+export function problemContext(path: string, typeBase: string | undefined): ProblemContext {
+  return typeBase === undefined ? { path } : { path, typeBase };
 }
 
 /** The request's path without its query string: a problem's `instance` never repeats parameters. */

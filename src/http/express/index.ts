@@ -1,7 +1,6 @@
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import type { Command } from '../../commands/command.js';
-import { isTallyError, TallyError } from '../../errors.js';
-import { frameworkErrorAnswer, type HttpAnswer, pathOf, problemAnswer } from '../core/answer.js';
+import { errorAnswer, type HttpAnswer, notFoundAnswer, pathOf, problemContext } from '../core/answer.js';
 import { DEFAULT_BODY_LIMIT } from '../core/body.js';
 import { type IdempotentOptions, idempotentCore } from '../core/idempotent.js';
 import { nodeJsonBody } from '../core/node-body.js';
@@ -78,11 +77,7 @@ export function tallyErrors(options: TallyErrorsOptions = {}): ErrorRequestHandl
   const log = options.log ?? defaultLog;
   return function tallyErrorHandler(err: unknown, req: Request, res: Response, next: (e?: unknown) => void) {
     if (res.headersSent) return next(err);
-    const ctx = {
-      path: pathOf(req.originalUrl),
-      ...(options.problemTypeBase === undefined ? {} : { typeBase: options.problemTypeBase }),
-    };
-    const answer = isTallyError(err) ? problemAnswer(err, ctx) : frameworkErrorAnswer(err, ctx);
+    const answer = errorAnswer(err, problemContext(pathOf(req.originalUrl), options.problemTypeBase));
     if (answer.failure !== undefined) log(answer.failure, req);
     writeAnswer(res, answer);
   };
@@ -95,14 +90,8 @@ export function tallyErrors(options: TallyErrorsOptions = {}): ErrorRequestHandl
  * app.use(tallyNotFound());
  */
 export function tallyNotFound(options: { problemTypeBase?: string } = {}): RequestHandler {
-  return (req, res) => {
-    const err = new TallyError('ROUTE_NOT_FOUND', 'there is no route for this method and path');
-    const base = options.problemTypeBase;
-    writeAnswer(
-      res,
-      problemAnswer(err, { path: pathOf(req.originalUrl), ...(base ? { typeBase: base } : {}) }),
-    );
-  };
+  return (req, res) =>
+    writeAnswer(res, notFoundAnswer(problemContext(pathOf(req.originalUrl), options.problemTypeBase)));
 }
 
 /** Node's own setHeader/end: Express's `res.send` would add an ETag and rewrite the Content-Type. */

@@ -1,7 +1,6 @@
 import type { Context, ErrorHandler, Handler, NotFoundHandler } from 'hono';
 import type { Command } from '../../commands/command.js';
-import { isTallyError, TallyError } from '../../errors.js';
-import { frameworkErrorAnswer, type HttpAnswer, problemAnswer } from '../core/answer.js';
+import { errorAnswer, type HttpAnswer, notFoundAnswer, problemContext } from '../core/answer.js';
 import { DEFAULT_BODY_LIMIT, parseJsonBody, readWebBody } from '../core/body.js';
 import { type IdempotentOptions, idempotentCore } from '../core/idempotent.js';
 
@@ -67,9 +66,7 @@ export function idempotent<I, R, In = I>(
 export function tallyOnError(options: { problemTypeBase?: string; log?: ServerLog } = {}): ErrorHandler {
   const log = options.log ?? defaultLog;
   return (err, c) => {
-    const base = options.problemTypeBase;
-    const ctx = { path: c.req.path, ...(base === undefined ? {} : { typeBase: base }) };
-    const answer = isTallyError(err) ? problemAnswer(err, ctx) : frameworkErrorAnswer(err, ctx);
+    const answer = errorAnswer(err, problemContext(c.req.path, options.problemTypeBase));
     if (answer.failure !== undefined) log(answer.failure, c);
     return toResponse(answer);
   };
@@ -82,13 +79,7 @@ export function tallyOnError(options: { problemTypeBase?: string; log?: ServerLo
  * app.notFound(tallyNotFound());
  */
 export function tallyNotFound(options: { problemTypeBase?: string } = {}): NotFoundHandler {
-  return (c) => {
-    const err = new TallyError('ROUTE_NOT_FOUND', 'there is no route for this method and path');
-    const base = options.problemTypeBase;
-    return toResponse(
-      problemAnswer(err, { path: c.req.path, ...(base === undefined ? {} : { typeBase: base }) }),
-    );
-  };
+  return (c) => toResponse(notFoundAnswer(problemContext(c.req.path, options.problemTypeBase)));
 }
 
 function toResponse(answer: HttpAnswer): Response {

@@ -7,8 +7,7 @@ import type {
 } from '@nestjs/common';
 import type { Observable } from 'rxjs';
 import type { Command } from '../../commands/command.js';
-import { isTallyError } from '../../errors.js';
-import { frameworkErrorAnswer, type HttpAnswer, pathOf, problemAnswer } from '../core/answer.js';
+import { errorAnswer, type HttpAnswer, pathOf, problemContext } from '../core/answer.js';
 import { DEFAULT_BODY_LIMIT, refusePoisonedBody } from '../core/body.js';
 import { type IdempotentOptions, idempotentCore } from '../core/idempotent.js';
 import { type NodeRequestLike, nodeJsonBody } from '../core/node-body.js';
@@ -103,14 +102,8 @@ export function tallyExceptionFilter(
     catch(exception: unknown, host: ArgumentsHost) {
       const http = host.switchToHttp();
       const req = http.getRequest<NestHttpRequest>();
-      const base = options.problemTypeBase;
-      const ctx = {
-        path: pathOf(req.originalUrl ?? req.url),
-        ...(base === undefined ? {} : { typeBase: base }),
-      };
-      const answer = isTallyError(exception)
-        ? problemAnswer(exception, ctx)
-        : frameworkErrorAnswer(exception, ctx);
+      const path = pathOf(req.originalUrl ?? req.url);
+      const answer = errorAnswer(exception, problemContext(path, options.problemTypeBase));
       if (answer.failure !== undefined) log(answer.failure, req);
       const reply = http.getResponse<
         PlatformReply & { send?(b: string): unknown; end?(b: string): unknown }
