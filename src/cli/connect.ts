@@ -21,7 +21,8 @@ export interface OpenDatabase {
 /**
  * Opens the database the options name, first that applies: --database-url, --data-dir, the
  * DATABASE_URL environment variable, else embedded PGlite in ./.tally-data.
- * With `mustExist`, a PGlite directory that is not there is an error instead of a new database.
+ * With `mustExist`, a PGlite directory that is not there is an error instead of a new database. With
+ * `share`, a PGlite directory this process opens is offered to other processes through its socket.
  * A PGlite directory another process holds is reached through its socket when it shares one, and is
  * DATA_DIR_LOCKED (naming the holder) when it does not. A PostgreSQL that does not answer is DB_ERROR
  * naming the database (password masked) and where the URL came from.
@@ -33,7 +34,7 @@ export async function openDatabase(
   opts: DatabaseOptions,
   env: NodeJS.ProcessEnv,
   cwd: string,
-  { mustExist }: { mustExist: boolean },
+  { mustExist, share = false }: { mustExist: boolean; share?: boolean },
 ): Promise<OpenDatabase> {
   if (opts.databaseUrl !== undefined) return openPostgres(opts.databaseUrl, 'the command line');
   const fromEnv = opts.dataDir === undefined ? nonEmpty(env.DATABASE_URL) : undefined;
@@ -50,7 +51,9 @@ export async function openDatabase(
   // One process owns a PGlite directory (decision 0008). When another holds it and shares it, this
   // command connects through its socket; when it does not, DATA_DIR_LOCKED names the holder (exit 1).
   // DRIVER_MISSING when @electric-sql/pglite (or, for the socket, pg) is not installed.
-  const db = await pglite(path, { ifHeld: 'connect' });
+  // A long-running command (tally serve) that opens the directory itself shares it, so the other commands
+  // still reach it through its socket.
+  const db = await pglite(path, { ifHeld: 'connect', share });
   const through = db.dialect === 'postgres' ? readDataDirHolder(path) : null;
   const label = through ? `PGlite ${dir} (through the socket of pid ${through.pid})` : `PGlite ${dir}`;
   return { db, label, close: () => db.close() };
