@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { AlertDeliveryOptions } from './commands/alert-delivery-options.js';
 import { quoteIdent } from './db/ident.js';
 import type { Executor } from './db/types.js';
 import { TallyError } from './errors.js';
@@ -23,6 +24,11 @@ export interface TallyOptions {
   ids?: () => string;
   /** Metrics (prom-client) and traces (@opentelemetry/api), both optional peers; off by default (docs/observe.md). */
   observe?: ObserveOptions;
+  /**
+   * Where alerts are sent, once each (at least once, with a delivery id to dedupe on): a webhook and/or a
+   * NATS subject, driven by the worker (docs/alerts.md, decision 0144). Off by default.
+   */
+  alerts?: AlertDeliveryOptions;
   /**
    * @internal A deliberate bug for the simulator's mutation check (decision 0152). Never set it in an
    * application: each one breaks a guarantee on purpose.
