@@ -1,8 +1,8 @@
 import { TallyError } from '../errors.js';
 import type { HasTallyConfig } from './consumer.js';
+import { feedStore } from './dialect/index.js';
 import { consumerNotFound } from './lease.js';
 import { checkConsumerName } from './options.js';
-import { deleteConsumerSql } from './sql.js';
 
 /**
  * Deletes a consumer's checkpoint and inbox records: the name starts from scratch when opened again.
@@ -13,9 +13,8 @@ import { deleteConsumerSql } from './sql.js';
  */
 export async function dropConsumer(tally: HasTallyConfig, name: string): Promise<void> {
   checkConsumerName(name);
-  const { db, s, clock } = tally.config;
-  const [r] = await db.query<{ found: boolean; deleted: boolean }>(deleteConsumerSql(s, name, clock()));
-  if (!r?.found) throw consumerNotFound(name);
+  const r = await feedStore(tally.config).deleteConsumer(name, tally.config.clock());
+  if (!r.found) throw consumerNotFound(name);
   if (!r.deleted) {
     throw new TallyError('CONSUMER_BUSY', `consumer ${name} is held by a running process; stop it first`);
   }

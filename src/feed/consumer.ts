@@ -2,6 +2,7 @@ import type { TallyConfig } from '../config.js';
 import type { Executor } from '../db/types.js';
 import { TallyError } from '../errors.js';
 import { observedHandler } from '../observe/feed.js';
+import { type FeedStore, feedStore } from './dialect/index.js';
 import { ConsumerLease, consumerNotFound } from './lease.js';
 import {
   type ConsumerOptions,
@@ -11,9 +12,7 @@ import {
 } from './options.js';
 import { type PipelinePort, runPipelined } from './pipeline.js';
 import { BEGINNING_SNAPSHOT, positionOf } from './position.js';
-import { readPage } from './read.js';
 import { type ReplayFrom, replayPosition } from './replay.js';
-import { type ConsumerRow, createConsumerSql, getConsumerSql, lagSql, setTypesSql } from './sql.js';
 import type { FeedBatch, FeedHandler, FeedLag, FeedPosition, FeedTxHandler } from './types.js';
 import { Wakeup } from './wake.js';
 
@@ -40,6 +39,7 @@ export class FeedConsumer {
   readonly options: ResolvedConsumerOptions;
   readonly #config: TallyConfig;
   readonly #lease: ConsumerLease;
+  readonly #store: FeedStore;
   #held: { position: FeedPosition; renewedAt: number } | null = null;
   #lastIdleAdvance = 0;
   #running = false;
@@ -50,6 +50,7 @@ export class FeedConsumer {
     this.name = name;
     this.options = options;
     this.#lease = new ConsumerLease(config, name, config.ids(), options.leaseMs);
+    this.#store = feedStore(config);
   }
 
   get source() {
@@ -71,9 +72,7 @@ export class FeedConsumer {
    */
   async lag(): Promise<FeedLag> {
     const pos = positionOf(await this.#lease.row(this.#config.db));
-    const [r] = await this.#config.db.query(lagSql(this.#config.s, pos, this.options.types));
-    const entries = Number(r!.entries);
-    const oldest = r!.oldest === null ? null : new Date(r!.oldest as string | Date);
+    const { entries, oldest } = await this.#store.lag(pos, this.options.types);
     const seconds = oldest ? Math.max(0, (this.#config.clock().getTime() - oldest.getTime()) / 1000) : 0;
     return { entries, seconds };
   }
@@ -85,13 +84,7 @@ export class FeedConsumer {
   async once(handler: FeedHandler): Promise<number> {
     handler = this.#observed(handler);
     const pos = await this.#claim();
-    const page = await readPage(
-      this.#config.db,
-      this.#config.s,
-      pos,
-      this.options.batchSize,
-      this.options.types,
-    );
+    const page = await this.#store.read(this.#config.db, pos, this.options.batchSize, this.options.types);
     if (page.entries.length > 0) {
       const stop = this.#lease.heartbeat();
       try {
@@ -116,7 +109,7 @@ export class FeedConsumer {
     handler = this.#observed(handler);
     const held = await this.#claim();
     // Probe outside a transaction first: an idle poll then costs one read, not a row lock and an xid.
-    const probe = await readPage(this.#config.db, this.#config.s, held, 1, this.options.types);
+    const probe = await this.#store.read(this.#config.db, held, 1, this.options.types);
     if (probe.entries.length === 0 && !this.#idleAdvanceDue(held, probe.next)) return 0;
     // The in-memory checkpoint moves only once the transaction committed: a failed COMMIT must not
     // leave this process reading past a batch whose writes were rolled back.
@@ -125,7 +118,7 @@ export class FeedConsumer {
         const row = await this.#lease.row(tx, true);
         this.#lease.check(row);
         const pos = positionOf(row);
-        const page = await readPage(tx, this.#config.s, pos, this.options.batchSize, this.options.types);
+        const page = await this.#store.read(tx, pos, this.options.batchSize, this.options.types);
         if (page.entries.length > 0) {
           await handler(Object.freeze({ entries: page.entries, position: page.next }) as FeedBatch, tx);
         } else if (!this.#shouldAdvanceIdle(pos, page.next)) {
@@ -218,7 +211,7 @@ export class FeedConsumer {
 
   /** What `run()` with prefetch needs from this consumer (src/feed/pipeline.ts). */
   #port(): PipelinePort {
-    const { db, s } = this.#config;
+    const { db } = this.#config;
     return {
       leaseMs: this.options.leaseMs,
       pollMs: this.options.pollMs,
@@ -228,7 +221,7 @@ export class FeedConsumer {
       },
       minBatchSize: this.options.minBatchSize,
       batchSize: this.options.batchSize,
-      read: (pos, limit) => readPage(db, s, pos, limit, this.options.types),
+      read: (pos, limit) => this.#store.read(db, pos, limit, this.options.types),
       advance: (from, to, n) => this.#advance(db, from, to, n),
       heartbeat: () => this.#lease.heartbeat(),
       idleAdvance: (pos, next) => this.#shouldAdvanceIdle(pos, next),
@@ -304,13 +297,18 @@ export async function openConsumer(
   const config = tally.config;
   checkConsumerName(name);
   const o = resolveConsumerOptions(options);
-  const { db, s } = config;
+  const store = feedStore(config);
   if (!o.mustExist) {
-    await db.query(
-      createConsumerSql(s, name, o.source, o.types, o.start === 'now', BEGINNING_SNAPSHOT, config.clock()),
+    await store.createConsumer(
+      name,
+      o.source,
+      o.types,
+      o.start === 'now',
+      BEGINNING_SNAPSHOT,
+      config.clock(),
     );
   }
-  const [row] = await db.query<ConsumerRow>(getConsumerSql(s, name));
+  const row = await store.getConsumer(config.db, name);
   if (!row) throw consumerNotFound(name);
   if (row.source !== o.source) {
     throw new TallyError(
@@ -319,7 +317,7 @@ export async function openConsumer(
     );
   }
   if (JSON.stringify(row.entity_types ?? null) !== JSON.stringify(o.types)) {
-    await db.query(setTypesSql(s, name, o.types));
+    await store.setTypes(name, o.types);
   }
   return new FeedConsumer(config, name, o);
 }

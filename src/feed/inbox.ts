@@ -1,8 +1,8 @@
 import { quoteIdent } from '../db/ident.js';
 import type { Executor } from '../db/types.js';
 import { TallyError } from '../errors.js';
+import { inboxStatements } from './dialect/inbox.js';
 import { checkConsumerName } from './options.js';
-import { inboxInsertSql, pruneInboxSql } from './sql.js';
 import type { FeedEntry } from './types.js';
 
 /**
@@ -58,8 +58,9 @@ export async function applyOnce<T>(
     );
   }
   const { name, s } = where(consumer);
-  const rows = await tx.query(inboxInsertSql(s, name, entry.source, entry.id, now));
-  if (rows.length === 0) return { applied: false };
+  const inbox = inboxStatements(tx.dialect, s);
+  const rows = await tx.query(inbox.insert(name, entry.source, entry.id, now));
+  if (!inbox.inserted(rows)) return { applied: false };
   return { applied: true, value: await fn(tx) };
 }
 
@@ -75,6 +76,6 @@ export async function pruneInbox(db: Executor, consumer: InboxOwner, before: Dat
     throw new TallyError('INVALID_FEED_OPTIONS', 'pruneInbox needs a valid Date');
   }
   const { name, s } = where(consumer);
-  const [r] = await db.query<{ n: number }>(pruneInboxSql(s, name, before));
-  return Number(r!.n);
+  const inbox = inboxStatements(db.dialect, s);
+  return inbox.pruned(await db.query(inbox.prune(name, before)));
 }

@@ -1,8 +1,9 @@
 import type { TallyConfig } from '../config.js';
 import type { Executor } from '../db/types.js';
 import { TallyError } from '../errors.js';
+import { type FeedStore, feedStore } from './dialect/index.js';
 import { positionOf } from './position.js';
-import { advanceSql, type ConsumerRow, claimSql, getConsumerSql, releaseSql, resetSql } from './sql.js';
+import type { ConsumerRow } from './sql.js';
 import type { FeedPosition } from './types.js';
 
 export function consumerNotFound(name: string): TallyError {
@@ -18,9 +19,11 @@ export class ConsumerLease {
   readonly #name: string;
   readonly #owner: string;
   readonly #leaseMs: number;
+  readonly #store: FeedStore;
 
   constructor(config: TallyConfig, name: string, owner: string, leaseMs: number) {
     this.#config = config;
+    this.#store = feedStore(config);
     this.#name = name;
     this.#owner = owner;
     this.#leaseMs = leaseMs;
@@ -33,7 +36,7 @@ export class ConsumerLease {
 
   /** The consumer row; CONSUMER_NOT_FOUND when it is gone. */
   async row(db: Executor, forUpdate = false): Promise<ConsumerRow> {
-    const [row] = await db.query<ConsumerRow>(getConsumerSql(this.#config.s, this.#name, forUpdate));
+    const row = await this.#store.getConsumer(db, this.#name, forUpdate);
     if (!row) throw consumerNotFound(this.#name);
     return row;
   }
@@ -41,11 +44,9 @@ export class ConsumerLease {
   /** Takes or renews the lease and returns the checkpoint; CONSUMER_BUSY when another process holds it. */
   async claim(): Promise<{ position: FeedPosition; at: number }> {
     const [now, until] = this.#window();
-    const rows = await this.#config.db.query<ConsumerRow>(
-      claimSql(this.#config.s, this.#name, this.#owner, now, until),
-    );
-    if (rows.length === 0) await this.#busy();
-    return { position: positionOf(rows[0]!), at: now.getTime() };
+    const row = await this.#store.claim(this.#name, this.#owner, now, until);
+    if (!row) await this.#busy();
+    return { position: positionOf(row!), at: now.getTime() };
   }
 
   /** Renews the lease while a long handler runs, so a standby does not take over mid-batch. */
@@ -53,7 +54,7 @@ export class ConsumerLease {
     const timer = setInterval(
       () => {
         const [now, until] = this.#window();
-        this.#config.db.query(claimSql(this.#config.s, this.#name, this.#owner, now, until)).catch(() => {});
+        this.#store.claim(this.#name, this.#owner, now, until).catch(() => {});
       },
       Math.max(50, Math.floor(this.#leaseMs / 3)),
     );
@@ -72,10 +73,9 @@ export class ConsumerLease {
     delivered: number,
   ): Promise<number | null> {
     const [now, until] = this.#window();
-    const rows = await db.query(
-      advanceSql(this.#config.s, this.#name, this.#owner, from, to, delivered, now, until),
-    );
-    if (rows.length === 1) return now.getTime();
+    if (await this.#store.advance(db, this.#name, this.#owner, from, to, delivered, now, until)) {
+      return now.getTime();
+    }
     const row = await this.row(db);
     if (row.lease_owner !== this.#owner) this.lost();
     return null;
@@ -95,14 +95,11 @@ export class ConsumerLease {
 
   /** Sets the checkpoint (replay); CONSUMER_BUSY while another process holds the lease. */
   async reset(to: FeedPosition): Promise<void> {
-    const rows = await this.#config.db.query(
-      resetSql(this.#config.s, this.#name, this.#owner, to, this.#config.clock()),
-    );
-    if (rows.length === 0) await this.#busy();
+    if (!(await this.#store.reset(this.#name, this.#owner, to, this.#config.clock()))) await this.#busy();
   }
 
   async release(): Promise<void> {
-    await this.#config.db.query(releaseSql(this.#config.s, this.#name, this.#owner));
+    await this.#store.release(this.#name, this.#owner);
   }
 
   async #busy(): Promise<never> {

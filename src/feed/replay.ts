@@ -1,7 +1,7 @@
 import type { TallyConfig } from '../config.js';
 import { TallyError } from '../errors.js';
+import { feedStore } from './dialect/index.js';
 import { BEGINNING_SNAPSHOT, checkPosition } from './position.js';
-import { currentSnapshotSql, firstIdAtSql } from './sql.js';
 import type { FeedPosition, FeedSource } from './types.js';
 
 /** Where a replay starts: a saved position, either end, an entry id (inclusive) or a time. */
@@ -34,10 +34,8 @@ export async function replayPosition(
   if (from === null || (typeof from !== 'object' && from !== 'now')) {
     bad("needs a saved position, 'beginning', 'now', { id } or { at: Date }");
   }
-  const current = async () => {
-    const [r] = await config.db.query<{ snapshot: string }>(currentSnapshotSql());
-    return String(r!.snapshot);
-  };
+  const store = feedStore(config);
+  const current = () => store.currentSnapshot();
   if (from === 'now') return frozen({ source, snapshot: await current(), upper: null, afterId: null });
   const o = from as Record<string, unknown>;
   if ('snapshot' in o) return checkPosition(o, source);
@@ -50,10 +48,9 @@ export async function replayPosition(
   if ('at' in o) {
     if (!(o.at instanceof Date) || Number.isNaN(o.at.getTime())) bad('at must be a valid Date');
     const upper = await current();
-    const [r] = await config.db.query<{ id: string | null }>(firstIdAtSql(config.s, source, o.at as Date));
-    if (r?.id === null || r?.id === undefined)
-      return frozen({ source, snapshot: upper, upper: null, afterId: null });
-    return frozen({ source, snapshot: BEGINNING_SNAPSHOT, upper, afterId: (BigInt(r.id) - 1n).toString() });
+    const id = await store.firstIdAt(source, o.at as Date);
+    if (id === null) return frozen({ source, snapshot: upper, upper: null, afterId: null });
+    return frozen({ source, snapshot: BEGINNING_SNAPSHOT, upper, afterId: (BigInt(id) - 1n).toString() });
   }
   return bad("needs a saved position, 'beginning', 'now', { id } or { at: Date }");
 }

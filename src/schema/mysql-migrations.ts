@@ -203,6 +203,45 @@ CREATE TABLE IF NOT EXISTS ${p('downstreams')} (
 ) ${TABLE} COMMENT 'Tally breakers: per downstream, consecutive unreachable calls and the next probe';
 `,
   },
+  {
+    version: 3,
+    name: 'feed: log transactions, consumers, inbox',
+    // Decision 0134. log_tx: one row per log-writing statement, inserted (AUTO_INCREMENT seq) in the
+    // writer's transaction before its log rows, which carry the seq as txid. A reader's snapshot is the set
+    // of seqs committed at one instant (a consistent read); gaps are in flight (locked) or rolled back. A
+    // reader proves a gap dead by inserting it itself (dead = TRUE): a writer holding that seq later gets a
+    // duplicate key and takes another, so a dead seq never has log rows. feed_consumers and feed_inbox as
+    // on PostgreSQL (decision 0041); positions keep pg_snapshot's text form (xmin:xmax:xip) over seqs.
+    sql: (p) => `
+CREATE TABLE IF NOT EXISTS ${p('log_tx')} (
+  seq  BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  dead BOOLEAN         NOT NULL DEFAULT FALSE
+) ${TABLE} COMMENT 'Tally feed: one row per log-writing statement (decision 0134)';
+
+CREATE TABLE IF NOT EXISTS ${p('feed_consumers')} (
+  name         VARCHAR(128) NOT NULL PRIMARY KEY,
+  source       VARCHAR(32)  NOT NULL CHECK (source IN ('log', 'command_events')),
+  entity_types JSON,
+  snapshot     MEDIUMTEXT   NOT NULL,
+  upper        MEDIUMTEXT,
+  after_id     BIGINT,
+  delivered    BIGINT       NOT NULL DEFAULT 0,
+  lease_owner  VARCHAR(64),
+  lease_until  DATETIME(6),
+  created_at   DATETIME(6)  NOT NULL,
+  updated_at   DATETIME(6)  NOT NULL
+) ${TABLE};
+
+CREATE TABLE IF NOT EXISTS ${p('feed_inbox')} (
+  consumer   VARCHAR(128) NOT NULL,
+  source     VARCHAR(32)  NOT NULL,
+  entry_id   BIGINT       NOT NULL,
+  applied_at DATETIME(6)  NOT NULL,
+  PRIMARY KEY (consumer, source, entry_id),
+  KEY feed_inbox_applied (consumer, applied_at)
+) ${TABLE};
+`,
+  },
 ];
 
 export const MYSQL_LATEST_VERSION = mysqlMigrations[mysqlMigrations.length - 1]!.version;

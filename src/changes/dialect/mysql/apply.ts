@@ -16,6 +16,7 @@ import { type EntityKey, keyFromText } from '../../keys.js';
 import type { ChangeResult } from '../../result.js';
 import type { ChangeOp } from '../../sql.js';
 import { checkedAction, checkedWhere } from '../../validate.js';
+import { registerLogTx } from './log-tx.js';
 import {
   fixAfterSql,
   insertTransitionLogSql,
@@ -92,7 +93,8 @@ export async function applyMysql(
     let updated = 0;
     let logged = 0;
     if (moving.length > 0 && !(mode === 'atomic' && refused)) {
-      const header = { entityType: def.name, action, ...ctx, at: utcText(config.clock()) };
+      const txid = await registerLogTx(tx, config.schemaName);
+      const header = { entityType: def.name, action, ...ctx, at: utcText(config.clock()), txid };
       const [ins] = await tx.query<{ affectedRows: number }>(
         insertTransitionLogSql(log, def, shape, moving, op.to, header),
       );

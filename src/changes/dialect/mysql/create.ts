@@ -5,6 +5,7 @@ import { TallyError } from '../../../errors.js';
 import type { EntityRuntime } from '../../apply.js';
 import { checkCreateRows } from '../../create-check.js';
 import type { EntityKey } from '../../keys.js';
+import { registerLogTx } from './log-tx.js';
 import { insertCreateLogSql, insertRowsSql, utcText } from './sql.js';
 
 /**
@@ -22,9 +23,10 @@ export async function createMysql(
   const { def, config } = rt;
   const { shape, columns, keys } = await checkCreateRows(rt, db, rows);
   const log = tallyTable(config.schemaName, 'log');
-  const header = { entityType: def.name, ...ctx, at: utcText(config.clock()) };
+  const at = utcText(config.clock());
   const write = async (tx: Executor) => {
     const [ins] = await tx.query<{ affectedRows: number }>(insertRowsSql(def, columns, rows));
+    const header = { entityType: def.name, ...ctx, at, txid: await registerLogTx(tx, config.schemaName) };
     const [logged] = await tx.query<{ affectedRows: number }>(
       insertCreateLogSql(log, def, shape, keys, header),
     );

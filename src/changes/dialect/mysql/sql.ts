@@ -20,10 +20,12 @@ export interface LogHeader {
   commandId: string | null;
   /** UTC, as DATETIME(6) text (see utcText). */
   at: string;
+  /** The statement's feed seq (registerLogTx, decision 0134). */
+  txid: string;
 }
 
 const LOG_COLUMNS =
-  'entity_type, entity_key, version, action, actor, source_ip, reason, request_id, command_id, `before`, `after`, changed, at';
+  'entity_type, entity_key, version, action, actor, source_ip, reason, request_id, command_id, `before`, `after`, changed, at, txid';
 
 /** A key column as the canonical text the log stores, in the log's own collation (byte order). */
 const keyText = (def: EntityDefinition) =>
@@ -75,7 +77,7 @@ export function insertTransitionLogSql(
   return {
     text: `INSERT INTO ${log} (${LOG_COLUMNS})
            SELECT ?, ${keyText(def)}, ${v} + 1, ?, ?, ?, ?, ?, ?, ${image},
-                  JSON_SET(${image}, '$.${def.state.name}', ?, '$.${def.version.name}', ${v} + 1), ?, ?
+                  JSON_SET(${image}, '$.${def.state.name}', ?, '$.${def.version.name}', ${v} + 1), ?, ?, ?
              FROM ${backticked(def.table.sql)} t WHERE t.${backticked(def.key.sql)} IN (?)
             ORDER BY t.${backticked(def.key.sql)}`,
     values: [
@@ -89,6 +91,7 @@ export function insertTransitionLogSql(
       to,
       changed,
       h.at,
+      h.txid,
       keys,
     ],
   };
@@ -144,10 +147,10 @@ export function insertCreateLogSql(
   const changed = JSON.stringify([...shape.columns.keys()].sort());
   return {
     text: `INSERT INTO ${log} (${LOG_COLUMNS})
-           SELECT ?, ${keyText(def)}, 1, 'create', ?, ?, ?, ?, ?, NULL, ${imageSql(shape)}, ?, ?
+           SELECT ?, ${keyText(def)}, 1, 'create', ?, ?, ?, ?, ?, NULL, ${imageSql(shape)}, ?, ?, ?
              FROM ${backticked(def.table.sql)} t WHERE t.${backticked(def.key.sql)} IN (?)
             ORDER BY t.${backticked(def.key.sql)}`,
-    values: [h.entityType, h.actor, h.ip, h.reason, h.requestId, h.commandId, changed, h.at, keys],
+    values: [h.entityType, h.actor, h.ip, h.reason, h.requestId, h.commandId, changed, h.at, h.txid, keys],
   };
 }
 
