@@ -9,12 +9,13 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
-const OUT = join(HERE, 'dist');
+// An out folder may be given (the browser tests build into their own, so two runs never share one).
+const OUT = resolve(process.argv[2] ?? join(HERE, 'dist'));
 
 rmSync(OUT, { recursive: true, force: true }); // no file left from a source that no longer exists
 execFileSync(
   process.execPath,
-  [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(HERE, 'tsconfig.json')],
+  [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(HERE, 'tsconfig.json'), '--outDir', OUT],
   {
     cwd: ROOT,
     stdio: 'inherit',

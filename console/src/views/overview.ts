@@ -3,7 +3,7 @@
 import { get } from '../api.js';
 import { type Bucket, bars, progress, statusOverTime } from '../charts.js';
 import { h, mount } from '../dom.js';
-import { duration } from '../format.js';
+import { duration, time } from '../format.js';
 import { link } from '../router.js';
 import type { Overview } from '../types.js';
 import { badge, section, showError, type ViewContext } from '../view.js';
@@ -93,7 +93,7 @@ function render(o: Overview): HTMLElement[] {
                   h('td', null, d.name),
                   h('td', null, badge(d.state)),
                   h('td', null, String(d.failures)),
-                  h('td', null, d.openedAt ?? ''),
+                  h('td', null, time(d.openedAt)),
                   h('td', null, d.lastError ?? ''),
                 ),
               ),
