@@ -1,4 +1,4 @@
-import { lexSql, type SqlToken } from './lex.js';
+import { type LexFlavour, lexSql, type SqlToken } from './lex.js';
 
 /**
  * Why a statement may or may not go to a replica. Anything not provably a plain read goes to the
@@ -38,6 +38,8 @@ const PAREN_KEYWORDS = new Set([
   ...['numeric', 'decimal', 'varchar', 'char', 'character', 'varying', 'timestamp', 'time', 'bit'],
   ...['interval', 'float', 'precision', 'limit', 'offset', 'fetch', 'order', 'partition', 'window', 'with'],
   ...['recursive', 'null', 'true', 'false', 'similar', 'escape', 'at', 'zone', 'returning', 'only'],
+  // MySQL/MariaDB: index hints (`USE INDEX (i)`, `FORCE KEY (k)`) and full-text `MATCH (a) AGAINST (…)`.
+  ...['index', 'key', 'against'],
 ]);
 
 /**
@@ -75,8 +77,9 @@ const verdict = (reason: StatementClass): Classification => ({ replicaSafe: reas
 export function classifyStatement(
   sql: string,
   safeFunctions: ReadonlySet<string> = DEFAULT_SAFE_FUNCTIONS,
+  flavour: LexFlavour = 'postgres',
 ): Classification {
-  const tokens = lexSql(sql);
+  const tokens = lexSql(sql, flavour);
   if (!tokens || tokens.length === 0) return verdict('UNCLASSIFIED');
   const semi = tokens.findIndex((t) => t.kind === 'punct' && t.text === ';');
   if (semi >= 0 && semi < tokens.length - 1) return verdict('MULTI_STATEMENT');
@@ -96,6 +99,8 @@ function scanRead(tokens: SqlToken[], isWith: boolean, safe: ReadonlySet<string>
     if (t.text === 'for' && next?.kind === 'word' && ['update', 'share', 'no', 'key'].includes(next.text)) {
       return 'LOCKING_READ';
     }
+    // MySQL/MariaDB's older spelling of FOR SHARE.
+    if (t.text === 'lock' && next?.kind === 'word' && next.text === 'in') return 'LOCKING_READ';
     if (WRITE_WORDS.has(t.text)) return isWith ? 'WRITE_CTE' : 'UNCLASSIFIED';
     if (t.text === 'into') return 'SELECT_INTO';
     if (callsNext && !PAREN_KEYWORDS.has(t.text)) {

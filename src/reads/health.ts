@@ -1,6 +1,5 @@
-import type { QueryableLike } from '../db/types.js';
-import { type Lsn, parseLsn, replayedPast } from './lsn.js';
-import { readsSql } from './sql.js';
+import type { ReadsDialect, ReplicaPool } from './dialect/types.js';
+import type { Lsn } from './lsn.js';
 
 export type ReplicaStatus = 'unknown' | 'healthy' | 'lagging' | 'down' | 'not_standby';
 
@@ -11,7 +10,7 @@ export interface ReplicaHealth {
   readonly inRotation: boolean;
   /** How far it has replayed, as of the last probe or wait. */
   readonly replayLsn: Lsn | null;
-  /** The primary's position minus the replay position at the last poll. */
+  /** The primary's position minus the replay position at the last poll (WAL bytes; transactions on MySQL). */
   readonly lagBytes: number | null;
   /** How long ago the primary was at the oldest position this replica has not replayed yet. */
   readonly lagMs: number | null;
@@ -21,19 +20,18 @@ export interface ReplicaHealth {
 }
 
 export interface HealthOptions {
-  primary: QueryableLike;
-  replicas: readonly { name: string; pool: QueryableLike }[];
+  /** Where positions come from and how they compare (the router's reads dialect). */
+  dialect: Pick<ReadsDialect, 'primaryPosition' | 'probe' | 'reached' | 'distance'>;
+  replicas: readonly { name: string; pool: ReplicaPool }[];
   maxLagMs: number;
   maxLagBytes: number;
   pollTimeoutMs: number;
   clock: () => number;
-  /** The primary's `wal_block_size` (page size of the WAL). Default 8192. */
-  walBlockSize?: bigint;
 }
 
 interface Mutable {
   name: string;
-  pool: QueryableLike;
+  pool: ReplicaPool;
   status: ReplicaStatus;
   replayLsn: Lsn | null;
   lagBytes: number | null;
@@ -69,11 +67,7 @@ export class HealthMonitor {
   async poll(): Promise<void> {
     let primaryLsn: Lsn | null = null;
     try {
-      const rows = await withTimeout(
-        this.o.primary.query(readsSql.primaryPosition().text),
-        this.o.pollTimeoutMs,
-      );
-      primaryLsn = parseLsn(rows.rows[0]?.lsn);
+      primaryLsn = await withTimeout(this.o.dialect.primaryPosition(), this.o.pollTimeoutMs);
     } catch {
       // Without the primary's position lag cannot be measured: keep the previous verdicts.
     }
@@ -85,24 +79,18 @@ export class HealthMonitor {
 
   private async probe(r: Mutable, primaryLsn: Lsn | null): Promise<void> {
     try {
-      const res = await withTimeout(r.pool.query(readsSql.replicaStatus().text), this.o.pollTimeoutMs);
-      const row = res.rows[0] ?? {};
+      const row = await withTimeout(this.o.dialect.probe(r.pool), this.o.pollTimeoutMs);
       r.lastPolledAt = this.o.clock();
       r.lastError = null;
-      if (row.standby !== true) {
+      if (!row.standby) {
         // A promoted or misconfigured node is not replaying our primary: its data says nothing about tokens.
         r.status = 'not_standby';
         return;
       }
-      const replay = parseLsn(row.replay);
+      const replay = row.replay;
       if (replay !== null && (r.replayLsn === null || replay > r.replayLsn)) r.replayLsn = replay;
       if (primaryLsn === null) return;
-      r.lagBytes =
-        r.replayLsn === null
-          ? null
-          : replayedPast(r.replayLsn, primaryLsn, this.o.walBlockSize ?? 8192n)
-            ? 0
-            : Number(primaryLsn - r.replayLsn);
+      r.lagBytes = r.replayLsn === null ? null : this.o.dialect.distance(primaryLsn, r.replayLsn);
       r.lagMs = this.lagMs(r.replayLsn);
       r.status = this.verdict(r);
     } catch (err) {
@@ -112,8 +100,7 @@ export class HealthMonitor {
 
   private lagMs(replay: Lsn | null): number | null {
     if (replay === null) return null;
-    const block = this.o.walBlockSize ?? 8192n;
-    const oldest = this.samples.find((s) => !replayedPast(replay, s.lsn, block));
+    const oldest = this.samples.find((s) => !this.o.dialect.reached(replay, s.lsn));
     return oldest ? Math.max(0, this.o.clock() - oldest.at) : 0;
   }
 
@@ -152,11 +139,11 @@ export class HealthMonitor {
   }
 
   /** Replicas a read may use now, in configuration order. */
-  inRotation(): { name: string; pool: QueryableLike; replayLsn: Lsn | null }[] {
+  inRotation(): { name: string; pool: ReplicaPool; replayLsn: Lsn | null }[] {
     return this.replicas.filter((r) => r.status === 'healthy');
   }
 
-  pool(name: string): QueryableLike | undefined {
+  pool(name: string): ReplicaPool | undefined {
     return this.replicas.find((r) => r.name === name)?.pool;
   }
 

@@ -15,8 +15,17 @@ const WORD_START = /[A-Za-z_\u0080-\uffff]/;
 const WORD_PART = /[A-Za-z0-9_$\u0080-\uffff]/;
 const DOLLAR_TAG = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/;
 
+/**
+ * Whose SQL the text is. MySQL/MariaDB: backslash escapes in '…' and "…" strings (both are strings),
+ * `backtick` identifiers, `#` and `-- ` comments (the dashes need a space after them), block comments that
+ * do not nest, no dollar quoting — and executable comments (`/*! … *\/`, `/*M! … *\/`), whose contents
+ * the server runs, make the text unclassifiable.
+ */
+export type LexFlavour = 'postgres' | 'mysql';
+
 /** Splits SQL text into tokens; returns null when a literal or comment is not closed (unclassifiable). */
-export function lexSql(sql: string): SqlToken[] | null {
+export function lexSql(sql: string, flavour: LexFlavour = 'postgres'): SqlToken[] | null {
+  if (flavour === 'mysql') return lexMysql(sql);
   const out: SqlToken[] = [];
   let i = 0;
   const n = sql.length;
@@ -80,6 +89,60 @@ export function lexSql(sql: string): SqlToken[] | null {
         while (i < n && /[0-9]/.test(sql[i]!)) i++;
         out.push({ kind: 'other', text: '' });
       }
+    } else if (WORD_START.test(c)) {
+      const start = i;
+      while (i < n && WORD_PART.test(sql[i]!)) i++;
+      out.push({ kind: 'word', text: sql.slice(start, i).toLowerCase() });
+    } else if (c === '(' || c === ')' || c === ';' || c === '.' || c === ',') {
+      out.push({ kind: 'punct', text: c });
+      i++;
+    } else {
+      out.push({ kind: 'other', text: '' });
+      i++;
+    }
+  }
+  return out;
+}
+
+// MySQL starts a `--` comment only before a space or a control character (`1--1` is arithmetic).
+const dashCommentAt = (sql: string, i: number) => i >= sql.length || sql.charCodeAt(i) <= 32;
+
+// One MySQL-quoted run from `i` (the opening quote): the index after its close, or -1 when unclosed.
+function skipQuoted(sql: string, i: number, quote: string, backslash: boolean): number {
+  let j = i + 1;
+  while (j < sql.length) {
+    const d = sql[j]!;
+    if (backslash && d === '\\') j += 2;
+    else if (d === quote && sql[j + 1] === quote) j += 2;
+    else if (d === quote) return j + 1;
+    else j++;
+  }
+  return -1;
+}
+
+function lexMysql(sql: string): SqlToken[] | null {
+  const out: SqlToken[] = [];
+  let i = 0;
+  const n = sql.length;
+  while (i < n) {
+    const c = sql[i]!;
+    const next = sql[i + 1];
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f') {
+      i++;
+    } else if (c === '#' || (c === '-' && next === '-' && dashCommentAt(sql, i + 2))) {
+      const end = sql.indexOf('\n', i);
+      i = end < 0 ? n : end + 1;
+    } else if (c === '/' && next === '*') {
+      // The server runs what an executable comment holds (`/*!50000 FOR UPDATE */`): refuse to guess.
+      if (sql[i + 2] === '!' || (sql[i + 2] === 'M' && sql[i + 3] === '!')) return null;
+      const end = sql.indexOf('*/', i + 2);
+      if (end < 0) return null;
+      i = end + 2;
+    } else if (c === "'" || c === '"' || c === '`') {
+      const end = skipQuoted(sql, i, c, c !== '`');
+      if (end < 0) return null;
+      i = end;
+      out.push({ kind: c === '`' ? 'qident' : 'other', text: '' });
     } else if (WORD_START.test(c)) {
       const start = i;
       while (i < n && WORD_PART.test(sql[i]!)) i++;

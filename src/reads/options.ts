@@ -1,26 +1,30 @@
-import type { PgPoolLike } from '../db/postgres/index.js';
 import type { QueryableLike } from '../db/types.js';
 import { TallyError } from '../errors.js';
 import { DEFAULT_SAFE_FUNCTIONS } from './classify.js';
+import type { PrimaryPool } from './dialect/index.js';
+import type { ReplicaPool } from './dialect/types.js';
 import type { RouteDecision } from './stats.js';
 import { checkShardName } from './token.js';
 
 export interface ReplicaOptions {
   /** A short name for metrics and decisions: `r1`, `eu-west-2b`. */
   name: string;
-  /** A `pg` Pool on the replica (only `query` is used). Give it a `query_timeout`: a hung replica hangs its reads. */
-  pool: QueryableLike;
+  /**
+   * A pool on the replica of the primary's kind: a `pg` Pool (give it a `query_timeout`: a hung replica
+   * hangs its reads) or a mysql2 promise Pool. Only `query` is used.
+   */
+  pool: ReplicaPool;
 }
 
 export interface ReadRouterOptions {
   /** The shard this primary serves; the key for its position inside causal tokens. Default `main`. */
   shard?: string;
-  /** A `pg` Pool on the primary. */
-  primary: PgPoolLike;
+  /** A `pg` Pool or a mysql2 promise Pool on the primary: it decides the dialect (decision 0136). */
+  primary: PrimaryPool;
   replicas?: readonly ReplicaOptions[];
   /** A replica further behind than this leaves rotation (and rejoins under half of it). Default 5,000 ms. */
   maxLagMs?: number;
-  /** The same bound in WAL bytes. Default 64 MiB. */
+  /** The same bound in WAL bytes (PostgreSQL) or transactions (MySQL/MariaDB). Default 64 Mi. */
   maxLagBytes?: number;
   /** How often replicas are probed. Default 250 ms. */
   pollIntervalMs?: number;
@@ -40,7 +44,7 @@ export interface ReadRouterOptions {
 
 export interface ResolvedRouterOptions {
   readonly shard: string;
-  readonly primary: PgPoolLike;
+  readonly primary: PrimaryPool;
   readonly replicas: readonly ReplicaOptions[];
   readonly maxLagMs: number;
   readonly maxLagBytes: number;
@@ -71,8 +75,12 @@ const isQueryable = (x: unknown): boolean =>
 /** Validates router options once, with exact messages, and freezes the result. */
 export function resolveRouterOptions(o: ReadRouterOptions): ResolvedRouterOptions {
   if (!o || typeof o !== 'object') fail('createReadRouter needs options');
-  if (!isQueryable(o.primary) || typeof o.primary.connect !== 'function') {
-    fail('options.primary must be a pg Pool (query and connect)');
+  const pool = o.primary as { connect?: unknown; getConnection?: unknown } | undefined;
+  if (
+    !isQueryable(o.primary) ||
+    (typeof pool?.connect !== 'function' && typeof pool?.getConnection !== 'function')
+  ) {
+    fail('options.primary must be a pg Pool (query and connect) or a mysql2 Pool (query and getConnection)');
   }
   const replicas = o.replicas ?? [];
   if (!Array.isArray(replicas)) fail('options.replicas must be an array of { name, pool }');
@@ -82,7 +90,7 @@ export function resolveRouterOptions(o: ReadRouterOptions): ResolvedRouterOption
     if (r.name === 'primary') fail(`options.replicas[${i}].name must not be "primary"`);
     if (names.has(r.name)) fail(`options.replicas[${i}].name "${r.name}" is used twice`);
     names.add(r.name);
-    if (!isQueryable(r.pool)) fail(`options.replicas[${i}].pool must be a pg Pool`);
+    if (!isQueryable(r.pool)) fail(`options.replicas[${i}].pool must be a pg or mysql2 Pool`);
   }
   const safe = new Set(DEFAULT_SAFE_FUNCTIONS);
   for (const f of o.safeFunctions ?? []) {

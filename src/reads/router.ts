@@ -1,14 +1,15 @@
 import { performance } from 'node:perf_hooks';
-import { postgres } from '../db/postgres/index.js';
+import type { MysqlExecutor } from '../db/mysql/join.js';
 import type { Executor, Row, SqlQuery, TransactionOptions } from '../db/types.js';
 import { TallyError } from '../errors.js';
-import { type Classification, classifyStatement } from './classify.js';
+import type { Classification } from './classify.js';
+import { readsDialect } from './dialect/index.js';
+import type { ReadsDialect } from './dialect/types.js';
 import { HealthMonitor, type ReplicaHealth } from './health.js';
-import { type Lsn, parseLsn, replayedPast } from './lsn.js';
+import type { Lsn } from './lsn.js';
 import { type ReadRouterOptions, resolveRouterOptions } from './options.js';
-import { type Attempt, isConnectionError, retryableOnPrimary, runOnPrimary, runOnReplica } from './run.js';
+import { type Attempt, isConnectionError, retryableOnPrimary } from './run.js';
 import { isPrimaryForced } from './scope.js';
-import { readsSql } from './sql.js';
 import { Counters, type RouteDecision, type RouteReason, type RouterStats } from './stats.js';
 import { type CausalToken, makeToken, tokenPosition } from './token.js';
 import { ReplayWaiter } from './wait.js';
@@ -16,7 +17,7 @@ import { ReplayWaiter } from './wait.js';
 export interface ExecuteOptions {
   /** What the caller has written (from a write result, a header, a cookie): the read must see it. */
   token?: CausalToken | null;
-  /** Also report `version`, a WAL position the result is at least as new as (for the cache). */
+  /** Also report `version`, a position (WAL, or GTID seq on MySQL) the result is at least as new as (for the cache). */
   version?: boolean;
 }
 
@@ -35,6 +36,8 @@ export interface Routed<R extends Row = Row> {
 /** A routing Executor over one primary and its replicas. Pass it wherever Tally takes an Executor. */
 export interface ReadRouter extends Executor {
   readonly shard: string;
+  /** Whose servers these are, read once from the primary: `postgres`, `mariadb` or `mysql` (8.0). */
+  readonly serverKind: ReadsDialect['name'];
   /** Classifies and routes one statement; returns rows, the decision, and a token for writes. */
   execute<R extends Row = Row>(q: SqlQuery, options?: ExecuteOptions): Promise<Routed<R>>;
   /** A transaction on the primary, and the token that reads its commit. */
@@ -56,7 +59,8 @@ export interface ReadRouter extends Executor {
  * CTEs, calls of unknown functions, unparseable text and whole transactions. Reads with a causal token
  * only use a replica that has replayed it (waiting up to `tokenWaitMs`), else the primary. Replicas are
  * probed for lag; one past the bound or not answering is skipped. The pools stay yours: close() only
- * stops polling.
+ * stops polling. The primary pool decides the dialect: a `pg` Pool (WAL positions) or a mysql2 Pool
+ * (MariaDB or MySQL 8.0: GTID positions, `?` placeholders; decision 0136).
  *
  * @example
  * const reads = await createReadRouter({
@@ -69,17 +73,16 @@ export interface ReadRouter extends Executor {
  */
 export async function createReadRouter(options: ReadRouterOptions): Promise<ReadRouter> {
   const o = resolveRouterOptions(options);
-  const primary = postgres(o.primary);
-  const block = await walBlockSize(primary);
-  const monitor = new HealthMonitor({ ...o, primary: o.primary, walBlockSize: block });
+  const d = await readsDialect(o.primary, o.waitPollMs);
+  const primary = d.primary;
+  const monitor = new HealthMonitor({ ...o, dialect: d });
   const counters = new Counters();
   const waiters = new Map(
     o.replicas.map((r) => [
       r.name,
       new ReplayWaiter(
         r.pool,
-        o.waitPollMs,
-        block,
+        d,
         (lsn) => monitor.observeReplay(r.name, lsn),
         (err) => monitor.markDown(r.name, err),
       ),
@@ -104,7 +107,7 @@ export async function createReadRouter(options: ReadRouterOptions): Promise<Read
     let c = classes.get(text);
     if (!c) {
       if (classes.size >= 5_000) classes.clear();
-      c = classifyStatement(text, o.safeFunctions);
+      c = d.classify(text, o.safeFunctions);
       classes.set(text, c);
     }
     return c;
@@ -127,9 +130,11 @@ export async function createReadRouter(options: ReadRouterOptions): Promise<Read
     return route;
   };
 
-  const primaryToken = async (): Promise<CausalToken> => {
-    const rows = await primary.query<{ lsn: string }>(readsSql.primaryPosition());
-    return makeToken(o.shard, parseLsn(rows[0]?.lsn)!);
+  const primaryToken = async (): Promise<CausalToken> => makeToken(o.shard, await d.primaryPosition());
+
+  const onPrimary = async <R extends Row>(q: SqlQuery, withVersion: boolean): Promise<Attempt<R>> => {
+    const r = await d.readOnPrimary<R>(q, withVersion);
+    return { target: 'primary', rows: r.rows, version: r.version };
   };
 
   // The replica a read may use, the reason, and how long it waited for one.
@@ -142,7 +147,7 @@ export async function createReadRouter(options: ReadRouterOptions): Promise<Read
     const start = turn++;
     const pick = <T>(list: T[]) => list[start % list.length]!;
     if (need === null) return { name: pick(live).name, reason: 'REPLICA', waitedMs: 0 };
-    const ready = live.filter((r) => replayedPast(r.replayLsn, need, block));
+    const ready = live.filter((r) => d.reached(r.replayLsn, need));
     if (ready.length > 0) return { name: pick(ready).name, reason: 'TOKEN_SATISFIED', waitedMs: 0 };
     if (o.tokenWaitMs === 0) return { name: null, reason: 'TOKEN_TIMEOUT', waitedMs: 0 };
     const t0 = performance.now();
@@ -177,17 +182,17 @@ export async function createReadRouter(options: ReadRouterOptions): Promise<Read
     const cls = classify(q.text);
     const version = opts.version === true;
     if (!cls.replicaSafe) {
-      const a = await runOnPrimary<R>(primary, q, false);
-      const token = await primaryToken();
+      const w = await d.writeOnPrimary<R>(q);
+      const a: Attempt<R> = { target: 'primary', rows: w.rows, version: null };
       return {
         rows: a.rows,
         route: decide(a, cls.reason as RouteReason, cls, 0, false),
-        token,
+        token: makeToken(o.shard, w.position),
         version: null,
       };
     }
     if (isPrimaryForced()) {
-      const a = await runOnPrimary<R>(primary, q, version);
+      const a = await onPrimary<R>(q, version);
       return {
         rows: a.rows,
         route: decide(a, 'FORCED_PRIMARY', cls, 0, false),
@@ -200,7 +205,8 @@ export async function createReadRouter(options: ReadRouterOptions): Promise<Read
     const waited = c.reason === 'TOKEN_WAITED' || (c.reason === 'TOKEN_TIMEOUT' && o.tokenWaitMs > 0);
     if (c.name !== null) {
       try {
-        const a = await runOnReplica<R>(c.name, monitor.pool(c.name)!, q, version);
+        const r = await d.readOnReplica<R>(monitor.pool(c.name)!, q, version);
+        const a: Attempt<R> = { target: c.name, rows: r.rows, version: r.version };
         return {
           rows: a.rows,
           route: decide(a, c.reason, cls, c.waitedMs, waited),
@@ -211,7 +217,7 @@ export async function createReadRouter(options: ReadRouterOptions): Promise<Read
         counters.replicaError();
         if (isConnectionError(err)) monitor.markDown(c.name, err);
         if (!retryableOnPrimary(err)) throw err;
-        const a = await runOnPrimary<R>(primary, q, version);
+        const a = await onPrimary<R>(q, version);
         return {
           rows: a.rows,
           route: decide(a, 'REPLICA_FAILED', cls, c.waitedMs, waited),
@@ -220,7 +226,7 @@ export async function createReadRouter(options: ReadRouterOptions): Promise<Read
         };
       }
     }
-    const a = await runOnPrimary<R>(primary, q, version);
+    const a = await onPrimary<R>(q, version);
     return {
       rows: a.rows,
       route: decide(a, c.reason, cls, c.waitedMs, waited),
@@ -233,9 +239,12 @@ export async function createReadRouter(options: ReadRouterOptions): Promise<Read
     decide({ target: 'primary', rows: [], version: null }, 'TRANSACTION', TX_CLASS, 0, false);
 
   const router: ReadRouter = {
-    dialect: 'postgres',
+    dialect: primary.dialect,
     inTransaction: false,
     shard: o.shard,
+    serverKind: d.name,
+    // MySQL executors also answer what their server can do (Tally's MySQL modules ask it).
+    ...('server' in primary ? { server: (primary as MysqlExecutor).server } : {}),
     execute,
     async query<R extends Row = Row>(q: SqlQuery): Promise<R[]> {
       return (await execute<R>(q)).rows;
@@ -267,11 +276,6 @@ export async function createReadRouter(options: ReadRouterOptions): Promise<Read
     },
   };
   return Object.freeze(router);
-}
-
-async function walBlockSize(primary: Executor): Promise<bigint> {
-  const rows = await primary.query<{ wal_block_size: string }>({ text: 'SHOW wal_block_size' });
-  return BigInt(rows[0]?.wal_block_size ?? 8192);
 }
 
 const TX_CLASS: Classification = Object.freeze({ replicaSafe: false, reason: 'UNCLASSIFIED' });

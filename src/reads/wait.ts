@@ -1,8 +1,9 @@
 import { performance } from 'node:perf_hooks';
-import type { QueryableLike } from '../db/types.js';
+import type { ReadsDialect, ReplicaPool } from './dialect/types.js';
 import { withTimeout } from './health.js';
-import { type Lsn, parseLsn, replayedPast } from './lsn.js';
-import { readsSql } from './sql.js';
+import type { Lsn } from './lsn.js';
+
+export { sleep } from './sleep.js';
 
 interface Waiter {
   lsn: Lsn;
@@ -11,23 +12,24 @@ interface Waiter {
 }
 
 /**
- * Waits for one replica to replay a position. All reads waiting on the same replica share one polling
- * loop (one query every `intervalMs`, however many readers wait), so a burst of token reads after a burst
- * of writes does not turn into a burst of probes.
+ * Waits for one replica to apply a position. All reads waiting on the same replica share one loop (one
+ * statement at a time, however many readers wait), so a burst of token reads after a burst of writes does
+ * not turn into a burst of probes. Each turn asks the dialect to advance towards the lowest position still
+ * wanted: PostgreSQL sleeps one poll interval and reads the replay position; MariaDB blocks in
+ * `MASTER_GTID_WAIT` until that position is applied or the nearest deadline passes.
  */
 export class ReplayWaiter {
   private waiters: Waiter[] = [];
   private running = false;
 
   constructor(
-    private readonly pool: QueryableLike,
-    private readonly intervalMs: number,
-    private readonly walBlockSize: bigint,
+    private readonly pool: ReplicaPool,
+    private readonly dialect: Pick<ReadsDialect, 'advance' | 'reached'>,
     private readonly onReplay: (lsn: Lsn) => void,
     private readonly onError: (err: unknown) => void,
   ) {}
 
-  /** Resolves true once the replica has replayed `lsn`, false after `timeoutMs` or if it fails. */
+  /** Resolves true once the replica has applied `lsn`, false after `timeoutMs` or if it fails. */
   waitFor(lsn: Lsn, timeoutMs: number): Promise<boolean> {
     return new Promise((resolve) => {
       this.waiters.push({ lsn, deadline: performance.now() + timeoutMs, resolve });
@@ -39,11 +41,13 @@ export class ReplayWaiter {
     this.running = true;
     try {
       while (this.waiters.length > 0) {
-        await sleep(this.intervalMs);
+        const target = this.waiters.reduce((m, w) => (w.lsn < m ? w.lsn : m), this.waiters[0]!.lsn);
+        const soonest = Math.min(...this.waiters.map((w) => w.deadline));
+        const waitMs = Math.max(1, soonest - performance.now());
         let replay: Lsn | null = null;
         try {
-          const res = await withTimeout(this.pool.query(readsSql.replayPosition().text), 1000);
-          replay = parseLsn(res.rows[0]?.lsn);
+          // A replica that hangs must not hold readers past their deadline (plus a second's grace).
+          replay = await withTimeout(this.dialect.advance(this.pool, target, waitMs), waitMs + 1000);
         } catch (err) {
           this.onError(err);
           this.settleAll(false);
@@ -53,7 +57,7 @@ export class ReplayWaiter {
         const now = performance.now();
         const keep: Waiter[] = [];
         for (const w of this.waiters) {
-          if (replayedPast(replay, w.lsn, this.walBlockSize)) w.resolve(true);
+          if (this.dialect.reached(replay, w.lsn)) w.resolve(true);
           else if (now >= w.deadline) w.resolve(false);
           else keep.push(w);
         }
@@ -69,8 +73,4 @@ export class ReplayWaiter {
     this.waiters = [];
     for (const w of all) w.resolve(ok);
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readsDialect } from '../../src/reads/dialect/index.js';
 import { HealthMonitor } from '../../src/reads/health.js';
 import { createReadRouter } from '../../src/reads/router.js';
 import {
@@ -62,7 +63,7 @@ describe.skipIf(!replicaAvailable)('replica lag health (real replica, 500 ms app
   it('measures time lag with the injected clock, not the replica clock', async () => {
     let now = 1_000_000;
     const monitor = new HealthMonitor({
-      primary: db.primary,
+      dialect: await readsDialect(db.primary, 10),
       replicas: [{ name: 'r1', pool: db.replica }],
       maxLagMs: 5_000,
       maxLagBytes: Number.MAX_SAFE_INTEGER,

@@ -1,4 +1,4 @@
-import type { SqlQuery } from '../db/types.js';
+import type { SqlQuery } from '../../../db/types.js';
 
 // The few statements the router sends on its own. Positions travel as text: an LSN is a 64-bit value
 // that node-postgres would otherwise hand back as a string anyway.
