@@ -1,7 +1,10 @@
+import { OperatorActions } from './actions/actions.js';
 import type { AdoptOptions, AdoptResult } from './changes/adopt.js';
 import { defineEntity, type EntityOptions } from './changes/definition.js';
 import { Entity, type Entity as EntityT } from './changes/entity.js';
 import { Jobs } from './changes/jobs/jobs.js';
+import { AlertDelivery } from './commands/alert-delivery.js';
+import { checkAlertDelivery } from './commands/alert-delivery-options.js';
 import { Alerts } from './commands/alerts.js';
 import { type DownstreamState, listDownstreams } from './commands/breaker.js';
 import type { ChangeCommandDefinition } from './commands/change.js';
@@ -29,14 +32,21 @@ export class Tally {
   readonly #commands = new Map<string, Command>();
   /** Chunked jobs: run, resume after a crash, status and per-item results. */
   readonly jobs: Jobs;
-  /** Alerts of every command type: list them, resolve one with who and why. */
+  /** Alerts of every command type: list them, resolve one with who and why, their deliveries. */
   readonly alerts: Alerts;
+  /**
+   * What an operator does, each with a required actor and reason, recorded, and refused when it no
+   * longer applies: retry now, requeue, resolve an alert, resume a job, apply a repair (decision 0145).
+   */
+  readonly actions: OperatorActions;
 
   /** @param observer built by createTally when `options.observe` turns metrics or traces on. */
   constructor(options: TallyOptions, observer?: Observer) {
     this.config = resolveConfig(options, observer);
     this.jobs = new Jobs(this.config, (name) => this.getEntity(name).runtime);
-    this.alerts = new Alerts(this.config);
+    const delivery = checkAlertDelivery(options.alerts, this.config.db.dialect);
+    this.alerts = new Alerts(this.config, delivery ? new AlertDelivery(delivery) : null);
+    this.actions = new OperatorActions(this.config, (name) => this.getEntity(name));
   }
 
   /**
@@ -227,7 +237,7 @@ export class Tally {
   }
 
   worker(options?: WorkerOptions): Worker {
-    return new Worker(this.config, () => this.#commands, options);
+    return new Worker(this.config, () => this.#commands, options, this.alerts);
   }
 
   /**
@@ -247,8 +257,9 @@ export class Tally {
     return r;
   }
 
-  /** Closes the database if Tally opened it. */
-  close(): Promise<void> {
+  /** Closes the database if Tally opened it (and the NATS connection alert delivery opened). */
+  async close(): Promise<void> {
+    await this.alerts.close();
     return this.config.db.close();
   }
 }

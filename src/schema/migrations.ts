@@ -392,6 +392,52 @@ ALTER TABLE ${s}.commands ADD COLUMN trace_context text;
 CREATE INDEX IF NOT EXISTS commands_attention ON ${s}.commands (type) WHERE status = 'needs_attention';
 `,
   },
+  {
+    version: 14,
+    name: 'alert delivery outbox; operator actions',
+    // Decision 0144. alert_deliveries: one row per alert, written by a statement-level trigger in the
+    // transaction that raises the alert (every place that raises one, present or future), so an alert is
+    // never raised without its delivery recorded. The worker claims due rows (next_at doubles as the lease),
+    // sends to the configured channels and records which acknowledged; delivery_id is what a receiver
+    // dedupes on. Decision 0145. operator_actions: every operator action with who and why. Both tables are
+    // new and empty; the trigger takes a brief lock on command_alerts and scans nothing: no online plan.
+    sql: (s) => `
+CREATE TABLE ${s}.alert_deliveries (
+  alert_id    bigint      PRIMARY KEY REFERENCES ${s}.command_alerts (id) ON DELETE CASCADE,
+  delivery_id uuid        NOT NULL UNIQUE DEFAULT gen_random_uuid(),
+  status      text        NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'skipped')),
+  acked       text[]      NOT NULL DEFAULT '{}',
+  attempts    integer     NOT NULL DEFAULT 0,
+  last_error  text,
+  next_at     timestamptz NOT NULL,
+  lease_owner text,
+  created_at  timestamptz NOT NULL,
+  done_at     timestamptz
+);
+COMMENT ON TABLE ${s}.alert_deliveries IS 'Tally alert outbox: each alert''s delivery to the configured webhook / NATS subject, attempts and last error';
+CREATE INDEX alert_deliveries_due ON ${s}.alert_deliveries (next_at) WHERE status = 'pending';
+CREATE FUNCTION ${s}.alert_outbox() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO ${s}.alert_deliveries (alert_id, next_at, created_at) SELECT id, at, at FROM raised;
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER alert_outbox AFTER INSERT ON ${s}.command_alerts REFERENCING NEW TABLE AS raised
+  FOR EACH STATEMENT EXECUTE FUNCTION ${s}.alert_outbox();
+
+CREATE TABLE ${s}.operator_actions (
+  id      bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  action  text        NOT NULL,
+  target  text        NOT NULL,
+  actor   text        NOT NULL,
+  reason  text        NOT NULL,
+  data    jsonb,
+  at      timestamptz NOT NULL
+);
+COMMENT ON TABLE ${s}.operator_actions IS 'Tally operator actions: retry now, requeue, resolve an alert, resume a job, apply a repair, with who and why';
+CREATE INDEX operator_actions_by_target ON ${s}.operator_actions (target, id);
+`,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

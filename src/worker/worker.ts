@@ -1,3 +1,5 @@
+import type { DeliveryPass } from '../commands/alert-delivery.js';
+import type { Alerts } from '../commands/alerts.js';
 import { dueProbes, wakePaused } from '../commands/breaker.js';
 import type { Command } from '../commands/command.js';
 import { drive } from '../commands/drive.js';
@@ -41,6 +43,8 @@ export interface RoundResult {
   claimed: number;
   results: CommandResult[];
   errors: number;
+  /** The alert delivery pass run beside the round (decision 0144), when alert delivery is configured. */
+  alerts?: DeliveryPass;
 }
 
 function opt(v: unknown, what: string, fallback: number, min: number, max: number): number {
@@ -69,6 +73,7 @@ export class Worker {
   #wake: (() => void) | null = null;
   #tendedAt = 0;
   readonly #pruner: PruneSchedule | null;
+  readonly #alerts: Alerts | null;
   /** The sealing schedule, when the `seal` option is set (`start()`/`stop()` run it with the rounds). */
   readonly sealer: SealSchedule | null;
 
@@ -76,9 +81,11 @@ export class Worker {
     config: TallyConfig,
     commands: () => ReadonlyMap<string, Command>,
     options: WorkerOptions = {},
+    alerts: Alerts | null = null,
   ) {
     this.#config = config;
     this.#commands = commands;
+    this.#alerts = alerts?.delivering ? alerts : null;
     if (
       options.id !== undefined &&
       (typeof options.id !== 'string' || !/^[A-Za-z0-9_.:-]{1,100}$/.test(options.id))
@@ -114,6 +121,17 @@ export class Worker {
   }
 
   async #round(): Promise<RoundResult> {
+    // Alert delivery runs beside the commands' part of the round (a slow receiver does not hold it up).
+    const delivering = this.#alerts?.deliver({ owner: this.id }).catch((err: unknown) => {
+      this.#onError(err, null);
+      return undefined;
+    });
+    const r = await this.#commandsRound();
+    const alerts = await delivering;
+    return alerts ? { ...r, alerts } : r;
+  }
+
+  async #commandsRound(): Promise<RoundResult> {
     const commands = this.#commands();
     if (commands.size === 0) return { claimed: 0, results: [], errors: 0 };
     const { db, s, clock } = this.#config;

@@ -1,0 +1,264 @@
+import type { EntityRuntime } from '../changes/apply.js';
+import type { Entity } from '../changes/entity.js';
+import { runJob } from '../changes/jobs/run.js';
+import { jobStatus } from '../changes/jobs/status.js';
+import type { JobStatus } from '../changes/jobs/types.js';
+import { type Alert, toFullAlert } from '../commands/alerts.js';
+import { alertByIdSql, resolveAlertSql } from '../commands/alerts-sql.js';
+import { listActionsSql, recordActionSql } from '../commands/operator-actions-sql.js';
+import { type RequeuedCommand, requeueFilter } from '../commands/requeue.js';
+import { requeueSql } from '../commands/requeue-sql.js';
+import { retryNowSql } from '../commands/retry-now-sql.js';
+import type { TallyConfig } from '../config.js';
+import { TallyError } from '../errors.js';
+import {
+  type ApplyRepairOptions,
+  applyRepair,
+  type RepairPlan,
+  type RepairResult,
+} from '../reconcile/repair.js';
+import { actionBy, commandId, notApplicable, toAction } from './checks.js';
+
+/** Who acts and why: both required, 1-200 characters, recorded with the action. */
+export interface ActionBy {
+  actor: string;
+  reason: string;
+}
+
+/** One recorded operator action (decision 0145). */
+export interface OperatorAction {
+  id: string;
+  /** `retry_now`, `requeue`, `resolve_alert`, `resume_job` or `repair`. */
+  action: string;
+  /** The command, alert or job id (for a repair: the entity names, comma-separated). */
+  target: string;
+  actor: string;
+  reason: string;
+  /** What the action found and did (the status before, counts). */
+  data: unknown;
+  at: Date;
+}
+
+export interface RetryNowResult {
+  id: string;
+  type: string;
+  status: 'pending' | 'compensating';
+  /** When it was due before (a backoff's end, or its deadline while paused on a breaker). */
+  wasDueAt: Date;
+}
+
+/**
+ * What an operator does to fix things, one place for the library, the CLI and the console (decision
+ * 0145). Each action needs an actor and a reason (MISSING_ACTOR / MISSING_REASON), records both (an
+ * `operator_actions` row, and the command's timeline or the log where the target has one), and is
+ * refused with ACTION_NOT_APPLICABLE when the target's state no longer allows it.
+ */
+export class OperatorActions {
+  readonly #config: TallyConfig;
+  readonly #entity: (name: string) => Entity;
+
+  /** @param entity a declared entity by name (jobs and repairs need their entity declared). */
+  constructor(config: TallyConfig, entity: (name: string) => Entity) {
+    this.#config = config;
+    this.#entity = entity;
+  }
+
+  /**
+   * Makes a pending or backing-off command due now, its budget untouched (the next attempt counts as
+   * any retry does). Refused for a finished command or one waiting for a person (requeue that one);
+   * COMMAND_IN_FLIGHT while a worker drives it.
+   *
+   * @example
+   * await tally.actions.retryNow(commandId, { actor: 'ops:ana', reason: 'C is back, ticket 81' });
+   */
+  async retryNow(id: string, by: ActionBy): Promise<RetryNowResult> {
+    const who = actionBy(by, 'retry now');
+    const cid = commandId(id);
+    const { db, s, clock } = this.#config;
+    const [r] = await db.transaction((tx) => tx.query(retryNowSql(s, { id: cid, ...who, at: clock() })));
+    if (!r) throw new TallyError('COMMAND_NOT_FOUND', 'no command has this id');
+    if (r.applied !== true) {
+      if (r.in_flight === true && (r.status === 'pending' || r.status === 'compensating')) {
+        throw new TallyError('COMMAND_IN_FLIGHT', 'a worker is driving this command right now', {
+          details: { status: r.status },
+        });
+      }
+      throw notApplicable('retry now', String(r.status));
+    }
+    return {
+      id: String(r.id),
+      type: String(r.type),
+      status: r.status as RetryNowResult['status'],
+      wasDueAt: r.next_at instanceof Date ? r.next_at : new Date(String(r.next_at)),
+    };
+  }
+
+  /**
+   * Requeues one `needs_attention` command: back to the worker with a new budget. Refused for any other
+   * status (use `retryNow` for a pending one).
+   *
+   * @example
+   * await tally.actions.requeue(commandId, { actor: 'ops:ana', reason: 'C recovered at 10:14' });
+   */
+  async requeue(id: string, by: ActionBy): Promise<RequeuedCommand> {
+    const who = actionBy(by, 'requeue');
+    const cid = commandId(id);
+    const { db, s, clock } = this.#config;
+    const f = requeueFilter({ ...who, id: cid, limit: 1 }, []);
+    return db.transaction(async (tx) => {
+      const at = clock();
+      const [row] = await tx.query(requeueSql(s, f, { ...who, at }));
+      if (!row) {
+        const [c] = await tx.query<{ status: string }>({
+          text: `SELECT status FROM ${s}.commands WHERE id = $1::uuid`,
+          values: [cid],
+        });
+        if (!c) throw new TallyError('COMMAND_NOT_FOUND', 'no command has this id');
+        throw notApplicable('requeue', c.status);
+      }
+      await tx.query(
+        recordActionSql(s, {
+          action: 'requeue',
+          target: cid,
+          ...who,
+          at,
+          data: { type: row.type, to: row.status },
+        }),
+      );
+      return {
+        id: String(row.id),
+        type: String(row.type),
+        key: String(row.key),
+        principal: String(row.principal),
+        status: row.status as RequeuedCommand['status'],
+        createdAt: row.created_at instanceof Date ? row.created_at : new Date(String(row.created_at)),
+      };
+    });
+  }
+
+  /**
+   * Resolves an open alert (as `tally.alerts.resolve`, decision 0058); refused when it is resolved
+   * already.
+   *
+   * @example
+   * await tally.actions.resolveAlert('42', { actor: 'ops:ana', reason: 'prize re-issued by hand' });
+   */
+  async resolveAlert(id: string, by: ActionBy): Promise<Alert> {
+    const who = actionBy(by, 'resolving an alert');
+    if (typeof id !== 'string' || !/^[1-9][0-9]{0,17}$/.test(id)) {
+      throw new TallyError('ALERT_NOT_FOUND', 'no alert has this id (alert ids are positive integers)');
+    }
+    const { db, s, clock } = this.#config;
+    return db.transaction(async (tx) => {
+      const at = clock();
+      const [done] = await tx.query(resolveAlertSql(s, { id, ...who, at }));
+      if (!done) {
+        const [found] = await tx.query(alertByIdSql(s, id));
+        if (!found) throw new TallyError('ALERT_NOT_FOUND', 'no alert has this id');
+        throw notApplicable('resolving an alert', 'resolved');
+      }
+      const alert = toFullAlert(done);
+      await tx.query(
+        recordActionSql(s, {
+          action: 'resolve_alert',
+          target: id,
+          ...who,
+          at,
+          data: { kind: alert.kind, commandId: alert.commandId },
+        }),
+      );
+      return alert;
+    });
+  }
+
+  /**
+   * Resumes an unfinished job (pending, running with its runner gone, or failed: from its first
+   * unprocessed item) and runs it to its end or `maxChunks`. Refused for a done job; JOB_BUSY while a
+   * live runner holds it. The action is recorded before the job runs.
+   *
+   * @example
+   * const s = await tally.actions.resumeJob(jobId, { actor: 'ops:ana', reason: 'runner OOM-killed' });
+   */
+  async resumeJob(id: string, by: ActionBy & { maxChunks?: number }): Promise<JobStatus> {
+    const who = actionBy(by, 'resuming a job');
+    const { db, s, clock } = this.#config;
+    const before = await jobStatus(this.#config, db, id);
+    if (before.status === 'done') throw notApplicable('resuming a job', 'done');
+    if (before.lease && before.lease.until > clock()) {
+      throw new TallyError('JOB_BUSY', 'a runner holds this job until its lease expires', {
+        details: { jobId: before.id },
+      });
+    }
+    const rt = this.#entity(before.entity).runtime as EntityRuntime;
+    await db.query(
+      recordActionSql(s, {
+        action: 'resume_job',
+        target: before.id,
+        ...who,
+        at: clock(),
+        data: { entity: before.entity, status: before.status, pending: before.pending },
+      }),
+    );
+    return runJob(this.#config, () => rt, before.id, {
+      ...(by.maxChunks === undefined ? {} : { maxChunks: by.maxChunks }),
+    });
+  }
+
+  /**
+   * Applies a repair plan (`planRepair(report)`), each repair entry written to the log with the actor
+   * and reason (decision 0112 for `acceptMissingLog`). Refused when the plan is empty or nothing in it
+   * is left to repair (applied already, or every row changed since).
+   *
+   * @example
+   * const plan = planRepair(await reconcile(...));
+   * await tally.actions.repair(plan, { actor: 'ops:ana', reason: 'INC-7: batch bypassed the log' });
+   */
+  async repair(
+    plan: RepairPlan,
+    by: ActionBy & Omit<ApplyRepairOptions, 'actor' | 'reason'>,
+  ): Promise<RepairResult> {
+    const who = actionBy(by, 'a repair');
+    if (!plan || !Array.isArray(plan.repairs)) {
+      throw new TallyError('INVALID_RECONCILE_OPTIONS', 'pass the plan planRepair returned');
+    }
+    if (plan.repairs.length === 0) throw notApplicable('a repair', 'nothing planned');
+    const names = [...new Set(plan.repairs.map((r) => r.entity))].sort();
+    const entities = names.map((n) => this.#entity(n));
+    const result = await applyRepair(entities, plan, { ...by, ...who });
+    if (result.repaired === 0 && result.withheld.length === 0) {
+      throw notApplicable('a repair', 'repaired already');
+    }
+    const { db, s, clock } = this.#config;
+    await db.query(
+      recordActionSql(s, {
+        action: 'repair',
+        target: names.join(','),
+        ...who,
+        at: clock(),
+        data: { planned: plan.repairs.length, repaired: result.repaired, withheld: result.withheld.length },
+      }),
+    );
+    return result;
+  }
+
+  /**
+   * Recorded operator actions, newest first: of one target (a command, alert or job id) or one action.
+   *
+   * @example
+   * for (const a of await tally.actions.list({ target: commandId })) console.log(a.at, a.actor, a.action, a.reason);
+   */
+  async list(filter: { target?: string; action?: string; limit?: number } = {}): Promise<OperatorAction[]> {
+    const limit = filter.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) {
+      throw new TallyError('INVALID_SELECTION', 'actions: limit must be an integer from 1 to 100000');
+    }
+    const rows = await this.#config.db.query(
+      listActionsSql(this.#config.s, {
+        target: filter.target ?? null,
+        action: filter.action ?? null,
+        limit,
+      }),
+    );
+    return rows.map(toAction);
+  }
+}
