@@ -87,9 +87,11 @@ CREATE TABLE IF NOT EXISTS ${p('job_items')} (
     name: 'once-only commands',
     // Decision 0132. What PostgreSQL's migrations 2, 3, 7, 8, 11 and 13 made for commands, as one table
     // set: commands (with budget_from, paused_on, trace_context), calls (with reconciled_at), events,
-    // alerts (with who resolved them), the failover intake and the breakers. No partial indexes: the due
-    // scan reads (status, next_at); the open-alert and finished-command indexes lead with what PostgreSQL
-    // filtered on. Ids are CHAR(36) UUIDs, times DATETIME(6) UTC, JSON as on migration 1. `params`, `input`,
+    // alerts (with who resolved them), the failover intake and the breakers. No partial indexes: `due_at`
+    // is next_at while the command is unfinished and NULL after, so its index holds only what the worker
+    // scans (PostgreSQL's commands_due WHERE status IN …), in the order it claims; the open-alert and
+    // finished-command indexes lead with what PostgreSQL filtered on. Ids are CHAR(36) UUIDs, times
+    // DATETIME(6) UTC, JSON as on migration 1. `params`, `input`,
     // `result` may hold a bare JSON string: readers CAST them to text and parse once (decision 0029).
     sql: (p) => `
 CREATE TABLE IF NOT EXISTS ${p('commands')} (
@@ -117,8 +119,9 @@ CREATE TABLE IF NOT EXISTS ${p('commands')} (
   budget_from   DATETIME(6),
   paused_on     VARCHAR(255),
   trace_context VARCHAR(255),
+  due_at        DATETIME(6)  GENERATED ALWAYS AS (CASE WHEN status IN ('pending', 'compensating') THEN next_at END) STORED,
   UNIQUE KEY commands_idempotency (type, principal, \`key\`),
-  KEY commands_due (status, next_at),
+  KEY commands_due (due_at),
   KEY commands_paused (paused_on),
   KEY commands_finished (type, status, finished_at)
 ) ${TABLE} COMMENT 'Tally once-only commands: idempotency key, fingerprint, input snapshot, state, decisions';
