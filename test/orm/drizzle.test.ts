@@ -1,7 +1,10 @@
 import type { PGlite } from '@electric-sql/pglite';
+import { int, mysqlTable, varchar } from 'drizzle-orm/mysql-core';
+import { drizzle as drizzleMysql } from 'drizzle-orm/mysql2';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { integer, pgTable, text } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { createPool } from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { isTallyError } from '../../src/errors.js';
@@ -20,6 +23,10 @@ const orders = pgTable('orders', {
   note: text('note').notNull().default(''),
 });
 const schema = { orders };
+const mysqlOrders = mysqlTable('orders', {
+  id: int('id').primaryKey(),
+  note: varchar('note', { length: 100 }).notNull().default(''),
+});
 
 function pgSession(url: string) {
   const pool = new pg.Pool({ connectionString: url, max: 2 });
@@ -55,6 +62,27 @@ function pgliteSession(embedded: PGlite) {
   return s;
 }
 
+function mysqlSession(url: string) {
+  const pool = createPool({ uri: url, connectionLimit: 2 });
+  const db = drizzleMysql(pool, { schema: { orders: mysqlOrders }, mode: 'default' });
+  type Tx = Parameters<Parameters<typeof db.transaction>[0]>[0];
+  const s: OrmSession<Tx> = {
+    transaction: (fn) => db.transaction(fn),
+    savepoint: (tx, fn) => tx.transaction(fn), // Drizzle on MySQL: a nested transaction is a savepoint
+    insertOrder: async (tx, id) => {
+      await tx.insert(mysqlOrders).values({ id });
+    },
+    join: (tx) => fromDrizzle(tx),
+    close: () => pool.end(),
+  };
+  return s;
+}
+
+function sessionFor(base: OrmDatabase) {
+  if (base.embedded) return pgliteSession(base.embedded);
+  return base.dialect === 'mariadb' ? mysqlSession(base.url!) : pgSession(base.url!);
+}
+
 for (const d of ormDialects) {
   describe.skipIf(!d.available)(`tally/drizzle [${d.name}]`, () => {
     let base: OrmDatabase;
@@ -63,7 +91,7 @@ for (const d of ormDialects) {
     beforeAll(async () => {
       base = await d.open();
       f = await ormFixture(base.db);
-      s = (base.embedded ? pgliteSession(base.embedded) : pgSession(base.url!)) as OrmSession<unknown>;
+      s = sessionFor(base) as OrmSession<unknown>;
     });
     afterAll(async () => {
       await s?.close();
@@ -73,7 +101,17 @@ for (const d of ormDialects) {
     ormCases(() => ({ s, f }), it);
 
     it('the executor names the dialect of the driver, in its type and at run time', async () => {
-      if (base.embedded) {
+      if (base.dialect === 'mariadb') {
+        const pool = createPool({ uri: base.url!, connectionLimit: 1 });
+        await drizzleMysql(pool).transaction(async (tx) => {
+          const ex = fromDrizzle(tx);
+          expectTypeOf(ex.dialect).toEqualTypeOf<'mysql'>();
+          expectTypeOf(ex.server).toBeFunction(); // a MysqlExecutor: the server's capability flags
+          expect(ex.dialect).toBe('mysql');
+          expect((await ex.server()).kind).toBe('mariadb');
+        });
+        await pool.end();
+      } else if (base.embedded) {
         await drizzlePglite(base.embedded).transaction(async (tx) => {
           const ex = fromDrizzle(tx);
           expectTypeOf(ex.dialect).toEqualTypeOf<'pglite'>();

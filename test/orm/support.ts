@@ -5,24 +5,31 @@ import { templateOptions } from '../../src/db/pglite/template.js';
 import type { Executor } from '../../src/db/types.js';
 import { isTallyError } from '../../src/errors.js';
 import { createTally } from '../../src/tally.js';
-import { freshPostgres, postgresAvailable } from '../support/databases.js';
-import { count, RESOURCE_STATES } from '../support/resources.js';
+import { freshMariadb, freshPostgres, mariadbAvailable, postgresAvailable } from '../support/databases.js';
+import { RESOURCE_STATES } from '../support/resources.js';
 
 /**
  * The keys each case owns in the shared tables (one database per file and dialect): a case never reads
  * another's rows, so the cases of one file share one database and stay fast.
  */
-export const KEYS = { commit: 1, rollback: 2, savepointUndone: 3, savepointKept: 4, failing: 6 } as const;
+export const KEYS = {
+  commit: 1,
+  rollback: 2,
+  savepointUndone: 3,
+  savepointKept: 4,
+  failing: 6,
+  keptBesideFailure: 7,
+} as const;
 
 /** Ids of `accounts` rows a trigger refuses to update: a Tally statement that fails inside the database. */
 export const FAILING_ID = KEYS.failing;
 
 /** A database for one ORM test file: Tally's own executor on it, and how the ORM reaches it. */
 export interface OrmDatabase {
-  readonly dialect: 'pglite' | 'postgres';
+  readonly dialect: 'pglite' | 'postgres' | 'mariadb';
   /** Tally's executor (reads outside the ORM's transaction, setup). */
   readonly db: Executor;
-  /** postgres: the connection string of this file's own database. */
+  /** postgres, mariadb: the connection string of this file's own database. */
   readonly url: string | null;
   /** pglite: the embedded instance both Tally and the ORM use. */
   readonly embedded: PGlite | null;
@@ -39,10 +46,54 @@ export async function ormPGlite(): Promise<OrmDatabase> {
   return { dialect: 'pglite', db: pglite(embedded), url: null, embedded, close: () => embedded.close() };
 }
 
+/** MariaDB 10.11 here (MYSQL_URL may point at a MySQL 8.0): a database of its own, Tally's mysql executor. */
+export async function ormMariadb(): Promise<OrmDatabase> {
+  const t = await freshMariadb(4);
+  return { dialect: 'mariadb', db: t.db, url: t.url, embedded: null, close: () => t.close() };
+}
+
 export const ormDialects = [
   { name: 'pglite' as const, available: true, open: ormPGlite },
   { name: 'postgres' as const, available: postgresAvailable, open: ormPostgres },
+  { name: 'mariadb' as const, available: mariadbAvailable, open: ormMariadb },
 ];
+
+/** The servers an ORM without a PGlite driver runs on (all but Drizzle). */
+export const serverDialects = ormDialects.filter((d) => d.name !== 'pglite');
+
+/** The statement's `n`th placeholder in the executor's dialect (`$n` on PostgreSQL, `?` on MySQL). */
+const ph = (db: Executor, n: number) => (db.dialect === 'mysql' ? '?' : `$${n}`);
+
+/** How many rows a query answers, on any dialect. */
+export async function count(db: Executor, text: string, values: unknown[] = []): Promise<number> {
+  const [row] = await db.query<{ n: unknown }>({ text: `SELECT count(*) AS n FROM (${text}) q`, values });
+  return Number(row!.n);
+}
+
+/** The user's two tables and the trigger that refuses FAILING_ID's updates, per dialect. */
+async function createUserTables(db: Executor): Promise<void> {
+  if (db.dialect !== 'mysql') {
+    await db.exec(`
+    CREATE TABLE accounts (id integer PRIMARY KEY, state text NOT NULL, version integer NOT NULL DEFAULT 0);
+    INSERT INTO accounts (id, state) SELECT g, 'active' FROM generate_series(1, 10) g;
+    CREATE TABLE orders (id integer PRIMARY KEY, note text NOT NULL DEFAULT '');
+    CREATE FUNCTION accounts_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN IF NEW.id = ${FAILING_ID} THEN RAISE EXCEPTION 'accounts ${FAILING_ID} is locked by policy'; END IF; RETURN NEW; END $$;
+    CREATE TRIGGER accounts_refuse BEFORE UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION accounts_refuse();`);
+    return;
+  }
+  await db.exec(`
+    CREATE TABLE accounts (id int PRIMARY KEY, state varchar(20) NOT NULL, version int NOT NULL DEFAULT 0);
+    INSERT INTO accounts (id, state) VALUES ${Array.from({ length: 10 }, (_, i) => `(${i + 1}, 'active')`).join(', ')};
+    CREATE TABLE orders (id int PRIMARY KEY, note varchar(100) NOT NULL DEFAULT '');`);
+  // One statement with semicolons inside: query, not exec (which splits a script at them).
+  await db.query({
+    text: `CREATE TRIGGER accounts_refuse BEFORE UPDATE ON accounts FOR EACH ROW
+           BEGIN IF NEW.id = ${FAILING_ID} THEN
+             SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'accounts ${FAILING_ID} is locked by policy';
+           END IF; END`,
+  });
+}
 
 /**
  * Two user tables (`accounts`, under Tally; `orders`, the user's own), a migrated Tally and the entity.
@@ -50,39 +101,49 @@ export const ormDialects = [
  * caller's transaction.
  */
 export async function ormFixture(db: Executor) {
-  await db.exec(`
-    CREATE TABLE accounts (id integer PRIMARY KEY, state text NOT NULL, version integer NOT NULL DEFAULT 0);
-    INSERT INTO accounts (id, state) SELECT g, 'active' FROM generate_series(1, 10) g;
-    CREATE TABLE orders (id integer PRIMARY KEY, note text NOT NULL DEFAULT '');
-    CREATE FUNCTION accounts_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN IF NEW.id = ${FAILING_ID} THEN RAISE EXCEPTION 'accounts ${FAILING_ID} is locked by policy'; END IF; RETURN NEW; END $$;
-    CREATE TRIGGER accounts_refuse BEFORE UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION accounts_refuse();`);
+  await createUserTables(db);
   const tally = await createTally({ db });
   await tally.migrate();
   const accounts = tally.entity('account', { table: 'accounts', states: RESOURCE_STATES });
+  // Tally's log: the tally schema on PostgreSQL, tally_log in the connection's database on MySQL.
+  const log = db.dialect === 'mysql' ? 'tally_log' : 'tally.log';
+
+  /** Log rows of one key, read through `ex` (Tally's executor, or the ORM's transaction). */
+  const logRows = (ex: Executor, key: number) =>
+    count(ex, `SELECT 1 FROM ${log} WHERE entity_type = 'account' AND entity_key = ${ph(ex, 1)}`, [
+      String(key),
+    ]);
 
   /** What is committed for one key: the user's order, the account's state, its log rows. */
   async function committed(key: number) {
     return {
-      order: await count(db, 'SELECT 1 FROM orders WHERE id = $1', [key]),
+      order: await count(db, `SELECT 1 FROM orders WHERE id = ${ph(db, 1)}`, [key]),
       state: (
-        await db.query<{ state: string }>({ text: 'SELECT state FROM accounts WHERE id = $1', values: [key] })
+        await db.query<{ state: string }>({
+          text: `SELECT state FROM accounts WHERE id = ${ph(db, 1)}`,
+          values: [key],
+        })
       )[0]?.state,
-      log: await count(db, `SELECT 1 FROM tally.log WHERE entity_type = 'account' AND entity_key = $1`, [
-        String(key),
-      ]),
+      log: await logRows(db, key),
     };
   }
-  return { db, tally, accounts, committed };
+  return { db, tally, accounts, committed, logRows };
 }
 
 export const ALL_THREE = { order: 1, state: 'frozen', log: 1 };
 export const NONE = { order: 0, state: 'active', log: 0 };
 
-/** A Tally error raised by a statement that failed in the database (the trigger): DB_ERROR, SQLSTATE P0001. */
-export function expectDatabaseRefusal(err: unknown): void {
+/**
+ * A Tally error raised by a statement that failed in the database (the trigger): DB_ERROR with the
+ * trigger's SQLSTATE — P0001 (RAISE EXCEPTION) on PostgreSQL, 45000 (SIGNAL) on MySQL — and no values.
+ */
+export function expectDatabaseRefusal(err: unknown, db: Executor): void {
   expect(isTallyError(err, 'DB_ERROR'), String(err)).toBe(true);
-  expect((err as { details?: { sqlState?: string } }).details?.sqlState).toBe('P0001');
+  const details = (err as { details?: { sqlState?: string; mysqlErrno?: number } }).details;
+  expect(details?.sqlState).toBe(db.dialect === 'mysql' ? '45000' : 'P0001');
+  if (db.dialect === 'mysql') expect(details?.mysqlErrno).toBe(1644); // ER_SIGNAL_EXCEPTION
+  expect(String((err as Error).message)).toMatch(/locked by policy/);
+  expect(String((err as Error).message)).not.toMatch(/shop|frozen/); // the statement's values stay out
 }
 
 /**
@@ -127,9 +188,11 @@ export interface OrmSession<Tx> {
 export type OrmFixture = Awaited<ReturnType<typeof ormFixture>>;
 
 /**
- * The cases every ORM adapter must pass (issue 14): commit together, roll back together, a savepoint
- * rolled back takes Tally's statements along, and a Tally statement failing in the database leaves the
- * ORM's transaction aborted so nothing of it commits.
+ * The cases every ORM adapter must pass on every dialect it runs on (issue 14): commit together, roll
+ * back together, a savepoint rolled back takes Tally's statements along, a Tally statement failing in the
+ * database leaves the transaction as that database leaves it (aborted on PostgreSQL; open on MySQL, which
+ * rolls back only the failing statement) and nothing of it commits, and the same failure inside a
+ * savepoint leaves nothing of Tally's once the ORM rolls the savepoint back.
  */
 export function ormCases<Tx>(
   get: () => { s: OrmSession<Tx>; f: OrmFixture },
@@ -143,7 +206,7 @@ export function ormCases<Tx>(
       const result = await f.accounts.transition({ key: k, to: 'frozen', actor: 'shop', tx: s.join(tx) });
       // The outside does not see it yet (PGlite has one connection: a read from outside would wait for
       // this transaction to end).
-      if (f.db.dialect === 'postgres') expect(await f.committed(k)).toEqual(NONE);
+      if (f.db.dialect !== 'pglite') expect(await f.committed(k)).toEqual(NONE);
       return result;
     });
     expect(r.changed).toEqual([k]);
@@ -186,22 +249,56 @@ export function ormCases<Tx>(
     expect(await f.committed(kept)).toEqual(ALL_THREE);
   });
 
-  it("a Tally statement failing in the database aborts the ORM's transaction: nothing of it commits", async () => {
+  it("a Tally statement failing in the database: PostgreSQL aborts the ORM's transaction, MySQL keeps it open with Tally's earlier statements in it; nothing commits", async () => {
     const { s, f } = get();
     const k = KEYS.failing;
     let tallyErr: unknown;
+    let logInTransaction: number | undefined;
     const outer = await rejection(
       s.transaction(async (tx) => {
         await s.insertOrder(tx, k);
         tallyErr = await rejection(
           f.accounts.transition({ key: k, to: 'frozen', actor: 'shop', tx: s.join(tx) }),
         );
-        await s.insertOrder(tx, k * 10); // the caller carries on: the database refuses (25P02)
+        if (f.db.dialect !== 'mysql') {
+          await s.insertOrder(tx, k * 10); // the caller carries on: the database refuses (25P02)
+          return;
+        }
+        // MySQL rolled back the failing UPDATE only: the transaction goes on (the caller's next write
+        // succeeds), and it holds the log row Tally inserted before the UPDATE — a commit now would keep a
+        // log row for a change that did not happen. The documented answer: roll back on a Tally error.
+        await s.insertOrder(tx, k * 10);
+        logInTransaction = await f.logRows(s.join(tx), k);
+        throw tallyErr;
       }),
     );
-    expectDatabaseRefusal(tallyErr);
-    expectAborted(outer);
+    expectDatabaseRefusal(tallyErr, f.db);
+    if (f.db.dialect === 'mysql') {
+      expect(outer).toBe(tallyErr);
+      expect(logInTransaction).toBe(1);
+    } else {
+      expectAborted(outer);
+    }
     expect(await f.committed(k)).toEqual({ ...NONE, order: 0 });
-    expect(await count(f.db, 'SELECT 1 FROM orders WHERE id = $1', [k * 10])).toBe(0);
+    expect(await count(f.db, `SELECT 1 FROM orders WHERE id = ${k * 10}`)).toBe(0);
+  });
+
+  it('a Tally change failing in the database inside a savepoint: the savepoint rolls back all of it, the outer transaction goes on and commits', async () => {
+    const { s, f } = get();
+    const [k, kept] = [KEYS.failing, KEYS.keptBesideFailure];
+    let inner: unknown;
+    await s.transaction(async (tx) => {
+      await s.insertOrder(tx, kept);
+      inner = await rejection(
+        s.savepoint(tx, (sp) =>
+          f.accounts.transition({ key: k, to: 'frozen', actor: 'shop', tx: s.join(sp) }),
+        ),
+      );
+      await f.accounts.transition({ key: kept, to: 'frozen', actor: 'shop', tx: s.join(tx) });
+    });
+    expectDatabaseRefusal(inner, f.db);
+    // On MySQL too: the log row Tally inserted before the failing UPDATE went with the savepoint.
+    expect(await f.committed(k)).toEqual({ ...NONE, order: 0 });
+    expect(await f.committed(kept)).toEqual(ALL_THREE);
   });
 }
