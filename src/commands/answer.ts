@@ -2,6 +2,7 @@ import type { Executor } from '../db/types.js';
 import { breakerQuiet, recordReach } from './breaker.js';
 import type { CommandRuntime } from './context.js';
 import type { Outcome, QueryAnswer, ResolvedStep } from './definition.js';
+import { commandStore } from './dialect/index.js';
 import { ACTIVE, CommandMoved, Draft, lockRow } from './machine.js';
 import { pauseOrFlag } from './pause.js';
 import type { Plan } from './plan.js';
@@ -59,7 +60,7 @@ async function recordDefiniteUnlocked(
   const { config, spec } = rt;
   const via = what === 'send' ? 'reply' : 'query';
   const record = async (db: Executor): Promise<Plan> => {
-    const d = new Draft(config.s, known, spec, config.clock(), true);
+    const d = new Draft(commandStore(config), known, spec, config.clock(), true);
     d.keepLease(owner);
     applyRecorded(d, step, answer, via);
     // One statement: the command's compare-and-set save (its row lock first, in the order every other
@@ -133,9 +134,10 @@ async function recordAnswerLocked(
 ): Promise<Plan> {
   const { config, spec } = rt;
   return config.db.transaction(async (tx) => {
-    const row = await lockRow(tx, config.s, id);
+    const store = commandStore(config);
+    const row = await lockRow(tx, store, id);
     const mine = row.lease_owner === owner;
-    const d = new Draft(config.s, row, spec, config.clock());
+    const d = new Draft(store, row, spec, config.clock());
     const via = what === 'send' ? 'reply' : 'query';
     let breakerOpen = false;
     const r = await noteReach(tx, rt, step, reach, owner, d.now, id);

@@ -10,7 +10,7 @@ import { type CallHook, observedCall } from './observe-hooks.js';
 import { pauseOrFlag } from './pause.js';
 import type { Plan } from './plan.js';
 import { applyOutcome, type Definite, readCall } from './resolve.js';
-import { type CallRow, insertCallSql, markCallSql } from './sql.js';
+import type { CallRow } from './sql.js';
 
 type CallStepR = Extract<ResolvedStep<unknown>, { kind: 'call' }>;
 
@@ -44,8 +44,8 @@ async function recordIo(
     if (g.kind === 'pause') return pauseOrFlag(tx, d, step, g.probeAt);
     probe = g.probe;
   }
-  const [m] = await tx.query<{ n: number }>(markCallSql(d.s, d.row.id, step.name, what, d.now));
-  return sendRecorded(tx, d, step, call, what, Number(m!.n), probe);
+  const n = await d.store.markCall(tx, d.row.id, step.name, what, d.now);
+  return sendRecorded(tx, d, step, call, what, n, probe);
 }
 
 function sendData(call: CallRow, attempt: number, probe: boolean, step: CallStepR): Record<string, unknown> {
@@ -79,7 +79,7 @@ export async function planCall(
   step: CallStepR,
   queried: ReadonlySet<string>,
 ): Promise<Plan> {
-  const call = await readCall(tx, d.s, d.row.id, step.name);
+  const call = await readCall(tx, d.store, d.row.id, step.name);
   if (!call) return planFirstSend(tx, io, d, step, await buildRequest(tx, d, step));
   return planStoredCall(tx, io, d, step, call, queried);
 }
@@ -134,7 +134,7 @@ async function planFirstSend(
   if (step.breaker) {
     const g = await gate(tx, io.config, step.downstream, io.owner, d.spec.leaseMs, d.now);
     if (g.kind === 'pause') {
-      await tx.query(insertCallSql(d.s, stored));
+      await d.store.insertCall(tx, stored);
       return pauseOrFlag(tx, d, step, g.probeAt);
     }
     probe = g.probe;

@@ -3,6 +3,7 @@ import { TallyError } from '../errors.js';
 import { checkIdempotencyKey, checkPrincipal } from './canonical.js';
 import type { CommandRuntime } from './context.js';
 import type { CommandSpec } from './definition.js';
+import { type CommandStore, commandStore, requireCommandCapability } from './dialect/index.js';
 import { drive } from './drive.js';
 import { getWithFailover } from './failover-submit.js';
 import { normalizeRow, TRANSITIONS } from './machine.js';
@@ -10,9 +11,9 @@ import { type NotifyResult, notify } from './notify.js';
 import { requeue, requeueFilter } from './requeue.js';
 import type { Definite } from './resolve.js';
 import { type CommandResult, toResult } from './result.js';
-import { alertsSql, type CommandStatus, claimCommandSql, commandByIdSql, commandByKeySql } from './sql.js';
+import type { CommandStatus } from './sql.js';
 import { type SubmitInput, submit } from './submit.js';
-import { type CommandAlert, readTimeline, type Timeline, toAlert } from './timeline.js';
+import { type CommandAlert, readTimelineFrom, type Timeline, toAlert } from './timeline.js';
 import { timelineWithFailover } from './timeline-failover.js';
 
 export type CommandRef = { id: string } | { key: string; principal: string };
@@ -26,9 +27,12 @@ const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
 export class Command<I = any, R = unknown, In = I> {
   readonly name: string;
   readonly #rt: CommandRuntime;
+  readonly #store: CommandStore;
 
   constructor(config: TallyConfig, spec: CommandSpec<I>) {
     this.name = spec.name;
+    this.#store = commandStore(config);
+    refuseUnported(this.#store, spec);
     if (spec.change && spec.change.entity.config !== config) {
       throw new TallyError(
         'INVALID_COMMAND',
@@ -87,7 +91,7 @@ export class Command<I = any, R = unknown, In = I> {
     const f = this.#rt.spec.failover;
     if (f) return timelineWithFailover(this.#rt, f, ref, (r) => this.#find(r));
     const row = await this.#find(ref);
-    return row ? readTimeline(this.#rt.config.s, this.#rt.config.db, row) : null;
+    return row ? readTimelineFrom(this.#store, this.#rt.config.db, row) : null;
   }
 
   /**
@@ -110,8 +114,11 @@ export class Command<I = any, R = unknown, In = I> {
    */
   async alerts(options: { open?: boolean; commandId?: string } = {}): Promise<CommandAlert[]> {
     const { config } = this.#rt;
-    const rows = await config.db.query(
-      alertsSql(config.s, this.name, options.commandId ?? null, options.open ?? false),
+    const rows = await this.#store.alerts(
+      config.db,
+      this.name,
+      options.commandId ?? null,
+      options.open ?? false,
     );
     return rows.map(toAlert);
   }
@@ -129,9 +136,13 @@ export class Command<I = any, R = unknown, In = I> {
     const id = String(row.id);
     const owner = `resume:${config.ids()}`;
     const t = config.clock();
-    const [claimed] = await config.db.query(
-      claimCommandSql(config.s, id, owner, t, new Date(t.getTime() + spec.leaseMs)),
-    );
+    const claimed = await this.#store.claim(config.db, {
+      id,
+      owner,
+      now: t,
+      until: new Date(t.getTime() + spec.leaseMs),
+      due: false,
+    });
     const after = claimed ? await drive(this.#rt, id, owner) : normalizeRow(row);
     return toResult<R>(after, true);
   }
@@ -153,7 +164,7 @@ export class Command<I = any, R = unknown, In = I> {
     const row = await this.#find(ref);
     if (!row) return { requeued: false, command: null };
     const done = await requeue(config, { ...filter, id: String(row.id) }, { ...by });
-    const [after] = await config.db.query(commandByIdSql(config.s, String(row.id)));
+    const after = await this.#store.byId(config.db, String(row.id));
     return { requeued: done.requeued === 1, command: after ? toResult<R>(normalizeRow(after), true) : null };
   }
 
@@ -163,12 +174,26 @@ export class Command<I = any, R = unknown, In = I> {
       if (typeof ref.id !== 'string' || !UUID_RE.test(ref.id)) {
         throw new TallyError('COMMAND_NOT_FOUND', 'a command id is a UUID');
       }
-      const [row] = await config.db.query(commandByIdSql(config.s, ref.id));
+      const row = await this.#store.byId(config.db, ref.id);
       return row && row.type === this.name ? row : null;
     }
     const key = checkIdempotencyKey(ref?.key);
     const principal = checkPrincipal(ref?.principal);
-    const [row] = await config.db.query(commandByKeySql(config.s, this.name, principal, key));
-    return row ?? null;
+    return (await this.#store.byKey(config.db, this.name, principal, key)) ?? null;
+  }
+}
+
+/** A declaration that needs what its dialect does not run yet is refused when declared, not when it runs. */
+function refuseUnported(store: CommandStore, spec: CommandSpec): void {
+  const what = `command ${spec.name}`;
+  if (spec.change) requireCommandCapability(store, 'change', `${what}: change`);
+  if (spec.failover) requireCommandCapability(store, 'failover', `${what}: failover`);
+  if (spec.keyRetentionMs !== null) requireCommandCapability(store, 'retention', `${what}: keyRetention`);
+  if (spec.steps.some((s) => s.kind === 'call' && s.breaker !== null)) {
+    requireCommandCapability(
+      store,
+      'breaker',
+      `${what}: a call step's breaker (breaker: false declares none)`,
+    );
   }
 }

@@ -3,6 +3,7 @@ import { TallyError } from '../errors.js';
 import { performCall, planCall, planFollowingCall } from './call.js';
 import { asStored } from './canonical.js';
 import { type CommandRuntime, describeError, inCommandScope, StepFailure, stepContext } from './context.js';
+import { commandStore } from './dialect/index.js';
 import { ACTIVE, CommandMoved, Draft, lockRow } from './machine.js';
 import { observedDrive, observedStep } from './observe-hooks.js';
 import type { Plan } from './plan.js';
@@ -63,6 +64,7 @@ async function next(
   fresh: CommandRow | null = null,
 ): Promise<Plan> {
   const { config, spec } = rt;
+  const store = commandStore(config);
   let failing: { d: Draft; step: string } | null = null;
   let compensating = false;
   const unlocked =
@@ -72,9 +74,9 @@ async function next(
     spec.steps[fresh.step_index]?.kind === 'local';
   try {
     return await config.db.transaction(async (tx): Promise<Plan> => {
-      const row = unlocked ? fresh : await lockRow(tx, config.s, id);
+      const row = unlocked ? fresh : await lockRow(tx, store, id);
       if (row.lease_owner !== owner || !ACTIVE.has(row.status)) return { kind: 'stop', row };
-      const d = new Draft(config.s, row, spec, config.clock(), unlocked);
+      const d = new Draft(store, row, spec, config.clock(), unlocked);
       d.keepLease(owner);
       if (row.status === 'compensating') {
         compensating = true;
@@ -124,12 +126,13 @@ async function recordFailure(
   f: StepFailure,
 ): Promise<Plan> {
   const { config, spec } = rt;
+  const store = commandStore(config);
   return config.db.transaction(async (tx) => {
-    const row = await lockRow(tx, config.s, id);
+    const row = await lockRow(tx, store, id);
     if (row.lease_owner !== owner || row.status !== 'pending' || row.step_index !== failed.row.step_index) {
       return { kind: 'stop', row };
     }
-    const d = new Draft(config.s, row, spec, config.clock());
+    const d = new Draft(store, row, spec, config.clock());
     Object.assign(d.row.decisions, failed.row.decisions);
     d.events.push(...failed.events.filter((e) => e.kind === 'decision'));
     d.keepLease(owner);
@@ -155,10 +158,11 @@ async function recordRefusedCompensation(
   err: unknown,
 ): Promise<Plan> {
   const { config, spec } = rt;
+  const store = commandStore(config);
   return config.db.transaction(async (tx) => {
-    const row = await lockRow(tx, config.s, id);
+    const row = await lockRow(tx, store, id);
     if (row.lease_owner !== owner || row.status !== 'compensating') return { kind: 'stop', row };
-    const d = new Draft(config.s, row, spec, config.clock());
+    const d = new Draft(store, row, spec, config.clock());
     const why = describeError(err);
     d.events.push({ kind: 'error', step: 'compensate', data: { error: why } });
     d.flag(
@@ -179,10 +183,11 @@ async function recordTransient(
   err: unknown,
 ): Promise<Plan> {
   const { config, spec } = rt;
+  const store = commandStore(config);
   return config.db.transaction(async (tx) => {
-    const row = await lockRow(tx, config.s, id);
+    const row = await lockRow(tx, store, id);
     if (row.lease_owner !== owner || !ACTIVE.has(row.status)) return { kind: 'stop', row };
-    const d = new Draft(config.s, row, spec, config.clock());
+    const d = new Draft(store, row, spec, config.clock());
     d.attemptFailed('error', step, { error: describeError(err) });
     return { kind: 'stop', row: await d.save(tx) };
   });

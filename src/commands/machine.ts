@@ -1,15 +1,9 @@
-import type { Executor, SqlQuery } from '../db/types.js';
+import type { Executor } from '../db/types.js';
 import { TallyError } from '../errors.js';
 import { backoffMs, type CommandSpec } from './definition.js';
-import {
-  type CallOutcome,
-  type NewCall,
-  type SaveExpectation,
-  saveCommandSql,
-  saveInsertingCallSql,
-  saveSettlingCallSql,
-} from './save-sql.js';
-import { type CommandRow, type CommandStatus, type EventIn, insertAlertSql, lockCommandSql } from './sql.js';
+import type { CommandStore } from './dialect/index.js';
+import type { CallOutcome, NewCall, SaveExpectation } from './save-sql.js';
+import type { CommandRow, CommandStatus, EventIn } from './sql.js';
 
 /**
  * The command's own state machine. Where a `pending` command stands inside its steps is `step_index`;
@@ -52,8 +46,8 @@ export function normalizeRow(r: Record<string, unknown>): CommandRow {
 }
 
 /** Lock, check, update: reads the command under its row lock (COMMAND_NOT_FOUND when there is none). */
-export async function lockRow(tx: Executor, s: string, id: string): Promise<CommandRow> {
-  const [row] = await tx.query(lockCommandSql(s, id));
+export async function lockRow(tx: Executor, store: CommandStore, id: string): Promise<CommandRow> {
+  const row = await store.lock(tx, id);
   if (!row) throw new TallyError('COMMAND_NOT_FOUND', 'no command with this id', { details: { id } });
   return normalizeRow(row);
 }
@@ -84,7 +78,7 @@ export class Draft {
   readonly #expect: SaveExpectation | null;
 
   constructor(
-    readonly s: string,
+    readonly store: CommandStore,
     row: CommandRow,
     readonly spec: CommandSpec,
     readonly now: Date,
@@ -236,39 +230,31 @@ export class Draft {
    */
   async saveSettling(db: Executor, o: CallOutcome): Promise<{ row: CommandRow; settled: boolean }> {
     this.#withoutAlerts('saveSettling');
-    const saved = await this.#write(
-      db,
-      saveSettlingCallSql(this.s, this.row, this.events, this.now, this.#expect, o),
-    );
-    return { row: { ...this.row }, settled: Number(saved?.settled) === 1 };
+    const saved = await this.#write((a) => this.store.saveSettlingCall(db, a, o));
+    return { row: { ...this.row }, settled: saved.settled === 1 };
   }
 
   /** The save and a new call with its first send, in one statement (a change without alerts). */
   async saveInsertingCall(tx: Executor, c: NewCall): Promise<CommandRow> {
     this.#withoutAlerts('saveInsertingCall');
-    const saved = await this.#write(
-      tx,
-      saveInsertingCallSql(this.s, this.row, this.events, this.now, this.#expect, c),
-    );
-    if (Number(saved?.n) !== 1) {
+    const saved = await this.#write((a) => this.store.saveInsertingCall(tx, a, c));
+    if (saved.n !== 1) {
       throw new TallyError('COMMAND_NOT_FOUND', 'no command with this id', { details: { id: this.row.id } });
     }
     return { ...this.row };
   }
 
   async save(tx: Executor): Promise<CommandRow> {
-    await this.#write(tx, saveCommandSql(this.s, this.row, this.events, this.now, this.#expect));
+    await this.#write((a) => this.store.save(tx, a));
     for (const a of this.alerts) {
-      await tx.query(
-        insertAlertSql(this.s, {
-          id: this.row.id,
-          type: this.spec.name,
-          kind: a.kind,
-          message: a.message,
-          data: a.data,
-          at: this.now,
-        }),
-      );
+      await this.store.insertAlert(tx, {
+        id: this.row.id,
+        type: this.spec.name,
+        kind: a.kind,
+        message: a.message,
+        data: a.data,
+        at: this.now,
+      });
     }
     this.alerts.length = 0;
     return { ...this.row };
@@ -279,10 +265,12 @@ export class Draft {
     if (this.alerts.length > 0) throw new Error(`${method}: a change with alerts is saved with save()`);
   }
 
-  /** Runs one of the save statements: the expected row must still be there; its events are written. */
-  async #write(db: Executor, q: SqlQuery): Promise<Record<string, unknown> | undefined> {
-    const [saved] = await db.query(q);
-    if (this.#expect && Number(saved?.n) !== 1) throw new CommandMoved(this.row.id);
+  /** Runs one of the store's saves: the expected row must still be there; its events are written. */
+  async #write<T extends { n: number }>(
+    run: (a: { row: CommandRow; events: EventIn[]; at: Date; expect: SaveExpectation | null }) => Promise<T>,
+  ): Promise<T> {
+    const saved = await run({ row: this.row, events: this.events, at: this.now, expect: this.#expect });
+    if (this.#expect && saved.n !== 1) throw new CommandMoved(this.row.id);
     this.events.length = 0;
     return saved;
   }

@@ -1,6 +1,7 @@
 import { TallyError } from '../errors.js';
 import { asStored } from './canonical.js';
 import type { CommandRuntime } from './context.js';
+import { commandStore, requireCommandCapability } from './dialect/index.js';
 import { drive } from './drive.js';
 import { ACTIVE, Draft, lockRow, normalizeRow } from './machine.js';
 import { type Definite, isDefinite, normalizeCall, type Resolution, resolveCall, saidOf } from './resolve.js';
@@ -25,6 +26,7 @@ export async function notify(
   options: { drive?: boolean } = {},
 ): Promise<NotifyResult> {
   const { config, spec } = rt;
+  requireCommandCapability(commandStore(config), 'notify', `command ${spec.name}: notify`);
   if (typeof downstreamKey !== 'string' || downstreamKey.length === 0 || downstreamKey.length > 400) {
     throw new TallyError('INVALID_COMMAND_INPUT', 'notify needs the downstream key the call was sent with');
   }
@@ -73,9 +75,9 @@ export async function notify(
       );
       return { status: 'unknown_key' as const, row: null };
     }
-    const row = await lockRow(tx, config.s, call.command_id);
+    const row = await lockRow(tx, commandStore(config), call.command_id);
     if (row.type !== spec.name) return { status: 'unknown_key' as const, row: null };
-    const d = new Draft(config.s, row, spec, now);
+    const d = new Draft(commandStore(config), row, spec, now);
     const status = await resolveCall(tx, d, step, o, 'notify');
     return { status, row: await d.save(tx) };
   });

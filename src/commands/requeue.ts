@@ -1,6 +1,7 @@
 import type { TallyConfig } from '../config.js';
 import { TallyError } from '../errors.js';
 import type { CommandSpec } from './definition.js';
+import { commandStore, requireCommandCapability } from './dialect/index.js';
 import { type RequeueFilter, requeueSql, strandedSql } from './requeue-sql.js';
 
 /** Which stranded commands to free, and who frees them why. */
@@ -120,6 +121,7 @@ export async function requeue(
   f: RequeueFilter,
   o: RequeueOptions,
 ): Promise<RequeueResult> {
+  requireCommandCapability(commandStore(config), 'requeue', 'requeue');
   const toCommand = (r: Record<string, unknown>): RequeuedCommand => ({
     id: String(r.id),
     type: String(r.type),

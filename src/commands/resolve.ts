@@ -1,7 +1,8 @@
 import type { Executor } from '../db/types.js';
 import type { Outcome, QueryAnswer, ResolvedStep } from './definition.js';
+import type { CommandStore } from './dialect/index.js';
 import type { Draft } from './machine.js';
-import { type CallRow, callSql, resolveCallSql } from './sql.js';
+import type { CallRow } from './sql.js';
 
 /** A definite answer about a call, whoever brought it: the reply, a query, or an inbound message. */
 export type Definite =
@@ -33,8 +34,13 @@ export function normalizeCall(r: Record<string, unknown>): CallRow {
   };
 }
 
-export async function readCall(tx: Executor, s: string, id: string, step: string): Promise<CallRow | null> {
-  const [row] = await tx.query(callSql(s, id, step));
+export async function readCall(
+  tx: Executor,
+  store: CommandStore,
+  id: string,
+  step: string,
+): Promise<CallRow | null> {
+  const row = await store.call(tx, id, step);
   return row ? normalizeCall(row) : null;
 }
 
@@ -64,17 +70,14 @@ export async function recordOutcome(
   o: Definite,
   via: Via,
 ): Promise<boolean> {
-  const [recorded] = await tx.query(
-    resolveCallSql(d.s, {
-      id: d.row.id,
-      step: step.name,
-      outcome: o.outcome,
-      value: JSON.stringify(storedValue(o)),
-      via,
-      at: d.now,
-    }),
-  );
-  return recorded !== undefined;
+  return d.store.resolveCall(tx, {
+    id: d.row.id,
+    step: step.name,
+    outcome: o.outcome,
+    value: JSON.stringify(storedValue(o)),
+    via,
+    at: d.now,
+  });
 }
 
 /** The command moves on from an outcome recorded on its call, with the event that says who brought it. */
@@ -106,7 +109,7 @@ export async function resolveCall(
       return 'recorded';
     }
   }
-  const call = await readCall(tx, d.s, row.id, step.name);
+  const call = await readCall(tx, d.store, row.id, step.name);
   if (!call) return 'ignored';
   if (call.outcome === null) {
     // Not waiting for this call (the command moved on, or it is not this step's turn).

@@ -1,16 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TallyError } from '../errors.js';
 import type { CommandRuntime } from './context.js';
+import { commandStore } from './dialect/index.js';
 import { drive } from './drive.js';
 import { ACTIVE, normalizeRow } from './machine.js';
 import { type CommandResult, toResult } from './result.js';
-import {
-  type CommandRow,
-  claimCommandSql,
-  commandByKeySql,
-  insertCommandSql,
-  recordedRequest,
-} from './sql.js';
+import { type CommandRow, recordedRequest } from './sql.js';
 
 // The submit on the primary store, shared by the plain, change and failover paths (submit.ts chooses).
 
@@ -33,27 +28,23 @@ export async function submitPrimary(
   onRecorded: (id: string | undefined) => void = () => {},
 ): Promise<CommandResult> {
   const { config, spec } = rt;
+  const store = commandStore(config);
   const { key, principal, fingerprint } = p;
   const owner = `submit:${config.ids()}`;
   const now = config.clock();
-  const [inserted] = await config.db.query(
-    insertCommandSql(
-      config.s,
-      {
-        ...recordedRequest(spec.name, p, config.ids(), now),
-        owner,
-        leaseUntil: new Date(now.getTime() + spec.leaseMs),
-        traceContext: config.observer.traceparent(),
-      },
-      config.db.dialect === 'postgres',
-    ),
-  );
+  const inserted = await store.insertCommand(config.db, {
+    ...recordedRequest(spec.name, p, config.ids(), now),
+    owner,
+    leaseUntil: new Date(now.getTime() + spec.leaseMs),
+    traceContext: config.observer.traceparent(),
+    asyncRecord: config.db.dialect === 'postgres',
+  });
   onRecorded(inserted ? String(inserted.id) : undefined);
   if (inserted) return toResult(await drive(rt, String(inserted.id), owner, normalizeRow(inserted)), false);
 
   const deadline = Date.now() + spec.waitMs;
   for (;;) {
-    const [found] = await config.db.query(commandByKeySql(config.s, spec.name, principal, key));
+    const found = await store.byKey(config.db, spec.name, principal, key);
     if (!found)
       throw new TallyError('COMMAND_NOT_FOUND', `command ${spec.name}: the key's record disappeared`);
     const row = normalizeRow(found);
@@ -70,14 +61,18 @@ export async function submitPrimary(
     // A retry runs the next attempt only when the schedule says it is due; before that it answers the
     // recorded state. Attempts are spent by the schedule, never by how often clients knock.
     if (!inFlight(row, t) && row.next_at.getTime() > t.getTime()) return toResult(row, true); // not due: the recorded state
-    const [claimed] = await config.db.query(
-      claimCommandSql(config.s, row.id, owner, t, new Date(t.getTime() + spec.leaseMs), true),
-    );
+    const claimed = await store.claim(config.db, {
+      id: row.id,
+      owner,
+      now: t,
+      until: new Date(t.getTime() + spec.leaseMs),
+      due: true,
+    });
     if (claimed) return toResult(await drive(rt, row.id, owner), true);
     const left = deadline - Date.now();
     if (left <= 0) {
       // It may have finished (or been rescheduled) between the read and the claim: answer that if so.
-      const [latest] = await config.db.query(commandByKeySql(config.s, spec.name, principal, key));
+      const latest = await store.byKey(config.db, spec.name, principal, key);
       const now = latest ? normalizeRow(latest) : null;
       if (now && !ACTIVE.has(now.status)) return toResult(now, true);
       if (now && !inFlight(now, config.clock())) return toResult(now, true);

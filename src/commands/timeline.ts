@@ -1,8 +1,10 @@
 import type { Executor } from '../db/types.js';
+import type { CommandStore } from './dialect/index.js';
+import { postgresStore } from './dialect/postgres.js';
 import { normalizeRow } from './machine.js';
 import { normalizeCall } from './resolve.js';
 import { type CommandResult, toResult } from './result.js';
-import { alertsSql, type CallRow, callsOfSql, eventsSql } from './sql.js';
+import type { CallRow } from './sql.js';
 
 /**
  * Where a record lives: the command's own database, or the failover store that recorded it while the
@@ -106,12 +108,26 @@ export function toAlert(r: Record<string, unknown>): CommandAlert {
  * @example
  * const t = await readTimeline('"tally"', db, row);
  */
-export async function readTimeline(s: string, db: Executor, raw: Record<string, unknown>): Promise<Timeline> {
+export function readTimeline(s: string, db: Executor, raw: Record<string, unknown>): Promise<Timeline> {
+  return readTimelineFrom(postgresStore(s), db, raw);
+}
+
+/**
+ * Reads a command's timeline through its dialect's store (`commandStore(config)`); the command row is given.
+ *
+ * @example
+ * const t = await readTimelineFrom(commandStore(config), config.db, row);
+ */
+export async function readTimelineFrom(
+  store: CommandStore,
+  db: Executor,
+  raw: Record<string, unknown>,
+): Promise<Timeline> {
   const row = normalizeRow(raw);
   const [calls, events, alerts] = [
-    await db.query(callsOfSql(s, row.id)),
-    await db.query(eventsSql(s, row.id)),
-    await db.query(alertsSql(s, row.type, row.id, false)),
+    await store.callsOf(db, row.id),
+    await store.events(db, row.id),
+    await store.alerts(db, row.type, row.id, false),
   ];
   return {
     command: {

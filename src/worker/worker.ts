@@ -12,7 +12,7 @@ import type { TallyConfig } from '../config.js';
 import { TallyError } from '../errors.js';
 import { SealSchedule, type SealScheduleOptions } from '../evidence/seal-loop.js';
 import { observedRound, observedWorkerDrive } from '../observe/worker.js';
-import { claimDueSql } from './sql.js';
+import { claimDue } from './claim.js';
 
 export interface WorkerOptions {
   /** This worker's name in leases and timelines. Default `worker:<uuid>`. */
@@ -139,15 +139,13 @@ export class Worker {
     await this.#tendBreakers(commands);
     await this.#pruner?.tick({ config: this.#config }, [...commands.values()]);
     const now = clock();
-    const claimed = await db.query<{ id: string; type: string }>(
-      claimDueSql(s, {
-        types: [...commands.keys()],
-        owner: this.id,
-        now,
-        until: new Date(now.getTime() + this.#leaseMs),
-        limit: this.#batch,
-      }),
-    );
+    const claimed = await claimDue(this.#config, {
+      types: [...commands.keys()],
+      owner: this.id,
+      now,
+      until: new Date(now.getTime() + this.#leaseMs),
+      limit: this.#batch,
+    });
     const results: CommandResult[] = [];
     let errors = 0;
     let i = 0;
