@@ -23,6 +23,8 @@ import { RELAY_DOC } from './relay-help.js';
 import { OPTIONS as REPAIR_OPTIONS, repairCommand } from './repair.js';
 import { OPTIONS as REQUEUE_OPTIONS, requeueCommand } from './requeue.js';
 import { OPTIONS as SEAL_OPTIONS, sealCommand } from './seal.js';
+import { OPTIONS as SERVE_OPTIONS, serveCommand } from './serve.js';
+import { SERVE_DOC } from './serve-help.js';
 import { OPTIONS as VERIFY_OPTIONS, verifyCommand } from './verify.js';
 import { OPTIONS as VERIFY_PROOF_OPTIONS, verifyProofCommand } from './verify-proof.js';
 import { OPTIONS as WORKER_OPTIONS, workerCommand } from './worker.js';
@@ -54,6 +56,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'downstreams', doc: DOWNSTREAMS_DOC, options: DOWNSTREAMS_OPTIONS, run: downstreamsCommand },
   { name: 'requeue', doc: REQUEUE_DOC, options: REQUEUE_OPTIONS, run: requeueCommand },
   { name: 'alerts', doc: ALERTS_DOC, options: ALERTS_OPTIONS, run: alertsCommand },
+  { name: 'serve', doc: SERVE_DOC, options: SERVE_OPTIONS, run: (a, io) => serveCommand(a, io, io.signals) },
   { name: 'adopt', doc: ADOPT_DOC, options: ADOPT_OPTIONS, run: adoptCommand },
   { name: 'reconcile', doc: RECONCILE_DOC, options: RECONCILE_OPTIONS, run: reconcileCommand },
   { name: 'repair', doc: REPAIR_DOC, options: REPAIR_OPTIONS, run: repairCommand },
