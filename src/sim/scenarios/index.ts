@@ -1,0 +1,7 @@
+import type { Scenario } from '../scenario.js';
+import { pointsRedemption } from './points-redemption.js';
+
+/** The built-in scenarios by name. */
+export const SCENARIOS: Readonly<Record<string, Scenario<any>>> = Object.freeze({
+  'points-redemption': pointsRedemption,
+});
