@@ -57,7 +57,10 @@ try {
       },
     );
   }
-  const consoleSources = Math.max(newest(join(ROOT, 'console/src')), newest(join(ROOT, 'console/static'), ''));
+  const consoleSources = Math.max(
+    newest(join(ROOT, 'console/src')),
+    newest(join(ROOT, 'console/static'), ''),
+  );
   if (builtAt(CONSOLE_BUILT) <= consoleSources) {
     process.stderr.write('building console/dist/ (node console/build.mjs) ...\n');
     execFileSync(process.execPath, [join(ROOT, 'console/build.mjs')], { cwd: ROOT, stdio: 'inherit' });
