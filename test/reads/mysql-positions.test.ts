@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { BinlogMap } from '../../src/reads/dialect/mysql/binlog-map.js';
 import { classifyMysql } from '../../src/reads/dialect/mysql/classify.js';
 import { mariadbSeq, mysqlSeq, parseMariadbGtid } from '../../src/reads/dialect/mysql/gtid.js';
 
@@ -54,5 +55,24 @@ describe('classifying MySQL/MariaDB statements', () => {
     expect(reason("SELECT 'unclosed")).toBe('UNCLASSIFIED');
     expect(reason('REPLACE INTO t VALUES (1)')).not.toBe('READ');
     expect(reason('UPDATE t SET a = 1')).toBe('WRITE');
+  });
+});
+
+describe('BinlogMap: binlog offsets to a GTID seq lower bound', () => {
+  it('answers the newest sample at or before an offset, in the same file only', () => {
+    const m = new BinlogMap();
+    expect(m.at('binlog.000001', 500)).toBeNull();
+    m.record('binlog.000001', 100, 5n);
+    m.record('binlog.000001', 300, 9n);
+    m.record('binlog.000001', 200, 7n); // older than the newest: ignored
+    expect(m.at('binlog.000001', 99)).toBeNull();
+    expect(m.at('binlog.000001', 250)).toBe(5n);
+    expect(m.at('binlog.000001', 300)).toBe(9n);
+    expect(m.reaches('binlog.000001', 300)).toBe(true);
+    expect(m.reaches('binlog.000001', 301)).toBe(false);
+    m.record('binlog.000002', 50, 12n); // after a rotation
+    expect(m.at('binlog.000002', 60)).toBe(12n);
+    expect(m.at('binlog.000001', 1000)).toBe(9n);
+    expect(m.reaches('binlog.000001', 10)).toBe(false);
   });
 });

@@ -4,6 +4,7 @@ import type { Row, SqlQuery } from '../../../db/types.js';
 import { TallyError } from '../../../errors.js';
 import type { Lsn } from '../../lsn.js';
 import type { ReadsDialect, ReplicaPool } from '../types.js';
+import { BinlogMap } from './binlog-map.js';
 import { classifyMysql } from './classify.js';
 import { mariadbSeq, mysqlSeq, parseMariadbGtid } from './gtid.js';
 import { type GtidSql, mariadbSnapshotSql, mariadbSql, mysql8Sql } from './sql.js';
@@ -18,6 +19,8 @@ interface Family {
   gtid(seq: Lsn): string;
   /** A primary read and the version it is at. */
   readOnPrimary<R extends Row>(q: SqlQuery): Promise<{ rows: R[]; version: Lsn }>;
+  /** The primary's position now (MariaDB also samples the binlog offset for later versions). */
+  position(): Promise<Lsn>;
 }
 
 /**
@@ -34,10 +37,8 @@ export async function mysqlReads(pool: MysqlPoolLike): Promise<ReadsDialect> {
   const family: Family = server.mariadbGtid
     ? mariadbFamily(pool, Number(id?.domain), Number(id?.server))
     : mysql8Family(pool, String(id?.uuid));
-  const position = async (): Promise<Lsn> => {
-    const [row] = await primary.query<{ pos: unknown }>(family.sql.primaryPosition);
-    return must(family.seq(row?.pos));
-  };
+  await family.position();
+  const position = () => family.position();
   const applied = async (p: ReplicaPool) => {
     const [row] = await runOn<{ pos: unknown; server: unknown }>(replica(p), family.sql.replicaStatus);
     return { replay: family.seq(row?.pos), server: String(row?.server) };
@@ -85,9 +86,24 @@ export async function mysqlReads(pool: MysqlPoolLike): Promise<ReadsDialect> {
 }
 
 function mariadbFamily(pool: MysqlPoolLike, domain: number, serverId: number): Family {
+  const map = new BinlogMap();
+  const seqOf = async (): Promise<Lsn> => {
+    const [row] = await runOn<{ pos: unknown }>(pool, mariadbSql.primaryPosition);
+    return must(mariadbSeq(row?.pos, domain));
+  };
+  // The position, and a (binlog offset → seq) sample when no GTID was written while the offset was read.
+  const position = async (): Promise<Lsn> => {
+    const before = await seqOf();
+    const [end] = await runOn<{ File?: string; Position?: unknown }>(pool, mariadbSnapshotSql.binlogEnd);
+    const after = await seqOf();
+    const offset = Number(end?.Position);
+    if (before === after && end?.File && Number.isSafeInteger(offset)) map.record(end.File, offset, before);
+    return after;
+  };
   return {
     name: 'mariadb',
     sql: mariadbSql,
+    position,
     seq: (text) => mariadbSeq(text, domain),
     // MASTER_GTID_WAIT compares the seq per domain; the server id part is not compared.
     gtid: (seq) => `${domain}-${serverId}-${seq}`,
@@ -104,8 +120,18 @@ function mariadbFamily(pool: MysqlPoolLike, domain: number, serverId: number): F
           if (!file || !Number.isSafeInteger(offset)) {
             throw new TallyError('INVALID_ROUTER_OPTIONS', 'the primary has no binary log (log_bin is off)');
           }
-          const [at] = await runOn<{ pos: unknown }>(conn, mariadbSnapshotSql.gtidAt(file, offset));
-          const version = must(mariadbSeq(at?.pos, domain));
+          // A sample at or before the snapshot's offset gives a lower bound at once; a fresh sample often
+          // lands exactly on it (an idle moment). Only without either (just after a binlog rotation, a
+          // short file) is the offset read from the binlog itself.
+          let version = map.at(file, offset);
+          if (!map.reaches(file, offset)) {
+            await position();
+            version = map.at(file, offset) ?? version;
+          }
+          if (version === null) {
+            const [at] = await runOn<{ pos: unknown }>(conn, mariadbSnapshotSql.gtidAt(file, offset));
+            version = must(mariadbSeq(at?.pos, domain));
+          }
           const rows = await runOn<R>(conn, q);
           return { rows, version };
         } finally {
@@ -119,6 +145,10 @@ function mysql8Family(pool: MysqlPoolLike, uuid: string): Family {
   return {
     name: 'mysql',
     sql: mysql8Sql,
+    async position() {
+      const [row] = await runOn<{ pos: unknown }>(pool, mysql8Sql.primaryPosition);
+      return must(mysqlSeq(row?.pos, uuid));
+    },
     seq: (text) => mysqlSeq(text, uuid),
     gtid: (seq) => `${uuid}:1-${seq}`,
     // MySQL 8.0 adds a transaction to gtid_executed after its engine commit (not verified here: no MySQL

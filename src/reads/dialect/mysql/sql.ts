@@ -49,6 +49,8 @@ export const mariadbSnapshotSql = {
     { text: 'START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY' },
   ] as readonly SqlQuery[],
   offset: { text: "SHOW STATUS LIKE 'binlog_snapshot_%'" } as SqlQuery,
+  /** Where the binlog ends now (for the offset → seq samples, BinlogMap). */
+  binlogEnd: { text: 'SHOW MASTER STATUS' } as SqlQuery,
   gtidAt: (file: string, offset: number): SqlQuery => ({
     text: 'SELECT BINLOG_GTID_POS(?, ?) AS pos',
     values: [file, offset],
