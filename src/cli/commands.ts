@@ -25,6 +25,8 @@ import { OPTIONS as REQUEUE_OPTIONS, requeueCommand } from './requeue.js';
 import { OPTIONS as SEAL_OPTIONS, sealCommand } from './seal.js';
 import { OPTIONS as SERVE_OPTIONS, serveCommand } from './serve.js';
 import { SERVE_DOC } from './serve-help.js';
+import { OPTIONS as SIM_OPTIONS, simCommand } from './sim.js';
+import { SIM_DOC } from './sim-help.js';
 import { OPTIONS as VERIFY_OPTIONS, verifyCommand } from './verify.js';
 import { OPTIONS as VERIFY_PROOF_OPTIONS, verifyProofCommand } from './verify-proof.js';
 import { OPTIONS as WORKER_OPTIONS, workerCommand } from './worker.js';
@@ -66,6 +68,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'verify', doc: VERIFY_DOC, options: VERIFY_OPTIONS, run: verifyCommand },
   { name: 'verify-proof', doc: VERIFY_PROOF_DOC, options: VERIFY_PROOF_OPTIONS, run: verifyProofCommand },
   { name: 'archive', doc: ARCHIVE_DOC, options: ARCHIVE_OPTIONS, run: archiveCommand },
+  { name: 'sim', doc: SIM_DOC, options: SIM_OPTIONS, run: simCommand },
   { name: 'help', doc: HELP_DOC, options: {}, run: (a, io) => helpCommand(a, io) },
 ];
 
