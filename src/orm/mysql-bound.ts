@@ -26,6 +26,8 @@ export function mysqlBoundExecutor(
 ): MysqlExecutor {
   const send = async (text: string, values: readonly unknown[]): Promise<Row[]> => {
     const q = expandLists(text, values);
+    // mysql2 sends undefined as NULL; an ORM may refuse it (Knex) or send it as text (Prisma).
+    q.values = q.values.map((v) => (v === undefined ? null : v));
     try {
       return await run(q.text, q.values);
     } catch (err) {

@@ -38,9 +38,7 @@ export function fromKnex<TRecord extends {}, TResult>(
     return mysqlBoundExecutor(
       async (text, values) => {
         // Knex's raw answers mysql2's [rows, fields]: rows, or for a write its header.
-        // Knex refuses an undefined binding; mysql2 sends it as NULL.
-        const bindings = values.map((v) => (v === undefined ? null : v)) as Knex.RawBinding[];
-        const [rows] = (await trx.raw(text, bindings)) as unknown as [unknown];
+        const [rows] = (await trx.raw(text, values as Knex.RawBinding[])) as unknown as [unknown];
         return (Array.isArray(rows) ? rows : [rows]) as Row[];
       },
       // Knex prefixes the message with the statement, values filled in; mysql2 keeps the server's own.
