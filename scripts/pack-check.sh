@@ -175,6 +175,11 @@ for (const s of subs) {
         const { TallyError } = m;
         if (!(new TallyError('DB_ERROR', 'x') instanceof Error)) throw new Error('TallyError is not an Error');
       }
+      if (s.key === './sim') {
+        const names = Object.keys(m.SCENARIOS);
+        if (typeof m.simulate !== 'function' || !names.includes('points-redemption'))
+          throw new Error(`sim exports simulate and the points-redemption scenario (got ${names.join(', ')})`);
+      }
       if (s.key === './pglite') {
         const db = await m.pglite();
         const [row] = await db.query({ text: 'SELECT 1 + 1 AS two' });
