@@ -5,7 +5,7 @@
 //   timeline, sees the outbound snapshot exactly as recorded, requeues it with a reason once C is back,
 //   and watches it succeed;
 // - an entity's history shows the before → after diff; a job's progress bar moves to done.
-// CONSOLE_SCREENSHOTS=1 also writes the docs' screenshots (docs/console/*.png).
+// CONSOLE_SCREENSHOTS=1 also writes two of the docs' screenshots (docs/console/command.png and job.png).
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,13 +105,11 @@ describe.skipIf(browserSkipReason !== undefined)(title, () => {
     const { page, errors } = await open();
     const card = page.locator('#needs-attention');
     await expect.poll(() => card.locator('.card-value').textContent(), { timeout: 15_000 }).toBe('1');
-    await shot(page, 'overview');
     await card.click();
     const row = page.locator(`#commands tr[data-id="${stuck.command.id}"]`);
     await row.waitFor({ timeout: 15_000 });
     expect(await page.locator('#commands tbody tr').count()).toBe(1); // the filter shows only needs_attention
     expect(await row.getAttribute('data-status')).toBe('needs_attention');
-    await shot(page, 'commands');
     await row.locator('a.open').click();
 
     // The timeline: every recorded event, with its time.
@@ -182,7 +180,6 @@ describe.skipIf(browserSkipReason !== undefined)(title, () => {
     expect(await points.locator('td.before').textContent()).toBe('100');
     expect(await points.locator('td.after').textContent()).toBe('70');
     expect(await entry.locator('table.facts').textContent()).toContain('goodwill correction');
-    await shot(page, 'entity');
     await page.reload();
     await page.locator('#history .log-entry').first().waitFor({ timeout: 15_000 });
     expect(await page.locator('#history tr[data-field="points"] td.after').first().textContent()).toBe('70');
