@@ -438,6 +438,23 @@ COMMENT ON TABLE ${s}.operator_actions IS 'Tally operator actions: retry now, re
 CREATE INDEX operator_actions_by_target ON ${s}.operator_actions (target, id);
 `,
   },
+  {
+    version: 15,
+    name: 'console: keyset indexes for the commands list, key lookup, rejected job items',
+    // Decision 0141. The console lists commands newest first, keyset-paginated on (created_at, id), as one
+    // ordered index range per status (UNION ALL): commands_status_created serves the list and the status
+    // filter, the type and principal ones those filters, commands_key a lookup by idempotency key alone
+    // (commands_idempotency leads with type). job_items_rejected holds only rejected items, so a job's
+    // page reads them without passing its accepted ones. On a PostgreSQL pool all five are built
+    // CONCURRENTLY (online-plans.ts, decision 0067); this text is the one-transaction form (PGlite).
+    sql: (s) => `
+CREATE INDEX IF NOT EXISTS commands_status_created ON ${s}.commands (status, created_at, id);
+CREATE INDEX IF NOT EXISTS commands_type_status_created ON ${s}.commands (type, status, created_at, id);
+CREATE INDEX IF NOT EXISTS commands_principal_status_created ON ${s}.commands (principal, status, created_at, id);
+CREATE INDEX IF NOT EXISTS commands_key ON ${s}.commands (key);
+CREATE INDEX IF NOT EXISTS job_items_rejected ON ${s}.job_items (job_id, seq) WHERE status = 'rejected';
+`,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

@@ -103,4 +103,16 @@ COMMENT ON TABLE ${s}.log_archives IS 'Tally evidence: log ranges (tree position
     },
     { kind: 'index', name: 'commands_attention', on: `commands (type) WHERE status = 'needs_attention'` },
   ],
+  // 15: five indexes, each a scan of commands or job_items; nothing else.
+  15: [
+    { kind: 'index', name: 'commands_status_created', on: 'commands (status, created_at, id)' },
+    { kind: 'index', name: 'commands_type_status_created', on: 'commands (type, status, created_at, id)' },
+    {
+      kind: 'index',
+      name: 'commands_principal_status_created',
+      on: 'commands (principal, status, created_at, id)',
+    },
+    { kind: 'index', name: 'commands_key', on: 'commands (key)' },
+    { kind: 'index', name: 'job_items_rejected', on: `job_items (job_id, seq) WHERE status = 'rejected'` },
+  ],
 };
