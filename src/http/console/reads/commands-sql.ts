@@ -20,7 +20,7 @@ export interface CommandFilter {
 export const AT_KEY = `to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS at_key`;
 
 const LIST_COLS = `c.id::text AS id, c.type, c.principal, c.key, c.status, c.step_index, c.attempts, c.created_at,
-  c.updated_at, c.finished_at, c.next_at, c.paused_on, c.error, ${AT_KEY}`;
+  c.updated_at, c.finished_at, c.next_at, c.paused_on, c.error, c.id AS sort_id, ${AT_KEY}`;
 
 /**
  * A page of commands, newest first (created_at DESC, id DESC), keyset-paginated (decision 0141). One
@@ -47,7 +47,8 @@ export function listCommandsSql(s: string, f: CommandFilter): SqlQuery {
     );
   }
   const limit = p(f.limit + 1);
-  const order = 'ORDER BY created_at DESC, id DESC';
+  // sort_id: the uuid itself (`id` is its text), so the outer order is the branches' and the cursor's.
+  const order = 'ORDER BY created_at DESC, sort_id DESC';
   const statuses = f.statuses ?? STATUSES;
   if (f.key !== null) {
     // A key names a handful of commands: one probe of commands_key, the statuses as a filter.
