@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Executor } from '../../src/db/types.js';
 import { isTallyError } from '../../src/errors.js';
 import { createTally } from '../../src/tally.js';
 import {
@@ -274,6 +275,52 @@ describeEachDialect(
       expect(driven).toHaveLength(users.length);
       expect(rounds.every((r) => r.results.every((x) => x.status === 'succeeded'))).toBe(true);
       expect(fx.prizes.received).toHaveLength(2 * users.length); // the first send and one re-send each
+      await fx.checkInvariants();
+    });
+
+    it('a claim still open holds only its batch: a second worker claims the rest meanwhile', async (ctx) => {
+      if (t.dialect === 'pglite') ctx.skip(); // one connection: the second worker would wait for the first
+      // Worker A's first transaction (its claim, on MySQL) stays open until released.
+      let armed = false;
+      let release!: () => void;
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
+      let opened!: () => void;
+      const open = new Promise<void>((r) => {
+        opened = r;
+      });
+      const held: Executor = {
+        ...t.db,
+        query: (q) => t.db.query(q),
+        exec: (text) => t.db.exec(text),
+        close: () => t.db.close(),
+        transaction: (fn, options) =>
+          t.db.transaction(async (tx) => {
+            const r = await fn(tx);
+            if (armed) {
+              armed = false;
+              opened();
+              await gate;
+            }
+            return r;
+          }, options),
+      };
+      const users = ['a', 'b', 'c', 'd', 'e', 'f'];
+      const fx = await voucherFixture(t, 'd_hold', { users, pool: held });
+      fx.prizes.faults.loseReplyNext = users.length;
+      for (const u of users) {
+        await fx.redeem.submit({ key: `k-${u}`, principal: u, input: { ...input, user: u } });
+      }
+      fx.clock.advance(3000);
+      armed = true;
+      const a = fx.tally.worker({ batchSize: 4 }).runOnce();
+      await Promise.race([open, a]);
+      const b = await fx.tally.worker({ batchSize: 4 }).runOnce();
+      release();
+      const ra = await a;
+      expect([ra.claimed, b.claimed]).toEqual([4, 2]);
+      expect([...ra.results, ...b.results].every((r) => r.status === 'succeeded')).toBe(true);
       await fx.checkInvariants();
     });
   },
