@@ -3,8 +3,7 @@ import type { Entity } from '../changes/entity.js';
 import { runJob } from '../changes/jobs/run.js';
 import { jobStatus } from '../changes/jobs/status.js';
 import type { JobStatus } from '../changes/jobs/types.js';
-import { type Alert, toFullAlert } from '../commands/alerts.js';
-import { alertByIdSql, resolveAlertSql } from '../commands/alerts-sql.js';
+import { type Alert, Alerts } from '../commands/alerts.js';
 import { listActionsSql, recordActionSql } from '../commands/operator-actions-sql.js';
 import { type RequeuedCommand, requeueFilter } from '../commands/requeue.js';
 import { requeueSql } from '../commands/requeue-sql.js';
@@ -145,30 +144,9 @@ export class OperatorActions {
    */
   async resolveAlert(id: string, by: ActionBy): Promise<Alert> {
     const who = actionBy(by, 'resolving an alert');
-    if (typeof id !== 'string' || !/^[1-9][0-9]{0,17}$/.test(id)) {
-      throw new TallyError('ALERT_NOT_FOUND', 'no alert has this id (alert ids are positive integers)');
-    }
-    const { db, s, clock } = this.#config;
-    return db.transaction(async (tx) => {
-      const at = clock();
-      const [done] = await tx.query(resolveAlertSql(s, { id, ...who, at }));
-      if (!done) {
-        const [found] = await tx.query(alertByIdSql(s, id));
-        if (!found) throw new TallyError('ALERT_NOT_FOUND', 'no alert has this id');
-        throw notApplicable('resolving an alert', 'resolved');
-      }
-      const alert = toFullAlert(done);
-      await tx.query(
-        recordActionSql(s, {
-          action: 'resolve_alert',
-          target: id,
-          ...who,
-          at,
-          data: { kind: alert.kind, commandId: alert.commandId },
-        }),
-      );
-      return alert;
-    });
+    const r = await new Alerts(this.#config).resolve(id, who);
+    if (!r.resolved) throw notApplicable('resolving an alert', 'resolved');
+    return r.alert;
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { Alert } from '../commands/alerts.js';
+import type { Alert, AlertDeliveryRecord } from '../commands/alerts.js';
 import { createTally } from '../tally.js';
 import { openDatabase } from './connect.js';
 import { EXIT_OK, UsageError } from './errors.js';
@@ -20,6 +20,8 @@ export const OPTIONS = {
   json: { type: 'boolean' },
   actor: { type: 'string' },
   reason: { type: 'string' },
+  alert: { type: 'string' },
+  pending: { type: 'boolean' },
 } as const;
 
 function line(a: Alert): string {
@@ -29,18 +31,29 @@ function line(a: Alert): string {
   return `${a.id}  ${a.at.toISOString()}  ${a.commandType}  ${a.kind}  command ${a.commandId ?? '-'}  ${state}\n    ${a.message}`;
 }
 
+function deliveryLine(d: AlertDeliveryRecord): string {
+  const when =
+    d.status === 'pending'
+      ? `next attempt ${d.nextAt.toISOString()}`
+      : `${d.status} ${d.doneAt?.toISOString()}`;
+  const acked = d.acked.length > 0 ? `  acked by ${d.acked.join(', ')}` : '';
+  const error = d.lastError ? `\n    last error: ${d.lastError}` : '';
+  return `alert ${d.alertId}  delivery ${d.deliveryId}  ${d.status}  ${d.attempts} attempts  ${when}${acked}${error}`;
+}
+
 /**
- * `tally alerts [filters]` lists alerts; `tally alerts resolve ALERT --actor WHO --reason WHY` resolves one.
+ * `tally alerts [filters]` lists alerts; `tally alerts deliveries` their deliveries (decision 0144); `tally alerts resolve ALERT --actor WHO --reason WHY` resolves one.
  *
  * @example
  * await alertsCommand(['resolve', '42', '--actor', 'ops:ana', '--reason', 'ticket 77'], io);
  */
 export async function alertsCommand(args: string[], io: Io): Promise<number> {
   const resolving = args[0] === 'resolve';
-  const command = resolving ? 'alerts resolve' : 'alerts';
+  const deliveries = args[0] === 'deliveries';
+  const command = resolving ? 'alerts resolve' : deliveries ? 'alerts deliveries' : 'alerts';
   const { values, positionals } = parseWithPositionals(
     command,
-    resolving ? args.slice(1) : args,
+    resolving || deliveries ? args.slice(1) : args,
     OPTIONS,
     resolving ? 1 : 0,
   );
@@ -51,6 +64,28 @@ export async function alertsCommand(args: string[], io: Io): Promise<number> {
         throw new UsageError(`tally ${command}: --${n} ${what}`);
     }
   };
+  if (deliveries) {
+    only(['type', 'id', 'open', 'actor', 'reason'], 'is not for `tally alerts deliveries`');
+    const alertId = stringOption(values, 'alert', command);
+    const limit = intOption(values, 'limit', command, 1, 100_000) ?? 100;
+    const conn = await openDatabase(opts, io.env, io.cwd, { mustExist: true });
+    try {
+      const tally = await createTally({ db: conn.db, schema: opts.schema });
+      await tally.assertMigrated();
+      const list = await tally.alerts.deliveries({
+        ...(alertId === undefined ? {} : { alertId }),
+        pending: values.pending === true,
+        limit,
+      });
+      if (values.json) io.out(JSON.stringify(list, null, 2));
+      else if (list.length === 0) io.out(`no ${values.pending ? 'pending ' : ''}alert deliveries`);
+      else for (const d of list) io.out(deliveryLine(d));
+      return EXIT_OK;
+    } finally {
+      await conn.close();
+    }
+  }
+  only(['alert', 'pending'], 'is for `tally alerts deliveries`');
   let resolve: { id: string; actor: string; reason: string } | null = null;
   let filter: { type?: string; commandId?: string; open: boolean; limit: number } | null = null;
   if (resolving) {

@@ -1,3 +1,5 @@
+import { OPTIONS as ACTIONS_OPTIONS, actionsCommand } from './actions.js';
+import { ACTIONS_DOC, JOBS_DOC, RETRY_DOC } from './actions-help.js';
 import { OPTIONS as ADOPT_OPTIONS, adoptCommand } from './adopt.js';
 import { ADOPT_DOC } from './adopt-help.js';
 import { OPTIONS as ALERTS_OPTIONS, alertsCommand } from './alerts.js';
@@ -11,6 +13,7 @@ import { EXIT_OK, UsageError } from './errors.js';
 import { PROOF_DOC, SEAL_DOC, VERIFY_DOC, VERIFY_PROOF_DOC } from './evidence-help.js';
 import { commandHelp, overview } from './help.js';
 import { OPTIONS as INSPECT_OPTIONS, inspectCommand } from './inspect.js';
+import { OPTIONS as JOBS_OPTIONS, jobsCommand } from './jobs.js';
 import type { Io } from './io.js';
 import { OPTIONS as LOG_OPTIONS, logCommand } from './log.js';
 import { OPTIONS as MIGRATE_OPTIONS, migrateCommand } from './migrate.js';
@@ -22,6 +25,7 @@ import { OPTIONS as RELAY_OPTIONS, relayCommand } from './relay.js';
 import { RELAY_DOC } from './relay-help.js';
 import { OPTIONS as REPAIR_OPTIONS, repairCommand } from './repair.js';
 import { OPTIONS as REQUEUE_OPTIONS, requeueCommand } from './requeue.js';
+import { OPTIONS as RETRY_OPTIONS, retryCommand } from './retry.js';
 import { OPTIONS as SEAL_OPTIONS, sealCommand } from './seal.js';
 import { OPTIONS as SERVE_OPTIONS, serveCommand } from './serve.js';
 import { SERVE_DOC } from './serve-help.js';
@@ -57,7 +61,10 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'inspect', doc: INSPECT_DOC, options: INSPECT_OPTIONS, run: inspectCommand },
   { name: 'downstreams', doc: DOWNSTREAMS_DOC, options: DOWNSTREAMS_OPTIONS, run: downstreamsCommand },
   { name: 'requeue', doc: REQUEUE_DOC, options: REQUEUE_OPTIONS, run: requeueCommand },
+  { name: 'retry', doc: RETRY_DOC, options: RETRY_OPTIONS, run: retryCommand },
   { name: 'alerts', doc: ALERTS_DOC, options: ALERTS_OPTIONS, run: alertsCommand },
+  { name: 'jobs', doc: JOBS_DOC, options: JOBS_OPTIONS, run: jobsCommand },
+  { name: 'actions', doc: ACTIONS_DOC, options: ACTIONS_OPTIONS, run: actionsCommand },
   { name: 'serve', doc: SERVE_DOC, options: SERVE_OPTIONS, run: (a, io) => serveCommand(a, io, io.signals) },
   { name: 'adopt', doc: ADOPT_DOC, options: ADOPT_OPTIONS, run: adoptCommand },
   { name: 'reconcile', doc: RECONCILE_DOC, options: RECONCILE_OPTIONS, run: reconcileCommand },

@@ -3,6 +3,7 @@ import { TallyError } from '../errors.js';
 import type { AlertDelivery, DeliveryPass } from './alert-delivery.js';
 import { listDeliveriesSql } from './alert-delivery-sql.js';
 import { alertByIdSql, listAlertsSql, resolveAlertSql } from './alerts-sql.js';
+import { recordActionSql } from './operator-actions-sql.js';
 import { type CommandAlert, toAlert } from './timeline.js';
 
 /** An alert with who resolved it and why (both null while it is open, or when Tally itself closed it). */
@@ -177,8 +178,8 @@ export class Alerts {
   }
 
   /**
-   * Resolves an open alert, recording who and why (and an `alert_resolved` event on the command's
-   * timeline). The commands reconciler does not raise the same mismatch for that command again until
+   * Resolves an open alert, recording who and why (an `alert_resolved` event on the command's timeline,
+   * and an operator action, decision 0145). The commands reconciler does not raise the same mismatch for that command again until
    * the command's status changes (decision 0058). Resolving a resolved alert changes nothing.
    *
    * @example
@@ -192,8 +193,23 @@ export class Alerts {
     }
     const { db, s, clock } = this.#config;
     return db.transaction(async (tx) => {
-      const [done] = await tx.query(resolveAlertSql(s, { id, actor, reason, at: clock() }));
-      if (done) return { alert: toFullAlert(done), resolved: true };
+      const at = clock();
+      const [done] = await tx.query(resolveAlertSql(s, { id, actor, reason, at }));
+      if (done) {
+        const alert = toFullAlert(done);
+        // An operator action too (decision 0145), in the same transaction.
+        await tx.query(
+          recordActionSql(s, {
+            action: 'resolve_alert',
+            target: id,
+            actor,
+            reason,
+            at,
+            data: { kind: alert.kind, commandId: alert.commandId },
+          }),
+        );
+        return { alert, resolved: true };
+      }
       const [found] = await tx.query(alertByIdSql(s, id));
       if (!found) throw new TallyError('ALERT_NOT_FOUND', 'no alert has this id');
       return { alert: toFullAlert(found), resolved: false };
