@@ -278,6 +278,31 @@ describeEachDialect(
       await fx.checkInvariants();
     });
 
+    it("a lease that ran out is taken over; the first holder's late reply changes nothing", async () => {
+      const fx = await voucherFixture(t, 'd_lease', { leaseMs: 1000 });
+      let open!: () => void;
+      fx.prizes.faults.gate = new Promise<void>((r) => {
+        open = r;
+      });
+      const key = fx.nextKey();
+      const first = fx.redeem.submit({ key, principal: 'u1', input });
+      while (fx.prizes.received.length === 0) await new Promise((r) => setTimeout(r, 5));
+      fx.prizes.faults.gate = null;
+      // The first submitter hangs in its send; its lease runs out, so a retry may take the command over.
+      fx.clock.advance(2000);
+      const retry = await fx.redeem.submit({ key, principal: 'u1', input });
+      expect(retry).toMatchObject({ status: 'succeeded', replayed: true, result: { prizeId: 'P-1' } });
+      open();
+      expect(await first).toMatchObject({ status: 'succeeded', result: { prizeId: 'P-1' } });
+      expect(fx.prizes.received).toHaveLength(2); // the same stored request, twice
+      expect(fx.prizes.received[1]).toEqual(fx.prizes.received[0]);
+      expect(fx.prizes.effects).toBe(1);
+      const tl = (await fx.redeem.timeline({ key, principal: 'u1' }))!;
+      expect(tl.calls[0]).toMatchObject({ sends: 2, outcome: 'success' });
+      expect(tl.events.filter((e) => e.kind === 'outcome')).toHaveLength(1);
+      await fx.checkInvariants();
+    });
+
     it('a claim still open holds only its batch: a second worker claims the rest meanwhile', async (ctx) => {
       if (t.dialect === 'pglite') ctx.skip(); // one connection: the second worker would wait for the first
       // Worker A's first transaction (its claim, on MySQL) stays open until released.
