@@ -1,28 +1,25 @@
 // `npm run bench -- reads`: MISSION §3 as a workload. 1,000 users, each acting on average every 500 ms
-// (exponential gaps), 10% writes and 90% reads of its own row, against a real streaming replica that
-// applies commits 200 ms late. The same workload runs three ways:
+// (exponential gaps), 10% writes and 90% reads of its own row, against a real replica that applies commits
+// late: PostgreSQL's streaming replica 200 ms late, or — with DATABASE_URL=mysql://… — MariaDB's
+// (scripts/mariadb-replica.sh, MASTER_DELAY 1 s: MariaDB counts whole seconds). The same workload runs
+// three ways:
 //   tally         reads carry the user's causal token (replica if replayed, brief wait, else primary)
 //   force_primary the field fix: every read of one's own data inside forcePrimary(...)
 //   naive         reads go to the replica, no token
 // A read is stale when it returns a value older than the user's own last completed write.
-// The last line printed is one JSON object.
-import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
+// The last line printed is one JSON object (with "dialect":"mariadb" on MariaDB).
 import { createReadRouter, type ReadRouter } from '../src/reads/router.js';
 import { forcePrimary } from '../src/reads/scope.js';
 import type { CausalToken } from '../src/reads/token.js';
+import { mariadbSetup } from './_reads-mariadb.js';
+import { postgresSetup } from './_reads-postgres.js';
+import type { ReadsBenchSetup } from './_reads-setup.js';
 
-// The primary is scripts/replica.sh's own (it never makes a replica of the machine's server).
-const PG_URL = process.env.REPLICA_PRIMARY_URL ?? 'postgres://postgres@127.0.0.1:5436/postgres';
-const PORT = process.env.BENCH_REPLICA_PORT ?? '5435';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const USERS = 1000;
 const MEAN_GAP_MS = 500;
 const WRITE_SHARE = 0.1;
-const DELAY = '200ms';
-const DB = 'tally_bench_reads';
-const SCRIPT = fileURLToPath(new URL('../scripts/replica.sh', import.meta.url));
+const MYSQL = /^(mysql|mariadb):/.test(process.env.DATABASE_URL ?? '');
 
 type Mode = 'tally' | 'force_primary' | 'naive';
 
@@ -49,29 +46,16 @@ function rng(seed: number): () => number {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const withDb = (url: string, db: string) => Object.assign(new URL(url), { pathname: `/${db}` }).toString();
 const pct = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
-function replica(cmd: string): string {
-  return execFileSync(SCRIPT, [cmd], {
-    env: { ...process.env, REPLICA_PORT: PORT, REPLICA_APPLY_DELAY: DELAY },
-    stdio: ['ignore', 'pipe', 'inherit'],
-    encoding: 'utf8',
-  }).trim();
-}
-
-async function workload(mode: Mode, router: ReadRouter, seed: number, seconds = SECONDS): Promise<Result> {
+async function workload(
+  mode: Mode,
+  router: ReadRouter,
+  env: ReadsBenchSetup,
+  seed: number,
+  seconds = SECONDS,
+): Promise<Result> {
   const random = rng(seed);
   const latencies: number[] = [];
   let writes = 0;
@@ -86,15 +70,12 @@ async function workload(mode: Mode, router: ReadRouter, seed: number, seconds = 
     while (performance.now() < end) {
       if (random() < WRITE_SHARE) {
         const value = ++next;
-        const w = await router.execute({
-          text: 'UPDATE users SET v = $1 WHERE id = $2',
-          values: [value, id],
-        });
+        const w = await router.execute(env.update(value, id));
         token = w.token;
         written = value;
         writes++;
       } else {
-        const q = { text: 'SELECT v FROM users WHERE id = $1', values: [id] };
+        const q = env.select(id);
         const t0 = performance.now();
         const r =
           mode === 'force_primary'
@@ -121,47 +102,25 @@ async function workload(mode: Mode, router: ReadRouter, seed: number, seconds = 
 }
 
 async function main(): Promise<void> {
+  const env = await (MYSQL ? mariadbSetup(USERS) : postgresSetup(USERS));
   console.log(
-    `reads: ${USERS} users, mean gap ${MEAN_GAP_MS} ms, ${WRITE_SHARE * 100}% writes, replica ${DELAY} behind, ${SECONDS} s per mode`,
+    `reads (${env.dialect}): ${USERS} users, mean gap ${MEAN_GAP_MS} ms, ${WRITE_SHARE * 100}% writes, replica ${env.delay} behind, ${SECONDS} s per mode`,
   );
-  // A primary the script starts for this run is stopped again at the end; one already running stays.
-  const primaryWasRunning = replica('primary-status') === 'running';
-  replica('start');
-  await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
-  await admin(`CREATE DATABASE ${DB}`);
-  const primary = new pg.Pool({ connectionString: withDb(PG_URL, DB), max: 20 });
-  const replicaPool = new pg.Pool({
-    connectionString: `postgres://postgres@127.0.0.1:${PORT}/${DB}`,
-    max: 20,
-  });
-  replicaPool.on('error', () => {});
   const results: Result[] = [];
   try {
-    await primary.query('CREATE TABLE users (id int PRIMARY KEY, v bigint NOT NULL)');
-    await primary.query('INSERT INTO users SELECT g, 0 FROM generate_series(1, $1::int) g', [USERS]);
-    for (let i = 0; ; i++) {
-      const ok = await replicaPool.query('SELECT count(*)::int AS n FROM users').then(
-        (r) => r.rows[0].n === USERS,
-        () => false,
-      );
-      if (ok) break;
-      if (i > 300) throw new Error('the bench database did not reach the replica');
-      await sleep(100);
-    }
     const router = await createReadRouter({
       shard: 'bench',
-      primary,
-      replicas: [{ name: 'r1', pool: replicaPool }],
+      primary: env.primary,
+      replicas: [{ name: 'r1', pool: env.replica }],
       tokenWaitMs: 25,
     });
     try {
       // Warm-up (not measured): fill both pools and let the planner cache settle.
-      await workload('naive', router, 7, 2);
+      await workload('naive', router, env, 7, 2);
       router.resetStats();
       for (const mode of ['tally', 'force_primary', 'naive'] as const) {
-        await primary.query('UPDATE users SET v = 0');
-        await sleep(500); // let the replica replay the reset
-        const r = await workload(mode, router, 42);
+        await env.reset();
+        const r = await workload(mode, router, env, 42);
         results.push(r);
         const share = r.replicaReads / r.reads;
         console.log(
@@ -176,11 +135,7 @@ async function main(): Promise<void> {
       await router.close();
     }
   } finally {
-    await replicaPool.end();
-    await primary.end();
-    await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
-    replica('destroy');
-    if (!primaryWasRunning) replica('down');
+    await env.close();
   }
   const by = (m: Mode) => results.find((r) => r.mode === m)!;
   const share = (m: Mode) => Math.round((by(m).replicaReads / by(m).reads) * 1000) / 1000;
@@ -192,6 +147,7 @@ async function main(): Promise<void> {
       naive_stale: by('naive').stale,
       force_primary_replica_share: share('force_primary'),
       tally_p99_ms: by('tally').p99,
+      ...(env.dialect === 'mariadb' ? { dialect: 'mariadb' } : {}),
     }),
   );
 }
