@@ -179,6 +179,23 @@ for (const pair of pairs) {
       }
     });
 
+    it('transaction pinning: every statement of a transaction runs on the primary; its token reads the commit', async () => {
+      const mine = ++level;
+      router.resetStats();
+      const { result, token } = await router.transactionWithToken(async (tx) => {
+        await tx.query(pair.update(mine, 5));
+        // Pinned to the primary's connection: the read sees the transaction's own uncommitted write.
+        return levelOf(await tx.query(pair.select(5)));
+      });
+      expect(result).toBe(mine);
+      expect(router.stats().reasons).toEqual({ TRANSACTION: 1 });
+      const naive = await router.execute(pair.select(5));
+      expect(naive.route.target).toBe('r1');
+      expect(levelOf(naive.rows)).not.toBe(mine); // the replica has not applied the commit yet
+      const r = await router.execute(pair.select(5), { token });
+      expect(levelOf(r.rows)).toBe(mine);
+    });
+
     it('forcePrimary: every read inside the scope goes to the primary; a concurrent read outside does not', async () => {
       const mine = ++level;
       await router.execute(pair.update(mine, 2));
