@@ -4,6 +4,7 @@ export { applyOnce, type InboxOwner, pruneInbox } from './inbox.js';
 export { feedNotifyEnabled, setFeedNotify } from './notify.js';
 export { type ConsumerOptions, checkConsumerName } from './options.js';
 export { BEGINNING_SNAPSHOT, checkPosition } from './position.js';
+export { type PruneSeqsResult, pruneFeedSeqs } from './prune-seqs.js';
 export type { ReplayFrom } from './replay.js';
 export type {
   CommandEventEntry,

@@ -221,6 +221,12 @@ CREATE TABLE IF NOT EXISTS ${p('log_tx')} (
   dead BOOLEAN         NOT NULL DEFAULT FALSE
 ) ${TABLE} COMMENT 'Tally feed: one row per log-writing statement (decision 0134)';
 
+CREATE TABLE IF NOT EXISTS ${p('log_tx_floor')} (
+  id    TINYINT         NOT NULL PRIMARY KEY CHECK (id = 1),
+  below BIGINT UNSIGNED NOT NULL
+) ${TABLE} COMMENT 'Tally feed: every log_tx seq below this one is finished; their rows may be pruned (decision 0135)';
+INSERT IGNORE INTO ${p('log_tx_floor')} (id, below) VALUES (1, 1);
+
 CREATE TABLE IF NOT EXISTS ${p('feed_consumers')} (
   name         VARCHAR(128) NOT NULL PRIMARY KEY,
   source       VARCHAR(32)  NOT NULL CHECK (source IN ('log', 'command_events')),

@@ -1,7 +1,7 @@
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { joinMysql } from '../../src/db/mysql/index.js';
-import { type FeedConsumer, openConsumer } from '../../src/feed/index.js';
+import { type FeedConsumer, openConsumer, pruneFeedSeqs } from '../../src/feed/index.js';
 import { createTally, type Tally } from '../../src/tally.js';
 import { freshMariadb, mariadbAvailable, type TestDatabase } from '../support/databases.js';
 import { RESOURCE_STATES } from '../support/resources.js';
@@ -172,5 +172,37 @@ describe.skipIf(!mariadbAvailable)('feed on MariaDB: gap-free in commit order (d
     // What the id cursor saw is what this run shows the feed does not do: it misses entries.
     const missed = all.filter((id) => !naive.has(id)).length;
     console.log(`id cursor missed ${missed} of ${all.length}; the feed missed 0`);
+  });
+  it('pruning log_tx (decision 0135) keeps an open writer, deletes finished rows, and every consumer still gets every entry', async () => {
+    const mid = await openConsumer(tally, 'mid', { batchSize: 7 });
+    await mid.once(async () => {}); // stands inside the history when the rows go
+    const held = await open();
+    await res.transition({ key: 300, to: 'frozen', actor: 'slow', tx: joinMysql(held) });
+    await res.transition({ key: 301, to: 'frozen', actor: 'fast' });
+    const n = async (where: string) =>
+      Number(
+        (
+          await t.db.query<{ n: number }>({ text: `SELECT COUNT(*) AS n FROM tally_log_tx WHERE ${where}` })
+        )[0]!.n,
+      );
+    const deadBefore = await n('dead');
+    const pruned = await pruneFeedSeqs(tally, { chunk: 50 });
+    expect(pruned.deleted).toBeGreaterThan(50); // several chunks
+    expect(await n(`seq < ${pruned.floor} AND NOT dead`)).toBe(1); // the highest one below the floor stays
+
+    const late = await openConsumer(tally, 'late'); // from the beginning, after the prune
+    const before = await drain(late);
+    const [xmin, xmax, xip] = (await late.position()).snapshot.split(':');
+    expect(xip).toBe(xmin); // only the open writer's seq is in flight: the pruned range is no gap
+    expect(BigInt(xmin!)).toBeLessThan(BigInt(xmax!));
+    expect(await n('dead')).toBe(deadBefore); // nothing below the floor was fenced again
+    await held.commit();
+    held.release();
+    const after = await drain(late);
+    expect(after.map((g) => g.key)).toEqual(['300']);
+    const all = (await logIds()).sort();
+    expect([...before, ...after].map((g) => g.id).sort()).toEqual(all);
+    const rest = await drain(mid);
+    expect(rest.length + 7).toBe(all.length);
   });
 });

@@ -39,15 +39,18 @@ export const seqList = (xs: readonly bigint[]): (number | string)[] =>
   xs.length === 0 ? [0] : xs.map(seqValue);
 
 /**
- * The committed seqs from `from` on, as the boundaries of their gaps, in ONE statement (one read view,
- * hence one instant): each returned row is a seq followed by a gap (nxt > seq + 1) or the last one
- * (nxt NULL); `lo` is the first committed seq.
+ * The committed seqs from `from` (or the floor, when higher) on, as the boundaries of their gaps, in ONE
+ * statement (one read view, hence one instant): each seq row is followed by a gap (nxt > seq + 1) or is
+ * the last one (nxt NULL); `lo` is the first committed seq. One more row (seq NULL) carries the floor:
+ * every seq below it is finished and its row may be pruned (decision 0135).
  */
-const gapsSql = (logTx: string, from: bigint): SqlQuery => ({
-  text: `SELECT CAST(seq AS CHAR) AS seq, CAST(nxt AS CHAR) AS nxt, CAST(lo AS CHAR) AS lo
+const gapsSql = (logTx: string, floor: string, from: bigint): SqlQuery => ({
+  text: `WITH f AS (SELECT GREATEST(below, ?) AS below FROM ${floor} WHERE id = 1)
+         SELECT CAST(seq AS CHAR) AS seq, CAST(nxt AS CHAR) AS nxt, CAST(lo AS CHAR) AS lo, NULL AS floor
            FROM (SELECT seq, LEAD(seq) OVER (ORDER BY seq) AS nxt, MIN(seq) OVER () AS lo
-                   FROM ${logTx} WHERE seq >= ?) g
-          WHERE nxt IS NULL OR nxt > seq + 1`,
+                   FROM ${logTx} WHERE seq >= (SELECT below FROM f)) g
+          WHERE nxt IS NULL OR nxt > seq + 1
+         UNION ALL SELECT NULL, NULL, NULL, CAST(below AS CHAR) FROM f`,
   values: [seqValue(from)],
 });
 
@@ -65,10 +68,20 @@ const gapsSql = (logTx: string, from: bigint): SqlQuery => ({
  *    log rows and leaves xip. A fence that meets a racing writer's row waits at most 1 s (MariaDB) and the
  *    gaps stay in xip.
  */
-export async function takeSnapshot(db: Executor, logTx: string, after: string): Promise<string> {
+export async function takeSnapshot(
+  db: Executor,
+  logTx: string,
+  floor: string,
+  after: string,
+): Promise<string> {
   const lo = parseSnapshot(after);
-  const rows = await db.query<{ seq: string; nxt: string | null; lo: string }>(gapsSql(logTx, lo.xmin));
-  let xmax = lo.xmax;
+  const all = await db.query<{ seq: string; nxt: string | null; lo: string; floor: string | null }>(
+    gapsSql(logTx, floor, lo.xmin),
+  );
+  // Seqs below the floor are finished (committed or dead): none of them is a gap.
+  const from = BigInt(all.find((r) => r.floor !== null)?.floor ?? lo.xmin.toString());
+  const rows = all.filter((r) => r.seq !== null);
+  let xmax = lo.xmax > from ? lo.xmax : from;
   const gaps: bigint[] = [];
   const addRange = (a: bigint, b: bigint) => {
     for (let x = a; x < b; x++) gaps.push(x);
@@ -77,11 +90,11 @@ export async function takeSnapshot(db: Executor, logTx: string, after: string): 
     const first = BigInt(rows[0]!.lo);
     const last = rows.find((r) => r.nxt === null)!;
     if (BigInt(last.seq) + 1n > xmax) xmax = BigInt(last.seq) + 1n;
-    addRange(lo.xmin, first < xmax ? first : xmax);
+    addRange(from, first < xmax ? first : xmax);
     for (const r of rows) if (r.nxt !== null) addRange(BigInt(r.seq) + 1n, BigInt(r.nxt));
     if (BigInt(last.seq) + 1n < xmax) addRange(BigInt(last.seq) + 1n, xmax);
   } else {
-    addRange(lo.xmin, xmax);
+    addRange(from, xmax);
   }
   const dead = await resolveGaps(db, logTx, gaps.slice(0, PROBES));
   const xip = gaps.filter((g) => !dead.has(g));

@@ -61,7 +61,7 @@ export function mysqlFeedStore(config: TallyConfig): FeedStore {
   const t: Tables = (table) => tallyTable(schemaName, table);
   // Snapshots are always taken on the pool, in autocommit statements: their probes and dead markers must
   // not wait for (or roll back with) a consumer's own transaction.
-  const snapshot = (after: string) => takeSnapshot(db, t('log_tx'), after);
+  const snapshot = (after: string) => takeSnapshot(db, t('log_tx'), t('log_tx_floor'), after);
   const onlyLog = (source: string) => {
     if (source !== 'log') {
       throw new TallyError(
