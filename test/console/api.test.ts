@@ -109,7 +109,10 @@ describe('auth', () => {
     });
     expect(row!.status).toBe('needs_attention'); // nothing refused changed anything
     const s = await call(guarded.url, '/api/session', { headers: bearer(OPERATOR) });
-    expect(s.body).toMatchObject({ access: 'operator', actions: ['requeue', 'resolve-alert'] });
+    expect(s.body).toMatchObject({
+      access: 'operator',
+      actions: ['requeue', 'retry-now', 'resolve-alert', 'resume-job'],
+    });
   });
 
   it('without tokens (loopback) a request addressed to another host name is refused (DNS rebinding)', async () => {
@@ -190,7 +193,7 @@ describe('a command page and the actions', () => {
       body,
     });
     expect(again.status).toBe(409);
-    expect(again.body).toMatchObject({ code: 'ACTION_NOT_APPLICABLE', details: { status: 'pending' } });
+    expect(again.body).toMatchObject({ code: 'ACTION_NOT_APPLICABLE', details: { state: 'pending' } });
     const finished = await call(open.url, '/api/actions/requeue', {
       method: 'POST',
       headers: actionHeaders(),
@@ -210,13 +213,33 @@ describe('a command page and the actions', () => {
     });
     expect(resolve.status).toBe(409);
     expect(resolve.body.code).toBe('ACTION_NOT_APPLICABLE');
-    const unknown = await call(open.url, '/api/actions/retry-now', {
+    const unknown = await call(open.url, '/api/actions/apply-repair', {
       method: 'POST',
       headers: actionHeaders(),
       body,
     });
     expect(unknown.status).toBe(501);
     expect(unknown.body.code).toBe('ACTION_NOT_AVAILABLE');
+    // Now pending: retry-now applies (due now, recorded), and is refused on a finished command.
+    const retry = await call(open.url, '/api/actions/retry-now', {
+      method: 'POST',
+      headers: actionHeaders(),
+      body,
+    });
+    expect(retry.status).toBe(200);
+    expect(retry.body.result).toMatchObject({ id: strandedId, status: 'pending' });
+    const retryDone = await call(open.url, '/api/actions/retry-now', {
+      method: 'POST',
+      headers: actionHeaders(),
+      body: { ...body, commandId: okId },
+    });
+    expect(retryDone.status).toBe(409);
+    expect(retryDone.body.details).toEqual({ state: 'succeeded' });
+    const recorded = await fx.tally.actions.list({ target: strandedId });
+    expect(recorded.map((a) => [a.action, a.actor, a.reason])).toEqual([
+      ['retry_now', 'ops:ana', 'C is back'],
+      ['requeue', 'ops:ana', 'C is back'],
+    ]);
   });
 });
 
@@ -254,6 +277,13 @@ describe('other reads', () => {
     const one = await call(open.url, `/api/jobs/${job.id}`);
     expect(one.body.job).toMatchObject({ id: job.id, rejected: 1 });
     expect(one.body.rejected.items).toEqual([expect.objectContaining({ key: 'nobody' })]);
+    const resume = await call(open.url, '/api/actions/resume-job', {
+      method: 'POST',
+      headers: actionHeaders(),
+      body: { jobId: job.id, actor: 'ops:ana', reason: 'runner died' },
+    });
+    expect(resume.status).toBe(409);
+    expect(resume.body.details).toEqual({ state: 'done' });
 
     const alerts = await call(open.url, '/api/alerts?open=false');
     expect(alerts.body.items[0]).toMatchObject({ commandId: strandedId, kind: 'needs_attention' });

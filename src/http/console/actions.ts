@@ -1,5 +1,5 @@
 import type { Executor } from '../../db/types.js';
-import { TallyError } from '../../errors.js';
+import { isTallyError, TallyError } from '../../errors.js';
 import type { Tally } from '../../tally.js';
 import { ConsoleError } from './problem.js';
 import { isUuid } from './query.js';
@@ -39,45 +39,67 @@ export function field(
   return v;
 }
 
-/** Requeue one needs_attention command: back to the worker with a new budget (tally.requeue). */
+const ALERT_ID = (v: string) => /^[1-9]\d{0,17}$/.test(v);
+
+/** Requeue one needs_attention command: back to the worker with a new budget (tally.actions.requeue). */
 export const requeueAction: ConsoleAction = {
   name: 'requeue',
   appliesTo: (c) => c.status === 'needs_attention',
-  async run(ctx, body) {
-    const id = field(body, 'commandId', isUuid).toLowerCase();
-    const r = await ctx.tally.requeue({ id, actor: ctx.actor, reason: ctx.reason });
-    if (r.requeued === 1) return r.commands[0];
-    const [row] = await ctx.db.query<{ status: string }>({
-      text: `SELECT status FROM ${ctx.s}.commands WHERE id = $1::uuid`,
-      values: [id],
-    });
-    if (!row) throw new TallyError('COMMAND_NOT_FOUND', 'no command has this id');
-    throw new ConsoleError(
-      'ACTION_NOT_APPLICABLE',
-      'the command is not needs_attention any more: nothing to requeue',
-      { status: row.status },
-    );
-  },
+  run: (ctx, body) => ctx.tally.actions.requeue(field(body, 'commandId', isUuid), ctx),
 };
 
-/** Resolve an open alert with who and why (tally.alerts.resolve). */
+/** Make a pending or backing-off command due now, its budget untouched (tally.actions.retryNow). */
+export const retryNowAction: ConsoleAction = {
+  name: 'retry-now',
+  appliesTo: (c) => c.status === 'pending' || c.status === 'compensating',
+  run: (ctx, body) => ctx.tally.actions.retryNow(field(body, 'commandId', isUuid), ctx),
+};
+
+/** Resolve an open alert with who and why (tally.actions.resolveAlert). */
 export const resolveAlertAction: ConsoleAction = {
   name: 'resolve-alert',
   appliesTo: (c) => c.openAlerts > 0,
+  run: (ctx, body) => ctx.tally.actions.resolveAlert(field(body, 'alertId', ALERT_ID), ctx),
+};
+
+/**
+ * Resume an unfinished job (tally.actions.resumeJob). It runs the job's chunks, so it needs the job's
+ * entity declared on the instance the server acts through: `tally serve` declares none, so there it is
+ * ACTION_NOT_AVAILABLE saying so (a console started in the app's process with its `tally` can resume).
+ */
+export const resumeJobAction: ConsoleAction = {
+  name: 'resume-job',
   async run(ctx, body) {
-    const id = field(body, 'alertId', (v) => /^[1-9]\d{0,17}$/.test(v));
-    const r = await ctx.tally.alerts.resolve(id, { actor: ctx.actor, reason: ctx.reason });
-    if (!r.resolved) {
-      throw new ConsoleError('ACTION_NOT_APPLICABLE', 'the alert is resolved already', {
-        resolvedAt: r.alert.resolvedAt?.toISOString() ?? null,
+    const id = field(body, 'jobId', isUuid);
+    try {
+      // One chunk in the request (the action is checked, recorded and under way); the rest runs on in this
+      // process, its progress on GET /api/jobs/:id. A failure there is the job's, recorded on it.
+      const first = await ctx.tally.actions.resumeJob(id, {
+        actor: ctx.actor,
+        reason: ctx.reason,
+        maxChunks: 1,
       });
+      if (first.status !== 'done' && first.status !== 'failed') {
+        ctx.tally.jobs.run(id).catch(() => {});
+      }
+      return first;
+    } catch (err) {
+      if (!isTallyError(err, 'UNKNOWN_ENTITY')) throw err;
+      throw new ConsoleError(
+        'ACTION_NOT_AVAILABLE',
+        "this server has no declaration of the job's entity: resume it in the app's process (tally.actions.resumeJob), or start the console there with its tally",
+      );
     }
-    return r.alert;
   },
 };
 
 /** The actions every console has; ConsoleServerOptions.actions adds more (a later name replaces one). */
-export const BUILT_IN_ACTIONS: readonly ConsoleAction[] = [requeueAction, resolveAlertAction];
+export const BUILT_IN_ACTIONS: readonly ConsoleAction[] = [
+  requeueAction,
+  retryNowAction,
+  resolveAlertAction,
+  resumeJobAction,
+];
 
 /** The actions of a server, by name. */
 export function actionTable(extra: readonly ConsoleAction[]): ReadonlyMap<string, ConsoleAction> {
