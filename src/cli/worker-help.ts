@@ -5,7 +5,8 @@ export const WORKER_DOC: CommandDoc = {
   usage: [
     'worker --module PATH [--once] [--batch-size N] [--concurrency N]',
     '[--poll-ms N] [--id NAME] [--seal-every SECONDS] [--seal-after ROWS] [--sink SPEC]...',
-    '[--key-file PATH] [--origin NAME] [--nats SERVERS] [--schema NAME] [DATABASE]',
+    '[--key-file PATH] [--origin NAME] [--nats SERVERS] [--alerts-webhook URL] [--alerts-subject SUBJECT]',
+    '[--schema NAME] [DATABASE]',
   ],
   summary: 'drive unfinished commands (retry, query, compensate) declared by a module',
   about: `Drives every unfinished command (retry, query after its delay, compensate, give up after the
@@ -35,7 +36,18 @@ A .ts module is loaded through tsx when the tsx package can be imported`,
     ],
     ['--key-file PATH', 'the seal key (else TALLY_SEAL_KEY or TALLY_SEAL_KEY_FILE)'],
     ['--origin NAME', "the log's name in its checkpoints (else TALLY_SEAL_ORIGIN, else tally SCHEMA)"],
-    ['--nats SERVERS', 'NATS servers for nats: sinks (else NATS_URL, else 127.0.0.1:4222)'],
+    [
+      '--nats SERVERS',
+      'NATS servers for nats: sinks and --alerts-subject (else NATS_URL, else 127.0.0.1:4222)',
+    ],
+    [
+      '--alerts-webhook URL',
+      'deliver every alert to this webhook, at least once, with a delivery id (docs/alerts.md; else TALLY_ALERTS_WEBHOOK)',
+    ],
+    [
+      '--alerts-subject SUBJECT',
+      'deliver every alert on this NATS subject (JetStream: a stream must capture it)',
+    ],
   ],
 };
 

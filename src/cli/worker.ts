@@ -1,3 +1,4 @@
+import { checkAlertDelivery } from '../commands/alert-delivery-options.js';
 import { quoteIdent } from '../db/ident.js';
 import type { SealRound } from '../evidence/seal-loop.js';
 import { createTally } from '../tally.js';
@@ -5,7 +6,14 @@ import { openDatabase } from './connect.js';
 import { EXIT_OK, UsageError } from './errors.js';
 import { originOption, sealKeyOption } from './evidence-options.js';
 import type { Io } from './io.js';
-import { DATABASE_OPTIONS, databaseOptions, intOption, parseCommand, stringOption } from './options.js';
+import {
+  DATABASE_OPTIONS,
+  databaseOptions,
+  intOption,
+  optionCheck,
+  parseCommand,
+  stringOption,
+} from './options.js';
 import { sinkFromSpec } from './seal-sinks.js';
 import { loadSetupModule } from './worker-module.js';
 
@@ -23,6 +31,8 @@ export const OPTIONS = {
   origin: { type: 'string' },
   sink: { type: 'string', multiple: true },
   nats: { type: 'string' },
+  'alerts-webhook': { type: 'string' },
+  'alerts-subject': { type: 'string' },
 } as const;
 
 /**
@@ -69,9 +79,22 @@ export async function workerCommand(
     specs.map((spec) => sinkFromSpec(spec, { cwd: io.cwd, servers, command: 'worker' })),
   );
 
+  // Alert delivery (decision 0144): the webhook URL may carry a token, so the environment may hold it.
+  const webhook = stringOption(values, 'alerts-webhook', 'worker') ?? io.env.TALLY_ALERTS_WEBHOOK;
+  const subject = stringOption(values, 'alerts-subject', 'worker');
+  const alerts =
+    webhook === undefined && subject === undefined
+      ? undefined
+      : {
+          ...(webhook === undefined ? {} : { webhook: { url: webhook } }),
+          ...(subject === undefined ? {} : { nats: { subject, servers } }),
+        };
+
+  optionCheck('worker', () => checkAlertDelivery(alerts)); // a bad URL or subject is a usage error
+
   const conn = await openDatabase(opts, io.env, io.cwd, { mustExist: true });
   try {
-    const tally = await createTally({ db: conn.db, schema: opts.schema });
+    const tally = await createTally({ db: conn.db, schema: opts.schema, ...(alerts ? { alerts } : {}) });
     await tally.assertMigrated();
     const names = await loadSetupModule(modulePath, io.cwd, tally);
     let errors = 0;
@@ -129,6 +152,12 @@ export async function workerCommand(
           r = { claimed: 0, results: [], errors: 1 };
         }
         count(r);
+        if (r.alerts && (r.alerts.attempted > 0 || r.alerts.skipped > 0)) {
+          const a = r.alerts;
+          io.out(
+            `alerts: delivered ${a.delivered}, failed ${a.failed} (retried later), skipped ${a.skipped}`,
+          );
+        }
         if (r.claimed > 0) {
           const by = new Map<string, number>();
           for (const x of r.results) by.set(x.status, (by.get(x.status) ?? 0) + 1);
@@ -151,6 +180,7 @@ export async function workerCommand(
       signals.off('SIGINT', stop);
       signals.off('SIGTERM', stop);
       await worker.sealer?.stop();
+      await tally.alerts.close(); // the NATS connection alert delivery opened, if any
     }
     io.out(`worker ${worker.id}: stopped; ${summary(totals, errors)}`);
     return EXIT_OK;
