@@ -8,12 +8,13 @@
 // SIGINT, and never passes either on (nor does tsx's CLI, which also SIGKILLs a child slow to answer). This
 // process also stops when any process it runs under is gone. A, B and C exit when this process does (their
 // IPC channel to it closes), and chain.ts's janitor removes the directory even when this one is killed outright.
-import { execFileSync } from 'node:child_process';
-import { relative } from 'node:path';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startChain } from './chain.js';
 
 const watched = ancestors(); // first: a parent that dies during start-up must still be noticed
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const readme = relative(process.cwd(), fileURLToPath(new URL('./README.md', import.meta.url)));
 const onPostgres = process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== '';
 const starting = startChain({
@@ -23,10 +24,12 @@ const starting = startChain({
 });
 
 let stopping = false;
+let operator: ChildProcess | undefined; // `tally serve`: the console on B's database
 async function stop(why: string, code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   console.log(`${why}: stopping A, B and C ...`);
+  if (operator?.exitCode === null) operator.kill('SIGTERM');
   const started = await starting.catch(() => undefined); // a failed start has stopped what it started
   await started?.stop();
   process.exit(code);
@@ -54,13 +57,44 @@ for (const user of ['alice', 'bob', 'carol']) {
 const db = onPostgres
   ? 'PostgreSQL at DATABASE_URL; schemas points_b and points_tally dropped and recreated'
   : `PGlite in ${chain.dataDir}, removed on exit`;
+const consoleUrl = await startConsole();
 console.log(`Points redemption A → B → C is up (alice, bob and carol have 100 points each).
   Open the page:    ${chain.a.url}
   B's report:       ${chain.b.url}/admin/report   (balances, points moved per the log, commands)
   C's faults:       ${chain.c.url}/admin/faults   (POST JSON, e.g. {"delayMs": 3000}; GET ${chain.c.url}/admin/state)
+  The console:      ${consoleUrl}   (the chain from the operator's side: commands, timelines, alerts, history)
   What to try:      ${readme}
 B points service: ${chain.b.url} (${db})
 Ctrl-C stops all three.`);
+
+/**
+ * Starts `tally serve` (the built CLI: prestart built dist/ and console/dist) on B's database — through the
+ * socket B shares its PGlite directory on, or on DATABASE_URL — with B's Tally schema, on a free loopback
+ * port. The preload makes it exit when this process is gone (its IPC channel closes), as A, B and C do.
+ * Resolves with its address; a console that does not start is reported and the chain runs on without it.
+ */
+function startConsole(): Promise<string> {
+  const where = onPostgres ? ['--database-url', process.env.DATABASE_URL!] : ['--data-dir', chain.dataDir];
+  const exitWithParent = `data:text/javascript,process.on('disconnect',()=>process.exit(0))`;
+  const cli = resolve(ROOT, 'dist/src/cli/main.js');
+  const child = spawn(
+    process.execPath,
+    ['--import', exitWithParent, cli, 'serve', '--port', '0', '--schema', 'points_tally', ...where],
+    { cwd: ROOT, env: { ...process.env, DATABASE_URL: '' }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
+  );
+  operator = child;
+  let out = '';
+  return new Promise((done) => {
+    const seen = (d: Buffer) => {
+      out += d.toString();
+      const m = /console on (http:\/\/\S+)/.exec(out);
+      if (m) done(m[1]!);
+    };
+    child.stdout!.on('data', seen);
+    child.stderr!.on('data', seen);
+    child.once('exit', (c) => done(`(not started: tally serve exited ${c})\n${out.trim()}`));
+  });
+}
 
 /**
  * The processes this one runs under, up to init: npm, its shell, tsx's CLI, and whatever started npm. When
