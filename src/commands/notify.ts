@@ -1,12 +1,11 @@
 import { TallyError } from '../errors.js';
 import { asStored } from './canonical.js';
 import type { CommandRuntime } from './context.js';
-import { commandStore, requireCommandCapability } from './dialect/index.js';
+import { commandStore } from './dialect/index.js';
 import { drive } from './drive.js';
 import { ACTIVE, Draft, lockRow, normalizeRow } from './machine.js';
 import { type Definite, isDefinite, normalizeCall, type Resolution, resolveCall, saidOf } from './resolve.js';
 import { type CommandResult, toResult } from './result.js';
-import { callByDownstreamKeySql, claimCommandSql, insertAlertSql, notifyDuplicateSql } from './sql.js';
 
 export interface NotifyResult {
   /** recorded: it settled the call; duplicate: it agreed with what was recorded; contradiction: it did
@@ -26,7 +25,7 @@ export async function notify(
   options: { drive?: boolean } = {},
 ): Promise<NotifyResult> {
   const { config, spec } = rt;
-  requireCommandCapability(commandStore(config), 'notify', `command ${spec.name}: notify`);
+  const store = commandStore(config);
   if (typeof downstreamKey !== 'string' || downstreamKey.length === 0 || downstreamKey.length > 400) {
     throw new TallyError('INVALID_COMMAND_INPUT', 'notify needs the downstream key the call was sent with');
   }
@@ -46,38 +45,34 @@ export async function notify(
         };
 
   // The usual message after a reply: it agrees with the recorded outcome. One statement, no lock.
-  const [dup] = await config.db.query(
-    notifyDuplicateSql(config.s, {
-      downstreamKey,
-      outcome: o.outcome,
-      type: spec.name,
-      data: JSON.stringify(saidOf(o, 'notify')),
-      at: config.clock(),
-    }),
-  );
+  const dup = await store.notifyDuplicate(config.db, {
+    downstreamKey,
+    outcome: o.outcome,
+    type: spec.name,
+    data: JSON.stringify(saidOf(o, 'notify')),
+    at: config.clock(),
+  });
   if (dup) return { status: 'duplicate', command: toResult(normalizeRow(dup), true) };
 
   const res = await config.db.transaction(async (tx) => {
     const now = config.clock();
-    const [c] = await tx.query(callByDownstreamKeySql(config.s, downstreamKey));
+    const c = await store.callByDownstreamKey(tx, downstreamKey);
     const call = c ? normalizeCall(c) : null;
     const step = call ? spec.steps.find((x) => x.name === call.step && x.kind === 'call') : undefined;
     if (!call || !step) {
-      await tx.query(
-        insertAlertSql(config.s, {
-          id: null,
-          type: spec.name,
-          kind: 'unknown_message',
-          message: `a message for command ${spec.name} names a downstream key no call was sent with`,
-          data: { downstreamKey: downstreamKey.slice(0, 400), outcome: o.outcome },
-          at: now,
-        }),
-      );
+      await store.insertAlert(tx, {
+        id: null,
+        type: spec.name,
+        kind: 'unknown_message',
+        message: `a message for command ${spec.name} names a downstream key no call was sent with`,
+        data: { downstreamKey: downstreamKey.slice(0, 400), outcome: o.outcome },
+        at: now,
+      });
       return { status: 'unknown_key' as const, row: null };
     }
-    const row = await lockRow(tx, commandStore(config), call.command_id);
+    const row = await lockRow(tx, store, call.command_id);
     if (row.type !== spec.name) return { status: 'unknown_key' as const, row: null };
-    const d = new Draft(commandStore(config), row, spec, now);
+    const d = new Draft(store, row, spec, now);
     const status = await resolveCall(tx, d, step, o, 'notify');
     return { status, row: await d.save(tx) };
   });
@@ -85,9 +80,13 @@ export async function notify(
   if (row && res.status === 'recorded' && ACTIVE.has(row.status) && options.drive !== false) {
     const owner = `notify:${config.ids()}`;
     const t = config.clock();
-    const [claimed] = await config.db.query(
-      claimCommandSql(config.s, row.id, owner, t, new Date(t.getTime() + spec.leaseMs)),
-    );
+    const claimed = await store.claim(config.db, {
+      id: row.id,
+      owner,
+      now: t,
+      until: new Date(t.getTime() + spec.leaseMs),
+      due: false,
+    });
     if (claimed) row = await drive(rt, row.id, owner);
   }
   return { status: res.status, command: row ? toResult(row, true) : null };

@@ -303,6 +303,39 @@ describeEachDialect(
       await fx.checkInvariants();
     });
 
+    it('a message resolves an unknown outcome; a duplicate is absorbed; a contradiction alerts and changes nothing', async () => {
+      const fx = await voucherFixture(t, 'd_msg');
+      fx.prizes.faults.loseReplyNext = 1;
+      const key = fx.nextKey();
+      const r = await fx.redeem.submit({ key, principal: 'u1', input });
+      expect(r.status).toBe('pending');
+      const dk = `${r.id}.issue`;
+      const m1 = await fx.redeem.notify(dk, { outcome: 'success', value: { prizeId: 'P-1' } });
+      expect(m1).toMatchObject({
+        status: 'recorded',
+        command: { status: 'succeeded', result: { prizeId: 'P-1' } },
+      });
+      const m2 = await fx.redeem.notify(dk, { outcome: 'success', value: { prizeId: 'P-1' } });
+      expect(m2).toMatchObject({ status: 'duplicate', command: { id: r.id, status: 'succeeded' } });
+      const bad = await fx.redeem.notify(dk, { outcome: 'failure', reason: 'out_of_stock' });
+      expect(bad).toMatchObject({ status: 'contradiction', command: { status: 'succeeded' } });
+      const unknown = await fx.redeem.notify('no-such-call', { outcome: 'success' });
+      expect(unknown).toMatchObject({ status: 'unknown_key', command: null });
+      const alerts = await fx.redeem.alerts({ open: true });
+      expect(alerts.map((a) => [a.commandId, a.kind])).toEqual([
+        [r.id, 'contradicting_message'],
+        [null, 'unknown_message'],
+      ]);
+      const tl = (await fx.redeem.timeline({ id: r.id }))!;
+      expect(tl.calls[0]).toMatchObject({ outcome: 'success', resolved_by: 'notify' });
+      expect(
+        tl.events.filter((e) => ['duplicate', 'contradiction'].includes(e.kind)).map((e) => e.kind),
+      ).toEqual(['duplicate', 'contradiction']);
+      expect(fx.fx.refunds).toBe(0);
+      expect(fx.prizes.received).toHaveLength(1);
+      await fx.checkInvariants();
+    });
+
     it('a claim still open holds only its batch: a second worker claims the rest meanwhile', async (ctx) => {
       if (t.dialect === 'pglite') ctx.skip(); // one connection: the second worker would wait for the first
       // Worker A's first transaction (its claim, on MySQL) stays open until released.

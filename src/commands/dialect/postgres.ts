@@ -2,6 +2,7 @@ import type { Executor } from '../../db/types.js';
 import { saveCommandSql, saveInsertingCallSql, saveSettlingCallSql } from '../save-sql.js';
 import {
   alertsSql,
+  callByDownstreamKeySql,
   callSql,
   callsOfSql,
   claimCommandSql,
@@ -13,6 +14,7 @@ import {
   insertCommandSql,
   lockCommandSql,
   markCallSql,
+  notifyDuplicateSql,
   resolveCallSql,
 } from '../sql.js';
 import type { CommandStore } from './types.js';
@@ -25,7 +27,7 @@ export function postgresStore(s: string): CommandStore {
   const first = async (db: Executor, q: Parameters<Executor['query']>[0]) => (await db.query(q))[0];
   return {
     name: 'postgres',
-    can: { change: true, failover: true, breaker: true, retention: true, requeue: true, notify: true },
+    can: { change: true, failover: true, breaker: true, retention: true, requeue: true },
     insertCommand: (db, c) => first(db, insertCommandSql(s, c, c.asyncRecord)),
     byKey: (db, type, principal, key) => first(db, commandByKeySql(s, type, principal, key)),
     byId: (db, id) => first(db, commandByIdSql(s, id)),
@@ -54,6 +56,8 @@ export function postgresStore(s: string): CommandStore {
     async resolveCall(db, c) {
       return (await first(db, resolveCallSql(s, c))) !== undefined;
     },
+    callByDownstreamKey: (db, key) => first(db, callByDownstreamKeySql(s, key)),
+    notifyDuplicate: (db, m) => first(db, notifyDuplicateSql(s, m)),
     async insertAlert(db, a) {
       return String((await first(db, insertAlertSql(s, a)))?.id);
     },

@@ -37,13 +37,20 @@ export interface CommandStore {
   markCall(db: Executor, id: string, step: string, what: 'send' | 'query', at: Date): Promise<number>;
   /** Writes a call's outcome if it has none; says whether it did. */
   resolveCall(db: Executor, c: ResolveCall): Promise<boolean>;
+  /** The call a downstream key names (an inbound message's address). */
+  callByDownstreamKey(db: Executor, downstreamKey: string): Promise<Row | undefined>;
+  /**
+   * A message that agrees with the outcome already recorded on its call: only a `duplicate` event to add,
+   * no lock needed (an outcome is never overwritten). Answers the command when it applied.
+   */
+  notifyDuplicate(db: Executor, m: DuplicateMessage): Promise<Row | undefined>;
   insertAlert(db: Executor, a: AlertRow): Promise<string>;
   alerts(db: Executor, type: string, commandId: string | null, openOnly: boolean): Promise<Row[]>;
   events(db: Executor, id: string): Promise<Row[]>;
 }
 
 /** The command features a dialect may not have yet (docs/mysql.md lists them). */
-export type CommandCapability = 'change' | 'failover' | 'breaker' | 'retention' | 'requeue' | 'notify';
+export type CommandCapability = 'change' | 'failover' | 'breaker' | 'retention' | 'requeue';
 
 export interface InsertCommand extends RecordedRequest {
   owner: string;
@@ -84,6 +91,15 @@ export interface ResolveCall {
   /** JSON text. */
   value: string | null;
   via: string;
+  at: Date;
+}
+
+export interface DuplicateMessage {
+  downstreamKey: string;
+  outcome: 'success' | 'failure';
+  type: string;
+  /** JSON text of what the message said. */
+  data: string;
   at: Date;
 }
 

@@ -4,6 +4,7 @@ import type { Executor, Row } from '../../../db/types.js';
 import type { CommandStore, SaveArgs } from '../types.js';
 import {
   alertsSql,
+  callByDownstreamKeySql,
   callSql,
   callsOfSql,
   claimableSql,
@@ -18,6 +19,7 @@ import {
   markCallSql,
   resolveCallSql,
   saveSql,
+  settledCallSql,
   type Tables,
 } from './sql.js';
 
@@ -32,7 +34,7 @@ interface Header extends Row {
  * so what PostgreSQL does in one CTE is a short sequence of statements in one transaction — the caller's
  * when it holds one, else one opened here: a claim is a locking read then an UPDATE; a save is the
  * UPDATE, its events, and the call write that belongs with it. Change commands, the failover store,
- * breakers, retention, requeue and inbound messages are not ported yet (`can`).
+ * breakers, retention and requeue are not ported yet (`can`).
  */
 export function mysqlStore(schemaName: string): CommandStore {
   const t: Tables = (table) => tallyTable(schemaName, table);
@@ -58,7 +60,6 @@ export function mysqlStore(schemaName: string): CommandStore {
       breaker: false,
       retention: false,
       requeue: false,
-      notify: false,
     },
     async insertCommand(db, c) {
       return db.transaction(async (tx) => {
@@ -126,6 +127,17 @@ export function mysqlStore(schemaName: string): CommandStore {
     },
     async resolveCall(db, c) {
       return Number((await write(db, resolveCallSql(t, c))).affectedRows) > 0;
+    },
+    callByDownstreamKey: (db, key) => first(db, callByDownstreamKeySql(t, key)),
+    async notifyDuplicate(db, m) {
+      return db.transaction(async (tx) => {
+        const call = await first(tx, settledCallSql(t, m.downstreamKey, m.outcome, m.type));
+        if (!call) return undefined;
+        const id = String(call.command_id);
+        const event = { kind: 'duplicate', step: String(call.step), data: JSON.parse(m.data) };
+        await tx.query(insertEventsSql(t, id, [event], m.at));
+        return first(tx, commandWhereSql(t, 'id = ?', [id]));
+      });
     },
     async insertAlert(db, a) {
       return String((await write(db, insertAlertSql(t, a))).insertId);

@@ -205,6 +205,24 @@ export const callSql = (t: Tables, id: string, step: string): SqlQuery => ({
   values: [id, step],
 });
 
+export const callByDownstreamKeySql = (t: Tables, downstreamKey: string): SqlQuery => ({
+  text: `SELECT ${CALL_COLS} FROM ${t('command_calls')} WHERE downstream_key = ?`,
+  values: [downstreamKey],
+});
+
+/** The call a key names if it already has this outcome, and its command is of this type. */
+export const settledCallSql = (
+  t: Tables,
+  downstreamKey: string,
+  outcome: 'success' | 'failure',
+  type: string,
+): SqlQuery => ({
+  text: `SELECT c.command_id, c.step FROM ${t('command_calls')} c
+           JOIN ${t('commands')} m ON m.id = c.command_id AND m.type = ?
+          WHERE c.downstream_key = ? AND c.outcome = ?`,
+  values: [type, downstreamKey, outcome],
+});
+
 export const callsOfSql = (t: Tables, id: string): SqlQuery => ({
   text: `SELECT ${CALL_COLS} FROM ${t('command_calls')} WHERE command_id = ? ORDER BY created_at, step`,
   values: [id],
