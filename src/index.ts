@@ -1,3 +1,4 @@
+export type { ActionBy, OperatorAction, OperatorActions, RetryNowResult } from './actions/actions.js';
 export type { AdoptOptions, AdoptProgress, AdoptResult } from './changes/adopt.js';
 export type { ApplyOptions, Selection } from './changes/apply.js';
 export type { EntityOptions } from './changes/definition.js';
@@ -18,7 +19,16 @@ export type {
 } from './changes/jobs/types.js';
 export type { EntityKey } from './changes/keys.js';
 export type { ChangeResult, Rejection, RejectReason } from './changes/result.js';
-export type { Alert, AlertFilter, Alerts, ResolveAlertResult } from './commands/alerts.js';
+export type { AlertMessage } from './commands/alert-channels.js';
+export type { DeliveryPass } from './commands/alert-delivery.js';
+export type { AlertDeliveryOptions } from './commands/alert-delivery-options.js';
+export type {
+  Alert,
+  AlertDeliveryRecord,
+  AlertFilter,
+  Alerts,
+  ResolveAlertResult,
+} from './commands/alerts.js';
 export type { DownstreamState } from './commands/breaker.js';
 export { canonicalJson, fingerprintOf } from './commands/canonical.js';
 export type { ChangeCommandDefinition, Guard, LocalChange } from './commands/change.js';
