@@ -5,10 +5,13 @@ import type { SqlQuery } from '../../src/db/types.js';
 import type { ReadRouterOptions } from '../../src/reads/options.js';
 import {
   freshMariadbReplicated,
+  MARIADB_REPLICA_PRIMARY_URL,
   MARIADB_REPLICA_URL,
+  MYSQL8_REPLICA,
   mariadbPool,
   mariadbReplicaAvailable,
   mariadbReplicaDelay,
+  mysql8ReplicaGiven,
 } from '../support/mariadb-replica.js';
 import {
   freshReplicated,
@@ -34,7 +37,7 @@ export interface OpenPair {
 }
 
 export interface Pair {
-  readonly dialect: 'postgres' | 'mariadb';
+  readonly dialect: 'postgres' | 'mariadb' | 'mysql';
   readonly available: boolean;
   /** `CREATE TABLE members (id, level)` and `n` rows at level 0. */
   readonly setup: (n: number) => SqlQuery[];
@@ -80,9 +83,19 @@ export const pairs: readonly Pair[] = [
       };
     },
   },
-  {
-    dialect: 'mariadb',
-    available: mariadbReplicaAvailable,
+  mysqlPair('mariadb'),
+  // MySQL 8.0: only when MYSQL_REPLICA_PRIMARY_URL and MYSQL_REPLICA_URL are given.
+  mysqlPair('mysql'),
+];
+
+function mysqlPair(server: 'mariadb' | 'mysql'): Pair {
+  const urls =
+    server === 'mariadb'
+      ? { primary: MARIADB_REPLICA_PRIMARY_URL, replica: MARIADB_REPLICA_URL }
+      : MYSQL8_REPLICA;
+  return {
+    dialect: server,
+    available: server === 'mariadb' ? mariadbReplicaAvailable : mysql8ReplicaGiven,
     setup: (n) => [
       { text: 'CREATE TABLE members (id INT PRIMARY KEY, level INT NOT NULL)' },
       {
@@ -95,7 +108,7 @@ export const pairs: readonly Pair[] = [
     select: (id) => ({ text: 'SELECT level FROM members WHERE id = ?', values: [id] }),
     update: (level, id) => ({ text: 'UPDATE members SET level = ? WHERE id = ?', values: [level, id] }),
     async open() {
-      const db = await freshMariadbReplicated(30);
+      const db = await freshMariadbReplicated(30, urls, server);
       return {
         primary: db.primary,
         replica: db.replica,
@@ -103,13 +116,14 @@ export const pairs: readonly Pair[] = [
         run: async (q) => void (await db.primary.query(q.text, (q.values ?? []) as unknown[])),
         catchUp: () => db.catchUp(),
         async proxied() {
-          const u = new URL(MARIADB_REPLICA_URL);
-          const proxy = await tcpProxy({ host: u.hostname, port: Number(u.port) });
-          const pool = mariadbPool(`mysql://root@127.0.0.1:${proxy.port}/${db.name}`, 5);
+          const u = new URL(urls.replica);
+          const proxy = await tcpProxy({ host: u.hostname, port: Number(u.port || 3306) });
+          const auth = u.password ? `${u.username}:${u.password}` : u.username;
+          const pool = mariadbPool(`mysql://${auth}@127.0.0.1:${proxy.port}/${db.name}`, 5);
           return { pool, proxy, end: async () => void (await pool.end().catch(() => {})) };
         },
         close: () => db.close(),
       };
     },
-  },
-];
+  };
+}

@@ -72,23 +72,34 @@ export interface MariadbReplicated {
  * A database of its own on the script's primary, waited for until the replica has it too (the replica
  * applies the primary's whole binlog, so test files stay apart by database).
  */
-export async function freshMariadbReplicated(poolSize = 20): Promise<MariadbReplicated> {
+export async function freshMariadbReplicated(
+  poolSize = 20,
+  urls = { primary: MARIADB_REPLICA_PRIMARY_URL, replica: MARIADB_REPLICA_URL },
+  server: 'mariadb' | 'mysql' = 'mariadb',
+): Promise<MariadbReplicated> {
   const name = `tally_r_${randomBytes(6).toString('hex')}`;
-  const admin = createPool({ uri: MARIADB_REPLICA_PRIMARY_URL, connectionLimit: 1 });
+  const admin = createPool({ uri: urls.primary, connectionLimit: 1 });
   await admin.query(`CREATE DATABASE ${name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
   await admin.end();
-  const primaryUrl = withDatabase(MARIADB_REPLICA_PRIMARY_URL, name);
-  const replicaUrl = withDatabase(MARIADB_REPLICA_URL, name);
+  const primaryUrl = withDatabase(urls.primary, name);
+  const replicaUrl = withDatabase(urls.replica, name);
+  // MySQL 8.0 (only when MYSQL_REPLICA_* URLs are given): its GTID set and its wait function.
+  const positionSql =
+    server === 'mariadb' ? 'SELECT @@gtid_binlog_pos AS pos' : 'SELECT @@GLOBAL.gtid_executed AS pos';
+  const waitSql =
+    server === 'mariadb'
+      ? 'SELECT MASTER_GTID_WAIT(?, ?) AS w'
+      : 'SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?) AS w';
   const catchUpOn = async (primary: Pool, replica: Pool, timeoutMs: number) => {
-    const [rows] = await primary.query('SELECT @@gtid_binlog_pos AS pos');
+    const [rows] = await primary.query(positionSql);
     const pos = String((rows as { pos: string }[])[0]?.pos ?? '');
     if (pos === '') return;
-    const [r] = await replica.query('SELECT MASTER_GTID_WAIT(?, ?) AS w', [pos, timeoutMs / 1000]);
+    const [r] = await replica.query(waitSql, [pos, timeoutMs / 1000]);
     if (Number((r as { w: unknown }[])[0]?.w) !== 0) throw new Error('the MariaDB replica did not catch up');
   };
   // The database exists on the replica once it has applied the CREATE DATABASE (a delay later).
-  const adminP = createPool({ uri: MARIADB_REPLICA_PRIMARY_URL, connectionLimit: 1 });
-  const adminR = createPool({ uri: MARIADB_REPLICA_URL, connectionLimit: 1 });
+  const adminP = createPool({ uri: urls.primary, connectionLimit: 1 });
+  const adminR = createPool({ uri: urls.replica, connectionLimit: 1 });
   await catchUpOn(adminP, adminR, 30_000).finally(() => Promise.all([adminP.end(), adminR.end()]));
   const primary = mariadbPool(primaryUrl, poolSize);
   const replica = mariadbPool(replicaUrl, poolSize);
@@ -103,7 +114,7 @@ export async function freshMariadbReplicated(poolSize = 20): Promise<MariadbRepl
     async close() {
       await replica.end().catch(() => {});
       await primary.end().catch(() => {});
-      const a = createPool({ uri: MARIADB_REPLICA_PRIMARY_URL, connectionLimit: 1 });
+      const a = createPool({ uri: urls.primary, connectionLimit: 1 });
       await a.query(`DROP DATABASE IF EXISTS ${name}`);
       await a.end();
     },
@@ -114,6 +125,23 @@ export async function freshMariadbReplicated(poolSize = 20): Promise<MariadbRepl
 export async function mariadbReplicaDelay(replica: Pool): Promise<number> {
   const [rows] = await replica.query('SHOW SLAVE STATUS');
   return Number((rows as Record<string, unknown>[])[0]?.SQL_Delay);
+}
+
+/**
+ * A MySQL 8.0 primary and replica (with `SOURCE_DELAY`, GTID mode on), only when both URLs are given:
+ * MySQL 8.0 is not installable on this machine, so its tests run where one is (decision 0136).
+ */
+export const MYSQL8_REPLICA = {
+  primary: process.env.MYSQL_REPLICA_PRIMARY_URL ?? '',
+  replica: process.env.MYSQL_REPLICA_URL ?? '',
+};
+export const mysql8ReplicaGiven = MYSQL8_REPLICA.primary !== '' && MYSQL8_REPLICA.replica !== '';
+if (!mysql8ReplicaGiven) {
+  // Optional everywhere (CI has no MySQL 8.0 either): only explained in the skip summary.
+  noteUnavailable(
+    'MySQL 8.0 replica',
+    '(optional) not given: MYSQL_REPLICA_PRIMARY_URL and MYSQL_REPLICA_URL',
+  );
 }
 
 /** Runs scripts/mariadb-replica.sh with a subcommand (start, catch-up, set-delay S, kill, status, …). */
