@@ -200,10 +200,24 @@ export async function createTables(db: Executor): Promise<void> {
       points integer NOT NULL CHECK (points >= 0));`);
 }
 
-/** Empties what the last schedule left (the run then opens the accounts again, through the log). */
+/**
+ * Empties what the last schedule left (the run then opens the accounts again, through the log). DELETE,
+ * not TRUNCATE: on these few rows it is about ten times cheaper on PGlite, and nothing in a trace reads
+ * the identity columns it leaves running on.
+ */
 export async function resetTables(db: Executor): Promise<void> {
   const t = (n: string) => `${TALLY_SCHEMA}.${n}`;
   await db.exec(
-    `TRUNCATE ${APP}.accounts, ${t('log')}, ${t('commands')}, ${t('command_calls')}, ${t('command_events')}, ${t('command_alerts')}, ${t('downstreams')} RESTART IDENTITY CASCADE`,
+    [
+      APP + '.accounts',
+      t('log'),
+      t('command_alerts'),
+      t('command_events'),
+      t('command_calls'),
+      t('commands'),
+      t('downstreams'),
+    ]
+      .map((x) => `DELETE FROM ${x};`)
+      .join('\n'),
   );
 }

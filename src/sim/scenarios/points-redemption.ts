@@ -134,7 +134,15 @@ async function run(world: World, db: Executor, w: PointsWorkload, options: RunOp
       background: true,
       onCrash: nextRound,
     });
+  const open = async () => {
+    const [row] = await db.query<{ n: number }>({
+      text: `SELECT count(*)::int AS n FROM ${TALLY_SCHEMA}.commands WHERE status IN ('pending', 'compensating')`,
+    });
+    return Number(row?.n);
+  };
   const round = async () => {
+    // A round with nothing open would claim nothing: skip its three statements (a quarter of a schedule's).
+    if ((await open()) === 0) return nextRound();
     const res = await b.worker.runOnce();
     if (res.claimed > 0) {
       const done = res.results.map((x) => `${x.key}:${x.status}`).join(' ');
@@ -144,12 +152,7 @@ async function run(world: World, db: Executor, w: PointsWorkload, options: RunOp
   };
   nextRound();
   const horizon = last + DEADLINE_MS + 30_000;
-  await world.run(horizon, async () => {
-    const [row] = await db.query<{ n: number }>({
-      text: `SELECT count(*)::int AS n FROM ${TALLY_SCHEMA}.commands WHERE status IN ('pending', 'compensating')`,
-    });
-    return Number(row?.n) === 0;
-  });
+  await world.run(horizon, async () => (await open()) === 0);
   world.log(`end at +${(world.clock.elapsed / 1000).toFixed(3)}s`);
   // The invariants read through a live incarnation (the last one may have died in its last event).
   const live = await createTally({ db, schema: TALLY_SCHEMA, clock: world.clock.now, ids: world.ids });
