@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReadCache } from '../../src/reads/cache/cache.js';
 import { createReadRouter, type ReadRouter } from '../../src/reads/router.js';
 import { forcePrimary } from '../../src/reads/scope.js';
-import { type CausalToken, tokenPosition } from '../../src/reads/token.js';
+import { createShardedReads } from '../../src/reads/sharded.js';
+import { bucketTable, createShardLayout } from '../../src/reads/sharding.js';
+import { type CausalToken, mergeTokens, tokenPosition } from '../../src/reads/token.js';
 import { createTokenCodec } from '../../src/reads/token-codec.js';
 import { freshRedis, redisAvailable, type TestRedis } from '../support/redis.js';
 import { type OpenPair, pairs } from './pairs.js';
@@ -195,6 +197,68 @@ for (const pair of pairs) {
       const r = await router.execute(pair.select(5), { token });
       expect(levelOf(r.rows)).toBe(mine);
     });
+
+    it('virtual buckets over two databases: keys land in the table their route names; one merged token reads them back', async () => {
+      const second = await pair.open();
+      const both = [db, second];
+      const layout = createShardLayout({ databases: 2, tablesPerDatabase: 2 });
+      const routers: ReadRouter[] = [];
+      try {
+        for (let b = 0; b < layout.assignment.length; b++) {
+          const t = bucketTable(layout, 'accounts', b);
+          await both[layout.assignment[b]!]!.run({
+            text: `CREATE TABLE ${t} (id VARCHAR(64) PRIMARY KEY, level INT NOT NULL)`,
+          });
+        }
+        await Promise.all(both.map((d) => d.catchUp()));
+        for (const [i, d] of both.entries()) {
+          routers.push(
+            await createReadRouter({
+              shard: `db${i}`,
+              primary: d.primary,
+              replicas: [{ name: `db${i}-r1`, pool: d.replica }],
+              ...LOOSE,
+            }),
+          );
+        }
+        const shards = createShardedReads(layout, routers);
+        const users = Array.from({ length: 20 }, (_, i) => `user-${i}`);
+        let token: CausalToken | null = null;
+        for (const id of users) {
+          const { router: r, table } = shards.route(id, 'accounts');
+          const w = await r.execute({
+            text: `INSERT INTO ${table} (id, level) VALUES (${pair.param(1)}, 7)`,
+            values: [id],
+          });
+          token = mergeTokens(token, w.token);
+        }
+        expect(Object.keys(token!.positions).sort()).toEqual(['db0', 'db1']);
+        for (const id of users) {
+          const { router: r, table, database } = shards.route(id, 'accounts');
+          const out = await r.execute(
+            { text: `SELECT level FROM ${table} WHERE id = ${pair.param(1)}`, values: [id] },
+            { token },
+          );
+          expect({ id, level: levelOf(out.rows) }).toEqual({ id, level: 7 });
+          expect(r.shard).toBe(`db${database}`);
+        }
+        const counts = await Promise.all(
+          layout.assignment.map((d, b) =>
+            forcePrimary(() =>
+              routers[d]!.execute({
+                text: `SELECT COUNT(*) AS n FROM ${bucketTable(layout, 'accounts', b)}`,
+              }),
+            ),
+          ),
+        );
+        const expected = new Array(layout.assignment.length).fill(0);
+        for (const id of users) expected[shards.route(id, 'accounts').bucket]++;
+        expect(counts.map((c) => Number(c.rows[0]!.n))).toEqual(expected);
+      } finally {
+        await Promise.all(routers.map((r) => r.close()));
+        await second.close();
+      }
+    }, 60_000);
 
     it('forcePrimary: every read inside the scope goes to the primary; a concurrent read outside does not', async () => {
       const mine = ++level;

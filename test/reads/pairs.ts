@@ -43,6 +43,8 @@ export interface Pair {
   readonly setup: (n: number) => SqlQuery[];
   readonly select: (id: number) => SqlQuery;
   readonly update: (level: number, id: number) => SqlQuery;
+  /** The n-th (1-based) parameter placeholder: `$n` or `?`. */
+  readonly param: (n: number) => string;
   open(): Promise<OpenPair>;
 }
 
@@ -58,6 +60,7 @@ export const pairs: readonly Pair[] = [
     ],
     select: (id) => ({ text: 'SELECT level FROM members WHERE id = $1', values: [id] }),
     update: (level, id) => ({ text: 'UPDATE members SET level = $1 WHERE id = $2', values: [level, id] }),
+    param: (n) => `$${n}`,
     async open() {
       const db = await freshReplicated(undefined, 30);
       return {
@@ -107,6 +110,7 @@ function mysqlPair(server: 'mariadb' | 'mysql'): Pair {
     ],
     select: (id) => ({ text: 'SELECT level FROM members WHERE id = ?', values: [id] }),
     update: (level, id) => ({ text: 'UPDATE members SET level = ? WHERE id = ?', values: [level, id] }),
+    param: () => '?',
     async open() {
       const db = await freshMariadbReplicated(30, urls, server);
       return {
