@@ -36,9 +36,9 @@ describeEachDialect('alerts reach a person: the webhook', (fresh) => {
       db: t.db,
       clock: fx.clock.now,
       alerts: {
-        webhook: { url: receiver.url, headers: { authorization: 'Bearer s3cret' }, timeoutMs: 2000 },
+        webhook: { url: receiver.url, headers: { authorization: 'Bearer s3cret' }, timeoutMs: 4000 },
         retry: { initialMs: 1000, maxMs: 60_000 },
-        leaseMs: 5000,
+        leaseMs: 10_000,
         ...extra,
       },
     });
