@@ -1,8 +1,8 @@
 import type { TallyConfig } from '../config.js';
 import { TallyError } from '../errors.js';
 import type { CommandSpec } from './definition.js';
-import { commandStore, requireCommandCapability } from './dialect/index.js';
-import { type RequeueFilter, requeueSql, strandedSql } from './requeue-sql.js';
+import { commandStore } from './dialect/index.js';
+import type { RequeueFilter } from './requeue-sql.js';
 
 /** Which stranded commands to free, and who frees them why. */
 export interface RequeueOptions {
@@ -121,7 +121,7 @@ export async function requeue(
   f: RequeueFilter,
   o: RequeueOptions,
 ): Promise<RequeueResult> {
-  requireCommandCapability(commandStore(config), 'requeue', 'requeue');
+  const store = commandStore(config);
   const toCommand = (r: Record<string, unknown>): RequeuedCommand => ({
     id: String(r.id),
     type: String(r.type),
@@ -131,11 +131,9 @@ export async function requeue(
     createdAt: r.created_at instanceof Date ? r.created_at : new Date(String(r.created_at)),
   });
   if (o.dryRun) {
-    const rows = await config.db.query(strandedSql(config.s, f));
+    const rows = await store.stranded(config.db, f);
     return { requeued: 0, commands: rows.map(toCommand), dryRun: true };
   }
-  const rows = await config.db.transaction((tx) =>
-    tx.query(requeueSql(config.s, f, { actor: o.actor, reason: o.reason, at: config.clock() })),
-  );
+  const rows = await store.requeue(config.db, f, { actor: o.actor, reason: o.reason, at: config.clock() });
   return { requeued: rows.length, commands: rows.map(toCommand), dryRun: false };
 }

@@ -1,4 +1,5 @@
 import type { Executor } from '../../db/types.js';
+import { requeueSql, strandedSql } from '../requeue-sql.js';
 import { saveCommandSql, saveInsertingCallSql, saveSettlingCallSql } from '../save-sql.js';
 import {
   alertsSql,
@@ -27,7 +28,7 @@ export function postgresStore(s: string): CommandStore {
   const first = async (db: Executor, q: Parameters<Executor['query']>[0]) => (await db.query(q))[0];
   return {
     name: 'postgres',
-    can: { change: true, failover: true, breaker: true, retention: true, requeue: true },
+    can: { change: true, failover: true, breaker: true, retention: true },
     insertCommand: (db, c) => first(db, insertCommandSql(s, c, c.asyncRecord)),
     byKey: (db, type, principal, key) => first(db, commandByKeySql(s, type, principal, key)),
     byId: (db, id) => first(db, commandByIdSql(s, id)),
@@ -58,6 +59,8 @@ export function postgresStore(s: string): CommandStore {
     },
     callByDownstreamKey: (db, key) => first(db, callByDownstreamKeySql(s, key)),
     notifyDuplicate: (db, m) => first(db, notifyDuplicateSql(s, m)),
+    stranded: (db, f) => db.query(strandedSql(s, f)),
+    requeue: (db, f, by) => db.transaction((tx) => tx.query(requeueSql(s, f, by))),
     async insertAlert(db, a) {
       return String((await first(db, insertAlertSql(s, a)))?.id);
     },

@@ -1,4 +1,5 @@
 import type { Executor, Row } from '../../db/types.js';
+import type { RequeueFilter } from '../requeue-sql.js';
 import type { CallOutcome, NewCall, SaveExpectation } from '../save-sql.js';
 import type { CommandRow, EventIn, RecordedRequest } from '../sql.js';
 
@@ -44,13 +45,20 @@ export interface CommandStore {
    * no lock needed (an outcome is never overwritten). Answers the command when it applied.
    */
   notifyDuplicate(db: Executor, m: DuplicateMessage): Promise<Row | undefined>;
+  /** The stranded commands a requeue would take (a dry run): id, type, key, principal, created_at. */
+  stranded(db: Executor, f: RequeueFilter): Promise<Row[]>;
+  /**
+   * Gives stranded commands a new budget (pending, or compensating when a failure was being undone), with a
+   * `requeued` event and their open needs_attention alerts resolved, atomically. Answers them, new status in.
+   */
+  requeue(db: Executor, f: RequeueFilter, by: { actor: string; reason: string; at: Date }): Promise<Row[]>;
   insertAlert(db: Executor, a: AlertRow): Promise<string>;
   alerts(db: Executor, type: string, commandId: string | null, openOnly: boolean): Promise<Row[]>;
   events(db: Executor, id: string): Promise<Row[]>;
 }
 
 /** The command features a dialect may not have yet (docs/mysql.md lists them). */
-export type CommandCapability = 'change' | 'failover' | 'breaker' | 'retention' | 'requeue';
+export type CommandCapability = 'change' | 'failover' | 'breaker' | 'retention';
 
 export interface InsertCommand extends RecordedRequest {
   owner: string;

@@ -13,13 +13,17 @@ import {
   insertAlertSql,
   insertCallSql,
   insertCommandSql,
+  insertEventRowsSql,
   insertEventsSql,
   insertedRow,
   leaseSql,
   markCallSql,
+  requeueSql,
+  resolveAttentionSql,
   resolveCallSql,
   saveSql,
   settledCallSql,
+  strandedSql,
   type Tables,
 } from './sql.js';
 
@@ -34,7 +38,7 @@ interface Header extends Row {
  * so what PostgreSQL does in one CTE is a short sequence of statements in one transaction — the caller's
  * when it holds one, else one opened here: a claim is a locking read then an UPDATE; a save is the
  * UPDATE, its events, and the call write that belongs with it. Change commands, the failover store,
- * breakers, retention and requeue are not ported yet (`can`).
+ * breakers and retention are not ported yet (`can`).
  */
 export function mysqlStore(schemaName: string): CommandStore {
   const t: Tables = (table) => tallyTable(schemaName, table);
@@ -59,7 +63,6 @@ export function mysqlStore(schemaName: string): CommandStore {
       failover: false,
       breaker: false,
       retention: false,
-      requeue: false,
     },
     async insertCommand(db, c) {
       return db.transaction(async (tx) => {
@@ -137,6 +140,38 @@ export function mysqlStore(schemaName: string): CommandStore {
         const event = { kind: 'duplicate', step: String(call.step), data: JSON.parse(m.data) };
         await tx.query(insertEventsSql(t, id, [event], m.at));
         return first(tx, commandWhereSql(t, 'id = ?', [id]));
+      });
+    },
+    stranded: (db, f) => db.query(strandedSql(t, f, false)),
+    async requeue(db, f, by) {
+      return db.transaction(async (tx) => {
+        const picked = await tx.query(strandedSql(t, f, true));
+        if (picked.length === 0) return [];
+        const ids = picked.map((r) => String(r.id));
+        // A definite failure whose compensation had not finished goes back to compensating.
+        const undoing = (r: Row) => {
+          const e = typeof r.error === 'string' ? JSON.parse(r.error) : r.error;
+          return e !== null && e !== undefined && e.compensated !== true;
+        };
+        const undo = picked.filter(undoing).map((r) => String(r.id));
+        await tx.query(requeueSql(t, ids, undo, by.at));
+        const rows: Row[] = picked.map((r) => ({
+          ...r,
+          status: undo.includes(String(r.id)) ? 'compensating' : 'pending',
+        }));
+        await tx.query(
+          insertEventRowsSql(
+            t,
+            rows.map((r) => ({
+              id: String(r.id),
+              kind: 'requeued',
+              data: { actor: by.actor, reason: by.reason, to: r.status },
+            })),
+            by.at,
+          ),
+        );
+        await tx.query(resolveAttentionSql(t, ids, by.at));
+        return rows;
       });
     },
     async insertAlert(db, a) {

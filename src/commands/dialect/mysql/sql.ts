@@ -1,5 +1,6 @@
 import { utcText } from '../../../changes/dialect/mysql/sql.js';
 import type { SqlQuery } from '../../../db/types.js';
+import type { RequeueFilter } from '../../requeue-sql.js';
 import type { CommandRow, EventIn } from '../../sql.js';
 import type { AlertRow, InsertCommand, ResolveCall, SaveArgs, StoredCall } from '../types.js';
 
@@ -283,4 +284,74 @@ export const eventsSql = (t: Tables, id: string): SqlQuery => ({
   text: `SELECT CAST(id AS CHAR) AS id, kind, step, ${text('data')}, ${iso('at')}
            FROM ${t('command_events')} WHERE command_id = ? ORDER BY id`,
   values: [id],
+});
+
+/**
+ * Stranded (`needs_attention`) commands matching a requeue's filter, oldest first; `lock` for the requeue
+ * itself. Only the filters given become conditions (no `? IS NULL OR …` for the planner to see through).
+ */
+export const strandedSql = (t: Tables, f: RequeueFilter, lock: boolean): SqlQuery => {
+  const where = [`status = 'needs_attention'`];
+  const values: unknown[] = [];
+  if (f.types !== null) {
+    where.push('type IN (?)');
+    values.push(f.types.length > 0 ? f.types : ['']);
+  }
+  if (f.id !== null) {
+    where.push('id = ?');
+    values.push(f.id);
+  }
+  if (f.since !== null) {
+    where.push('created_at >= ?');
+    values.push(at(f.since));
+  }
+  if (f.until !== null) {
+    where.push('created_at < ?');
+    values.push(at(f.until));
+  }
+  if (f.steps !== null) {
+    where.push(
+      f.steps.length > 0 ? `(type, step_index) IN (${f.steps.map(() => '(?, ?)').join(', ')})` : 'FALSE',
+    );
+    for (const s of f.steps) values.push(s.type, s.step);
+  }
+  return {
+    text: `SELECT id, type, \`key\`, principal, attempts, step_index, ${text('error')}, ${iso('created_at')},
+                  ${iso('updated_at')}
+             FROM ${t('commands')} WHERE ${where.join(' AND ')}
+            ORDER BY created_at, id LIMIT ?${lock ? ' FOR UPDATE' : ''}`,
+    values: [...values, f.limit],
+  };
+};
+
+/** The requeue's UPDATE: a new budget, due now; `undo` are the ids whose definite failure is being undone. */
+export const requeueSql = (
+  t: Tables,
+  ids: readonly string[],
+  undo: readonly string[],
+  when: Date,
+): SqlQuery => ({
+  text: `UPDATE ${t('commands')}
+            SET status = CASE WHEN id IN (?) THEN 'compensating' ELSE 'pending' END,
+                attempts = 0, budget_from = ?, next_at = ?, paused_on = NULL, lease_owner = NULL,
+                lease_until = NULL, updated_at = ?
+          WHERE id IN (?)`,
+  values: [undo.length > 0 ? undo : [''], at(when), at(when), at(when), ids],
+});
+
+/** Events of several commands, each with its own data, in one statement. */
+export const insertEventRowsSql = (
+  t: Tables,
+  rows: readonly { id: string; kind: string; data: unknown }[],
+  when: Date,
+): SqlQuery => ({
+  text: `INSERT INTO ${t('command_events')} (command_id, kind, data, at) VALUES ${rows.map(() => '(?, ?, ?, ?)').join(', ')}`,
+  values: rows.flatMap((r) => [r.id, r.kind, JSON.stringify(r.data), at(when)]),
+});
+
+/** Resolves the open needs_attention alerts of these commands. */
+export const resolveAttentionSql = (t: Tables, ids: readonly string[], when: Date): SqlQuery => ({
+  text: `UPDATE ${t('command_alerts')} SET resolved_at = ?
+          WHERE command_id IN (?) AND kind = 'needs_attention' AND resolved_at IS NULL`,
+  values: [at(when), ids],
 });
