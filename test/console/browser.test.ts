@@ -161,10 +161,52 @@ describe.skipIf(browserSkipReason !== undefined)(title, () => {
     await page.context().close();
   });
 
+  it('an alert is resolved from the Alerts view with a reason; a stale second try shows why it is refused', async () => {
+    const worker = fx.tally.worker();
+    fx.prizes.faults.crashNext = 1_000_000;
+    const key = fx.nextKey();
+    await fx.redeem.submit({ key, principal: 'u2', input: { ...input, user: 'u2' } });
+    for (let i = 0; i < 4; i++) {
+      fx.clock.advance(60_000);
+      await worker.runOnce();
+    }
+    fx.prizes.faults.crashNext = 0;
+    const [alert] = (await fx.redeem.timeline({ key, principal: 'u2' }))!.alerts;
+    expect(alert?.resolvedAt).toBeNull();
+
+    const one = await open('#/alerts?open=true');
+    const two = await open('#/alerts?open=true'); // a second operator, looking at the same list
+    const formOf = (p: Page) =>
+      p.locator(`.alert[data-alert="${alert!.id}"] form[data-action="resolve-alert"]`);
+    for (const p of [one.page, two.page]) {
+      await formOf(p).waitFor({ timeout: 15_000 });
+      await formOf(p).locator('input[name="actor"]').fill('ops:frank');
+      await formOf(p).locator('input[name="reason"]').fill('known outage, ticket 42');
+    }
+    await formOf(one.page).locator('button').click();
+    // Resolved: it leaves the open list.
+    await expect
+      .poll(() => one.page.locator(`.alert[data-alert="${alert!.id}"]`).count(), { timeout: 15_000 })
+      .toBe(0);
+    const after = (await fx.redeem.timeline({ key, principal: 'u2' }))!.alerts[0]!;
+    expect(after.resolvedAt).not.toBeNull();
+    // The second page still shows the form: its try is refused, and the page says why.
+    await formOf(two.page).locator('button').click();
+    const refusal = formOf(two.page).locator('.action-result .error');
+    await expect
+      .poll(() => refusal.getAttribute('data-code'), { timeout: 15_000 })
+      .toBe('ACTION_NOT_APPLICABLE');
+    expect(await refusal.textContent()).toContain('resolved already');
+    expect(one.errors).toEqual([]);
+    await one.page.context().close();
+    await two.page.context().close();
+  });
+
   it("an entity's history shows the before → after diff", async () => {
+    const was = await fx.points('u2'); // 90 once the alert test's command took its 10 points
     await fx.accounts.update({
       key: 'u2',
-      set: { points: 70 },
+      set: { points: was - 25 },
       actor: 'ops:dave',
       reason: 'goodwill correction',
     });
@@ -177,12 +219,14 @@ describe.skipIf(browserSkipReason !== undefined)(title, () => {
     expect(page.url()).toContain('#/entities/cb_account/u2'); // the address holds the view: reload and back work
     const points = entry.locator('tr[data-field="points"]');
     expect(await points.getAttribute('class')).toBe('diff-changed');
-    expect(await points.locator('td.before').textContent()).toBe('100');
-    expect(await points.locator('td.after').textContent()).toBe('70');
+    expect(await points.locator('td.before').textContent()).toBe(String(was));
+    expect(await points.locator('td.after').textContent()).toBe(String(was - 25));
     expect(await entry.locator('table.facts').textContent()).toContain('goodwill correction');
     await page.reload();
     await page.locator('#history .log-entry').first().waitFor({ timeout: 15_000 });
-    expect(await page.locator('#history tr[data-field="points"] td.after').first().textContent()).toBe('70');
+    expect(await page.locator('#history tr[data-field="points"] td.after').first().textContent()).toBe(
+      String(was - 25),
+    );
     expect(errors).toEqual([]);
     await page.context().close();
   });
