@@ -98,11 +98,12 @@ export async function commandPage(
 ): Promise<Record<string, unknown>> {
   const [raw] = await db.query(commandByIdSql(s, id));
   if (!raw) throw new TallyError('COMMAND_NOT_FOUND', 'no command has this id');
-  const t = await readTimeline(s, db, raw);
   const row = normalizeRow(raw);
-  const alerts = await db.query(
-    listAlertsSql(s, { type: null, commandId: row.id, open: false, limit: 1000 }),
-  );
+  // The alerts again with who resolved them (the timeline's lack those); on a pool, beside the timeline.
+  const [t, alerts] = await Promise.all([
+    readTimeline(s, db, raw),
+    db.query(listAlertsSql(s, { type: null, commandId: row.id, open: false, limit: 1000 })),
+  ]);
   const start = t.events[0]?.at.getTime() ?? row.created_at.getTime();
   const events = t.events.map((e, i) => {
     const next = t.events[i + 1];
