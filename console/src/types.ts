@@ -159,6 +159,6 @@ export interface FeedConsumer {
   leaseOwner: string | null;
   leaseUntil?: string | null;
   updatedAt: string | null;
-  relay?: boolean;
+  position?: { snapshot: string; upper: string | null; afterId: string | null } | null;
   lastError?: string | null;
 }

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Entity } from '../../src/changes/entity.js';
+import { openConsumer } from '../../src/feed/consumer.js';
 import { type ConsoleServer, startConsoleServer } from '../../src/http/console/index.js';
 import { type RedeemFixture, redeemFixture } from '../commands/support/redeem.js';
 import { browserSkipReason, launchChromium } from '../examples/points-redemption/browser.js';
@@ -227,6 +228,20 @@ describe.skipIf(browserSkipReason !== undefined)(title, () => {
     expect(await page.locator('#history tr[data-field="points"] td.after').first().textContent()).toBe(
       String(was - 25),
     );
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it('the Feed view lists a consumer with its lag, as a bar and in the table', async () => {
+    await openConsumer(fx.tally, 'search-index', { source: 'log', types: ['cb_account'] });
+    const { page, errors } = await open('#/feed');
+    const row = page.locator('#consumers tr[data-name="search-index"]');
+    await row.waitFor({ timeout: 15_000 });
+    const cells = await row.locator('td').allTextContents();
+    expect(cells[0]).toBe('search-index');
+    expect(cells[2]).toBe('cb_account');
+    expect(Number(cells[5])).toBeGreaterThan(0); // nothing delivered yet: every cb_account entry is lag
+    expect(await page.locator('#feed svg text.label').first().textContent()).toBe('search-index');
     expect(errors).toEqual([]);
     await page.context().close();
   });

@@ -1,4 +1,4 @@
-// Feed: consumers and relays with their positions, lag in entries and seconds, lease and last error.
+// Feed: consumers (relays and sinks among them) with their positions, lag in entries and seconds, and lease.
 import { get } from '../api.js';
 import { bars } from '../charts.js';
 import { h, mount } from '../dom.js';
@@ -11,11 +11,15 @@ export async function feed(ctx: ViewContext): Promise<void> {
   mount(ctx.el, h('h1', null, 'Feed'), body);
   const load = async () => {
     try {
-      const f = await get<{ head: { at: string | null }; consumers: FeedConsumer[] }>('feed');
+      const f = await get<{ at: string; consumers: FeedConsumer[] }>('feed');
       if (!ctx.alive()) return;
       mount(
         body,
-        h('p', null, `Newest log entry: ${time(f.head.at) || 'none'}`),
+        h(
+          'p',
+          { class: 'muted' },
+          `As of ${time(f.at)}. Relays and sinks are consumers too, under their names.`,
+        ),
         bars(
           f.consumers.map((c) => ({
             label: c.name,
@@ -36,15 +40,14 @@ export async function feed(ctx: ViewContext): Promise<void> {
                   null,
                   [
                     'name',
-                    'kind',
                     'source',
                     'types',
                     'delivered',
+                    'position',
                     'lag',
-                    'lag time',
+                    'oldest undelivered',
                     'lease',
                     'updated',
-                    'last error',
                   ].map((t) => h('th', null, t)),
                 ),
               ),
@@ -56,15 +59,14 @@ export async function feed(ctx: ViewContext): Promise<void> {
                     'tr',
                     { 'data-name': c.name },
                     h('td', null, c.name),
-                    h('td', null, c.relay ? 'relay' : 'consumer'),
                     h('td', null, c.source),
                     h('td', null, c.entityTypes?.join(', ') ?? 'all'),
                     h('td', { class: 'num' }, String(c.delivered ?? '')),
+                    h('td', { class: 'mono' }, c.position?.snapshot ?? ''),
                     h('td', { class: 'num' }, String(c.lagEntries ?? '')),
                     h('td', { class: 'num' }, c.lagSeconds === null ? '' : duration(c.lagSeconds * 1000)),
                     h('td', null, c.leaseOwner ? `${c.leaseOwner} until ${time(c.leaseUntil)}` : ''),
                     h('td', null, time(c.updatedAt)),
-                    h('td', { class: c.lastError ? 'error-text' : '' }, c.lastError ?? ''),
                   ),
                 ),
               ),

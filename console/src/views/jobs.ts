@@ -144,11 +144,14 @@ async function job(ctx: ViewContext, id: string): Promise<void> {
       const resumable =
         ctx.session?.access === 'operator' &&
         ctx.session.actions.includes('resume-job') &&
-        !live(j) &&
         j.status !== 'done';
       if (resumable !== shownResume) {
         shownResume = resumable;
-        mount(actionsEl, resumable ? actionForm('resume-job', { jobId: id }, () => void load()) : null);
+        const resumed = () => {
+          stopped = false; // it moves again
+          void load();
+        };
+        mount(actionsEl, resumable ? actionForm('resume-job', { jobId: id }, resumed) : null);
       }
       if (!live(j)) stopped = true; // done or failed: nothing more will move
     } catch (err) {
