@@ -17,6 +17,7 @@ import type { ChangeResult } from '../../result.js';
 import type { ChangeOp } from '../../sql.js';
 import { checkedAction, checkedWhere } from '../../validate.js';
 import { registerLogTx } from './log-tx.js';
+import { inCallersSavepoint } from './savepoint.js';
 import {
   fixAfterSql,
   insertTransitionLogSql,
@@ -38,7 +39,7 @@ const RETRY = new Set(['40P01', '55P03', '40001']);
  * reads the latest committed rows even at REPEATABLE READ), classify each key from what the lock read,
  * then one INSERT … SELECT of the log rows from the locked rows and one UPDATE. Three statements for any
  * N, all in one transaction: Tally's own (retried when InnoDB picks it as a deadlock victim), or the
- * caller's (the error surfaces, typed, and InnoDB has rolled their transaction back — never half-written).
+ * caller's, inside Tally's savepoint (an error surfaces typed and leaves none of the change behind).
  */
 export async function applyMysql(
   rt: EntityRuntime,
@@ -115,7 +116,7 @@ export async function applyMysql(
     );
   };
 
-  if (db.inTransaction) return run(db);
+  if (db.inTransaction) return inCallersSavepoint(db, () => run(db));
   for (let attempt = 1; ; attempt++) {
     try {
       return await db.transaction(run);

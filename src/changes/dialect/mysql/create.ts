@@ -6,6 +6,7 @@ import type { EntityRuntime } from '../../apply.js';
 import { checkCreateRows } from '../../create-check.js';
 import type { EntityKey } from '../../keys.js';
 import { registerLogTx } from './log-tx.js';
+import { inCallersSavepoint } from './savepoint.js';
 import { insertCreateLogSql, insertRowsSql, utcText } from './sql.js';
 
 /**
@@ -37,7 +38,8 @@ export async function createMysql(
       );
     }
   };
-  if (db.inTransaction) await write(db);
+  // In the caller's transaction, a refused log INSERT must not leave the rows behind (savepoint.ts).
+  if (db.inTransaction) await inCallersSavepoint(db, () => write(db));
   else await db.transaction(write);
   return { created: rows.map((r) => r[def.key.name] as EntityKey) };
 }
