@@ -65,7 +65,7 @@ console.log(`Points redemption A → B → C is up (alice, bob and carol have 10
   The console:      ${consoleUrl}   (the chain from the operator's side: commands, timelines, alerts, history)
   What to try:      ${readme}
 B points service: ${chain.b.url} (${db})
-Ctrl-C stops all three.`);
+Ctrl-C stops all of them.`);
 
 /**
  * Starts `tally serve` (the built CLI: prestart built dist/ and console/dist) on B's database — through the
