@@ -53,7 +53,9 @@ export function normalizeDownstream(r: Record<string, unknown>): DownstreamRow {
 }
 
 function remember(config: TallyConfig, name: string, row: DownstreamRow | null): void {
-  book(config).set(name, { row, readAt: Date.now() });
+  // The injected clock, not Date.now(): under the simulator whether this cache is fresh must follow the
+  // schedule's time, or a loaded machine changes what a replayed seed does (decision 0150).
+  book(config).set(name, { row, readAt: config.clock().getTime() });
 }
 
 /** What a call that is due may do now. */
@@ -75,7 +77,11 @@ export async function gate(
   now: Date,
 ): Promise<Gate> {
   const known = book(config).get(name);
-  if (known && Date.now() - known.readAt < FRESH_MS && (known.row === null || known.row.state === 'closed')) {
+  if (
+    known &&
+    config.clock().getTime() - known.readAt < FRESH_MS &&
+    (known.row === null || known.row.state === 'closed')
+  ) {
     return { kind: 'send', probe: false };
   }
   const [r] = await tx.query(downstreamSql(config.s, name));
@@ -131,7 +137,7 @@ function quiet(config: TallyConfig, name: string, probeOwner: string | null, unr
   const known = book(config).get(name);
   return Boolean(
     known &&
-      Date.now() - known.readAt < FRESH_MS &&
+      config.clock().getTime() - known.readAt < FRESH_MS &&
       (known.row === null || (known.row.state === 'closed' && known.row.failures === 0)),
   );
 }
