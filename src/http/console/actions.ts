@@ -3,6 +3,7 @@ import { isTallyError, TallyError } from '../../errors.js';
 import type { Tally } from '../../tally.js';
 import { ConsoleError } from './problem.js';
 import { isUuid } from './query.js';
+import { MAX_FINDINGS, repairEntity } from './reconcile.js';
 
 /** What an action runs with: the instance, and who asked why (both checked, 1-200 characters). */
 export interface ActionContext {
@@ -93,12 +94,51 @@ export const resumeJobAction: ConsoleAction = {
   },
 };
 
+/** An entity type's name as the body gives it. */
+export const ENTITY_NAME = (v: string) => v.length >= 1 && v.length <= 200;
+
+/**
+ * Repair one entity type (`{ entity, keys?, acceptMissingLog?, actor, reason }`): re-runs the check and
+ * writes a `repair` log entry for each repairable finding (tally.actions.repair records the operator).
+ * Repairs over missing log entries are withheld unless `acceptMissingLog: true` (decision 0112). Needs
+ * the entity declared: ENTITY_NOT_DECLARED (422) under `tally serve`.
+ */
+export const repairAction: ConsoleAction = {
+  name: 'repair',
+  run(ctx, body) {
+    const entity = field(body, 'entity', ENTITY_NAME);
+    const keys = body.keys;
+    if (
+      keys !== undefined &&
+      (!Array.isArray(keys) || keys.length > MAX_FINDINGS || keys.some((k) => typeof k !== 'string'))
+    ) {
+      throw new ConsoleError('MALFORMED_BODY', "the body's keys must be a list of strings", {
+        param: 'keys',
+      });
+    }
+    const accept = body.acceptMissingLog;
+    if (accept !== undefined && typeof accept !== 'boolean') {
+      throw new ConsoleError('MALFORMED_BODY', "the body's acceptMissingLog must be true or false", {
+        param: 'acceptMissingLog',
+      });
+    }
+    return repairEntity(ctx.tally, {
+      entity,
+      keys: keys === undefined ? null : (keys as string[]),
+      acceptMissingLog: accept === true,
+      actor: ctx.actor,
+      reason: ctx.reason,
+    });
+  },
+};
+
 /** The actions every console has; ConsoleServerOptions.actions adds more (a later name replaces one). */
 export const BUILT_IN_ACTIONS: readonly ConsoleAction[] = [
   requeueAction,
   retryNowAction,
   resolveAlertAction,
   resumeJobAction,
+  repairAction,
 ];
 
 /** The actions of a server, by name. */

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Executor } from '../../db/types.js';
 import type { Tally } from '../../tally.js';
-import { type ActionContext, type ConsoleAction, whoAndWhy } from './actions.js';
+import { type ActionContext, type ConsoleAction, ENTITY_NAME, field, whoAndWhy } from './actions.js';
 import { type Access, checkCsrf, requireOperator, tokensOn } from './auth.js';
 import type { ServeConfig } from './options.js';
 import { ConsoleError } from './problem.js';
@@ -10,6 +10,7 @@ import { commandFilter, commandPage, listCommands } from './reads/commands.js';
 import { feedView } from './reads/feed.js';
 import { entityHistory, entityTypes, jobPage, listAlerts, listJobs } from './reads/others.js';
 import { overview } from './reads/overview.js';
+import { stateLogCheck } from './reconcile.js';
 
 /** What a route runs with. */
 export interface RouteContext {
@@ -80,6 +81,22 @@ export const ROUTES: readonly Route[] = [
     run: async (c) => ({ at: new Date().toISOString(), consumers: await feedView(c.db, c.s, new Date()) }),
   },
   { method: 'GET', pattern: /^\/api\/alerts$/, run: (c) => listAlerts(c.db, c.s, c.query) },
+  {
+    // A check writes nothing, so the read token runs it; the CSRF rule of every POST still holds.
+    method: 'POST',
+    pattern: /^\/api\/reconcile\/state-log$/,
+    run: async (c) => {
+      checkCsrf(c.req);
+      const body = await c.body();
+      const entity = field(body, 'entity', ENTITY_NAME);
+      if (body.dryRun !== true) {
+        throw new ConsoleError('MALFORMED_BODY', 'the check is a dry run: the body needs dryRun: true', {
+          param: 'dryRun',
+        });
+      }
+      return stateLogCheck(c.tally, entity);
+    },
+  },
   { method: 'POST', pattern: /^\/api\/actions\/([^/]+)$/, run: runAction },
 ];
 
