@@ -10,6 +10,7 @@ const LABEL: Record<string, string> = {
   'resolve-alert': 'Resolve alert',
   'resume-job': 'Resume job',
   'repair-apply': 'Apply repair',
+  repair: 'Repair',
 };
 
 /**

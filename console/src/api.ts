@@ -81,6 +81,11 @@ export function get<T>(
   return call<T>('GET', `/api/${path}${qs ? `?${qs}` : ''}`);
 }
 
+/** POST /api/<path> that is not an action (the reconcile check: it writes nothing). */
+export function post<T>(path: string, body: Record<string, unknown>): Promise<T> {
+  return call<T>('POST', `/api/${path}`, body);
+}
+
 /** POST /api/actions/<action> with the operator's name as actor and the reason given. */
 export function act<T = unknown>(action: string, body: Record<string, unknown>): Promise<T> {
   return call<T>('POST', `/api/actions/${encodeURIComponent(action)}`, body);
