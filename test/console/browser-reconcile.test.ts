@@ -68,6 +68,9 @@ describe.skipIf(browserSkipReason !== undefined)(title, () => {
     expect(await newest.locator('table.facts').textContent()).toContain(
       'INC-12: a hand fix bypassed the log',
     );
+    // From the entity, its type's check is one click away, and it stays clean.
+    await page.locator('#entity-check').click();
+    await expect.poll(() => verdict.getAttribute('data-ok'), { timeout: 15_000 }).toBe('true');
     expect(errors).toEqual([]);
     await page.context().close();
   });

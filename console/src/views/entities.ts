@@ -113,6 +113,15 @@ export async function entities(ctx: ViewContext): Promise<void> {
         h('span', { class: 'mono' }, hist.key),
         ` — version ${hist.latestVersion}`,
       ),
+      h(
+        'p',
+        null,
+        h(
+          'a',
+          { href: link(['reconcile'], { entity: hist.type }), id: 'entity-check' },
+          `Check ${hist.type} against its log (dry run)`,
+        ),
+      ),
       asOf
         ? section(
             `State as of ${asOf}`,
