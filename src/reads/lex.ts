@@ -89,19 +89,26 @@ export function lexSql(sql: string, flavour: LexFlavour = 'postgres'): SqlToken[
         while (i < n && /[0-9]/.test(sql[i]!)) i++;
         out.push({ kind: 'other', text: '' });
       }
-    } else if (WORD_START.test(c)) {
-      const start = i;
-      while (i < n && WORD_PART.test(sql[i]!)) i++;
-      out.push({ kind: 'word', text: sql.slice(start, i).toLowerCase() });
-    } else if (c === '(' || c === ')' || c === ';' || c === '.' || c === ',') {
-      out.push({ kind: 'punct', text: c });
-      i++;
     } else {
-      out.push({ kind: 'other', text: '' });
-      i++;
+      i = lexPlain(sql, i, out);
     }
   }
   return out;
+}
+
+// What both flavours lex alike at `i`: a word, a punctuation mark, or one character of anything else.
+// Pushes its token and returns the index after it.
+function lexPlain(sql: string, i: number, out: SqlToken[]): number {
+  const c = sql[i]!;
+  if (WORD_START.test(c)) {
+    const start = i;
+    while (i < sql.length && WORD_PART.test(sql[i]!)) i++;
+    out.push({ kind: 'word', text: sql.slice(start, i).toLowerCase() });
+    return i;
+  }
+  if (c === '(' || c === ')' || c === ';' || c === '.' || c === ',') out.push({ kind: 'punct', text: c });
+  else out.push({ kind: 'other', text: '' });
+  return i + 1;
 }
 
 // MySQL starts a `--` comment only before a space or a control character (`1--1` is arithmetic).
@@ -143,16 +150,8 @@ function lexMysql(sql: string): SqlToken[] | null {
       if (end < 0) return null;
       i = end;
       out.push({ kind: c === '`' ? 'qident' : 'other', text: '' });
-    } else if (WORD_START.test(c)) {
-      const start = i;
-      while (i < n && WORD_PART.test(sql[i]!)) i++;
-      out.push({ kind: 'word', text: sql.slice(start, i).toLowerCase() });
-    } else if (c === '(' || c === ')' || c === ';' || c === '.' || c === ',') {
-      out.push({ kind: 'punct', text: c });
-      i++;
     } else {
-      out.push({ kind: 'other', text: '' });
-      i++;
+      i = lexPlain(sql, i, out);
     }
   }
   return out;
