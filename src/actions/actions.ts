@@ -206,16 +206,7 @@ export class OperatorActions {
     if (result.repaired === 0 && result.withheld.length === 0) {
       throw notApplicable('a repair', 'repaired already');
     }
-    const { db, s, clock } = this.#config;
-    await db.query(
-      recordActionSql(s, {
-        action: 'repair',
-        target: names.join(','),
-        ...who,
-        at: clock(),
-        data: { planned: plan.repairs.length, repaired: result.repaired, withheld: result.withheld.length },
-      }),
-    );
+    await recordRepair(this.#config, plan, result, who);
     return result;
   }
 
@@ -239,4 +230,28 @@ export class OperatorActions {
     );
     return rows.map(toAction);
   }
+}
+
+/**
+ * Records an applied repair as an operator action (after it applied: its log entries are already written,
+ * each with actor and reason). Shared by `tally.actions.repair` and `tally repair --apply` (decision 0148);
+ * a repair that changed nothing and withheld nothing leaves no row.
+ */
+export async function recordRepair(
+  config: TallyConfig,
+  plan: RepairPlan,
+  result: RepairResult,
+  who: ActionBy,
+): Promise<void> {
+  if (result.repaired === 0 && result.withheld.length === 0) return;
+  const names = [...new Set(plan.repairs.map((r) => r.entity))].sort();
+  await config.db.query(
+    recordActionSql(config.s, {
+      action: 'repair',
+      target: names.join(','),
+      ...actionBy(who, 'a repair'),
+      at: config.clock(),
+      data: { planned: plan.repairs.length, repaired: result.repaired, withheld: result.withheld.length },
+    }),
+  );
 }

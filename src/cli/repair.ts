@@ -1,3 +1,4 @@
+import { recordRepair } from '../actions/actions.js';
 import { plural } from '../plural.js';
 import { applyRepair, planRepair } from '../reconcile/repair.js';
 import { formatPlan, formatRepair, formatReport } from '../reconcile/report.js';
@@ -42,7 +43,7 @@ export async function repairCommand(args: string[], io: Io): Promise<number> {
     );
   }
   const json = values.json === true;
-  return withEntities('repair', values, io, async (_tally, entities, check) => {
+  return withEntities('repair', values, io, async (tally, entities, check) => {
     const report = await check();
     const plan = planRepair(report);
     if (!values.apply) {
@@ -75,6 +76,8 @@ export async function repairCommand(args: string[], io: Io): Promise<number> {
       ...(json ? {} : { onProgress: progress.update }),
     });
     progress.end();
+    // An operator action like the console's repair (decision 0148): who and why in operator_actions too.
+    await recordRepair(tally.config, plan, result, { actor: actor!, reason: reason! });
     if (!json) {
       io.out(formatRepair(result, ACCEPT));
       io.err('repair: checking again');

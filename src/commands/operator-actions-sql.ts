@@ -24,3 +24,24 @@ export const listActionsSql = (
           LIMIT $3`,
   values: [f.target, f.action, f.limit],
 });
+
+/**
+ * Records one operator action per target in one statement (a bulk requeue: a row per command, so each
+ * command's actions list it as the single action would).
+ */
+export const recordActionsSql = (
+  s: string,
+  a: { action: string; actor: string; reason: string; at: Date },
+  targets: readonly { target: string; data: unknown }[],
+): SqlQuery => ({
+  text: `INSERT INTO ${s}.operator_actions (action, target, actor, reason, data, at)
+         SELECT $1, t, $2, $3, d::jsonb, $4 FROM unnest($5::text[], $6::text[]) AS x(t, d)`,
+  values: [
+    a.action,
+    a.actor,
+    a.reason,
+    a.at,
+    targets.map((t) => t.target),
+    targets.map((t) => JSON.stringify(t.data ?? null)),
+  ],
+});

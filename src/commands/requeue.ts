@@ -2,6 +2,7 @@ import type { TallyConfig } from '../config.js';
 import { TallyError } from '../errors.js';
 import type { CommandSpec } from './definition.js';
 import { commandStore } from './dialect/index.js';
+import { recordActionsSql } from './operator-actions-sql.js';
 import type { RequeueFilter } from './requeue-sql.js';
 
 /** Which stranded commands to free, and who frees them why. */
@@ -134,6 +135,24 @@ export async function requeue(
     const rows = await store.stranded(config.db, f);
     return { requeued: 0, commands: rows.map(toCommand), dryRun: true };
   }
-  const rows = await store.requeue(config.db, f, { actor: o.actor, reason: o.reason, at: config.clock() });
+  const by = { actor: o.actor, reason: o.reason, at: config.clock() };
+  // Each requeued command is an operator action too (decision 0148): an operator_actions row per command,
+  // in the transaction of the requeue (MySQL has no operator_actions table yet: its timeline event stays).
+  const rows = await config.db.transaction(async (tx) => {
+    const done = await store.requeue(tx, f, by);
+    if (done.length > 0 && config.db.dialect !== 'mysql') {
+      await tx.query(
+        recordActionsSql(
+          config.s,
+          { action: 'requeue', ...by },
+          done.map((r) => ({
+            target: String(r.id),
+            data: { type: r.type, to: r.status, bulk: true },
+          })),
+        ),
+      );
+    }
+    return done;
+  });
   return { requeued: rows.length, commands: rows.map(toCommand), dryRun: false };
 }
