@@ -7,9 +7,11 @@ import { TallyError } from '../errors.js';
 import type { EntityDefinition } from './definition.js';
 import { namedColumns, type TableShape } from './introspect.js';
 import { canonicalKeys, type EntityKey, keyFromText } from './keys.js';
+import { oneKeyUpdateSql } from './one-key-update-sql.js';
 import type { ChangeResult, Rejection } from './result.js';
 import {
   type ChangeOp,
+  type ChangeParams,
   changeSql,
   fastTransitionSql,
   lockRowsSql,
@@ -101,13 +103,7 @@ export async function applyChange(
         keys.length,
       ),
     );
-    if (config.mutant === 'state-without-log') {
-      // The simulator's deliberate bug (decision 0152): the state stays, its log rows go.
-      await tx.query({
-        text: `DELETE FROM ${config.s}.log WHERE txid = pg_current_xact_id() AND entity_type = $1`,
-        values: [def.name],
-      });
-    }
+    await mutantAfterWrite(config, tx, def);
     if (fast && res!.updated !== lock!.movable) {
       throw new TallyError(
         'DB_ERROR',
@@ -117,11 +113,25 @@ export async function applyChange(
     return interpret(res!, keys, byText, op, def, mode === 'atomic');
   };
 
-  // One statement instead of two when Tally owns the transaction (decision 0005): at REPEATABLE READ a
-  // concurrent change to one of the rows fails the statement, and then the change runs again through
-  // the locks. One key needs no transaction at all (decision 0066): one autocommit statement, one round trip.
+  // One key: one statement, in a caller's transaction or alone as an autocommit (decisions 0066, 0124).
+  // A row that moved while the statement waited for it is written by nobody; the locks decide then.
+  if (keys !== null && keys.length === 1) {
+    const p = { keys, entityType: def.name, action, ...ctx, at: config.clock() };
+    const single = oneKeySql(config.s, def, shape, op, p);
+    if (single) {
+      const [res] = await db.query<OnePassRow>(prepared(single, 1));
+      if (!raced(res!)) {
+        await mutantAfterWrite(config, db, def);
+        return interpret(res!, keys, byText, op, def, mode === 'atomic');
+      }
+    }
+  }
+  // A batch runs as one statement instead of two when Tally owns the transaction (decision 0005): at
+  // REPEATABLE READ a concurrent change to one of the rows fails the statement, and then the change runs
+  // again through the locks.
   if (
     keys !== null &&
+    keys.length > 1 &&
     !db.inTransaction &&
     op.kind === 'transition' &&
     op.from.length === 1 &&
@@ -139,28 +149,49 @@ export async function applyChange(
         ),
         p.keys.length,
       );
-    if (p.keys.length === 1) {
-      // Nothing but this one row and its log row is written, and only together: a rejection (or a race)
-      // wrote nothing, so there is nothing to roll back.
-      const [res] = await db.query<OnePassRow>(statement());
-      if (!raced(res!)) return interpret(res!, p.keys, byText, op, def, mode === 'atomic');
-    } else {
-      const optimistic = async (tx: Executor): Promise<ChangeResult> => {
-        await tx.query(OPTIMISTIC_SETTINGS);
-        const [res] = await tx.query<OnePassRow>(statement());
-        if (raced(res!)) throw new TallyError('DB_ERROR', 'raced at REPEATABLE READ', { details: RACED });
-        return interpret(res!, p.keys, byText, op, def, mode === 'atomic');
-      };
-      try {
-        return await db.transaction(optimistic, { isolation: 'repeatable read' });
-      } catch (err) {
-        const fallBack =
-          CONFLICTS.has(sqlStateOf(err) ?? '') || (err instanceof TallyError && err.details === RACED);
-        if (!fallBack) throw err;
-      }
+    const optimistic = async (tx: Executor): Promise<ChangeResult> => {
+      await tx.query(OPTIMISTIC_SETTINGS);
+      const [res] = await tx.query<OnePassRow>(statement());
+      if (raced(res!)) throw new TallyError('DB_ERROR', 'raced at REPEATABLE READ', { details: RACED });
+      return interpret(res!, p.keys, byText, op, def, mode === 'atomic');
+    };
+    try {
+      return await db.transaction(optimistic, { isolation: 'repeatable read' });
+    } catch (err) {
+      const fallBack =
+        CONFLICTS.has(sqlStateOf(err) ?? '') || (err instanceof TallyError && err.details === RACED);
+      if (!fallBack) throw err;
     }
   }
   return db.inTransaction ? run(db) : db.transaction(run);
+}
+
+/**
+ * The single-key statement for `op`, or null when the key must go through the locks: a transition with
+ * one source state on a table whose UPDATEs change only what they set (its before image is derived,
+ * decision 0007), or any `update` (its before image is the snapshot's row, decision 0124).
+ */
+function oneKeySql(
+  s: string,
+  def: EntityDefinition,
+  shape: TableShape,
+  op: ChangeOp,
+  p: Omit<ChangeParams, 'jit'>,
+): SqlQuery | null {
+  if (op.kind === 'update') return oneKeyUpdateSql(s, def, shape, op.set, p);
+  if (op.from.length === 1 && shape.plainUpdates) {
+    return optimisticTransitionSql(s, def, shape, { to: op.to, from: op.from[0]! }, p);
+  }
+  return null;
+}
+
+/** The simulator's deliberate bug (decision 0152): the state stays, its log rows go. */
+async function mutantAfterWrite(config: TallyConfig, db: Executor, def: EntityDefinition): Promise<void> {
+  if (config.mutant !== 'state-without-log') return;
+  await db.query({
+    text: `DELETE FROM ${config.s}.log WHERE txid = pg_current_xact_id() AND entity_type = $1`,
+    values: [def.name],
+  });
 }
 
 /**

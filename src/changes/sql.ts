@@ -232,12 +232,12 @@ function onePassSql(
 }
 
 /** A string literal for SQL text; used only with identifiers already checked against the strict pattern. */
-function sqlString(v: string): string {
+export function sqlString(v: string): string {
   return `'${v.replace(/'/g, "''")}'`;
 }
 
 /** $1..$9 of both change statements, in the order `logSourceSql` reads them. */
-function paramValues(p: Omit<ChangeParams, 'jit'>): unknown[] {
+export function paramValues(p: Omit<ChangeParams, 'jit'>): unknown[] {
   return [p.keys, p.entityType, p.action, p.actor, p.ip, p.reason, p.requestId, p.commandId, p.at];
 }
 
@@ -257,7 +257,7 @@ const SHARED: HashHeader = {
  * `INSERT INTO log` of the updated rows `upd`.
  * `beforeDelta`: `before` is the changed fields' old values only, not the full image.
  */
-function insertChangeLogSql(
+export function insertChangeLogSql(
   s: string,
   before: string,
   changed: string,
