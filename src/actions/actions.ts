@@ -4,12 +4,13 @@ import { runJob } from '../changes/jobs/run.js';
 import { jobStatus } from '../changes/jobs/status.js';
 import type { JobStatus } from '../changes/jobs/types.js';
 import { type Alert, Alerts } from '../commands/alerts.js';
-import { listActionsSql, recordActionSql } from '../commands/operator-actions-sql.js';
+import { listActionsSql, recordActionSql, recordActionsSql } from '../commands/operator-actions-sql.js';
 import { type RequeuedCommand, requeueFilter } from '../commands/requeue.js';
 import { requeueSql } from '../commands/requeue-sql.js';
 import { retryNowSql } from '../commands/retry-now-sql.js';
 import type { TallyConfig } from '../config.js';
 import { TallyError } from '../errors.js';
+import { applyRedrive, type RedrivePlan } from '../reconcile/commands/redrive.js';
 import {
   type ApplyRepairOptions,
   applyRepair,
@@ -27,7 +28,7 @@ export interface ActionBy {
 /** One recorded operator action (decision 0145). */
 export interface OperatorAction {
   id: string;
-  /** `retry_now`, `requeue`, `resolve_alert`, `resume_job` or `repair`. */
+  /** `retry_now`, `requeue`, `resolve_alert`, `resume_job`, `repair` or `redrive`. */
   action: string;
   /** The command, alert or job id (for a repair: the entity names, comma-separated). */
   target: string;
@@ -208,6 +209,39 @@ export class OperatorActions {
     }
     await recordRepair(this.#config, plan, result, who);
     return result;
+  }
+
+  /**
+   * Re-drives the commands of a re-drive plan (`planRedrive(report)` of `reconcileCommands`): each is made
+   * due again (`needs_attention` back to the worker) with a `reconcile_redrive` event, and an
+   * operator_actions row per command re-driven, in one transaction. Refused when the plan holds nothing
+   * to re-drive, or when nothing in it could be (finished, due already, or held by a worker since).
+   *
+   * @example
+   * const plan = planRedrive(await reconcileCommands({ db, type: 'redeem', downstream }));
+   * await tally.actions.redrive(plan, { actor: 'ops:ana', reason: 'C has no record of these: send again' });
+   */
+  async redrive(plan: RedrivePlan, by: ActionBy): Promise<{ redriven: { id: string; from: string }[] }> {
+    const who = actionBy(by, 'a re-drive');
+    if (!plan || !Array.isArray(plan.redrive)) {
+      throw new TallyError('INVALID_RECONCILE_OPTIONS', 'pass the plan planRedrive returned');
+    }
+    if (plan.redrive.length === 0) throw notApplicable('a re-drive', 'nothing planned');
+    const types = new Map(plan.redrive.map((m) => [m.commandId, m.type]));
+    const { db, schemaName, s, clock } = this.#config;
+    return db.transaction(async (tx) => {
+      const at = clock();
+      const r = await applyRedrive({ db: tx, schema: schemaName, plan, ...who, clock: () => at });
+      if (r.redriven.length === 0) throw notApplicable('a re-drive', 'redriven already');
+      await tx.query(
+        recordActionsSql(
+          s,
+          { action: 'redrive', ...who, at },
+          r.redriven.map((c) => ({ target: c.id, data: { type: types.get(c.id), from: c.from } })),
+        ),
+      );
+      return r;
+    });
   }
 
   /**

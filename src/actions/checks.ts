@@ -34,8 +34,10 @@ const WHY: Readonly<Record<string, string>> = {
   compensating: 'the command is undoing its effects, not waiting for a person: retry it now instead',
   resolved: 'the alert is resolved already',
   done: 'the job is done',
-  'nothing planned': 'the plan holds no repairs',
+  'nothing planned': 'the plan is empty',
   'repaired already': 'nothing in the plan is left to repair (applied already, or the rows changed since)',
+  'redriven already':
+    'nothing in the plan can be re-driven (finished, due already, or held by a worker since)',
 };
 
 /** ACTION_NOT_APPLICABLE: the target's state no longer allows the action (its state in `details`). */

@@ -1,12 +1,18 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { checkListen, DEFAULT_HOST } from '../http/console/options.js';
+import type { ConsoleDownstream } from '../http/console/downstream.js';
+import { consoleTally } from '../http/console/metrics.js';
+import type { RateLimitOptions } from '../http/console/rate-limit.js';
 import { startConsoleServer } from '../http/console/server.js';
-import { createTally } from '../tally.js';
+import { plural } from '../plural.js';
+import { createTally, type Tally } from '../tally.js';
 import { DEFAULT_DATA_DIR, openDatabase } from './connect.js';
-import { EXIT_OK } from './errors.js';
+import type { Executor } from '../db/types.js';
+import { CliError, EXIT_OK } from './errors.js';
 import type { Io } from './io.js';
 import { DATABASE_OPTIONS, databaseOptions, intOption, parseCommand, stringOption } from './options.js';
+import { runSetupModule } from './worker-module.js';
 
 export const OPTIONS = {
   ...DATABASE_OPTIONS,
@@ -14,6 +20,9 @@ export const OPTIONS = {
   host: { type: 'string' },
   'read-token': { type: 'string' },
   'operator-token': { type: 'string' },
+  module: { type: 'string' },
+  'read-limit': { type: 'string' },
+  'check-limit': { type: 'string' },
 } as const;
 
 const env = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v);
@@ -37,6 +46,8 @@ export async function serveCommand(
   const host = stringOption(values, 'host', 'serve') ?? DEFAULT_HOST;
   const readToken = stringOption(values, 'read-token', 'serve') ?? env(io.env.TALLY_READ_TOKEN);
   const operatorToken = stringOption(values, 'operator-token', 'serve') ?? env(io.env.TALLY_OPERATOR_TOKEN);
+  const modulePath = stringOption(values, 'module', 'serve');
+  const rateLimit = rateLimitOption(values);
   // Refused before the database opens: a console on a public address without a token never starts.
   checkListen(host, readToken, operatorToken);
 
@@ -48,8 +59,13 @@ export async function serveCommand(
     const check = await createTally({ db: conn.db, schema: opts.schema });
     if (fresh) await check.migrate();
     else await check.assertMigrated();
+    // With --module, the console acts through an instance that has the app's declarations (decision 0148):
+    // resume-job and repair find their entities, and the module's `downstreams` feed the Reconcile view.
+    const app = modulePath === undefined ? null : await declared(modulePath, io, conn.db, opts.schema);
     const c = await startConsoleServer({
       db: conn.db,
+      ...(app ? { tally: app.tally, downstreams: app.downstreams } : {}),
+      ...(rateLimit === undefined ? {} : { rateLimit }),
       schema: opts.schema,
       host,
       port,
@@ -76,4 +92,38 @@ export async function serveCommand(
   } finally {
     await conn.close();
   }
+}
+
+/**
+ * --read-limit N / --check-limit N: expensive reads and reconcile checks a token may make a minute
+ * (0 turns that limit off: a very high ceiling); neither given: the defaults (300 and 10).
+ */
+function rateLimitOption(values: Record<string, unknown>): RateLimitOptions | undefined {
+  const reads = intOption(values, 'read-limit', 'serve', 0, 1_000_000);
+  const checks = intOption(values, 'check-limit', 'serve', 0, 1_000_000);
+  if (reads === undefined && checks === undefined) return undefined;
+  const off = 1_000_000;
+  return {
+    ...(reads === undefined ? {} : { reads: reads === 0 ? off : reads }),
+    ...(checks === undefined ? {} : { checks: checks === 0 ? off : checks }),
+  };
+}
+
+/** The app's declarations from --module (its setup function) and its exported `downstreams`, if any. */
+async function declared(
+  path: string,
+  io: Io,
+  db: Executor,
+  schema: string,
+): Promise<{ tally: Tally; downstreams: readonly ConsoleDownstream[] }> {
+  const { tally } = await consoleTally(db, schema);
+  const { commands, entities, exports } = await runSetupModule(path, io.cwd, tally);
+  const downstreams = exports.downstreams ?? [];
+  if (!Array.isArray(downstreams)) {
+    throw new CliError('MODULE_INVALID', `${path}: its downstreams export must be a list of { name, types, source }`);
+  }
+  io.out(
+    `serve: ${path} declared ${plural(entities.length, 'entity', 'entities')}, ${plural(commands.length, 'command')}, ${plural(downstreams.length, 'downstream')}`,
+  );
+  return { tally, downstreams: downstreams as ConsoleDownstream[] };
 }

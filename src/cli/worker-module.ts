@@ -29,8 +29,9 @@ export async function loadSetupModule(path: string, cwd: string, tally: Tally): 
 
 /**
  * Imports the module at `path` (relative to `cwd`), runs its setup function on `tally`, and returns what
- * the setup declared: the command names and the entities, in declaration order. Shared by
- * `tally worker` (commands) and `tally reconcile` / `tally repair` (entities).
+ * the setup declared: the command names and the entities, in declaration order, and the module's exports
+ * (`tally serve` reads its `downstreams`). Shared by `tally worker` (commands), `tally reconcile` /
+ * `tally repair` (entities) and `tally serve` (both).
  *
  * @example
  * const { entities } = await runSetupModule('setup.mjs', process.cwd(), tally);
@@ -39,7 +40,7 @@ export async function runSetupModule(
   path: string,
   cwd: string,
   tally: Tally,
-): Promise<{ commands: string[]; entities: Entity[] }> {
+): Promise<{ commands: string[]; entities: Entity[]; exports: Readonly<Record<string, unknown>> }> {
   const file = resolve(cwd, path);
   if (!existsSync(file)) throw new CliError('MODULE_NOT_FOUND', `no module at ${path}`);
   let mod: Record<string, unknown>;
@@ -87,5 +88,5 @@ export async function runSetupModule(
     tally.command = command;
     tally.entity = entity;
   }
-  return { commands, entities };
+  return { commands, entities, exports: mod };
 }

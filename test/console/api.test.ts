@@ -111,7 +111,7 @@ describe('auth', () => {
     const s = await call(guarded.url, '/api/session', { headers: bearer(OPERATOR) });
     expect(s.body).toMatchObject({
       access: 'operator',
-      actions: ['requeue', 'retry-now', 'resolve-alert', 'resume-job', 'repair'],
+      actions: ['requeue', 'retry-now', 'resolve-alert', 'resume-job', 'repair', 'redrive'],
     });
   });
 

@@ -1,6 +1,7 @@
 import type { Executor } from '../../db/types.js';
 import { isTallyError, TallyError } from '../../errors.js';
 import type { Tally } from '../../tally.js';
+import { type ConsoleDownstream, checkRequest, commandIds, redriveCommands } from './downstream.js';
 import { ConsoleError } from './problem.js';
 import { isUuid } from './query.js';
 import { MAX_FINDINGS, repairEntity } from './reconcile.js';
@@ -13,6 +14,8 @@ export interface ActionContext {
   readonly s: string;
   readonly actor: string;
   readonly reason: string;
+  /** The downstreams the server was configured with (the re-drive action checks against them). */
+  readonly downstreams?: readonly ConsoleDownstream[];
 }
 
 /**
@@ -132,6 +135,20 @@ export const repairAction: ConsoleAction = {
   },
 };
 
+/**
+ * Re-drive the commands a commands <-> downstream check finds a re-drive can settle (`{ downstream, type?,
+ * since?, until?, scope?, commandIds?, actor, reason }`, decision 0149): the check runs again for real
+ * (mismatches left for a person are alerted), then tally.actions.redrive makes the planned commands due
+ * and records the operator per command. Nothing to re-drive: ACTION_NOT_APPLICABLE (409).
+ */
+export const redriveAction: ConsoleAction = {
+  name: 'redrive',
+  run(ctx, body) {
+    const r = checkRequest(ctx.downstreams ?? [], body);
+    return redriveCommands(ctx.tally, ctx.db, ctx.tally.config.schemaName, r, commandIds(body), ctx);
+  },
+};
+
 /** The actions every console has; ConsoleServerOptions.actions adds more (a later name replaces one). */
 export const BUILT_IN_ACTIONS: readonly ConsoleAction[] = [
   requeueAction,
@@ -139,6 +156,7 @@ export const BUILT_IN_ACTIONS: readonly ConsoleAction[] = [
   resolveAlertAction,
   resumeJobAction,
   repairAction,
+  redriveAction,
 ];
 
 /** The actions of a server, by name. */

@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 import type { Executor } from '../../db/types.js';
 import { TallyError } from '../../errors.js';
 import type { ConsoleAction } from './actions.js';
+import { type ConsoleDownstream, checkDownstreams } from './downstream.js';
+import { type RateLimit, type RateLimitOptions, rateLimitConfig } from './rate-limit.js';
 
 /** What `tally serve` (or your own code) starts the console's server with. */
 export interface ConsoleServerOptions {
@@ -25,6 +27,10 @@ export interface ConsoleServerOptions {
   actions?: readonly ConsoleAction[];
   /** Where the server says what went wrong on its side (a line each). Default: nothing. */
   log?: (line: string) => void;
+  /** The downstreams the Reconcile view checks commands against (decision 0149). Default: none. */
+  downstreams?: readonly ConsoleDownstream[];
+  /** Per-token limit of the expensive reads and checks (decision 0148). Default 300 / 10 a minute. */
+  rateLimit?: RateLimitOptions | false;
 }
 
 /** The options, checked and with their defaults. */
@@ -38,6 +44,9 @@ export interface ServeConfig {
   readonly consoleDir: string | null;
   readonly actions: readonly ConsoleAction[];
   readonly log: (line: string) => void;
+  readonly downstreams: readonly ConsoleDownstream[];
+  /** Null when off. */
+  readonly rateLimit: RateLimit | null;
 }
 
 export const DEFAULT_PORT = 4680;
@@ -120,6 +129,8 @@ export function serveConfig(o: ConsoleServerOptions): ServeConfig {
     consoleDir: o.consoleDir === undefined ? defaultConsoleDir() : o.consoleDir,
     actions: o.actions ?? [],
     log: o.log ?? (() => {}),
+    downstreams: checkDownstreams(o.downstreams),
+    rateLimit: rateLimitConfig(o.rateLimit),
   });
 }
 

@@ -3,9 +3,12 @@ import type { Executor } from '../../db/types.js';
 import type { Tally } from '../../tally.js';
 import { type ActionContext, type ConsoleAction, ENTITY_NAME, field, whoAndWhy } from './actions.js';
 import { type Access, checkCsrf, requireOperator, tokensOn } from './auth.js';
+import { checkRequest, commandsCheck, downstreamList } from './downstream.js';
 import type { ServeConfig } from './options.js';
 import { ConsoleError } from './problem.js';
 import { isUuid, type Query } from './query.js';
+import type { RouteCost } from './rate-limit.js';
+import { entityChain } from './reads/chain.js';
 import { commandFilter, commandPage, listCommands } from './reads/commands.js';
 import { feedView } from './reads/feed.js';
 import { entityHistory, entityTypes, jobPage, listAlerts, listJobs } from './reads/others.js';
@@ -31,6 +34,8 @@ interface Route {
   readonly method: 'GET' | 'POST';
   readonly pattern: RegExp;
   readonly run: (c: RouteContext) => Promise<unknown>;
+  /** Counted by the per-token rate limit (decision 0148): a list or search, or a reconcile check. */
+  readonly cost?: RouteCost;
 }
 
 const id = (c: RouteContext, what: 'command' | 'job') => {
@@ -51,10 +56,16 @@ export const ROUTES: readonly Route[] = [
       version: c.version,
     }),
   },
-  { method: 'GET', pattern: /^\/api\/overview$/, run: (c) => overview(c.db, c.s, c.query, new Date()) },
+  {
+    method: 'GET',
+    pattern: /^\/api\/overview$/,
+    cost: 'read',
+    run: (c) => overview(c.db, c.s, c.query, new Date()),
+  },
   {
     method: 'GET',
     pattern: /^\/api\/commands$/,
+    cost: 'read',
     run: (c) => listCommands(c.db, c.s, commandFilter(c.query)),
   },
   {
@@ -67,24 +78,36 @@ export const ROUTES: readonly Route[] = [
           : [],
       ),
   },
-  { method: 'GET', pattern: /^\/api\/entities$/, run: (c) => entityTypes(c.db, c.s) },
+  { method: 'GET', pattern: /^\/api\/entities$/, cost: 'read', run: (c) => entityTypes(c.db, c.s) },
   {
     method: 'GET',
     pattern: /^\/api\/entities\/([^/]+)\/([^/]+)\/history$/,
+    cost: 'read',
     run: (c) => entityHistory(c.db, c.s, c.params[0]!, c.params[1]!, c.query),
   },
-  { method: 'GET', pattern: /^\/api\/jobs$/, run: (c) => listJobs(c.db, c.s, c.query) },
-  { method: 'GET', pattern: /^\/api\/jobs\/([^/]+)$/, run: (c) => jobPage(c.db, c.s, id(c, 'job'), c.query) },
+  {
+    method: 'GET',
+    pattern: /^\/api\/entities\/([^/]+)\/([^/]+)\/chain$/,
+    run: (c) => entityChain(c.db, c.s, c.params[0]!, c.params[1]!, new Date()),
+  },
+  { method: 'GET', pattern: /^\/api\/jobs$/, cost: 'read', run: (c) => listJobs(c.db, c.s, c.query) },
+  {
+    method: 'GET',
+    pattern: /^\/api\/jobs\/([^/]+)$/,
+    cost: 'read',
+    run: (c) => jobPage(c.db, c.s, id(c, 'job'), c.query),
+  },
   {
     method: 'GET',
     pattern: /^\/api\/feed$/,
     run: async (c) => ({ at: new Date().toISOString(), consumers: await feedView(c.db, c.s, new Date()) }),
   },
-  { method: 'GET', pattern: /^\/api\/alerts$/, run: (c) => listAlerts(c.db, c.s, c.query) },
+  { method: 'GET', pattern: /^\/api\/alerts$/, cost: 'read', run: (c) => listAlerts(c.db, c.s, c.query) },
   {
     // A check writes nothing, so the read token runs it; the CSRF rule of every POST still holds.
     method: 'POST',
     pattern: /^\/api\/reconcile\/state-log$/,
+    cost: 'check',
     run: async (c) => {
       checkCsrf(c.req);
       const body = await c.body();
@@ -95,6 +118,27 @@ export const ROUTES: readonly Route[] = [
         });
       }
       return stateLogCheck(c.tally, entity);
+    },
+  },
+  {
+    method: 'GET',
+    pattern: /^\/api\/reconcile\/downstreams$/,
+    run: async (c) => downstreamList(c.config.downstreams),
+  },
+  {
+    // The commands <-> downstream check (decision 0149): a dry run like the state <-> log one, writes nothing.
+    method: 'POST',
+    pattern: /^\/api\/reconcile\/commands$/,
+    cost: 'check',
+    run: async (c) => {
+      checkCsrf(c.req);
+      const body = await c.body();
+      if (body.dryRun !== true) {
+        throw new ConsoleError('MALFORMED_BODY', 'the check is a dry run: the body needs dryRun: true', {
+          param: 'dryRun',
+        });
+      }
+      return commandsCheck(c.db, c.config.schema, checkRequest(c.config.downstreams, body));
     },
   },
   { method: 'POST', pattern: /^\/api\/actions\/([^/]+)$/, run: runAction },
@@ -111,7 +155,13 @@ async function runAction(c: RouteContext): Promise<unknown> {
     });
   }
   const body = await c.body();
-  const ctx: ActionContext = { tally: c.tally, db: c.db, s: c.s, ...whoAndWhy(body) };
+  const ctx: ActionContext = {
+    tally: c.tally,
+    db: c.db,
+    s: c.s,
+    downstreams: c.config.downstreams,
+    ...whoAndWhy(body),
+  };
   return { action: action.name, applied: true, result: await action.run(ctx, body) };
 }
 

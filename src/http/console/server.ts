@@ -5,11 +5,12 @@ import { quoteIdent } from '../../db/ident.js';
 import type { Tally } from '../../tally.js';
 import { PROBLEM_CONTENT_TYPE } from '../problem.js';
 import { actionTable } from './actions.js';
-import { accessOf } from './auth.js';
+import { accessOf, tokensOn } from './auth.js';
 import { consoleTally, metricsText } from './metrics.js';
 import { type ConsoleServerOptions, type ServeConfig, serveConfig } from './options.js';
 import { ConsoleError, logLine, problemFor } from './problem.js';
 import { Query } from './query.js';
+import { callerOf, RateLimiter } from './rate-limit.js';
 import { matchRoute } from './routes.js';
 import { PAGE_HEADERS, serveStatic } from './static.js';
 
@@ -44,6 +45,7 @@ export async function startConsoleServer(
     : await consoleTally(config.db, config.schema);
   const actions = actionTable(config.actions);
   const version = packageVersion();
+  const limiter = config.rateLimit ? new RateLimiter(config.rateLimit) : null;
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://console.invalid');
@@ -69,6 +71,8 @@ export async function startConsoleServer(
         return res.end(method === 'HEAD' ? undefined : text);
       }
       const { route, params } = matchRoute(method, path);
+      // Counted after authentication: an unknown token is 401 and never fills the table.
+      if (limiter && route.cost) limiter.take(callerOf(req, tokensOn(config)), route.cost);
       const body = await route.run({
         config,
         db: config.db,
@@ -98,6 +102,7 @@ export async function startConsoleServer(
         'cache-control': 'no-store',
       };
       if (p.status === 401) headers['www-authenticate'] = 'Bearer realm="tally"';
+      if (p.status === 429) headers['retry-after'] = String(p.details?.retryAfter ?? 1);
       if (p.status === 405) headers.allow = path.startsWith('/api/actions/') ? 'POST' : 'GET, HEAD';
       if (res.headersSent) return res.destroy();
       res.writeHead(p.status, headers);

@@ -118,7 +118,7 @@ export async function reconcileCommands(options: ReconcileCommandsOptions): Prom
         const down = found.get(row.downstream_key) ?? 'missing';
         const kind = mismatchOf(up, down, Number(row.sends));
         if (kind === null) {
-          if (FINISHED.has(row.status)) settle.push(row.downstream_key);
+          if (FINISHED.has(row.status) && options.settle !== false) settle.push(row.downstream_key);
           continue;
         }
         differences.push({

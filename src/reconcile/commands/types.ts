@@ -94,6 +94,11 @@ export interface ReconcileCommandsOptions {
   nudge?: boolean;
   /** Raise an alert for each mismatch (once while it is open). Default true. */
   alarm?: boolean;
+  /**
+   * Mark finished calls that agree as settled (`open` rounds then skip them). Default true. With `false`,
+   * `alarm: false` and no `nudge` the check writes nothing at all (the console's dry run, decision 0149).
+   */
+  settle?: boolean;
   /** Calls read and looked up per batch. Default 1,000. */
   batchSize?: number;
   clock?: () => Date;
