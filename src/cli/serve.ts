@@ -1,14 +1,14 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { checkListen, DEFAULT_HOST } from '../http/console/options.js';
+import type { Executor } from '../db/types.js';
 import type { ConsoleDownstream } from '../http/console/downstream.js';
 import { consoleTally } from '../http/console/metrics.js';
+import { checkListen, DEFAULT_HOST } from '../http/console/options.js';
 import type { RateLimitOptions } from '../http/console/rate-limit.js';
 import { startConsoleServer } from '../http/console/server.js';
 import { plural } from '../plural.js';
 import { createTally, type Tally } from '../tally.js';
 import { DEFAULT_DATA_DIR, openDatabase } from './connect.js';
-import type { Executor } from '../db/types.js';
 import { CliError, EXIT_OK } from './errors.js';
 import type { Io } from './io.js';
 import { DATABASE_OPTIONS, databaseOptions, intOption, parseCommand, stringOption } from './options.js';
@@ -120,7 +120,10 @@ async function declared(
   const { commands, entities, exports } = await runSetupModule(path, io.cwd, tally);
   const downstreams = exports.downstreams ?? [];
   if (!Array.isArray(downstreams)) {
-    throw new CliError('MODULE_INVALID', `${path}: its downstreams export must be a list of { name, types, source }`);
+    throw new CliError(
+      'MODULE_INVALID',
+      `${path}: its downstreams export must be a list of { name, types, source }`,
+    );
   }
   io.out(
     `serve: ${path} declared ${plural(entities.length, 'entity', 'entities')}, ${plural(commands.length, 'command')}, ${plural(downstreams.length, 'downstream')}`,
