@@ -35,47 +35,66 @@ export async function verifyChains(
   if (range?.lo === null || range?.lo === undefined) return { findings: [], entries: 0, chunks: 0 };
   const lo = Number(range.lo);
   const hi = Number(range.hi);
-  const byKind = new Map<string, number[]>();
+  const failing = new FailingEntries();
   let chunks = 0;
   let done = 0;
   for (let from = lo; from <= hi; from += o.chunkSize) {
     const to = Math.min(hi, from + o.chunkSize - 1);
-    const rows = await db.query<{
-      key: string;
-      version: string;
-      bad_hash: boolean;
-      bad_link: boolean;
-      bad_image: boolean;
-    }>(chainChunkSql(config.s, def.name, from, to));
+    failing.add(await db.query<FailingEntry>(chainChunkSql(config.s, def.name, from, to)));
     chunks++;
+    // Ids are sparse per entity type; progress is the share of the id range covered.
+    done = Math.round((entries * (to - lo + 1)) / (hi - lo + 1));
+    o.onProgress?.({ entity: def.name, phase: 'chain', done, total: entries, findings: failing.size });
+  }
+  return { findings: failing.findings(def.name), entries, chunks };
+}
+
+export type FailingEntry = {
+  key: string;
+  version: string;
+  bad_hash: boolean;
+  bad_link: boolean;
+  bad_image: boolean;
+};
+
+const WHAT: Readonly<Record<string, string>> = {
+  hash_mismatch: 'hash does not match the entry (edited)',
+  broken_link: "does not link to the previous entry's hash",
+  broken_image: "before image differs from the previous entry's after image",
+};
+
+/** The failing entries of a chain check, one finding per key and kind listing the versions. */
+export class FailingEntries {
+  readonly #byKind = new Map<string, number[]>();
+
+  get size(): number {
+    return this.#byKind.size;
+  }
+
+  add(rows: readonly FailingEntry[]): void {
     for (const r of rows) {
       const add = (kind: FindingKind) => {
         const id = `${kind}\u0000${r.key}`;
-        byKind.set(id, [...(byKind.get(id) ?? []), Number(r.version)]);
+        this.#byKind.set(id, [...(this.#byKind.get(id) ?? []), Number(r.version)]);
       };
       if (r.bad_hash) add('hash_mismatch');
       if (r.bad_link) add('broken_link');
       if (r.bad_image) add('broken_image');
     }
-    // Ids are sparse per entity type; progress is the share of the id range covered.
-    done = Math.round((entries * (to - lo + 1)) / (hi - lo + 1));
-    o.onProgress?.({ entity: def.name, phase: 'chain', done, total: entries, findings: byKind.size });
   }
-  const what: Record<string, string> = {
-    hash_mismatch: 'hash does not match the entry (edited)',
-    broken_link: "does not link to the previous entry's hash",
-    broken_image: "before image differs from the previous entry's after image",
-  };
-  const findings: Finding[] = [];
-  for (const [id, versions] of byKind) {
-    const [kind, key] = id.split('\u0000') as [FindingKind, string];
-    versions.sort((a, b) => a - b);
-    findings.push({
-      entity: def.name,
-      key,
-      kind,
-      details: { versions, message: `${versions.map((v) => `v${v}`).join(', ')}: ${what[kind]}` },
-    });
+
+  findings(entity: string): Finding[] {
+    const findings: Finding[] = [];
+    for (const [id, versions] of this.#byKind) {
+      const [kind, key] = id.split('\u0000') as [FindingKind, string];
+      versions.sort((a, b) => a - b);
+      findings.push({
+        entity,
+        key,
+        kind,
+        details: { versions, message: `${versions.map((v) => `v${v}`).join(', ')}: ${WHAT[kind]}` },
+      });
+    }
+    return findings;
   }
-  return { findings, entries, chunks };
 }

@@ -1,8 +1,11 @@
 import type { Entity } from '../changes/entity.js';
+import type { TallyConfig } from '../config.js';
 import { TallyError } from '../errors.js';
 import { observedReconcile } from '../observe/reconcile.js';
 import { verifyChains } from './chain.js';
 import type { ColumnChoice } from './columns.js';
+import { recordRuns } from './runs.js';
+import type { RunRow } from './runs-sql.js';
 import { checkStateLog } from './state-log.js';
 import type { EntitySummary, Finding, FindingKind, ReconcileProgress, ReconcileReport } from './types.js';
 
@@ -29,6 +32,12 @@ export interface ReconcileOptions {
   onProgress?: (p: ReconcileProgress) => void;
   /** Injected clock for the report's times. */
   clock?: () => Date;
+  /**
+   * Record each entity type's result (rows checked, findings) in reconcile_runs, for the console's
+   * Overview (decision 0146). Default true; skipped inside a caller's transaction, and best effort (a
+   * read-only database leaves `recorded` false, the report stands).
+   */
+  record?: boolean;
 }
 
 function intOption(v: unknown, name: string, fallback: number, max: number): number {
@@ -127,10 +136,32 @@ async function check(entities: readonly Entity[], options: ReconcileOptions): Pr
       ms: { state: Math.round(stateMs), chain: chainMs === null ? null : Math.round(chainMs) },
     });
   }
+  const finished = clock();
+  // Each entity's result goes to its own Tally's schema (entities of two instances may be checked at once).
+  const runs = new Map<TallyConfig, RunRow[]>();
+  summaries.forEach((e, i) => {
+    const config = entities[i]!.runtime.config;
+    const list = runs.get(config) ?? [];
+    list.push({
+      entityType: e.entity,
+      kind: 'check',
+      checked: e.rows,
+      logEntries: e.logEntries,
+      findings: e.findings,
+      repaired: null,
+      durationMs: e.ms.state + (e.ms.chain ?? 0),
+    });
+    runs.set(config, list);
+  });
+  let recorded = options.record !== false;
+  for (const [config, rows] of recorded ? runs : []) {
+    recorded = (await recordRuns(config, finished, rows)) && recorded;
+  }
   return {
     ok: total === 0,
     startedAt: started.toISOString(),
-    finishedAt: clock().toISOString(),
+    finishedAt: finished.toISOString(),
+    recorded,
     durationMs: Math.round(performance.now() - t0),
     entities: summaries,
     counts,

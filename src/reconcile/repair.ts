@@ -5,6 +5,7 @@ import { TallyError } from '../errors.js';
 import { observedRepair } from '../observe/reconcile.js';
 import { type ColumnChoice, parseJson, trackedColumns } from './columns.js';
 import { lockKeysSql, missingKeysSql, repairSql } from './repair-sql.js';
+import { recordRuns } from './runs.js';
 import { type Finding, REPAIRABLE_KINDS, type ReconcileReport } from './types.js';
 
 /** One planned repair: a `repair` log entry that explains the row as it is. */
@@ -189,6 +190,7 @@ async function apply(
   let total = 0;
   for (const { e, keys, keyType, columns } of prepared) {
     const { def, config } = e.runtime;
+    const t0 = performance.now();
     repaired[def.name] = [];
     for (let i = 0; i < keys.length; i += chunkSize) {
       const chunk = keys.slice(i, i + chunkSize);
@@ -233,6 +235,18 @@ async function apply(
         repaired: repaired[def.name]!.length,
       });
     }
+    // The entity type's repair joins its reconcile results (decision 0146; best effort, after the writes).
+    await recordRuns(config, config.clock(), [
+      {
+        entityType: def.name,
+        kind: 'repair',
+        checked: null,
+        logEntries: null,
+        findings: null,
+        repaired: repaired[def.name]!.length,
+        durationMs: performance.now() - t0,
+      },
+    ]);
   }
   return {
     repaired: total,

@@ -86,4 +86,6 @@ export interface ReconcileReport {
   readonly findings: readonly Finding[];
   /** True when more findings were found than `maxFindings` kept. */
   readonly truncated: boolean;
+  /** Whether each entity type's result was recorded in reconcile_runs (the console's Overview). */
+  readonly recorded?: boolean;
 }

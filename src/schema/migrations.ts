@@ -455,6 +455,45 @@ CREATE INDEX IF NOT EXISTS commands_key ON ${s}.commands (key);
 CREATE INDEX IF NOT EXISTS job_items_rejected ON ${s}.job_items (job_id, seq) WHERE status = 'rejected';
 `,
   },
+  {
+    version: 16,
+    name: 'console: worker rounds per minute, reconcile results per entity type',
+    // Decision 0146. worker_rounds: one row per worker per minute in which it claimed something, the
+    // round's counts added in place (an upsert at most once a second per worker, none while idle); rows
+    // older than a day are deleted by the workers as minutes turn. reconcile_runs: one row per entity
+    // type per check (rows checked, findings) or repair (entries written); the last 50 of each type are
+    // kept. Both new, small and empty: no online plan.
+    sql: (s) => `
+CREATE TABLE ${s}.worker_rounds (
+  minute          timestamptz NOT NULL,
+  worker          text        NOT NULL,
+  rounds          integer     NOT NULL,
+  claimed         integer     NOT NULL,
+  succeeded       integer     NOT NULL,
+  failed          integer     NOT NULL,
+  needs_attention integer     NOT NULL,
+  waiting         integer     NOT NULL,
+  errors          integer     NOT NULL,
+  busy_ms         bigint      NOT NULL,
+  last_at         timestamptz NOT NULL,
+  PRIMARY KEY (minute, worker)
+);
+COMMENT ON TABLE ${s}.worker_rounds IS 'Tally worker rounds that claimed commands, added up per worker per minute (the last day)';
+CREATE TABLE ${s}.reconcile_runs (
+  id          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  entity_type text        NOT NULL,
+  kind        text        NOT NULL CHECK (kind IN ('check', 'repair')),
+  at          timestamptz NOT NULL,
+  checked     bigint,
+  log_entries bigint,
+  findings    bigint,
+  repaired    bigint,
+  duration_ms integer     NOT NULL
+);
+COMMENT ON TABLE ${s}.reconcile_runs IS 'Tally reconcile results per entity type: each check (rows, findings) and repair (entries written), the last 50 of each';
+CREATE INDEX reconcile_runs_by_type ON ${s}.reconcile_runs (entity_type, id);
+`,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

@@ -13,6 +13,7 @@ import { TallyError } from '../errors.js';
 import { SealSchedule, type SealScheduleOptions } from '../evidence/seal-loop.js';
 import { observedRound, observedWorkerDrive } from '../observe/worker.js';
 import { claimDue } from './claim.js';
+import { RoundLedger } from './rounds.js';
 
 export interface WorkerOptions {
   /** This worker's name in leases and timelines. Default `worker:<uuid>`. */
@@ -37,6 +38,12 @@ export interface WorkerOptions {
    * every `everyMs` (default 60 s), `maxChunks` statements a pass (default 10).
    */
   prune?: PruneScheduleOptions;
+  /**
+   * Record the rounds that claimed something in worker_rounds, added up per minute (decision 0146): what
+   * the console's Overview charts. At most one statement a second, none while idle. Default true
+   * (PostgreSQL and PGlite; MySQL/MariaDB keep no such table).
+   */
+  recordRounds?: boolean;
 }
 
 export interface RoundResult {
@@ -74,6 +81,7 @@ export class Worker {
   #tendedAt = 0;
   readonly #pruner: PruneSchedule | null;
   readonly #alerts: Alerts | null;
+  readonly #ledger: RoundLedger | null;
   /** The sealing schedule, when the `seal` option is set (`start()`/`stop()` run it with the rounds). */
   readonly sealer: SealSchedule | null;
 
@@ -99,6 +107,13 @@ export class Worker {
     this.#pollMs = opt(options.pollMs, 'pollMs', 1000, 1, 3_600_000);
     this.#onError = options.onError ?? (() => {});
     this.#pruner = options.prune ? new PruneSchedule(options.prune) : null;
+    if (options.recordRounds !== undefined && typeof options.recordRounds !== 'boolean') {
+      throw new TallyError('INVALID_WORKER_OPTIONS', 'worker recordRounds must be true or false');
+    }
+    this.#ledger =
+      options.recordRounds !== false && config.db.dialect !== 'mysql'
+        ? new RoundLedger(config, this.id)
+        : null;
     const seal = options.seal;
     this.sealer = seal
       ? new SealSchedule(
@@ -126,7 +141,9 @@ export class Worker {
       this.#onError(err, null);
       return undefined;
     });
+    const t0 = performance.now();
     const r = await this.#commandsRound();
+    await this.#record(r, performance.now() - t0);
     const alerts = await delivering;
     return alerts ? { ...r, alerts } : r;
   }
@@ -165,6 +182,18 @@ export class Worker {
     };
     await Promise.all(Array.from({ length: Math.min(this.#concurrency, claimed.length) }, lane));
     return { claimed: claimed.length, results, errors };
+  }
+
+  // The round's counts join the worker's minute in worker_rounds; a failed write loses them (it is a
+  // figure for the Overview), never the round.
+  async #record(r: RoundResult, ms: number, force = false): Promise<void> {
+    if (!this.#ledger) return;
+    this.#ledger.add(r.claimed, r.results, r.errors, ms);
+    try {
+      await this.#ledger.write(r.claimed === 0, force);
+    } catch (err) {
+      this.#onError(err, null);
+    }
   }
 
   // Commands recorded on a failover store while the primary was away are handed over to it first, so
@@ -257,6 +286,7 @@ export class Worker {
     this.#wake?.();
     await this.#loop;
     this.#loop = null;
+    await this.#record({ claimed: 0, results: [], errors: 0 }, 0, true);
     await this.sealer?.stop();
   }
 

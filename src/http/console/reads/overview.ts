@@ -1,6 +1,7 @@
 import type { Executor } from '../../../db/types.js';
 import { ConsoleError } from '../problem.js';
 import type { Query } from '../query.js';
+import { reconcileResults, workerRounds } from './activity.js';
 import { STATUSES } from './commands-sql.js';
 import { feedView } from './feed.js';
 import { iso } from './json.js';
@@ -17,8 +18,8 @@ const BUCKET_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const;
 type Bucket = keyof typeof BUCKET_MS;
 
 /**
- * GET /api/overview: what an operator looks at first. Worker rounds and reconcile results are null: Tally
- * keeps no table of them (they are counted on /metrics by the process that ran them).
+ * GET /api/overview: what an operator looks at first. Worker rounds and reconcile results are read from
+ * the small tables the workers and the reconciler keep (migration 16, decision 0146).
  *
  * @example
  * const o = await overview(db, '"tally"', new Query(url.searchParams), new Date());
@@ -50,6 +51,8 @@ export async function overview(db: Executor, s: string, q: Query, now: Date) {
   const jobs = await db.query(activeJobsSql(s));
   const downstreams = await db.query(downstreamsSql(s));
   const feed = await feedView(db, s, now);
+  const rounds = await workerRounds(db, s, bucket, from, [...series.keys()]);
+  const reconcile = await reconcileResults(db, s);
   return {
     at: now.toISOString(),
     commands: {
@@ -75,7 +78,7 @@ export async function overview(db: Executor, s: string, q: Query, now: Date) {
       probeAt: iso(d.probe_at),
       lastError: (d.last_error as string | null) ?? null,
     })),
-    workerRounds: null,
-    reconcile: null,
+    workerRounds: rounds,
+    reconcile,
   };
 }
