@@ -11,6 +11,7 @@ const LABEL: Record<string, string> = {
   'resume-job': 'Resume job',
   'repair-apply': 'Apply repair',
   repair: 'Repair',
+  redrive: 'Re-drive',
 };
 
 /**

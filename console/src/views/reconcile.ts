@@ -6,6 +6,7 @@ import { get, post } from '../api.js';
 import { h, jsonBlock, mount } from '../dom.js';
 import { link } from '../router.js';
 import { facts, section, showError, type ViewContext } from '../view.js';
+import { downstreamCheck } from './downstream.js';
 
 interface Finding {
   key: string;
@@ -75,7 +76,9 @@ function findingsTable(entity: string, list: Finding[]): HTMLElement {
 export async function reconcile(ctx: ViewContext): Promise<void> {
   const entity = ctx.route.query.get('entity') ?? '';
   const body = h('div', { id: 'reconcile' });
-  mount(ctx.el, h('h1', null, 'Reconcile'), body);
+  const downstream = h('div', { id: 'downstream-check' });
+  mount(ctx.el, h('h1', null, 'Reconcile'), body, downstream);
+  void downstreamCheck(ctx, downstream); // beside the state <-> log check; it shows its own errors
   try {
     const list = await get<{ items: { type: string }[] }>('entities');
     const types = list.items.map((t) => t.type);
