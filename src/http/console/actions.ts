@@ -68,8 +68,9 @@ export const resolveAlertAction: ConsoleAction = {
 
 /**
  * Resume an unfinished job (tally.actions.resumeJob). It runs the job's chunks, so it needs the job's
- * entity declared on the instance the server acts through: `tally serve` declares none, so there it is
- * ACTION_NOT_AVAILABLE saying so (a console started in the app's process with its `tally` can resume).
+ * entity declared on the instance the server acts through: a plain `tally serve` declares none, so there it
+ * is ACTION_NOT_AVAILABLE saying so (`tally serve --module`, or a console started in the app's process with
+ * its `tally`, can resume).
  */
 export const resumeJobAction: ConsoleAction = {
   name: 'resume-job',
@@ -91,7 +92,7 @@ export const resumeJobAction: ConsoleAction = {
       if (!isTallyError(err, 'UNKNOWN_ENTITY')) throw err;
       throw new ConsoleError(
         'ACTION_NOT_AVAILABLE',
-        "this server has no declaration of the job's entity: resume it in the app's process (tally.actions.resumeJob), or start the console there with its tally",
+        "this server has no declaration of the job's entity: start tally serve with the app's setup module (--module PATH), or the console in the app's process with its tally",
       );
     }
   },

@@ -11,7 +11,8 @@ export const MAX_FINDINGS = 1000;
 
 /**
  * The declared entity the check runs on. The reconciler needs the definition (table, key and version
- * columns): `tally serve` declares none, so there every entity is ENTITY_NOT_DECLARED (422), naming why.
+ * columns): a plain `tally serve` (no --module) declares none, so there every entity is ENTITY_NOT_DECLARED
+ * (422), naming why.
  */
 function declared(tally: Tally, name: string): Entity {
   try {
@@ -20,7 +21,7 @@ function declared(tally: Tally, name: string): Entity {
     if (!isTallyError(err, 'UNKNOWN_ENTITY')) throw err;
     throw new ConsoleError(
       'ENTITY_NOT_DECLARED',
-      "this server has no declaration of the entity: the check needs its table, key and version columns; run it in the app's process (tally reconcile), or start the console there with its tally",
+      "this server has no declaration of the entity: the check needs its table, key and version columns; start tally serve with the app's setup module (--module PATH), or the console in the app's process with its tally",
     );
   }
 }
