@@ -28,7 +28,12 @@ export interface Bucket {
  * @example
  * statusOverTime(overview.commandsOverTime)
  */
-export function statusOverTime(buckets: Bucket[], width = 560, height = 140): HTMLElement {
+export function statusOverTime(
+  buckets: Bucket[],
+  width = 560,
+  height = 140,
+  title = 'Commands by status over time',
+): HTMLElement {
   const statuses = [...new Set(buckets.flatMap((b) => Object.keys(b.counts)))].sort();
   const totals = buckets.map((b) => Object.values(b.counts).reduce((x, y) => x + y, 0));
   const max = Math.max(1, ...totals);
@@ -41,7 +46,7 @@ export function statusOverTime(buckets: Bucket[], width = 560, height = 140): HT
     role: 'img',
     class: 'chart',
   });
-  svg.append(s('title', {}, 'Commands by status over time'));
+  svg.append(s('title', {}, title));
   svg.append(s('text', { x: 0, y: 10, class: 'axis' }, String(max)));
   svg.append(s('line', { x1: pad, y1: height, x2: width, y2: height, class: 'axis-line' }));
   buckets.forEach((b, i) => {
@@ -119,6 +124,34 @@ export function bars(
   });
   if (!rows.length) svg.append(s('text', { x: 0, y: 14, class: 'label' }, 'none'));
   return h('figure', { class: 'chart-box' }, svg);
+}
+
+/**
+ * A small bar chart of a few values, oldest first (an entity type's findings over its recent checks):
+ * zero shows as a thin grey tick, anything above as a red bar scaled to the largest.
+ *
+ * @example
+ * sparkline(result.recent.map((r) => r.findings ?? 0), 'findings per check')
+ */
+export function sparkline(values: number[], title: string, width = 120, height = 24): HTMLElement {
+  const max = Math.max(1, ...values);
+  const bw = values.length ? width / values.length : width;
+  const svg = s('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', class: 'spark' });
+  svg.append(s('title', {}, `${title}: ${values.join(', ')}`));
+  values.forEach((v, i) => {
+    const bh = v > 0 ? Math.max(3, (v / max) * (height - 2)) : 1;
+    svg.append(
+      s('rect', {
+        x: i * bw + 1,
+        y: height - bh,
+        width: Math.max(1, bw - 2),
+        height: bh,
+        class: v > 0 ? 'bar alarm' : 'bar zero',
+        'data-value': v,
+      }),
+    );
+  });
+  return h('span', { class: 'spark-box', 'data-values': values.join(',') }, svg);
 }
 
 /**

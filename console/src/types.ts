@@ -31,8 +31,61 @@ export interface Overview {
     openedAt: string | null;
     lastError: string | null;
   }[];
-  workerRounds: unknown;
-  reconcile: unknown;
+  workerRounds: WorkerRounds | null;
+  reconcile: ReconcileResult[] | null;
+}
+
+/** Worker rounds that claimed something, added up per bucket (worker_rounds keeps `keptHours`). */
+export interface WorkerRounds {
+  bucket: string;
+  from: string;
+  keptHours: number;
+  series: {
+    at: string;
+    rounds: number;
+    claimed: number;
+    succeeded: number;
+    failed: number;
+    needsAttention: number;
+    waiting: number;
+    errors: number;
+    busyMs: number;
+  }[];
+  workers: { worker: string; lastAt: string | null; rounds: number; claimed: number; errors: number }[];
+}
+
+/** An entity type's last reconcile check and repair, and its recent checks (oldest first). */
+export interface ReconcileResult {
+  entityType: string;
+  last: {
+    at: string;
+    checked: number | null;
+    logEntries: number | null;
+    findings: number | null;
+    durationMs: number;
+  } | null;
+  lastRepair: { at: string; repaired: number | null; durationMs: number } | null;
+  recent: { at: string; checked: number | null; findings: number | null }[];
+}
+
+/** GET /api/entities/:type/:key/chain. */
+export interface EntityChain {
+  type: string;
+  key: string;
+  ok: boolean;
+  at: string;
+  durationMs: number;
+  entries: number;
+  firstVersion: number | null;
+  latestVersion: number | null;
+  findings: { kind: string; versions: number[]; message: string }[];
+  sealed: {
+    origins: { origin: string; treeSize: number }[];
+    sealed: number;
+    unverified: number;
+    unsealed: number;
+    changed: { version: number; origin: string; position: number }[];
+  };
 }
 
 export interface CommandItem {

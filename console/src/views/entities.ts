@@ -1,5 +1,5 @@
 // Entities: find one by type and key; its audited history newest first (actor, action, time, IP, reason,
-// command, before → after as a field diff), and its state as of a version or a time.
+// command, before → after as a field diff), its state as of a version or a time, and its chain check.
 import { get } from '../api.js';
 import { diff } from '../diff.js';
 import { h, jsonBlock, mount } from '../dom.js';
@@ -7,6 +7,7 @@ import { short, time } from '../format.js';
 import { link } from '../router.js';
 import type { History, LogItem } from '../types.js';
 import { facts, section, showError, type ViewContext } from '../view.js';
+import { chainPanel } from './chain.js';
 
 function diffTable(e: LogItem): HTMLElement {
   // `before` holds the old values of the changed fields only: the full before image is after ⊕ before.
@@ -113,15 +114,7 @@ export async function entities(ctx: ViewContext): Promise<void> {
         h('span', { class: 'mono' }, hist.key),
         ` — version ${hist.latestVersion}`,
       ),
-      h(
-        'p',
-        null,
-        h(
-          'a',
-          { href: link(['reconcile'], { entity: hist.type }), id: 'entity-check' },
-          `Check ${hist.type} against its log (dry run)`,
-        ),
-      ),
+      chainPanel(hist.type, hist.key, ctx.alive),
       asOf
         ? section(
             `State as of ${asOf}`,

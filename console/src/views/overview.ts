@@ -1,5 +1,6 @@
 // Overview: what needs a person now (needs_attention, open alerts), commands by status over time, feed lag
-// per consumer, open breakers, running jobs. Refreshed every 5 s.
+// per consumer, open breakers, running jobs, worker rounds, the last reconcile per entity type. Refreshed
+// every 5 s.
 import { get } from '../api.js';
 import { type Bucket, bars, progress, statusOverTime } from '../charts.js';
 import { h, mount } from '../dom.js';
@@ -7,6 +8,7 @@ import { duration, time } from '../format.js';
 import { link } from '../router.js';
 import type { Overview } from '../types.js';
 import { badge, section, showError, type ViewContext } from '../view.js';
+import { reconcilePanel, workerRoundsPanel } from './activity.js';
 
 function card(label: string, value: number, href: string, id: string, alarm: boolean): HTMLElement {
   return h(
@@ -118,23 +120,8 @@ function render(o: Overview): HTMLElement[] {
           )
         : h('p', { class: 'muted' }, 'No job running.'),
     ),
-    section(
-      'Worker rounds and reconcile',
-      h(
-        'p',
-        { class: 'muted' },
-        o.workerRounds === null
-          ? 'This database keeps no record of worker rounds: see /metrics of the process running the worker.'
-          : JSON.stringify(o.workerRounds),
-      ),
-      h(
-        'p',
-        { class: 'muted' },
-        o.reconcile === null
-          ? 'No reconcile run is recorded in this database: see the Reconcile view.'
-          : JSON.stringify(o.reconcile),
-      ),
-    ),
+    workerRoundsPanel(o.workerRounds),
+    reconcilePanel(o.reconcile),
   ];
 }
 
