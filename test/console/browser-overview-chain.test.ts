@@ -47,7 +47,7 @@ describe.skipIf(browserSkipReason !== undefined)(title, () => {
   });
 
   async function open(hash: string): Promise<{ page: Page; errors: string[] }> {
-    const page = await (await browser.newContext({ viewport: { width: 1200, height: 1400 } })).newPage();
+    const page = await (await browser.newContext({ viewport: { width: 1200, height: 900 } })).newPage();
     const errors = pageErrors(page);
     await page.goto(`${server.url}/${hash}`);
     return { page, errors };
@@ -86,7 +86,11 @@ describe.skipIf(browserSkipReason !== undefined)(title, () => {
     expect(await result.getAttribute('data-findings')).toBe('1');
     expect(await result.locator('td.findings').textContent()).toBe('1');
     expect(await result.locator('.spark-box').getAttribute('data-values')).toBe('0,1');
-    if (SHOTS) await page.screenshot({ path: join(SHOT_DIR, 'overview.png'), fullPage: true });
+    if (SHOTS) {
+      await page.goto(`${server.url}/#/overview?bucket=minute`);
+      await page.locator('#worker-rounds').waitFor({ timeout: 15_000 });
+      await page.screenshot({ path: join(SHOT_DIR, 'overview.png'), fullPage: true });
+    }
     expect(errors).toEqual([]);
     await page.context().close();
   });
