@@ -115,6 +115,12 @@ export {
   verifyProof,
 } from './evidence/index.js';
 export {
+  checkSealedEntries,
+  type SealedEntriesOptions,
+  type SealedEntry,
+  type SealedState,
+} from './evidence/entries.js';
+export {
   type ConsistencyResult,
   type ProveFailure,
   type ProveResult,

@@ -3,6 +3,7 @@ export { verifyChains } from './chain.js';
 export type { ColumnChoice } from './columns.js';
 // Upstream <-> downstream commands and the cross-database compare (engineer H4's modules).
 export * from './commands/index.js';
+export { checkKeyChain, type KeyChain } from './key-chain.js';
 export { checkEntries, realtimeHandler } from './realtime.js';
 export { type ReconcileOptions, reconcile } from './reconcile.js';
 export {
