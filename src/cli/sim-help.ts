@@ -4,7 +4,7 @@ import type { CommandDoc } from './command-doc.js';
 export const SIM_DOC: CommandDoc = {
   usage: [
     'sim --scenario NAME [--schedules N] [--seed S] [--faults I,J] [--mutant NAME]',
-    '[--database-url URL]',
+    '[--threads N] [--database-url URL]',
   ],
   summary: 'run a chain through seeded fault schedules and check its invariants',
   about: `Runs a built-in scenario through generated fault schedules (crashes at await points, lost
@@ -22,6 +22,11 @@ is a JSON summary: {"sim", "seed", "schedules", "violations", "schedules_per_s",
     [
       '--mutant NAME',
       'run with a deliberate bug (skip-fingerprint, compensate-on-unknown, state-without-log): the check must find it',
+    ],
+    [
+      '--threads N',
+      `threads, each with its own in-memory PGlite (default: one per core, at most 4, from 200
+schedules on; 1 with --database-url); the result is the same as on one`,
     ],
     [
       '--database-url URL',

@@ -1,5 +1,6 @@
 import { postgres } from '../db/postgres/index.js';
 import { isMutant, MUTANTS, type MutantName } from '../mutants.js';
+import { defaultThreads } from '../sim/parallel.js';
 import { faultLines } from '../sim/run.js';
 import { SCENARIOS } from '../sim/scenarios/index.js';
 import { type SimulateResult, simulate } from '../sim/simulate.js';
@@ -13,6 +14,7 @@ export const OPTIONS = {
   seed: { type: 'string' },
   faults: { type: 'string' },
   mutant: { type: 'string' },
+  threads: { type: 'string' },
   'database-url': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -51,6 +53,7 @@ export async function simCommand(args: string[], io: Io): Promise<number> {
     keep = faults === 'none' ? [] : faults.split(',').map(Number);
   }
   const url = stringOption(values, 'database-url', 'sim');
+  const threads = intOption(values, 'threads', 'sim', 1, 64) ?? (url || keep ? 1 : defaultThreads(schedules));
   let pool: import('pg').Pool | null = null;
   if (url) {
     const pg = (await import('pg')).default;
@@ -65,6 +68,7 @@ export async function simCommand(args: string[], io: Io): Promise<number> {
       ...(mutant ? { mutant: mutant as MutantName } : {}),
       ...(keep ? { keep } : {}),
       ...(pool ? { db: postgres(pool) } : {}),
+      threads,
       onProgress: progress,
     });
   } finally {

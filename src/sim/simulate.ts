@@ -1,8 +1,9 @@
 // Many schedules in a row: the summary (schedules/s, faults injected by kind, violations) and, for the
 // first schedule that breaks an invariant, its seed and minimal trace.
-import { pglite } from '../db/pglite/index.js';
 import type { Executor } from '../db/types.js';
 import type { MutantName } from '../mutants.js';
+import { simDatabase, unlogTables } from './database.js';
+import { simulateInThreads } from './parallel.js';
 import { type Invariant, runSchedule, type ScheduleRun, shrink } from './run.js';
 import type { Scenario } from './scenario.js';
 
@@ -18,13 +19,18 @@ export interface SimulateOptions {
   /** The first schedule's seed. Default: drawn from the time (the summary says which). */
   seed?: number;
   mutant?: MutantName;
-  /** The database (prepared here). Default: a new in-memory PGlite, closed at the end. */
+  /** The database (prepared here). Default: a new in-memory PGlite (`simDatabase()`), closed at the end. */
   db?: Executor;
   /** Keep only these fault indexes (replaying a shrunk schedule; with one schedule). */
   keep?: readonly number[];
   /** Shrink the first failing schedule. Default true. */
   shrink?: boolean;
   invariants?: readonly Invariant[];
+  /**
+   * Threads to run the schedules on, each with its own in-memory PGlite (built-in scenarios only, without
+   * `db`, `keep` or `invariants`). Default 1. The answer is the same as on one thread (decision 0154).
+   */
+  threads?: number;
   /** Called after each schedule. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -53,7 +59,10 @@ export interface SimulateResult {
 export async function simulate(scenario: Scenario, options: SimulateOptions = {}): Promise<SimulateResult> {
   const total = options.schedules ?? 1000;
   const seed = options.seed ?? Date.now() % 1_000_000_007;
-  const db = options.db ?? (await pglite());
+  const threads = options.threads ?? 1;
+  if (threads > 1 && !options.db && !options.keep && !options.invariants && options.shrink !== false)
+    return simulateInThreads(scenario, { ...options, seed, schedules: total }, threads);
+  const db = options.db ?? (await simDatabase());
   const faults: Record<string, number> = {};
   let done = 0;
   let failure: SimulateResult['failure'] = null;
@@ -65,6 +74,7 @@ export async function simulate(scenario: Scenario, options: SimulateOptions = {}
   let started = performance.now();
   try {
     await scenario.prepare(db);
+    if (!options.db) await unlogTables(db);
     started = performance.now(); // schedules per second: the schedules' own time, not the database's start
     for (let i = 0; i < total; i++) {
       const run = await runSchedule(scenario, db, seed + i, {
