@@ -21,6 +21,8 @@ import { DOWNSTREAMS_DOC, REQUEUE_DOC } from './ops-help.js';
 import { OPTIONS as PROOF_OPTIONS, proofCommand } from './proof.js';
 import { RECONCILE_OPTIONS, reconcileCommand } from './reconcile.js';
 import { RECONCILE_DOC, REPAIR_DOC } from './reconcile-help.js';
+import { OPTIONS as REDRIVE_OPTIONS, redriveCommand } from './redrive.js';
+import { REDRIVE_DOC } from './redrive-help.js';
 import { OPTIONS as RELAY_OPTIONS, relayCommand } from './relay.js';
 import { RELAY_DOC } from './relay-help.js';
 import { OPTIONS as REPAIR_OPTIONS, repairCommand } from './repair.js';
@@ -69,6 +71,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'adopt', doc: ADOPT_DOC, options: ADOPT_OPTIONS, run: adoptCommand },
   { name: 'reconcile', doc: RECONCILE_DOC, options: RECONCILE_OPTIONS, run: reconcileCommand },
   { name: 'repair', doc: REPAIR_DOC, options: REPAIR_OPTIONS, run: repairCommand },
+  { name: 'redrive', doc: REDRIVE_DOC, options: REDRIVE_OPTIONS, run: redriveCommand },
   { name: 'relay', doc: RELAY_DOC, options: RELAY_OPTIONS, run: (a, io) => relayCommand(a, io, io.signals) },
   { name: 'seal', doc: SEAL_DOC, options: SEAL_OPTIONS, run: sealCommand },
   { name: 'proof', doc: PROOF_DOC, options: PROOF_OPTIONS, run: proofCommand },

@@ -223,7 +223,7 @@ export async function downstreamCheck(ctx: ViewContext, el: HTMLElement): Promis
             h(
               'p',
               null,
-              `Sends ${r.redrive} command${r.redrive === 1 ? '' : 's'} back to the worker, which sends the stored request again or asks the downstream by key. The server checks again first; what stays a mismatch for a person is alerted.`,
+              `Sends ${r.redrive} command${r.redrive === 1 ? '' : 's'} back to the worker, which sends the stored request again or asks the downstream by key. The server checks again first.`,
             ),
             canRedrive
               ? actionForm('redrive', target, () => ctx.rerender())
@@ -233,7 +233,7 @@ export async function downstreamCheck(ctx: ViewContext, el: HTMLElement): Promis
           ? h(
               'p',
               { class: 'muted' },
-              'The mismatches are on finished commands: a person decides (refund or re-issue); resolve their alerts on the command pages.',
+              "The mismatches are on finished commands: a person decides (refund or re-issue) from the command's page.",
             )
           : null,
     );

@@ -138,8 +138,8 @@ export const repairAction: ConsoleAction = {
 
 /**
  * Re-drive the commands a commands <-> downstream check finds a re-drive can settle (`{ downstream, type?,
- * since?, until?, scope?, commandIds?, actor, reason }`, decision 0149): the check runs again for real
- * (mismatches left for a person are alerted), then tally.actions.redrive makes the planned commands due
+ * since?, until?, scope?, commandIds?, actor, reason }`, decision 0149): the check runs again (agreeing
+ * calls are marked settled, nothing is alerted), then tally.actions.redrive makes the planned commands due
  * and records the operator per command. Nothing to re-drive: ACTION_NOT_APPLICABLE (409).
  */
 export const redriveAction: ConsoleAction = {

@@ -138,8 +138,11 @@ function run(db: Executor, schema: string, r: CommandsCheckRequest, write: boole
     ...(r.downstream.step === undefined ? {} : { step: r.downstream.step }),
     ...(r.since ? { since: r.since } : {}),
     ...(r.until ? { until: r.until } : {}),
-    // The dry run writes nothing: no alert, no settle mark, no nudge (a read token runs it).
-    ...(write ? {} : { alarm: false, settle: false }),
+    // Never an alert from the page: the dry run writes nothing at all (no settle mark either: a read token
+    // runs it), and the re-drive's check marks agreeing calls settled but leaves alerting to the app's
+    // scheduled round (the operator is looking at these mismatches now).
+    alarm: false,
+    ...(write ? {} : { settle: false }),
   });
 }
 
@@ -188,7 +191,7 @@ export async function commandsCheck(db: Executor, schema: string, r: CommandsChe
 }
 
 /**
- * The re-drive action: runs the check for real (alerts for what stays a mismatch, settle marks), plans
+ * The re-drive action: runs the check again (settle marks, no alert), plans
  * the re-drive (only the given commands, when given) and applies it through tally.actions.redrive, which
  * records the operator per command. Nothing to re-drive: ACTION_NOT_APPLICABLE (409).
  */
@@ -209,8 +212,7 @@ export async function redriveCommands(
     downstream: r.downstream.name,
     type: r.type,
     redriven: done.redriven,
-    manual: plan.manual.map((m) => ({ commandId: m.commandId, kind: m.kind, alert: m.alert ?? null })),
-    alarmed: report.alarmed,
+    manual: plan.manual.map((m) => ({ commandId: m.commandId, kind: m.kind })),
   };
 }
 
