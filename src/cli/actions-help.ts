@@ -39,8 +39,9 @@ worker). Refused when the job is done; JOB_BUSY while a live runner holds it.`,
 export const ACTIONS_DOC: CommandDoc = {
   usage: ['actions [--target ID] [--action NAME] [--limit N] [--json] [--schema NAME] [DATABASE]'],
   summary: 'list the operator actions recorded, with who and why',
-  about: `Lists what operators did, newest first: retry_now, requeue, resolve_alert, resume_job and
-repair, each with its actor, reason and what it found.`,
+  about: `Lists what operators did, newest first: retry_now, requeue (also one per command of a bulk
+tally requeue), resolve_alert, resume_job, repair (also tally repair --apply) and redrive, each
+with its actor, reason and what it found.`,
   options: [
     ['--target ID', 'only actions on this command, alert or job id (or entity, for repairs)'],
     ['--action NAME', 'only this action'],
