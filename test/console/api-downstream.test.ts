@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pglite } from '../../src/db/pglite/index.js';
 import type { Executor } from '../../src/db/types.js';
@@ -152,6 +153,14 @@ describe('commands against the downstream from the console', () => {
     expect(refused.status).toBe(403);
     const noReason = await redrive(server.url, OPERATOR, { reason: '' });
     expect(noReason.body.code).toBe('MISSING_REASON');
+    // Narrowed to commands the plan does not hold: nothing to re-drive, nothing written.
+    const other = await redrive(server.url, OPERATOR, { commandIds: [randomUUID()] });
+    expect(other.status).toBe(409);
+    expect(other.body.details).toEqual({ state: 'nothing planned' });
+    expect((await redrive(server.url, OPERATOR, { commandIds: ['x'] })).body.details).toEqual({
+      param: 'commandIds',
+    });
+    expect(await fx.tally.actions.list({ target: strandedId })).toEqual([]);
 
     const done = await redrive(server.url, OPERATOR);
     expect(done.status).toBe(200);
