@@ -1,10 +1,19 @@
 import { sqlStateOf } from '../db/errors.js';
+import type { Row } from '../db/types.js';
 import { TallyError } from '../errors.js';
 import { performCall, planCall, planFollowingCall } from './call.js';
 import { asStored } from './canonical.js';
 import { type CommandRuntime, describeError, inCommandScope, StepFailure, stepContext } from './context.js';
 import { commandStore } from './dialect/index.js';
-import { ACTIVE, CommandMoved, Draft, lockRow } from './machine.js';
+import {
+  ACTIVE,
+  CommandDuplicate,
+  CommandMoved,
+  Draft,
+  lockRow,
+  normalizeRow,
+  type Unrecorded,
+} from './machine.js';
 import { observedDrive, observedStep } from './observe-hooks.js';
 import type { Plan } from './plan.js';
 import type { CommandRow } from './sql.js';
@@ -19,24 +28,32 @@ export async function drive(
   id: string,
   owner: string,
   recorded?: CommandRow,
+  unrecorded: Unrecorded | null = null,
 ): Promise<CommandRow> {
   const o = rt.config.observer;
   return o.on
-    ? observedDrive(o, rt.spec.name, () => driveOnce(rt, id, owner, recorded))
-    : driveOnce(rt, id, owner, recorded);
+    ? observedDrive(o, rt.spec.name, () => driveOnce(rt, id, owner, recorded, unrecorded))
+    : driveOnce(rt, id, owner, recorded, unrecorded);
 }
 
+/**
+ * `unrecorded`: the command is not recorded yet; its record opens its first local step's transaction
+ * (decision 0125). CommandDuplicate when the key was recorded by another submit (nothing of this one is kept).
+ */
 async function driveOnce(
   rt: CommandRuntime,
   id: string,
   owner: string,
-  recorded?: CommandRow,
+  recorded: CommandRow | undefined,
+  unrecorded: Unrecorded | null,
 ): Promise<CommandRow> {
   const queried = new Set<string>();
   let fresh = recorded ?? null;
+  let first = unrecorded;
   for (;;) {
-    const plan = await next(rt, id, owner, queried, fresh);
+    const plan = await next(rt, id, owner, queried, fresh, first);
     fresh = null;
+    first = null;
     if (plan.kind === 'stop') return plan.row;
     if (plan.kind === 'io') {
       if (plan.what === 'query') queried.add(plan.step);
@@ -62,6 +79,7 @@ async function next(
   owner: string,
   queried: ReadonlySet<string>,
   fresh: CommandRow | null = null,
+  unrecorded: Unrecorded | null = null,
 ): Promise<Plan> {
   const { config, spec } = rt;
   const store = commandStore(config);
@@ -72,40 +90,65 @@ async function next(
     fresh.status === 'pending' &&
     fresh.lease_owner === owner &&
     spec.steps[fresh.step_index]?.kind === 'local';
+  // Not recorded yet: the record opens the step's transaction (one round trip with the BEGIN, decision
+  // 0125). A submit of the same key holding its record uncommitted makes this one wait for its commit.
+  const opening = unrecorded ? store.recordStatement!(unrecorded.insert) : undefined;
+  let opened: Row[] | null = null;
   try {
-    return await config.db.transaction(async (tx): Promise<Plan> => {
-      const row = unlocked ? fresh : await lockRow(tx, store, id);
-      if (row.lease_owner !== owner || !ACTIVE.has(row.status)) return { kind: 'stop', row };
-      const d = new Draft(store, row, spec, config.clock(), unlocked);
-      d.keepLease(owner);
-      if (row.status === 'compensating') {
-        compensating = true;
-        const ctx = stepContext(tx, d, 'compensate');
-        await inCommandScope(ctx, () => spec.def.compensate!(ctx));
-        d.compensated();
-        return { kind: 'stop', row: await d.save(tx) };
-      }
-      const step = spec.steps[row.step_index]!;
-      failing = { d, step: step.name };
-      if (step.kind === 'call') return planCall(tx, { config, owner }, d, step, queried);
-      const ctx = stepContext(tx, d, step.name);
-      const o = config.observer; // off: the step runs as it did before observing existed (no wrapper)
-      const out = o.on
-        ? await observedStep(o, spec.name, step.name, async () => inCommandScope(ctx, () => step.run(ctx)))
-        : await inCommandScope(ctx, () => step.run(ctx));
-      const output = asStored(out, `step ${step.name} output`);
-      d.stepDone(step.name, output);
-      const following = spec.steps[d.row.step_index];
-      if (d.row.status === 'pending' && following?.kind === 'call') {
-        // The step and the call's recorded send commit together (a failure here undoes both).
-        const planned = await planFollowingCall(tx, { config, owner }, d, following);
-        if (planned) return planned;
-      }
-      const saved = await d.save(tx);
-      return ACTIVE.has(saved.status) ? { kind: 'again' } : { kind: 'stop', row: saved };
-    });
+    return await config.db.transaction(
+      async (tx): Promise<Plan> => {
+        let row: CommandRow;
+        if (opening) {
+          const [inserted] = opened ?? (await tx.query(opening));
+          if (!inserted) throw new CommandDuplicate(id);
+          row = normalizeRow(inserted);
+        } else {
+          row = unlocked ? fresh! : await lockRow(tx, store, id);
+        }
+        if (row.lease_owner !== owner || !ACTIVE.has(row.status)) return { kind: 'stop', row };
+        const d = new Draft(store, row, spec, config.clock(), unlocked);
+        d.keepLease(owner);
+        if (row.status === 'compensating') {
+          compensating = true;
+          const ctx = stepContext(tx, d, 'compensate');
+          await inCommandScope(ctx, () => spec.def.compensate!(ctx));
+          d.compensated();
+          return { kind: 'stop', row: await d.save(tx) };
+        }
+        const step = spec.steps[row.step_index]!;
+        failing = { d, step: step.name };
+        if (step.kind === 'call') return planCall(tx, { config, owner }, d, step, queried);
+        const ctx = stepContext(tx, d, step.name);
+        const o = config.observer; // off: the step runs as it did before observing existed (no wrapper)
+        const out = o.on
+          ? await observedStep(o, spec.name, step.name, async () => inCommandScope(ctx, () => step.run(ctx)))
+          : await inCommandScope(ctx, () => step.run(ctx));
+        const output = asStored(out, `step ${step.name} output`);
+        d.stepDone(step.name, output);
+        const following = spec.steps[d.row.step_index];
+        if (d.row.status === 'pending' && following?.kind === 'call') {
+          // The step and the call's recorded send commit together (a failure here undoes both).
+          const planned = await planFollowingCall(tx, { config, owner }, d, following);
+          if (planned) return planned;
+        }
+        const saved = await d.save(tx);
+        return ACTIVE.has(saved.status) ? { kind: 'again' } : { kind: 'stop', row: saved };
+      },
+      opening
+        ? {
+            opening,
+            opened: (rows) => {
+              opened = rows;
+            },
+          }
+        : undefined,
+    );
   } catch (err) {
     if (err instanceof CommandMoved) return { kind: 'again' }; // the locked round will see who has it
+    if (err instanceof CommandDuplicate) throw err; // the submitter answers as a retry of the recorded one
+    // A first step that failed or broke before its command was recorded: record it now (the plain
+    // record, its own statement; CommandDuplicate if another submit got there first), then as below.
+    if (unrecorded) await recordAlone(rt, unrecorded);
     const f = failing as { d: Draft; step: string } | null;
     if (err instanceof StepFailure && f && f.d.row.status === 'pending') {
       return recordFailure(rt, id, owner, f.d, f.step, err);
@@ -114,6 +157,15 @@ async function next(
     if (compensating && refusedByDatabase(err)) return recordRefusedCompensation(rt, id, owner, err);
     return recordTransient(rt, id, owner, f?.step ?? (err instanceof StepFailure ? 'compensate' : null), err);
   }
+}
+
+/** The plain record of a command whose first step did not commit (decision 0125). */
+async function recordAlone(rt: CommandRuntime, u: Unrecorded): Promise<void> {
+  const inserted = await commandStore(rt.config).insertCommand(rt.config.db, {
+    ...u.insert,
+    asyncRecord: false,
+  });
+  if (!inserted) throw new CommandDuplicate(u.insert.id);
 }
 
 /** A step said no: its effects were rolled back; record the failure with the decisions that led to it. */

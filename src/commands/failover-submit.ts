@@ -52,10 +52,17 @@ export async function submitWithFailover(
         // The secondary may be the one away: the primary still answers; a later hand-over merges.
         if (!isUnreachable(err)) throw err;
       }
-      const r = await submitPrimary(rt, p, (id) => {
-        recorded = true;
-        recordedId = id;
-      });
+      // Recorded first, on its own: whether the key lives on the primary must be known before the step
+      // runs, or a primary lost mid-step would leave the outcome unknowable (decision 0125).
+      const r = await submitPrimary(
+        rt,
+        p,
+        (id) => {
+          recorded = true;
+          recordedId = id;
+        },
+        false,
+      );
       health.up();
       return r;
     } catch (err) {

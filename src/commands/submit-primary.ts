@@ -3,7 +3,7 @@ import { TallyError } from '../errors.js';
 import type { CommandRuntime } from './context.js';
 import { commandStore } from './dialect/index.js';
 import { drive } from './drive.js';
-import { ACTIVE, normalizeRow } from './machine.js';
+import { ACTIVE, CommandDuplicate, normalizeRow } from './machine.js';
 import { type CommandResult, toResult } from './result.js';
 import { type CommandRow, recordedRequest } from './sql.js';
 
@@ -20,27 +20,45 @@ export interface Prepared {
 
 /**
  * The submit on the primary store. `onRecorded` is called once the primary has answered for the key
- * (inserted it, or shown it exists): from then on the key certainly lives there.
+ * (inserted it, or shown it exists): from then on the key certainly lives there. `recordWithStep`
+ * (where the dialect has it and the first step is local): the record commits in the first step's
+ * transaction instead of on its own before it (decision 0125); false records first.
  */
 export async function submitPrimary(
   rt: CommandRuntime,
   p: Prepared,
   onRecorded: (id: string | undefined) => void = () => {},
+  recordWithStep = true,
 ): Promise<CommandResult> {
   const { config, spec } = rt;
   const store = commandStore(config);
   const { key, principal, fingerprint } = p;
   const owner = `submit:${config.ids()}`;
   const now = config.clock();
-  const inserted = await store.insertCommand(config.db, {
+  const insert = {
     ...recordedRequest(spec.name, p, config.ids(), now),
     owner,
     leaseUntil: new Date(now.getTime() + spec.leaseMs),
     traceContext: config.observer.traceparent(),
     asyncRecord: config.db.dialect === 'postgres',
-  });
-  onRecorded(inserted ? String(inserted.id) : undefined);
-  if (inserted) return toResult(await drive(rt, String(inserted.id), owner, normalizeRow(inserted)), false);
+  };
+  if (recordWithStep && store.recordStatement && spec.steps[0]?.kind === 'local') {
+    // The record opens the first step's transaction and commits with it (decision 0125).
+    try {
+      const done = await drive(rt, insert.id, owner, undefined, {
+        insert: { ...insert, asyncRecord: false },
+      });
+      onRecorded(insert.id);
+      return toResult(done, false);
+    } catch (err) {
+      if (!(err instanceof CommandDuplicate)) throw err;
+      // Another submit of this key was recorded first; nothing of this one was kept: answer as its retry.
+    }
+  } else {
+    const inserted = await store.insertCommand(config.db, insert);
+    onRecorded(inserted ? String(inserted.id) : undefined);
+    if (inserted) return toResult(await drive(rt, String(inserted.id), owner, normalizeRow(inserted)), false);
+  }
 
   const deadline = Date.now() + spec.waitMs;
   for (;;) {

@@ -18,6 +18,13 @@ export type DialectName = 'postgres' | 'pglite' | 'mysql';
 
 export interface TransactionOptions {
   isolation?: Isolation;
+  /**
+   * A statement to run first in the transaction, right after BEGIN — on PostgreSQL in the same round trip
+   * (decision 0125). An executor that runs it hands its rows to `opened` before `fn` starts; one that does
+   * not (it may ignore both) leaves `opened` uncalled, and the caller runs the statement itself.
+   */
+  opening?: SqlQuery;
+  opened?: (rows: Row[]) => void;
 }
 
 /**

@@ -4,9 +4,10 @@ import { createTally } from '../../src/tally.js';
 import { freshPostgres, postgresAvailable, type TestDatabase } from '../support/databases.js';
 import { testClock } from './support/redeem.js';
 
-// The first local step after the record runs without locking the command row first; its save applies
-// only if the row still has the submitter's lease, status and step (docs/decisions/0024). A takeover
-// needs a second connection while the step's transaction is open, so this runs on PostgreSQL.
+// On PostgreSQL a command's record opens its first local step's transaction (decision 0125): nobody sees
+// the command until the step commits, so nobody can take it over mid-step, and a second submit of the
+// key waits for the first one's commit and replays it without running the step. Both need a second
+// connection while the step's transaction is open, so this runs on PostgreSQL.
 describe.skipIf(!postgresAvailable)('the first step after the record [postgres]', () => {
   let t: TestDatabase;
   beforeAll(async () => {
@@ -25,7 +26,18 @@ describe.skipIf(!postgresAvailable)('the first step after the record [postgres]'
       table: `${prefix}_accounts`,
       states: { open: ['closed'], closed: [] },
     });
-    const fx = { runs: 0, intrude: false };
+    let release = () => {};
+    let entered = () => {};
+    const fx = {
+      runs: 0,
+      intrude: false,
+      claimed: null as boolean | null,
+      hold: false,
+      holding: new Promise<void>((r) => {
+        entered = r;
+      }),
+      release: () => release(),
+    };
     const debit = tally.command<{ user: string }>(`${prefix}_debit`, {
       fingerprint: (i) => ({ user: i.user }),
       leaseMs: 10_000,
@@ -41,14 +53,22 @@ describe.skipIf(!postgresAvailable)('the first step after the record [postgres]'
             await accounts.update({ key: ctx.input.user, set: { points: a!.points - 10 }, ...ctx.write });
             if (fx.intrude) {
               fx.intrude = false;
-              // The step outlives its lease and another attempt claims the command meanwhile (the row
-              // is not locked yet, so the claim goes through at once, on another connection).
+              // The step outlives its lease and another attempt tries to claim the command meanwhile, on
+              // another connection.
               clock.advance(20_000);
               const now = clock.now();
               const [claimed] = await t.db.query(
                 claimCommandSql('tally', ctx.id, 'intruder', now, new Date(now.getTime() + 10_000)),
               );
-              expect(claimed, 'the other attempt took the lease').toBeDefined();
+              fx.claimed = claimed !== undefined;
+            }
+            if (fx.hold) {
+              fx.hold = false;
+              const go = new Promise<void>((r) => {
+                release = r;
+              });
+              entered();
+              await go;
             }
             return { left: a!.points - 10 };
           },
@@ -81,30 +101,35 @@ describe.skipIf(!postgresAvailable)('the first step after the record [postgres]'
     expect(await f.logRows()).toBe(1);
   });
 
-  it('keeps nothing of a first step whose command was taken over while it ran', async () => {
+  it('nobody can take over a command whose first step is still running: its record is not committed yet', async () => {
     const f = await fixture('fs_moved');
     f.fx.intrude = true;
     const r = await f.debit.submit({ key: 'k1', principal: 'p', input: { user: 'u1' } });
-    // The save found another lease owner: the step's transaction (the debit and its log row) rolled back.
-    expect(r.status).toBe('pending');
-    expect(await f.points()).toBe(100);
-    expect(await f.logRows()).toBe(0);
-    const [row] = await t.db.query<{ lease_owner: string; step_index: number }>({
-      text: `SELECT lease_owner, step_index FROM tally.commands WHERE id = $1::uuid`,
-      values: [r.id],
-    });
-    expect(row).toMatchObject({ lease_owner: 'intruder', step_index: 0 });
+    // The record opened the step's transaction (decision 0125): the other attempt's claim found no row.
+    expect(f.fx.claimed).toBe(false);
+    expect(r).toMatchObject({ status: 'succeeded', result: { left: 90 } });
+    expect(f.fx.runs).toBe(1);
+    expect(await f.points()).toBe(90);
+    expect(await f.logRows()).toBe(1);
     const events = await t.db.query<{ kind: string }>({
       text: `SELECT kind FROM tally.command_events WHERE command_id = $1::uuid ORDER BY id`,
       values: [r.id],
     });
-    expect(events.map((e) => e.kind)).toEqual(['submitted']);
-    // The intruder's lease runs out too; a worker finishes the command, once.
-    f.clock.advance(20_000);
-    await f.tally.worker({ id: 'w1' }).runOnce();
-    const done = await f.debit.get({ key: 'k1', principal: 'p' });
-    expect(done).toMatchObject({ status: 'succeeded', result: { left: 90 } });
-    expect(f.fx.runs).toBe(2);
+    expect(events.map((e) => e.kind)).toEqual(['submitted', 'step_done', 'succeeded']);
+  });
+
+  it('a double click: the second submit waits for the first record and replays it; its step never runs', async () => {
+    const f = await fixture('fs_twice');
+    f.fx.hold = true;
+    const first = f.debit.submit({ key: 'k1', principal: 'p', input: { user: 'u1' } });
+    await f.fx.holding; // the first submit is inside its step, its record uncommitted
+    const second = f.debit.submit({ key: 'k1', principal: 'p', input: { user: 'u1' } });
+    await new Promise((r) => setTimeout(r, 200));
+    f.fx.release();
+    const [a, b] = await Promise.all([first, second]);
+    expect(a).toMatchObject({ status: 'succeeded', replayed: false, result: { left: 90 } });
+    expect(b).toMatchObject({ id: a.id, status: 'succeeded', replayed: true, result: { left: 90 } });
+    expect(f.fx.runs).toBe(1);
     expect(await f.points()).toBe(90);
     expect(await f.logRows()).toBe(1);
   });

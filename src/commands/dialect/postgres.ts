@@ -30,6 +30,8 @@ export function postgresStore(s: string): CommandStore {
     name: 'postgres',
     can: { change: true, failover: true, breaker: true, retention: true },
     insertCommand: (db, c) => first(db, insertCommandSql(s, c, c.asyncRecord)),
+    // Synchronous: it commits with the step (an async record would make the whole step's commit async).
+    recordStatement: (c) => insertCommandSql(s, c, false),
     byKey: (db, type, principal, key) => first(db, commandByKeySql(s, type, principal, key)),
     byId: (db, id) => first(db, commandByIdSql(s, id)),
     lock: (tx, id) => first(tx, lockCommandSql(s, id)),

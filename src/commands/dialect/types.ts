@@ -1,4 +1,4 @@
-import type { Executor, Row } from '../../db/types.js';
+import type { Executor, Row, SqlQuery } from '../../db/types.js';
 import type { RequeueFilter } from '../requeue-sql.js';
 import type { CallOutcome, NewCall, SaveExpectation } from '../save-sql.js';
 import type { CommandRow, EventIn, RecordedRequest } from '../sql.js';
@@ -16,6 +16,11 @@ export interface CommandStore {
   readonly can: Readonly<Record<CommandCapability, boolean>>;
   /** Records key, fingerprint and input (leased to the submitter) with its `submitted` event; undefined when the key exists. */
   insertCommand(db: Executor, c: InsertCommand): Promise<Row | undefined>;
+  /**
+   * insertCommand as one statement that can open the first step's transaction (decision 0125): it answers
+   * the row when inserted, nothing when the key exists. A dialect without it records on its own first.
+   */
+  recordStatement?(c: InsertCommand): SqlQuery;
   byKey(db: Executor, type: string, principal: string, key: string): Promise<Row | undefined>;
   byId(db: Executor, id: string): Promise<Row | undefined>;
   /** Lock, check, update: the command under its row lock, in the caller's transaction. */

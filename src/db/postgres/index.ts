@@ -4,6 +4,7 @@ import { ISOLATION_SQL } from '../isolation.js';
 import { joinTransaction, type PgConfigQuery } from '../joined.js';
 import { checkStatement } from '../statement.js';
 import type { Executor, Row, SqlQuery } from '../types.js';
+import { beginWith } from './begin-with.js';
 
 /** The part of a `pg` PoolClient Tally uses. */
 export interface PgClientLike {
@@ -84,7 +85,14 @@ function fromPool(pool: PgPoolLike, owned: boolean): Executor {
       };
       client.on?.('error', onError);
       try {
-        await client.query(`BEGIN ISOLATION LEVEL ${ISOLATION_SQL[options?.isolation ?? 'read committed']}`);
+        const begin = `BEGIN ISOLATION LEVEL ${ISOLATION_SQL[options?.isolation ?? 'read committed']}`;
+        if (options?.opening) {
+          checkStatement(options.opening);
+          const rows = await beginWith(client, begin, options.opening);
+          options.opened?.(rows);
+        } else {
+          await client.query(begin);
+        }
         fromCaller = true;
         const result = await fn(joinTransaction(client, 'postgres'));
         fromCaller = false;

@@ -1,5 +1,7 @@
 // B killed with SIGKILL at a named point between (or inside) its steps; after a restart the in-process
-// worker finishes the command — without the client retrying — and every invariant still holds.
+// worker finishes the command — without the client retrying — and every invariant still holds. Killed
+// inside its first step, B leaves nothing (the record commits with the step, decision 0125): the head's
+// retry runs the request, once.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { databaseUrlUnanswered } from '../../support/databases.js';
 import { ChainUnderTest } from './support.js';
@@ -8,7 +10,7 @@ let t: ChainUnderTest;
 // B stops at each of these once, for one user each: armed from the start, disarmed at each restart, so
 // every kill costs one restart and the recovering worker never stops at the next test's point.
 const POINTS = [
-  ['deduct:before-commit', 'hana'], // the deduction rolled back; the worker runs it again
+  ['deduct:before-commit', 'hana'], // the deduction rolled back with the record (decision 0125)
   ['issue:before-send', 'ivan'], // deducted and the snapshot stored; C never asked
   ['issue:after-send', 'jon'], // C issued; B never recorded the reply
   ['compensate:before-commit', 'kim'], // C refused; the refund rolled back
@@ -50,7 +52,20 @@ async function killAt(point: string, user: string, key: string): Promise<void> {
 describe.skipIf(databaseUrlUnanswered)(
   'B killed between steps is completed by the worker after a restart',
   () => {
-    it.each(POINTS.slice(0, 3))('killed at %s', async (point, user) => {
+    it('killed inside the first step (deduct, before its commit): nothing remains; the head retry runs it once', async () => {
+      const [point, user] = POINTS[0];
+      const key = t.key(point.replace(':', '-'));
+      await killAt(point, user, key);
+      const report = await t.settle(30_000);
+      // Without decision 0125 the record survived the kill and the worker finished the command.
+      expect(report.commands.find((c: { key: string }) => c.key === key)).toBeUndefined();
+      expect(await t.points(user)).toBe(100);
+      const head = await t.viaA({ key, user, prize: 'mug', qty: 2 });
+      expect(head).toMatchObject({ status: 200, body: { status: 'succeeded', result: { deducted: 20 } } });
+      expect(await t.points(user)).toBe(80);
+    });
+
+    it.each(POINTS.slice(1, 3))('killed at %s', async (point, user) => {
       const key = t.key(point.replace(':', '-'));
       await killAt(point, user, key);
       const report = await t.settle(30_000);
