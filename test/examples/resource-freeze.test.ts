@@ -43,10 +43,13 @@ function expectFullRun(r: Run): void {
   );
 }
 
-// The example imports 'tally', which resolves through package.json exports to dist/: build it first.
+// The example imports 'tally', which resolves through package.json exports to dist/: build it when it is
+// missing or older than src/ (scripts/ensure-built.mjs, one build at a time under the lock the other example
+// tests take). Not an unconditional `npm run build`: CI builds dist/ just before the tests, and a second
+// build rewrites dist/ while the other files. CLI and example runs read it.
 beforeAll(async () => {
-  const build = await sh('npm', ['run', 'build', '--silent'], process.env);
-  if (build.code !== 0) throw new Error(`npm run build failed:\n${build.stdout}${build.stderr}`);
+  const build = await sh(process.execPath, ['scripts/ensure-built.mjs'], process.env);
+  if (build.code !== 0) throw new Error(`scripts/ensure-built.mjs failed:\n${build.stdout}${build.stderr}`);
 });
 
 describe('examples/resource-freeze', () => {
