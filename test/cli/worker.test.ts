@@ -4,18 +4,21 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pglite } from '../../src/db/pglite/index.js';
 import { freshPostgres, postgresAvailable, type TestDatabase } from '../support/databases.js';
-import { ROOT, runCli, tempDir } from './run-cli.js';
+import { ROOT, runCliInProcess, tempDir } from './run-cli.js';
 import { pendingCommands, writeSetupModule } from './support/setup-module.js';
 
-const NO_URL = { DATABASE_URL: undefined };
+// The usage errors and `--once` run in this process, through the entry the binary calls, with no
+// DATABASE_URL in their environment (a tsx start-up each made this file one of the slowest); the SIGTERM
+// test below runs the real process, since the signal is what it is about.
+const cli = (args: string[], cwd?: string) => runCliInProcess(args, {}, cwd);
 
 describe('tally worker: usage and module errors', () => {
   it('needs --module (exit 2); a missing or exportless module is an error (exit 1)', async () => {
     const dir = tempDir();
-    const noModule = await runCli(['worker', '--data-dir', dir], { env: NO_URL });
+    const noModule = await cli(['worker', '--data-dir', dir]);
     expect(noModule.code).toBe(2);
     expect(noModule.stderr).toContain('--module PATH is required');
-    const badInt = await runCli(['worker', '--module', 'x.mjs', '--concurrency', 'many'], { env: NO_URL });
+    const badInt = await cli(['worker', '--module', 'x.mjs', '--concurrency', 'many']);
     expect(badInt.code).toBe(2);
     expect(badInt.stderr).toContain('--concurrency must be an integer');
 
@@ -23,19 +26,13 @@ describe('tally worker: usage and module errors', () => {
     const { createTally } = await import('../../src/tally.js');
     await (await createTally({ db })).migrate();
     await db.close();
-    const missing = await runCli(['worker', '--module', 'nope.mjs', '--data-dir', join(dir, 'data')], {
-      env: NO_URL,
-      cwd: dir,
-    });
+    const missing = await cli(['worker', '--module', 'nope.mjs', '--data-dir', join(dir, 'data')], dir);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toBe('error MODULE_NOT_FOUND: no module at nope.mjs\n');
     writeSetupModule(dir, 'empty.mjs');
     const { writeFileSync } = await import('node:fs');
     writeFileSync(join(dir, 'empty.mjs'), 'export const x = 1;\n');
-    const invalid = await runCli(['worker', '--module', 'empty.mjs', '--data-dir', join(dir, 'data')], {
-      env: NO_URL,
-      cwd: dir,
-    });
+    const invalid = await cli(['worker', '--module', 'empty.mjs', '--data-dir', join(dir, 'data')], dir);
     expect(invalid.code).toBe(1);
     expect(invalid.stderr).toContain('error MODULE_INVALID: empty.mjs must export a function');
   });
@@ -49,12 +46,9 @@ describe('tally worker on an embedded PGlite data dir', () => {
     const { ids } = await pendingCommands(db, 3);
     await db.close();
     writeSetupModule(dir);
-    const r = await runCli(
+    const r = await cli(
       ['worker', '--module', './setup.mjs', '--once', '--data-dir', data, '--id', 'cli-w'],
-      {
-        env: NO_URL,
-        cwd: dir,
-      },
+      dir,
     );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);

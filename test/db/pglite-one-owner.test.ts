@@ -5,12 +5,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { processStartTicks } from '../../src/db/pglite/holder.js';
 import { pglite, readDataDirHolder } from '../../src/db/pglite/index.js';
 import { isTallyError, type TallyError } from '../../src/errors.js';
-import { runCli } from '../cli/run-cli.js';
+import { runCliInProcess } from '../cli/run-cli.js';
 import { type Proc, start } from './pglite-procs.js';
 
 // Issue 20: two processes on one PGlite directory lost a write and reported success. One process owns a
 // directory now; a second is refused naming the holder, or comes in through the owner's socket.
-const NO_URL = { DATABASE_URL: undefined };
+// The holders and racers are processes of their own (fixtures/pglite-proc.ts). The CLI runs in this test
+// process, through the entry the binary calls (no DATABASE_URL in its environment): it is a process other
+// than the holder all the same, and a tsx start-up per command made this file one of the slowest.
+const cli = (args: string[]) => runCliInProcess(args, {});
 // Each test starts Node processes that boot PGlite: minutes on a loaded machine.
 const SLOW = 600_000;
 const ENTITY = ['--entity', 'resource', '--table', 'resources'];
@@ -127,15 +130,20 @@ describe('one owner per PGlite data directory, across processes', () => {
       expect(refused.message).toContain('{ share: true }');
       expect((await second.exited).code).toBe(1);
 
-      const log = await runCli(['log', '--entity', 'resource', '--key', '1', '--data-dir', dir], {
-        env: NO_URL,
-      });
+      const log = await cli(['log', '--entity', 'resource', '--key', '1', '--data-dir', dir]);
       expect(log.code).toBe(1);
       expect(log.stderr).toMatch(new RegExp(`^error DATA_DIR_LOCKED: .*held by pid ${holder.pid} \\(node `));
-      const repair = await runCli(
-        ['repair', ...ENTITY, '--apply', '--actor', 'ops', '--reason', 'try', '--data-dir', dir],
-        { env: NO_URL },
-      );
+      const repair = await cli([
+        'repair',
+        ...ENTITY,
+        '--apply',
+        '--actor',
+        'ops',
+        '--reason',
+        'try',
+        '--data-dir',
+        dir,
+      ]);
       expect(repair.code).toBe(1);
       expect(repair.stderr).toContain('error DATA_DIR_LOCKED');
       expect(repair.stdout).toBe('');
@@ -170,13 +178,11 @@ describe('one owner per PGlite data directory, across processes', () => {
 
       // The CLI comes in through the socket and sees the history as it is now.
       await holder.next((m) => Number(m.transitions) >= 10);
-      const log = await runCli(['log', '--entity', 'resource', '--key', '100', '--data-dir', dir], {
-        env: NO_URL,
-      });
+      const log = await cli(['log', '--entity', 'resource', '--key', '100', '--data-dir', dir]);
       expect(log.stderr).toBe('');
       expect(log.code).toBe(0);
       expect(log.stdout).toContain('second');
-      const reconcile = await runCli(['reconcile', ...ENTITY, '--data-dir', dir], { env: NO_URL });
+      const reconcile = await cli(['reconcile', ...ENTITY, '--data-dir', dir]);
       expect(reconcile.stderr).not.toContain('error');
       expect(reconcile.code).toBe(0);
 
@@ -187,7 +193,7 @@ describe('one owner per PGlite data directory, across processes', () => {
       const one = await stateOf(dir, 1);
       expect(one.logRows).toBe(closed.transitions);
       expect(await stateOf(dir, 100)).toMatchObject({ state: 'frozen', logRows: 2 });
-      const after = await runCli(['reconcile', ...ENTITY, '--data-dir', dir], { env: NO_URL });
+      const after = await cli(['reconcile', ...ENTITY, '--data-dir', dir]);
       expect(after.stderr).not.toContain('error');
       expect(after.code).toBe(0);
     },
@@ -211,7 +217,7 @@ describe('one owner per PGlite data directory, across processes', () => {
       await db.close();
       const one = await stateOf(dir, 1);
       expect(one.logRows).toBe(one.version);
-      const r = await runCli(['reconcile', ...ENTITY, '--data-dir', dir], { env: NO_URL });
+      const r = await cli(['reconcile', ...ENTITY, '--data-dir', dir]);
       expect(r.stderr).not.toContain('error');
       expect(r.code).toBe(0);
     },
