@@ -68,7 +68,8 @@ B points service: ${chain.b.url} (${db})
 Ctrl-C stops all of them.`);
 
 /**
- * Starts `tally serve` (the built CLI: prestart built dist/ and console/dist) on B's database — through the
+ * Starts `tally serve --module b/operator.ts` (the built CLI: prestart built dist/ and console/dist; the
+ * module through tsx) on B's database — through the
  * socket B shares its PGlite directory on, or on DATABASE_URL — with B's Tally schema, on a free loopback
  * port. The preload makes it exit when this process is gone (its IPC channel closes), as A, B and C do.
  * Resolves with its address; a console that does not start is reported and the chain runs on without it.
@@ -79,8 +80,16 @@ function startConsole(): Promise<string> {
   const cli = resolve(ROOT, 'dist/src/cli/main.js');
   const child = spawn(
     process.execPath,
-    ['--import', exitWithParent, cli, 'serve', '--port', '0', '--schema', 'points_tally', ...where],
-    { cwd: ROOT, env: { ...process.env, DATABASE_URL: '' }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
+    [
+      ...['--import', exitWithParent, cli, 'serve', '--port', '0', '--schema', 'points_tally', ...where],
+      // B's declarations (resume and repair from the page) and C as the Reconcile view's downstream.
+      ...['--module', resolve(ROOT, 'examples/points-redemption/b/operator.ts')],
+    ],
+    {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: '', C_URL: chain.c.url },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    },
   );
   operator = child;
   let out = '';
