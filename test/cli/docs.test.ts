@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -110,13 +110,15 @@ function setupFor(command: string): Setup {
   if (/^tally migrate\b/.test(command)) return async () => {};
   if (command === 'tally log --entity resource --key 2') return withDb(history);
   if (command === 'tally log --entity resource --key 1')
-    return withDb(async (db) => {
-      await history(db);
-      // The first entry's image edited: the next entry's before image no longer joins it.
-      await db.exec(
-        `UPDATE tally.log SET after = jsonb_set(after, '{name}', '"vm-9"') WHERE entity_key = '1' AND version = 1`,
-      );
-    });
+    return then(
+      withDb(history),
+      edit(async (db) => {
+        // The first entry's image edited: the next entry's before image no longer joins it.
+        await db.exec(
+          `UPDATE tally.log SET after = jsonb_set(after, '{name}', '"vm-9"') WHERE entity_key = '1' AND version = 1`,
+        );
+      }),
+    );
   if (/^tally (reconcile|repair) --entity resource --table resources\b/.test(command)) return withDb(drift);
   if (/^tally relay\b/.test(command)) return withDb(history);
   if (command === 'tally alerts --open') return withDb(alerted);
@@ -145,7 +147,28 @@ function withSealKey(setup: Setup): Setup {
   };
 }
 
+// A data directory filled once per run and copied into each sample's directory (the samples of one
+// setup start from the same state; filling it again took seconds a sample on PGlite).
+const filled = new Map<(db: Executor) => Promise<void>, Promise<string>>();
+
 function withDb(fill: (db: Executor) => Promise<void>): Setup {
+  return async (dataDir) => {
+    let made = filled.get(fill);
+    if (!made) {
+      made = (async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'tally-docs-setup-'));
+        dirs.push(dir);
+        await edit(fill)(join(dir, 'data'));
+        return join(dir, 'data');
+      })();
+      filled.set(fill, made);
+    }
+    cpSync(await made, dataDir, { recursive: true });
+  };
+}
+
+/** Opens the data directory (new or copied), runs `fill` on it, closes it. */
+function edit(fill: (db: Executor) => Promise<void>): Setup {
   return async (dataDir) => {
     const db = await pglite(dataDir);
     try {
@@ -153,6 +176,13 @@ function withDb(fill: (db: Executor) => Promise<void>): Setup {
     } finally {
       await db.close();
     }
+  };
+}
+
+function then(first: Setup, second: Setup): Setup {
+  return async (dataDir) => {
+    await first(dataDir);
+    await second(dataDir);
   };
 }
 
