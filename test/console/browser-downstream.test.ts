@@ -2,6 +2,9 @@
 // server on a real Tally (PGlite): C crashed before it recorded a prize, so the command waits for a person and
 // C has nothing; the dry run in the Reconcile view shows the mismatch and its re-drive plan, the operator
 // re-drives it with a name and a reason, the worker sends the request again, and the re-check is clean.
+// CONSOLE_SCREENSHOTS=1 also writes the docs' screenshot of the dry run (docs/console/reconcile-downstream.png).
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConsoleServer, startConsoleServer } from '../../src/http/console/index.js';
@@ -11,6 +14,11 @@ import { browserSkipReason, launchChromium } from '../examples/points-redemption
 import { freshPGlite, type TestDatabase } from '../support/databases.js';
 import { buildConsole, pageErrors } from './browser-setup.js';
 
+const SHOT = process.env.CONSOLE_SCREENSHOTS === '1';
+const SHOT_FILE = join(
+  resolve(dirname(fileURLToPath(import.meta.url)), '../../docs/console'),
+  'reconcile-downstream.png',
+);
 const title = `commands <-> downstream in Chromium${browserSkipReason ? ` — SKIPPED: ${browserSkipReason}` : ''}`;
 
 describe.skipIf(browserSkipReason !== undefined)(title, () => {
@@ -64,6 +72,7 @@ describe.skipIf(browserSkipReason !== undefined)(title, () => {
     const row = page.locator('#differences tr[data-kind="upstream_unknown_downstream_missing"]');
     expect(await row.getAttribute('data-plan')).toBe('redrive');
     expect(await row.locator('a').getAttribute('href')).toBe(`#/commands/${strandedId}`);
+    if (SHOT) await page.locator('#downstream-check').screenshot({ path: SHOT_FILE });
 
     const form = page.locator('form[data-action="redrive"]');
     const button = form.locator('button[data-action="redrive"]');
