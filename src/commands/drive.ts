@@ -107,6 +107,7 @@ async function next(
         }
         if (row.lease_owner !== owner || !ACTIVE.has(row.status)) return { kind: 'stop', row };
         const d = new Draft(store, row, spec, config.clock(), unlocked);
+        if (opening) d.commitOnSave(tx); // this transaction inserted the row: its save cannot miss
         d.keepLease(owner);
         if (row.status === 'compensating') {
           compensating = true;

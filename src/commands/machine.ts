@@ -95,6 +95,8 @@ export class Draft {
   readonly alerts: AlertIn[] = [];
   /** Set when the row was not locked before the change: what the save must still find. */
   readonly #expect: SaveExpectation | null;
+  /** Set when the save is the transaction's last statement: it goes with the COMMIT (decision 0125). */
+  #commit: Executor | null = null;
 
   constructor(
     readonly store: CommandStore,
@@ -256,7 +258,7 @@ export class Draft {
   /** The save and a new call with its first send, in one statement (a change without alerts). */
   async saveInsertingCall(tx: Executor, c: NewCall): Promise<CommandRow> {
     this.#withoutAlerts('saveInsertingCall');
-    const saved = await this.#write((a) => this.store.saveInsertingCall(tx, a, c));
+    const saved = await this.#write((a) => this.store.saveInsertingCall(this.#last(tx), a, c));
     if (saved.n !== 1) {
       throw new TallyError('COMMAND_NOT_FOUND', 'no command with this id', { details: { id: this.row.id } });
     }
@@ -264,7 +266,7 @@ export class Draft {
   }
 
   async save(tx: Executor): Promise<CommandRow> {
-    await this.#write((a) => this.store.save(tx, a));
+    await this.#write((a) => this.store.save(this.#last(tx), a));
     for (const a of this.alerts) {
       await this.store.insertAlert(tx, {
         id: this.row.id,
@@ -277,6 +279,21 @@ export class Draft {
     }
     this.alerts.length = 0;
     return { ...this.row };
+  }
+
+  /**
+   * The save will be the last statement of a transaction whose row cannot have moved (this transaction
+   * inserted it): where the executor can, it is sent with the COMMIT, one round trip fewer (decision 0125).
+   */
+  commitOnSave(tx: Executor): void {
+    if (this.#expect || !tx.commitWith) return;
+    const commitWith = tx.commitWith.bind(tx);
+    this.#commit = { ...tx, query: (q) => commitWith(q) };
+  }
+
+  /** Where the save goes: with the COMMIT when it is the last statement (no alert rows follow it). */
+  #last(tx: Executor): Executor {
+    return this.#commit !== null && this.alerts.length === 0 ? this.#commit : tx;
   }
 
   /** Alerts are rows of their own: only save() writes them. */

@@ -43,6 +43,12 @@ export interface Executor {
    * (the caller owns commit and rollback).
    */
   transaction<T>(fn: (tx: Executor) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /**
+   * Only on a transaction the executor opened itself (PostgreSQL): runs `q` as the transaction's last
+   * statement and commits, in one round trip (decision 0125). Nothing may run in the transaction after it;
+   * when `q` fails nothing is committed and the transaction ends as after any error.
+   */
+  commitWith?<R extends Row = Row>(q: SqlQuery): Promise<R[]>;
   /** Releases what the executor owns (pools it created, embedded databases it opened). */
   close(): Promise<void>;
 }

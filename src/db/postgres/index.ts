@@ -4,7 +4,7 @@ import { ISOLATION_SQL } from '../isolation.js';
 import { joinTransaction, type PgConfigQuery } from '../joined.js';
 import { checkStatement } from '../statement.js';
 import type { Executor, Row, SqlQuery } from '../types.js';
-import { beginWith } from './begin-with.js';
+import { beginWith, commitWith } from './begin-with.js';
 
 /** The part of a `pg` PoolClient Tally uses. */
 export interface PgClientLike {
@@ -94,9 +94,29 @@ function fromPool(pool: PgPoolLike, owned: boolean): Executor {
           await client.query(begin);
         }
         fromCaller = true;
-        const result = await fn(joinTransaction(client, 'postgres'));
+        let committed = false;
+        const joined = joinTransaction(client, 'postgres');
+        const tx: Executor = {
+          ...joined,
+          query(q) {
+            if (committed) throw new Error('this transaction was committed with its last statement');
+            return joined.query(q);
+          },
+          transaction: (inner) => inner(tx),
+          async commitWith<R extends Row = Row>(q: SqlQuery): Promise<R[]> {
+            checkStatement(q);
+            try {
+              const rows = await commitWith(client, q);
+              committed = true;
+              return rows as R[];
+            } catch (err) {
+              throw wrapDbError(err);
+            }
+          },
+        };
+        const result = await fn(tx);
         fromCaller = false;
-        await client.query('COMMIT');
+        if (!committed) await client.query('COMMIT');
         return result;
       } catch (err) {
         try {
