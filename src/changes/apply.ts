@@ -228,8 +228,18 @@ function raced(res: OnePassRow): boolean {
  */
 function prepared(q: SqlQuery, n: number): SqlQuery {
   if (n !== 1) return q;
-  return { ...q, name: `tally_${createHash('sha1').update(q.text).digest('hex').slice(0, 20)}` };
+  let name = preparedNames.get(q.text);
+  if (name === undefined) {
+    name = `tally_${createHash('sha1').update(q.text).digest('hex').slice(0, 20)}`;
+    // Bounded: one text per entity, statement kind and set of columns in practice; a runaway caller
+    // (a new column list every call) costs a hash each, never memory.
+    if (preparedNames.size < 4096) preparedNames.set(q.text, name);
+  }
+  return { ...q, name };
 }
+
+/** Statement names by text: hashing a long statement on every single-key change showed in profiles. */
+const preparedNames = new Map<string, string>();
 
 export function canonicalSelection(
   raw: readonly EntityKey[],
