@@ -1,6 +1,6 @@
 import type { EntityRuntime } from '../changes/apply.js';
 import type { Executor } from '../db/types.js';
-import { chainChunkSql, logIdRangeSql } from './chain-sql.js';
+import { type FailingEntry, reconcileDialect } from './dialect/index.js';
 import type { Finding, FindingKind, ReconcileProgress } from './types.js';
 
 export interface ChainOptions {
@@ -28,8 +28,9 @@ export async function verifyChains(
   o: ChainOptions,
 ): Promise<{ findings: Finding[]; entries: number; chunks: number }> {
   const { def, config } = rt;
+  const d = reconcileDialect(db.dialect);
   const [range] = await db.query<{ lo: string | null; hi: string | null; n: string }>(
-    logIdRangeSql(config.s, def.name),
+    d.logIdRange(config, def.name),
   );
   const entries = Number(range?.n ?? 0);
   if (range?.lo === null || range?.lo === undefined) return { findings: [], entries: 0, chunks: 0 };
@@ -40,7 +41,7 @@ export async function verifyChains(
   let done = 0;
   for (let from = lo; from <= hi; from += o.chunkSize) {
     const to = Math.min(hi, from + o.chunkSize - 1);
-    failing.add(await db.query<FailingEntry>(chainChunkSql(config.s, def.name, from, to)));
+    failing.add(await d.failingEntries(db, config, def.name, from, to));
     chunks++;
     // Ids are sparse per entity type; progress is the share of the id range covered.
     done = Math.round((entries * (to - lo + 1)) / (hi - lo + 1));
@@ -49,13 +50,7 @@ export async function verifyChains(
   return { findings: failing.findings(def.name), entries, chunks };
 }
 
-export type FailingEntry = {
-  key: string;
-  version: string;
-  bad_hash: boolean;
-  bad_link: boolean;
-  bad_image: boolean;
-};
+export type { FailingEntry } from './dialect/index.js';
 
 const WHAT: Readonly<Record<string, string>> = {
   hash_mismatch: 'hash does not match the entry (edited)',

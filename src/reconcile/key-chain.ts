@@ -2,6 +2,7 @@ import { ADOPT_ACTION } from '../changes/adopt-sql.js';
 import type { Executor } from '../db/types.js';
 import { FailingEntries, type FailingEntry } from './chain.js';
 import { chainKeySql, keyVersionsSql } from './chain-sql.js';
+import { reconcileDialect, requireReconcileCapability } from './dialect/index.js';
 import type { Finding } from './types.js';
 
 /** One entity's log, checked against itself. */
@@ -33,6 +34,7 @@ export async function checkKeyChain(
   entityType: string,
   key: string,
 ): Promise<KeyChain> {
+  requireReconcileCapability(reconcileDialect(db.dialect), 'keyChain', 'checkKeyChain');
   const rows = await db.query<{ id: string; version: string; action: string }>(
     keyVersionsSql(s, entityType, key),
   );

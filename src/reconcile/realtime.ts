@@ -2,6 +2,7 @@ import type { Entity } from '../changes/entity.js';
 import type { LogEntry } from '../changes/history.js';
 import type { FeedBatch, FeedHandler } from '../feed/types.js';
 import { type ColumnChoice, trackedColumns } from './columns.js';
+import { reconcileDialect, requireReconcileCapability } from './dialect/index.js';
 import { entriesCheckSql } from './realtime-sql.js';
 import { classify, detailsOf } from './state-log.js';
 import type { Finding } from './types.js';
@@ -44,6 +45,11 @@ export async function checkEntries(
     if (!pairs) continue;
     const rt = entity.runtime;
     const db = rt.config.db;
+    requireReconcileCapability(
+      reconcileDialect(db.dialect),
+      'realtime',
+      'checkEntries (real-time reconcile)',
+    );
     const { keyType, columns } = await trackedColumns(rt, db, choice[entity.name]);
     const keys = [...pairs.keys()].map((id) => id.split('\u0000')[0]!);
     const rows = await db.query<Row>(

@@ -3,8 +3,8 @@ import { canonicalKeys } from '../changes/keys.js';
 import { resolveContext } from '../context.js';
 import { TallyError } from '../errors.js';
 import { observedRepair } from '../observe/reconcile.js';
-import { type ColumnChoice, parseJson, trackedColumns } from './columns.js';
-import { lockKeysSql, missingKeysSql, repairSql } from './repair-sql.js';
+import { type ColumnChoice, trackedColumns } from './columns.js';
+import { reconcileDialect } from './dialect/index.js';
 import { recordRuns } from './runs.js';
 import { type Finding, REPAIRABLE_KINDS, type ReconcileReport } from './types.js';
 
@@ -173,13 +173,18 @@ async function apply(
     const rt = e.runtime;
     const { keyType, columns } = await trackedColumns(rt, rt.config.db, options);
     const canonical = canonicalKeys(keys, keyType, name);
-    const missing = await rt.config.db.query<{ k: unknown }>(missingKeysSql(rt.def, keyType, canonical));
+    const missing = await reconcileDialect(rt.config.db.dialect).missingKeys(
+      rt.config.db,
+      rt.def,
+      keyType,
+      canonical,
+    );
     if (missing.length > 0) {
       throw new TallyError(
         'NOT_FOUND',
         `${name}: ${missing.length} planned keys have no row; nothing was repaired`,
         {
-          details: { missing: missing.map((m) => String(m.k)) },
+          details: { missing },
         },
       );
     }
@@ -190,12 +195,13 @@ async function apply(
   let total = 0;
   for (const { e, keys, keyType, columns } of prepared) {
     const { def, config } = e.runtime;
+    const d = reconcileDialect(config.db.dialect);
     const t0 = performance.now();
     repaired[def.name] = [];
     for (let i = 0; i < keys.length; i += chunkSize) {
       const chunk = keys.slice(i, i + chunkSize);
       const done = await config.db.transaction(async (tx) => {
-        const locked = await tx.query<{ k: string }>(lockKeysSql(def, keyType, chunk));
+        const locked = await tx.query<{ k: string }>(d.lockKeys(def, keyType, chunk));
         if (locked.length !== new Set(chunk).size) {
           const found = new Set(locked.map((r) => r.k));
           const missing = chunk.filter((k) => !found.has(k));
@@ -207,23 +213,18 @@ async function apply(
             },
           );
         }
-        const [r] = await tx.query<{ updated: number; logged: number; keys: unknown }>(
-          repairSql(config.s, def, keyType, columns, {
-            keys: chunk,
-            acceptMissingLog: accept,
-            actor: ctx.actor,
-            reason: ctx.reason!,
-            at,
-            requestId: ctx.requestId,
-          }),
-        );
-        if (Number(r!.updated) !== Number(r!.logged)) {
-          throw new TallyError(
-            'DB_ERROR',
-            `${def.name}: repaired ${r!.updated} rows but logged ${r!.logged}`,
-          );
+        const r = await d.repair(tx, e.runtime, keyType, columns, {
+          keys: chunk,
+          acceptMissingLog: accept,
+          actor: ctx.actor,
+          reason: ctx.reason!,
+          at,
+          requestId: ctx.requestId,
+        });
+        if (r.updated !== r.logged) {
+          throw new TallyError('DB_ERROR', `${def.name}: repaired ${r.updated} rows but logged ${r.logged}`);
         }
-        return parseJson<string[]>(r!.keys);
+        return r.keys;
       });
       repaired[def.name]!.push(...done);
       total += done.length;

@@ -1,17 +1,7 @@
 import type { EntityRuntime } from '../changes/apply.js';
 import type { Executor } from '../db/types.js';
 import { type ColumnChoice, differingColumns, parseJson, trackedColumns } from './columns.js';
-import {
-  chunkCountSql,
-  chunkEndSql,
-  detailsSql,
-  firstEntriesSql,
-  gapsSql,
-  hasHeadersSql,
-  orphansSql,
-  rowEstimateSql,
-  stateChunkSql,
-} from './sql.js';
+import { type KeyDetails, reconcileDialect } from './dialect/index.js';
 import type { Finding, ReconcileProgress } from './types.js';
 
 export interface StateLogOptions extends ColumnChoice {
@@ -44,27 +34,16 @@ export async function checkStateLog(
   o: StateLogOptions,
 ): Promise<StateLogResult> {
   const { def, config } = rt;
+  const d = reconcileDialect(db.dialect);
   const { keyType, columns } = await trackedColumns(rt, db, o);
-  const [est] = await db.query<{ n: string | number }>(rowEstimateSql(def.table.sql));
+  const [est] = await db.query<{ n: string | number }>(d.rowEstimate(def));
   const total = Number(est?.n ?? 0);
-  const [h] = await db.query<{ headers: boolean }>(hasHeadersSql(def.table.sql));
-  const headers = h?.headers === true && o.precise !== true;
+  const headers = o.precise !== true && (await d.hasHeaders(db, def));
   // Repeatable read: a chunk's statements see one snapshot.
   const inTx = <T>(fn: (tx: Executor) => Promise<T>) =>
     db.transaction(
       async (tx) => {
-        if (tx.dialect === 'postgres') {
-          // The join's hash table must fit in memory; JIT compilation costs more than it saves here.
-          // parallel_tuple_cost 0: the planner cannot estimate the drift filter and expects nearly every
-          // row to leave the join, so it prices a Gather of a million rows and plans the join serially;
-          // about one row in a thousand leaves it, and the parallel hash join takes half the time
-          // (decision 0057).
-          await tx.query({
-            text: `SELECT set_config('work_mem', $1, true), set_config('jit', 'off', true),
-                          set_config('parallel_tuple_cost', '0', true)`,
-            values: [o.workMem],
-          });
-        }
+        await d.prepareCheck(tx, o.workMem);
         return fn(tx);
       },
       { isolation: 'repeatable read' },
@@ -81,15 +60,15 @@ export async function checkStateLog(
     const ends: { hi: string }[] =
       lo === null && total > 0 && total <= o.chunkSize
         ? []
-        : await db.query<{ hi: string }>(chunkEndSql(def, keyType, lo, o.chunkSize));
+        : await db.query<{ hi: string }>(d.chunkEnd(def, keyType, lo, o.chunkSize));
     const hi: string | null = ends[0]?.hi ?? null;
     const [rows, counts] = await inTx(
       async (tx) =>
         [
           await tx.query<{ k: string; v: string; lv: string | null }>(
-            stateChunkSql(config.s, def, keyType, columns, lo, hi, headers),
+            d.stateChunk(config, def, keyType, columns, lo, hi, headers),
           ),
-          await tx.query<{ n: string; versioned: string }>(chunkCountSql(def, keyType, lo, hi)),
+          await tx.query<{ n: string; versioned: string }>(d.chunkCount(def, keyType, lo, hi)),
         ] as const,
     );
     chunks++;
@@ -119,8 +98,8 @@ export async function checkStateLog(
       version: string;
       has_first: boolean;
       without_first: string | null;
-    }>(gapsSql(config.s, def.name));
-    const [f] = await tx.query<{ n: string; entries: string }>(firstEntriesSql(config.s, def.name));
+    }>(d.gaps(config, def.name));
+    const [f] = await tx.query<{ n: string; entries: string }>(d.firstEntries(config, def.name));
     // The last row counts the keys whose chain does not start at entry 1 (gaps, genesis entries).
     const counted = gapRows.find((g) => g.key === null);
     return {
@@ -145,7 +124,7 @@ export async function checkStateLog(
   const keysInLog = firstKeys + withoutFirst;
   const orphanKeys: string[] = [];
   if (keysInLog > rowsWithLog) {
-    const rows = await inTx((tx) => tx.query<{ key: string }>(orphansSql(config.s, def, gapKeys)));
+    const rows = await inTx((tx) => tx.query<{ key: string }>(d.orphans(config, def, gapKeys)));
     for (const { key } of rows) if (!details.has(key)) orphanKeys.push(key);
     for (const [k, d] of await detailsOf(rt, db, keyType, orphanKeys)) details.set(k, d);
   }
@@ -178,15 +157,7 @@ export async function checkStateLog(
   return { findings, rows: done, logEntries: entries, chunks };
 }
 
-export interface KeyDetails {
-  key: string;
-  row_version: string | number | null;
-  row_image: unknown;
-  last_version: string | number | null;
-  last_after: unknown;
-  last_action: string | null;
-  entries: string | number;
-}
+export type { KeyDetails } from './dialect/index.js';
 
 /** The row and the log's last entry of a few keys, 1,000 at a time. */
 export async function detailsOf(
@@ -195,11 +166,10 @@ export async function detailsOf(
   keyType: string,
   keys: readonly string[],
 ): Promise<Map<string, KeyDetails>> {
+  const d = reconcileDialect(db.dialect);
   const out = new Map<string, KeyDetails>();
   for (let i = 0; i < keys.length; i += 1000) {
-    const rows = await db.query<KeyDetails & Record<string, unknown>>(
-      detailsSql(rt.config.s, rt.def, keyType, keys.slice(i, i + 1000)),
-    );
+    const rows = await d.details(rt, db, keyType, keys.slice(i, i + 1000));
     for (const r of rows) out.set(r.key, r);
   }
   return out;
