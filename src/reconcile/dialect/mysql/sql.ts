@@ -41,10 +41,15 @@ export function differsSql(columns: ReadonlyMap<string, string>, t: string, img:
   return `(${parts.join(' OR ')})`;
 }
 
-/** An estimate of the table's rows (InnoDB's statistics; only chunking and progress read it). */
+/**
+ * The table's rows for chunking and progress: InnoDB's estimate (`TABLE_ROWS`), or an exact count when the
+ * estimate is under a million — InnoDB's figure for a small or fresh table can be far off, and an estimate
+ * within one chunk makes the whole table one chunk.
+ */
 export const rowEstimateSql = (def: EntityDefinition): SqlQuery => ({
-  text: `SELECT COALESCE((SELECT TABLE_ROWS FROM information_schema.TABLES
-                          WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?), 0) AS n`,
+  text: `SELECT CASE WHEN e.n >= 1000000 THEN e.n ELSE (SELECT COUNT(*) FROM ${backticked(def.table.sql)}) END AS n
+           FROM (SELECT COALESCE((SELECT TABLE_ROWS FROM information_schema.TABLES
+                                   WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?), 0) AS n) e`,
   values: [def.table.schema, def.table.name],
 });
 
