@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Checks the package as a user gets it (issue 14): `npm pack` (prepack builds), the tarball installed into
-# empty projects, every subpath of package.json "exports" imported from ESM under Node and type-checked
+# Checks the package as a user gets it (issue 14): `npm pack` (prepack builds), the tarball installed by npm
+# into an empty project (and unpacked into the others, beside their peers), every subpath of package.json "exports" imported from ESM under Node and type-checked
 # by TypeScript with moduleResolution node16 and bundler, each in a project holding only the peers that
 # subpath's built files import (read from the built import graph, so a subpath that starts importing a
 # new library needs it listed nowhere else), and a smoke test per subpath; then the same subpaths from a
@@ -100,6 +100,15 @@ function graph(entry, typesOnly) {
   }
   return libs;
 }
+// The versions installed must be ones package.json's peerDependencies accept. npm checked this itself when
+// every project installed the tarball; now only one does (see the installs below), so it is checked here.
+let semver;
+try {
+  semver = req('semver');
+} catch {
+  throw new Error('pack-check: the semver module is not in node_modules (it checks peer versions against peerDependencies)');
+}
+const outOfRange = [];
 const subpaths = [];
 const missing = [];
 for (const [key, target] of Object.entries(pkg.exports)) {
@@ -119,8 +128,13 @@ for (const [key, target] of Object.entries(pkg.exports)) {
   const peers = new Set([...runtime, ...types]);
   for (const p of smokePeers[key] ?? []) peers.add(p);
   for (const p of [...peers]) if (atTypes[p]) peers.add(atTypes[p]);
+  for (const p of peers) {
+    const range = pkg.peerDependencies?.[p];
+    if (range && !semver.satisfies(versionOf(p), range)) outOfRange.push(`${p}@${versionOf(p)} (peerDependencies: ${range})`);
+  }
   subpaths.push({ key, spec, json: false, peers: [...peers].sort().map((p) => `${p}@${versionOf(p)}`) });
 }
+if (outOfRange.length) throw new Error(`pack-check: tested peer versions outside peerDependencies: ${[...new Set(outOfRange)].join(', ')}`);
 console.log(JSON.stringify({ name: pkg.name, subpaths, missing }));
 EOF
 PLAN="$(node "$WORK/plan.mjs" "$WORK/pkg/package" "$ROOT")"
@@ -196,18 +210,106 @@ for (const s of subs) {
 process.exit(bad ? 1 : 0);
 EOF
 
-# Installs, up to four at a time (most of the wait is the registry); the checks after them, one by one.
+# A project's four type checks (ESM node16 and bundler, CommonJS node16 and node20) in one process that
+# parses the shared declaration files (lib, @types/node, this package's) once per way of parsing them,
+# instead of four tsc processes that each parse them all: the same options, diagnostics and exit status.
+cat >"$WORK/tsc-many.cjs" <<'EOF'
+// Type-checks (and, where the config emits, compiles) several tsconfig projects in one process, as
+// `tsc -p CONFIG` would one by one: the same options from the same files, the same diagnostics text, an exit
+// status per project. Declaration files (the lib, @types/node, the package's own) are parsed once for all
+// the projects whose options parse and bind them the same way, instead of once per tsc process.
+// Usage: node tsc-many.cjs TYPESCRIPT_DIR CONFIG[:trace] ...; for each CONFIG (…/tsconfig.NAME.json) it
+// writes …/tsc.NAME.log (or, with :trace, the resolution trace and the diagnostics to …/tsc.NAME.trace) and
+// the exit status to …/tsc.NAME.rc.
+const { writeFileSync } = require('node:fs');
+const { basename, dirname, join } = require('node:path');
+const ts = require(process.argv[2]);
+const shared = new Map();
+const sameParse = (o) =>
+  JSON.stringify([
+    o.module >= ts.ModuleKind.Node16 && o.module <= ts.ModuleKind.NodeNext ? 'node' : o.module,
+    o.moduleDetection,
+    o.strict,
+    o.alwaysStrict,
+    o.jsx,
+  ]);
+for (const arg of process.argv.slice(3)) {
+  const [config, mode] = arg.split(':');
+  const dir = dirname(config);
+  const name = basename(config).replace(/^tsconfig\.(.*)\.json$/, '$1');
+  const out = [];
+  let status = 0;
+  try {
+    const parsed = ts.getParsedCommandLineOfConfigFile(config, { traceResolution: mode === 'trace' }, {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) => out.push(ts.formatDiagnostics([d], formatHost(dir))),
+    });
+    if (!parsed) throw new Error(`cannot read ${config}`);
+    const host = ts.createCompilerHost(parsed.options);
+    host.getCurrentDirectory = () => dir;
+    host.trace = (s) => out.push(`${s}\n`);
+    const own = host.getSourceFile;
+    const key = sameParse(parsed.options);
+    host.getSourceFile = (file, lang, onError, create) => {
+      if (!file.endsWith('.d.ts')) return own(file, lang, onError, create);
+      const k = `${file}|${key}|${JSON.stringify(lang)}`;
+      if (!shared.has(k)) shared.set(k, own(file, lang, onError, create));
+      return shared.get(k);
+    };
+    const program = ts.createProgram({
+      rootNames: parsed.fileNames,
+      options: parsed.options,
+      projectReferences: parsed.projectReferences,
+      host,
+      configFileParsingDiagnostics: ts.getConfigFileParsingDiagnostics(parsed),
+    });
+    const diagnostics = [...ts.getPreEmitDiagnostics(program)];
+    if (!parsed.options.noEmit) diagnostics.push(...program.emit().diagnostics);
+    const errors = diagnostics.filter((d) => d.category === ts.DiagnosticCategory.Error);
+    if (diagnostics.length) out.push(ts.formatDiagnostics(ts.sortAndDeduplicateDiagnostics(diagnostics), formatHost(dir)));
+    status = errors.length ? 2 : 0;
+  } catch (err) {
+    out.push(`${err?.stack ?? err}\n`);
+    status = 1;
+  }
+  writeFileSync(join(dir, `tsc.${name}.${mode === 'trace' ? 'trace' : 'log'}`), out.join(''));
+  writeFileSync(join(dir, `tsc.${name}.rc`), `${status}\n`);
+}
+
+function formatHost(dir) {
+  return {
+    getCurrentDirectory: () => dir,
+    getCanonicalFileName: (f) => f,
+    getNewLine: () => '\n',
+  };
+}
+EOF
+
+# Installs, up to four at a time; the checks after them, one by one.
+# One project (the one with no peers, else the first) installs the tarball through npm, as a user does. The
+# others install their peers through npm and get the package unpacked from the same tarball into
+# node_modules/ (it has no dependencies, and no peers but optional ones, so npm would add nothing else):
+# npm install of the tarball reads the manifest of every optional peer and of their optional peers (about
+# 90, drizzle-orm's and typescript's among them), which made each install take a minute on a loaded machine.
 project() { printf '%s/project-%s' "$WORK" "$1"; }
 group() { node -e 'console.log(JSON.stringify(JSON.parse(process.argv[1])[+process.argv[2]]))' "$GROUPS_JSON" "$1"; }
 field() { node -e "const g = JSON.parse(process.argv[1]); console.log($2)" "$1"; }
+NPM_GROUP="$(node -e 'console.log(Math.max(0, JSON.parse(process.argv[1]).findIndex((g) => g.peers.length === 0)))' "$GROUPS_JSON")"
 for ((g = 0; g < NGROUPS; g++)); do
   P="$(project "$g")"
   mkdir -p "$P"
   printf '{ "name": "pack-check-%s", "private": true, "type": "module" }\n' "$g" >"$P/package.json"
   cp "$WORK/smoke.mjs" "$P/smoke.mjs"
   PEERS="$(field "$(group "$g")" 'g.peers.join(" ")')"
-  # shellcheck disable=SC2086
-  (cd "$P" && npm install "${NPM_FLAGS[@]}" "$TARBALL" $PEERS "$TYPES_NODE" >"$P/install.log" 2>&1; echo $? >"$P/install.rc") &
+  if ((g == NPM_GROUP)); then
+    # shellcheck disable=SC2086
+    (cd "$P" && npm install "${NPM_FLAGS[@]}" "$TARBALL" $PEERS "$TYPES_NODE" >"$P/install.log" 2>&1; echo $? >"$P/install.rc") &
+  else
+    # shellcheck disable=SC2086
+    (cd "$P" && npm install "${NPM_FLAGS[@]}" $PEERS "$TYPES_NODE" >"$P/install.log" 2>&1 &&
+      mkdir -p "node_modules/$NAME" && tar -xzf "$TARBALL" -C "node_modules/$NAME" --strip-components=1 >>"$P/install.log" 2>&1
+      echo $? >"$P/install.rc") &
+  fi
   while (($(jobs -rp | wc -l) >= 4)); do sleep 0.2; done
 done
 wait
@@ -255,10 +357,17 @@ check_project() {
   "types": ["node"], "strict": true, "noEmit": true, "skipLibCheck": true, "resolveJsonModule": true,
   "esModuleInterop": true }, "include": ["check-$mode-*.ts"] }
 JSON
+  done
+  prepare_cjs "$P" "$SUBS"
+  # The ESM checks with --traceResolution (tsc.MODE.trace), the CommonJS ones emitting to cjs/out.
+  node "$WORK/tsc-many.cjs" "$ROOT/node_modules/typescript" "$P/tsconfig.node16.json:trace" \
+    "$P/tsconfig.bundler.json:trace" "$P/cjs/tsconfig.node16.json" "$P/cjs/tsconfig.node20.json" >"$P/tsc-many.log" 2>&1 ||
+    cat "$P/tsc-many.log"
+  for f in "$P"/tsc.{node16,bundler}.rc "$P"/cjs/tsc.{node16,node20}.rc; do [[ -s "$f" ]] || echo 1 >"$f"; done
+  for mode in node16 bundler; do
     # skipLibCheck also hides an import in this package's declarations that does not resolve (its type
     # silently becomes any): the resolution trace shows those, and each one fails the subpath.
-    (cd "$P" && "$TSC" -p "tsconfig.$mode.json" --traceResolution >"tsc.$mode.trace" 2>&1
-      echo $? >"tsc.$mode.rc"
+    (cd "$P" && touch "tsc.$mode.trace"
       grep 'error TS' "tsc.$mode.trace" >"tsc.$mode.log" || true
       # Node's built-in modules are ambient declarations of @types/node: "not resolved" as files, and fine.
       awk -v ours="/node_modules/$NAME/" -v builtins="$BUILTINS" '
@@ -268,9 +377,8 @@ JSON
           print "unresolved " mod " in " from
         }
       ' "tsc.$mode.trace" >"tsc.$mode.unresolved"
-      [[ -s "tsc.$mode.unresolved" ]] && echo 1 >"tsc.$mode.rc"; true) &
+      [[ -s "tsc.$mode.unresolved" ]] && echo 1 >"tsc.$mode.rc"; true)
   done
-  wait
   for mode in node16 bundler; do
     if [[ "$(cat "$P/tsc.$mode.rc")" != 0 ]]; then
       sed 's/^/  /' "$P/tsc.$mode.log" "$P/tsc.$mode.unresolved" | head -30
@@ -294,9 +402,10 @@ JSON
 # - module node20 (TypeScript 5.9; resolution node16): a static `import * as x from 'tally/...'` is allowed
 #   and compiles to `require('tally/...')`, which Node 20.19+ serves from ESM (require(esm), no flag;
 #   our graph has no top-level await). On Node < 20.19 only the dynamic import works.
-# Runs inside check_project: appends to its FAILED.
-check_cjs() {
-  local P="$1/cjs" SUBS="$2" KEYS="$3" mode BAD i
+# prepare_cjs writes the files and configs (type-checked with the ESM ones, in check_project); check_cjs
+# reads the results and runs what was emitted. Runs inside check_project: appends to its FAILED.
+prepare_cjs() {
+  local P="$1/cjs" SUBS="$2" mode
   mkdir -p "$P"
   printf '{ "name": "pack-check-cjs", "private": true, "type": "commonjs" }\n' >"$P/package.json"
   (cd "$P" && node -e '
@@ -312,7 +421,12 @@ check_cjs() {
   "types": ["node"], "typeRoots": ["../node_modules/@types"], "strict": true, "skipLibCheck": true,
   "outDir": "out" }, "include": ["cjs-$mode-*.ts"] }
 JSON
-    if (cd "$P" && "$TSC" -p "tsconfig.$mode.json" >"tsc.$mode.log" 2>&1); then
+  done
+}
+check_cjs() {
+  local P="$1/cjs" SUBS="$2" KEYS="$3" mode BAD i
+  for mode in node16 node20; do
+    if [[ "$(cat "$P/tsc.$mode.rc")" == 0 ]]; then
       say "  types ok from CommonJS, module $mode: $KEYS"
     else
       sed 's/^/  /' "$P/tsc.$mode.log" | head -30
