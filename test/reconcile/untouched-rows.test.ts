@@ -116,6 +116,9 @@ describeEachDialect(
 
     it('is not fooled by a combo command id: a write of the row rolled back in a savepoint of that transaction', async () => {
       await db.transaction(async (tx) => {
+        // Lock, check, update: the lock takes a command id of its own, which puts the combo id below on
+        // the entry's (the single-key change is one statement, decision 0124).
+        await tx.exec(`SELECT 1 FROM tasks WHERE id = 12 FOR UPDATE`);
         await tasks.transition({ keys: [12], to: 'done', actor: 'a', tx });
         await tx.exec(`UPDATE tasks SET note = 'around the log' WHERE id = 12`);
         await tx.exec(
