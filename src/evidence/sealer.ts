@@ -1,6 +1,6 @@
 import type { Executor, Row } from '../db/types.js';
 import { TallyError } from '../errors.js';
-import { type HasTallyConfig, openConsumer } from '../feed/consumer.js';
+import { type HasTallyConfig, openPositionsConsumer } from '../feed/consumer.js';
 import { auditLog, type LogAudit } from './audit.js';
 import { type Checkpoint, checkpointHash, parseCheckpointBody, signCheckpoint } from './checkpoint.js';
 import { ChunkTracker } from './chunks.js';
@@ -55,7 +55,8 @@ export interface SealResult {
 export async function sealOnce(tally: HasTallyConfig, options: SealOptions): Promise<SealResult> {
   const { db, s, clock } = tally.config;
   const { key, origin } = options;
-  const consumer = await openConsumer(tally, options.consumer ?? 'tally-sealer', {
+  // Positions only: the sealer reads the leaf columns itself (decision 0068).
+  const consumer = await openPositionsConsumer(tally, options.consumer ?? 'tally-sealer', {
     source: 'log',
     batchSize: options.batchSize ?? 5_000,
   });

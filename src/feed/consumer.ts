@@ -84,7 +84,13 @@ export class FeedConsumer {
   async once(handler: FeedHandler): Promise<number> {
     handler = this.#observed(handler);
     const pos = await this.#claim();
-    const page = await this.#store.read(this.#config.db, pos, this.options.batchSize, this.options.types);
+    const page = await this.#store.read(
+      this.#config.db,
+      pos,
+      this.options.batchSize,
+      this.options.types,
+      this.options.positionsOnly,
+    );
     if (page.entries.length > 0) {
       const stop = this.#lease.heartbeat();
       try {
@@ -109,7 +115,13 @@ export class FeedConsumer {
     handler = this.#observed(handler);
     const held = await this.#claim();
     // Probe outside a transaction first: an idle poll then costs one read, not a row lock and an xid.
-    const probe = await this.#store.read(this.#config.db, held, 1, this.options.types);
+    const probe = await this.#store.read(
+      this.#config.db,
+      held,
+      1,
+      this.options.types,
+      this.options.positionsOnly,
+    );
     if (probe.entries.length === 0 && !this.#idleAdvanceDue(held, probe.next)) return 0;
     // The in-memory checkpoint moves only once the transaction committed: a failed COMMIT must not
     // leave this process reading past a batch whose writes were rolled back.
@@ -118,7 +130,13 @@ export class FeedConsumer {
         const row = await this.#lease.row(tx, true);
         this.#lease.check(row);
         const pos = positionOf(row);
-        const page = await this.#store.read(tx, pos, this.options.batchSize, this.options.types);
+        const page = await this.#store.read(
+          tx,
+          pos,
+          this.options.batchSize,
+          this.options.types,
+          this.options.positionsOnly,
+        );
         if (page.entries.length > 0) {
           await handler(Object.freeze({ entries: page.entries, position: page.next }) as FeedBatch, tx);
         } else if (!this.#shouldAdvanceIdle(pos, page.next)) {
@@ -221,7 +239,7 @@ export class FeedConsumer {
       },
       minBatchSize: this.options.minBatchSize,
       batchSize: this.options.batchSize,
-      read: (pos, limit) => this.#store.read(db, pos, limit, this.options.types),
+      read: (pos, limit) => this.#store.read(db, pos, limit, this.options.types, this.options.positionsOnly),
       advance: (from, to, n) => this.#advance(db, from, to, n),
       heartbeat: () => this.#lease.heartbeat(),
       idleAdvance: (pos, next) => this.#shouldAdvanceIdle(pos, next),
@@ -294,9 +312,24 @@ export async function openConsumer(
   name: string,
   options?: ConsumerOptions,
 ): Promise<FeedConsumer> {
+  return open(tally, name, resolveConsumerOptions(options));
+}
+
+/**
+ * A consumer whose entries carry their positions only (source, id, txid; `entry` is absent), for Tally's
+ * own consumers that read the rows they need themselves: the sealer (decision 0068).
+ */
+export async function openPositionsConsumer(
+  tally: HasTallyConfig,
+  name: string,
+  options?: ConsumerOptions,
+): Promise<FeedConsumer> {
+  return open(tally, name, Object.freeze({ ...resolveConsumerOptions(options), positionsOnly: true }));
+}
+
+async function open(tally: HasTallyConfig, name: string, o: ResolvedConsumerOptions): Promise<FeedConsumer> {
   const config = tally.config;
   checkConsumerName(name);
-  const o = resolveConsumerOptions(options);
   const store = feedStore(config);
   if (!o.mustExist) {
     await store.createConsumer(

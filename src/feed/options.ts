@@ -49,6 +49,11 @@ export interface ResolvedConsumerOptions {
   readonly pollMs: number;
   readonly prefetch: boolean;
   readonly listen: WakeSource | null;
+  /**
+   * Entries carry their position only (source, id, txid; no `entry`): for Tally's own consumers that read
+   * the rows they need themselves, like the sealer (openPositionsConsumer). Never set from user options.
+   */
+  readonly positionsOnly: boolean;
 }
 
 const NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -130,5 +135,6 @@ export function resolveConsumerOptions(options: ConsumerOptions | undefined): Re
     pollMs: int(o.pollMs, 'options.pollMs', 500, 1, 3_600_000),
     prefetch: o.prefetch ?? true,
     listen,
+    positionsOnly: false,
   });
 }

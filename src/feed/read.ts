@@ -46,6 +46,12 @@ function eventEntry(r: Row): FeedEntry {
   return Object.freeze({ source: 'command_events', id: entry.id, txid: entry.txid, entry });
 }
 
+/** An entry of a positions-only page: where it stands, no row (see ResolvedConsumerOptions.positionsOnly). */
+const positionEntry =
+  (source: FeedEntry['source']) =>
+  (r: Row): FeedEntry =>
+    Object.freeze({ source, id: String(r.id), txid: String(r.txid), entry: undefined as never });
+
 /**
  * Reads one page of the feed from `pos` (decision 0040). A full page leaves the consumer inside the
  * window (upper + afterId); a short page closes the window: the next position is its upper snapshot.
@@ -56,15 +62,18 @@ export async function readPage(
   pos: FeedPosition,
   limit: number,
   types: readonly string[] | null,
+  positionsOnly = false,
 ): Promise<Page> {
-  const rows = await db.query(pageSql(s, pos, limit, types));
+  const rows = await db.query(pageSql(s, pos, limit, types, positionsOnly));
   const upper = pos.upper ?? String(rows[0]!.upper);
   const found = rows.filter((r) => r.id !== null && r.id !== undefined);
-  const entries = found.map(pos.source === 'log' ? logEntry : eventEntry);
+  const entries = found.map(
+    positionsOnly ? positionEntry(pos.source) : pos.source === 'log' ? logEntry : eventEntry,
+  );
   if (entries.length === 0 && pos.upper !== null) {
     // The window ended exactly on the last page boundary: close it and read the next window at once.
     const closed: FeedPosition = { source: pos.source, snapshot: pos.upper, upper: null, afterId: null };
-    return readPage(db, s, closed, limit, types);
+    return readPage(db, s, closed, limit, types, positionsOnly);
   }
   const next: FeedPosition =
     entries.length >= limit

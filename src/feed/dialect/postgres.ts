@@ -21,7 +21,7 @@ export function postgresFeedStore(config: TallyConfig): FeedStore {
   const { db, s } = config;
   return {
     dialect: 'postgres',
-    read: (tx, pos, limit, types) => readPage(tx, s, pos, limit, types),
+    read: (tx, pos, limit, types, positionsOnly) => readPage(tx, s, pos, limit, types, positionsOnly),
     async lag(pos, types) {
       const [r] = await db.query(lagSql(s, pos, types));
       return {

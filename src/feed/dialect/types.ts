@@ -12,7 +12,14 @@ import type { FeedPosition, FeedSource } from '../types.js';
 export interface FeedStore {
   readonly dialect: 'postgres' | 'mysql';
   /** One page from `pos`; a short page closes the window (decision 0040). `db` may be a transaction. */
-  read(db: Executor, pos: FeedPosition, limit: number, types: readonly string[] | null): Promise<Page>;
+  /** `positionsOnly`: entries without their rows, where the dialect can (it may send whole entries). */
+  read(
+    db: Executor,
+    pos: FeedPosition,
+    limit: number,
+    types: readonly string[] | null,
+    positionsOnly?: boolean,
+  ): Promise<Page>;
   /** Undelivered committed entries from `pos` and the time of the oldest. */
   lag(pos: FeedPosition, types: readonly string[] | null): Promise<{ entries: number; oldest: Date | null }>;
   /** Creates the consumer unless it exists, at `beginning` or (fromNow) the current snapshot. */
