@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshPostgres, postgresAvailable, type TestDatabase } from '../support/databases.js';
-import { runCli } from './run-cli.js';
+import { runCliInProcess } from './run-cli.js';
 import { pendingCommands } from './support/setup-module.js';
+
+// In this process, through the entry the binary calls (a tsx start-up per run made the file slow).
+const runCli = (args: string[]) => runCliInProcess(args, {});
 
 describe.skipIf(!postgresAvailable)('tally inspect on PostgreSQL', () => {
   let t: TestDatabase;
