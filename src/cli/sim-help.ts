@@ -15,13 +15,13 @@ the broken invariant and its trace are printed, with the command that replays it
 is a JSON summary: {"sim", "seed", "schedules", "violations", "schedules_per_s", "faults",
 "invariants"}. With --seed and no --schedules, one schedule runs and its trace is printed.`,
   options: [
-    ['--scenario NAME', 'the chain: points-redemption'],
+    ['--scenario NAME', 'the chain: points-redemption or resource-freeze'],
     ['--schedules N', 'how many schedules, seeds S, S+1, ... (default 1,000; 1 with --seed)'],
     ['--seed S', "the first schedule's seed (default: from the time; the summary says which)"],
     ['--faults I,J', "keep only these of the seed's faults (a shrunk schedule, as printed)"],
     [
       '--mutant NAME',
-      'run with a deliberate bug (skip-fingerprint, compensate-on-unknown, state-without-log): the check must find it',
+      'run with a deliberate bug (skip-fingerprint, compensate-on-unknown, state-without-log, checkpoint-before-ack): the check must find it',
     ],
     [
       '--threads N',

@@ -91,6 +91,10 @@ export class FeedConsumer {
       this.options.types,
       this.options.positionsOnly,
     );
+    const early = // the simulator's deliberate bug (decision 0152): the checkpoint moves before the ack
+      this.#config.mutant === 'checkpoint-before-ack' && page.entries.length > 0
+        ? await this.#advance(this.#config.db, pos, page.next, page.entries.length)
+        : undefined;
     if (page.entries.length > 0) {
       const stop = this.#lease.heartbeat();
       try {
@@ -101,7 +105,8 @@ export class FeedConsumer {
     } else if (!this.#shouldAdvanceIdle(pos, page.next)) {
       return 0;
     }
-    const at = await this.#advance(this.#config.db, pos, page.next, page.entries.length);
+    const at =
+      early !== undefined ? early : await this.#advance(this.#config.db, pos, page.next, page.entries.length);
     this.#held = at === null ? null : { position: page.next, renewedAt: at };
     return page.entries.length;
   }

@@ -3,6 +3,7 @@
 export { MUTANTS, type MutantName } from '../mutants.js';
 export { SIM_EPOCH_MS, SimClock } from './clock.js';
 export { crashable, Incarnation, SimCrash } from './crash.js';
+export { simDatabase, unlogTables } from './database.js';
 export {
   describeFault,
   drawFaults,
@@ -26,5 +27,6 @@ export {
 export type { RunOptions, Scenario, Schedule, Violation } from './scenario.js';
 export { SCENARIOS } from './scenarios/index.js';
 export { pointsRedemption } from './scenarios/points-redemption.js';
+export { resourceFreeze } from './scenarios/resource-freeze.js';
 export { DEFAULT_MUTANT_BUDGET, type SimulateOptions, type SimulateResult, simulate } from './simulate.js';
 export { type EventOptions, World } from './world.js';

@@ -37,6 +37,7 @@ export class World {
   #life = new Incarnation(1);
   #hits = new Map<string, number>();
   #onRestart: (life: Incarnation) => Promise<void> = async () => {};
+  #settled = false;
 
   constructor(
     readonly seed: number,
@@ -89,6 +90,7 @@ export class World {
    * (this throws, and nothing it does later reaches the database).
    */
   point(name: string): void {
+    if (this.#settled) return;
     const n = (this.#hits.get(name) ?? 0) + 1;
     this.#hits.set(name, n);
     if (this.#life.dead) throw new SimCrash();
@@ -96,6 +98,11 @@ export class World {
       this.log(`CRASH at ${name} #${n}`);
       this.#life.crash();
     }
+  }
+
+  /** The schedule is over: what runs now (the checks, a consumer's last delivery) crashes nowhere. */
+  settle(): void {
+    this.#settled = true;
   }
 
   /**

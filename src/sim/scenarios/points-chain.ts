@@ -10,6 +10,7 @@ import { createTally } from '../../tally.js';
 import type { Worker } from '../../worker/worker.js';
 import type { PartySpec, SimParty } from '../party.js';
 import type { World } from '../world.js';
+import { mirrorDdl, mirrorTables } from './mirror.js';
 
 export const APP = 'sim_points';
 export const TALLY_SCHEMA = 'sim_tally';
@@ -197,7 +198,8 @@ export async function createTables(db: Executor): Promise<void> {
   await db.exec(`CREATE SCHEMA IF NOT EXISTS ${APP};
     CREATE TABLE IF NOT EXISTS ${APP}.accounts (
       id text PRIMARY KEY, state text NOT NULL, version integer NOT NULL DEFAULT 0,
-      points integer NOT NULL CHECK (points >= 0));`);
+      points integer NOT NULL CHECK (points >= 0));
+    ${mirrorDdl(APP)}`);
 }
 
 /**
@@ -210,6 +212,8 @@ export async function resetTables(db: Executor): Promise<void> {
   await db.exec(
     [
       APP + '.accounts',
+      ...mirrorTables(APP),
+      t('feed_consumers'),
       t('log'),
       t('command_alerts'),
       t('command_events'),

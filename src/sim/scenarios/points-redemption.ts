@@ -6,12 +6,14 @@ import type { Executor } from '../../db/types.js';
 import { isTallyError } from '../../errors.js';
 import { createTally } from '../../tally.js';
 import { crashable } from '../crash.js';
-import { describeFault as describe, drawFaults } from '../faults.js';
+import { describeFault as describe, drawFaults, type Fault } from '../faults.js';
 import { SimParty } from '../party.js';
-import type { Prng } from '../prng.js';
+import { Prng } from '../prng.js';
 import type { RunOptions, Scenario, Violation } from '../scenario.js';
 import type { World } from '../world.js';
+import { checkMirror, Mirror } from './mirror.js';
 import {
+  APP,
   type B,
   bootB,
   createTables,
@@ -42,7 +44,7 @@ function draw(rng: Prng): { workload: PointsWorkload; faults: ReturnType<typeof 
     atMs: rng.int(0, 4_000),
   }));
   const workload = { requests, stock: rng.int(1, 8) };
-  const faults = drawFaults(rng, {
+  const faults: Fault[] = drawFaults(rng, {
     crashPoints: [
       'deduct:mid-step',
       'issue:before-send',
@@ -54,7 +56,26 @@ function draw(rng: Prng): { workload: PointsWorkload; faults: ReturnType<typeof 
     requests: n,
     spanMs: 10_000,
   });
+  // The log consumer's crash is drawn after the rest, so that a seed's other faults stay what they were.
+  if (rng.chance(0.25)) faults.push({ kind: 'crash', point: 'consumer:mid-batch', nth: rng.int(1, 2) });
   return { workload, faults };
+}
+
+/** The log consumer that mirrors the accounts, on one life of B (its own Tally, its own ids). */
+async function openMirror(
+  world: World,
+  db: Executor,
+  ids: Prng,
+  mutant: RunOptions['mutant'],
+): Promise<Mirror> {
+  const tally = await createTally({
+    db,
+    schema: TALLY_SCHEMA,
+    clock: world.clock.now,
+    ids: () => ids.uuid(),
+    ...(mutant ? { mutant } : {}),
+  });
+  return new Mirror(world, APP, 'account', tally, db);
 }
 
 async function run(world: World, db: Executor, w: PointsWorkload, options: RunOptions): Promise<Violation[]> {
@@ -62,12 +83,19 @@ async function run(world: World, db: Executor, w: PointsWorkload, options: RunOp
   const records = new Map<string, PrizeRecord>();
   const stock = { left: w.stock };
   let b!: B;
+  let mirror!: Mirror;
+  // The consumer's ids and timing come from streams of their own: the chain's ids and jitter stay as
+  // they were without it.
+  const mirrorIds = new Prng(world.seed, 4);
+  const mirrorJitter = new Prng(world.seed, 5);
   const party = new SimParty(prizeParty(records, stock), world, async (key, m) => {
     const r = await b.redeem.notify(key, m);
     return r.status;
   });
   const boot = async () => {
-    b = await bootB(world, crashable(db, world.life), party, options.mutant);
+    const life = crashable(db, world.life);
+    b = await bootB(world, life, party, options.mutant);
+    mirror = await openMirror(world, life, mirrorIds, options.mutant);
   };
   world.onRestart(boot);
   await boot();
@@ -151,12 +179,27 @@ async function run(world: World, db: Executor, w: PointsWorkload, options: RunOp
     nextRound();
   };
   nextRound();
+  const nextDelivery = () =>
+    world.at(world.clock.elapsed + mirrorJitter.int(2_000, 8_000), 'consumer', deliver, {
+      background: true,
+      onCrash: nextDelivery,
+    });
+  const deliver = async () => {
+    const n = await mirror.round();
+    if (n > 0) world.log(`B consumer delivered ${n}`);
+    nextDelivery();
+  };
+  nextDelivery();
   const horizon = last + DEADLINE_MS + 30_000;
   await world.run(horizon, async () => (await open()) === 0);
   world.log(`end at +${(world.clock.elapsed / 1000).toFixed(3)}s`);
+  world.settle();
   // The invariants read through a live incarnation: the last one, unless it died in its last event.
-  const accounts = world.life.dead ? (await bootB(world, db, party, undefined)).accounts : b.accounts;
-  return checkPoints({ db, world, records, seen, accounts });
+  const dead = world.life.dead;
+  const accounts = dead ? (await bootB(world, db, party, undefined)).accounts : b.accounts;
+  const out = await checkPoints({ db, world, records, seen, accounts });
+  const live = dead ? await openMirror(world, db, mirrorIds, options.mutant) : mirror;
+  return [...out, ...(await checkMirror(live, db, TALLY_SCHEMA, `${APP}.accounts`))];
 }
 
 /** The points-redemption chain of examples/points-redemption as a built-in scenario. */
@@ -168,6 +211,7 @@ export const pointsRedemption: Scenario<PointsWorkload> = {
     'compensation-once-never-after-success',
     'state-has-log',
     'deadline-flagged',
+    'feed-no-miss-no-reorder',
   ],
   async prepare(db) {
     await createTables(db);
