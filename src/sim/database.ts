@@ -34,7 +34,7 @@ function concat(parts: Uint8Array[]): Uint8Array {
  * A PGlite instance behind a PGliteLike whose query() keeps each statement text prepared. One caller at
  * a time, as PGlite itself: a transaction holds the connection until its COMMIT or ROLLBACK.
  */
-export function preparedPglite(mod: PGliteModule, pg: PGliteInstance): PGliteLike {
+function preparedPglite(mod: PGliteModule, pg: PGliteInstance): PGliteLike {
   const { serialize } = mod.protocol;
   const prepared = new Map<string, { name: string; types: number[] }>();
   let queue: Promise<unknown> = Promise.resolve();
