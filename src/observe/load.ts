@@ -3,7 +3,15 @@ import type * as Prom from 'prom-client';
 import { loadDriver } from '../db/driver.js';
 import type { Executor } from '../db/types.js';
 import { Metrics } from './metrics.js';
-import type { CounterName, GaugeName, HistogramName, Observer, SpanHandle, SpanOptions } from './observer.js';
+import type {
+  CounterName,
+  GaugeName,
+  HistogramName,
+  Observer,
+  SpanEnd,
+  SpanHandle,
+  SpanOptions,
+} from './observer.js';
 import type { MetricsRegistry, ObserveOptions } from './options.js';
 import { Tracing } from './tracing.js';
 
@@ -60,8 +68,14 @@ export class LiveObserver implements Observer {
     this.#m?.gauge(name, value, a);
   }
 
-  span<T>(name: string, options: SpanOptions, fn: (span: SpanHandle) => Promise<T>): Promise<T> {
-    return this.#t ? this.#t.span(name, options, fn) : fn(OFF_SPAN);
+  span<T>(
+    name: string,
+    options: SpanOptions,
+    fn: (span: SpanHandle) => Promise<T>,
+    end?: SpanEnd<T>,
+  ): Promise<T> {
+    if (this.#t) return this.#t.span(name, options, fn, end);
+    return end ? runThenEnd(fn, end) : fn(OFF_SPAN);
   }
 
   traceparent(): string | null {
@@ -70,3 +84,24 @@ export class LiveObserver implements Observer {
 }
 
 const OFF_SPAN: SpanHandle = { set() {}, traceparent: () => null };
+
+/** Metrics without tracing: the work, then its hook's `end` as it settles (one `then`, as the span path). */
+function runThenEnd<T>(fn: (span: SpanHandle) => Promise<T>, end: SpanEnd<T>): Promise<T> {
+  let work: Promise<T>;
+  try {
+    work = Promise.resolve(fn(OFF_SPAN));
+  } catch (err) {
+    end.ended(OFF_SPAN, undefined, true);
+    return Promise.reject(err);
+  }
+  return work.then(
+    (value) => {
+      end.ended(OFF_SPAN, value, false);
+      return value;
+    },
+    (err: unknown) => {
+      end.ended(OFF_SPAN, undefined, true);
+      throw err;
+    },
+  );
+}

@@ -54,6 +54,15 @@ export interface SpanOptions {
   links?: readonly string[];
 }
 
+/**
+ * What a hook site records when its span's work settles, before the span ends (metrics, late attributes):
+ * one object per call instead of an async wrapper and closures around the work. `value` is undefined when
+ * `failed`. NOOP_OBSERVER never calls it (nothing is recorded when off).
+ */
+export interface SpanEnd<T> {
+  ended(span: SpanHandle, value: T | undefined, failed: boolean): void;
+}
+
 /** The hook surface. Label values are positional, in the order COUNTERS/HISTOGRAMS/GAUGES name them. */
 export interface Observer {
   /** False on NOOP_OBSERVER: hook sites skip all work (and allocation) when it is. */
@@ -65,8 +74,16 @@ export interface Observer {
   start(): number;
   seconds(name: HistogramName, start: number, a?: string, b?: string, c?: string): void;
   gauge(name: GaugeName, value: number, a?: string): void;
-  /** Runs `fn` inside a span (ended when `fn` settles; a throw is recorded as the span's error). */
-  span<T>(name: string, options: SpanOptions, fn: (span: SpanHandle) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` inside a span (ended when `fn` settles; a throw is recorded as the span's error); `end`, when
+   * given, runs as it settles, before the span ends.
+   */
+  span<T>(
+    name: string,
+    options: SpanOptions,
+    fn: (span: SpanHandle) => Promise<T>,
+    end?: SpanEnd<T>,
+  ): Promise<T>;
   /** The active span's W3C `traceparent` (null when none or off). */
   traceparent(): string | null;
 }

@@ -1,5 +1,5 @@
 import type * as Otel from '@opentelemetry/api';
-import type { SpanHandle, SpanOptions } from './observer.js';
+import type { SpanAttributes, SpanEnd, SpanHandle, SpanOptions } from './observer.js';
 
 type OtelModule = typeof Otel;
 
@@ -7,7 +7,8 @@ const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
 /** W3C `traceparent` of a span context (version 00). */
 export function formatTraceparent(c: Otel.SpanContext): string {
-  return `00-${c.traceId}-${c.spanId}-${(c.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
+  const f = c.traceFlags & 0xff;
+  return `00-${c.traceId}-${c.spanId}-${f === 1 ? '01' : f.toString(16).padStart(2, '0')}`;
 }
 
 /** A remote span context from a W3C `traceparent`; null when it is not one. */
@@ -17,7 +18,12 @@ export function parseTraceparent(tp: string): Otel.SpanContext | null {
   return { traceId: m[1]!, spanId: m[2]!, traceFlags: Number.parseInt(m[3]!, 16), isRemote: true };
 }
 
-/** Spans through @opentelemetry/api: the active context carries parents (the SDK's context manager). */
+/**
+ * Spans through @opentelemetry/api: the active context carries parents (the SDK's context manager).
+ * Per span this is the tracer's startSpan and one `context.with` (what `startActiveSpan` does), one `then`
+ * on the work and one small handle object — no async wrappers, no options spread, no empty links array
+ * (issue 15: the tracing path is a fixed cost per command).
+ */
 export class Tracing {
   readonly #api: OtelModule;
   readonly #tracer: Otel.Tracer;
@@ -27,30 +33,15 @@ export class Tracing {
     this.#tracer = tracer ?? api.trace.getTracer('tally');
   }
 
-  async span<T>(name: string, o: SpanOptions, fn: (span: SpanHandle) => Promise<T>): Promise<T> {
+  span<T>(name: string, o: SpanOptions, fn: (span: SpanHandle) => Promise<T>, end?: SpanEnd<T>): Promise<T> {
     const api = this.#api;
-    const links: Otel.Link[] = [];
-    for (const tp of o.links ?? []) {
-      const context = parseTraceparent(tp);
-      if (context) links.push({ context });
-    }
-    const kind = KINDS[o.kind ?? 'internal'];
-    const options: Otel.SpanOptions = { kind, ...(o.attributes ? { attributes: o.attributes } : {}), links };
-    return this.#tracer.startActiveSpan(name, options, async (span) => {
-      const handle: SpanHandle = {
-        set: (a) => span.setAttributes(a),
-        traceparent: () => formatTraceparent(span.spanContext()),
-      };
-      try {
-        return await fn(handle);
-      } catch (err) {
-        span.recordException(err as Error);
-        span.setStatus({ code: api.SpanStatusCode.ERROR, message: String((err as Error)?.message ?? err) });
-        throw err;
-      } finally {
-        span.end();
-      }
-    });
+    const options: Otel.SpanOptions = { kind: KINDS[o.kind ?? 'internal'], attributes: o.attributes };
+    if (o.links && o.links.length > 0) options.links = linksOf(o.links);
+    // startActiveSpan, written out so the work and its handle are passed as arguments, not captured.
+    const parent = api.context.active();
+    const span = this.#tracer.startSpan(name, options, parent);
+    const active = api.trace.setSpan(parent, span);
+    return api.context.with(active, runInSpan<T>, undefined, span, new Handle(span), fn, end);
   }
 
   traceparent(): string | null {
@@ -61,5 +52,79 @@ export class Tracing {
   }
 }
 
-// Values of @opentelemetry/api's SpanKind (a const enum in its types: the numbers are its contract).
+/**
+ * The span's work, under its span: a throw (or rejection) is the span's error; `end` runs as it settles,
+ * before the span ends. One `then` on the work's promise (an async wrapper would cost two more promises,
+ * each seen by every AsyncLocalStorage's hooks).
+ */
+function runInSpan<T>(
+  span: Otel.Span,
+  handle: Handle,
+  fn: (span: SpanHandle) => Promise<T>,
+  end: SpanEnd<T> | undefined,
+): Promise<T> {
+  let work: Promise<T>;
+  try {
+    work = Promise.resolve(fn(handle));
+  } catch (err) {
+    settled(span, handle, end, undefined, err, true);
+    return Promise.reject(err);
+  }
+  return work.then(
+    (value) => {
+      settled(span, handle, end, value, undefined, false);
+      return value;
+    },
+    (err: unknown) => {
+      settled(span, handle, end, undefined, err, true);
+      throw err;
+    },
+  );
+}
+
+function settled<T>(
+  span: Otel.Span,
+  handle: Handle,
+  end: SpanEnd<T> | undefined,
+  value: T | undefined,
+  err: unknown,
+  failed: boolean,
+): void {
+  if (failed) {
+    span.recordException(err as Error);
+    span.setStatus({ code: STATUS_ERROR, message: String((err as Error)?.message ?? err) });
+  }
+  try {
+    end?.ended(handle, value, failed);
+  } finally {
+    span.end();
+  }
+}
+
+/** What the wrapped code holds of its span (methods on a class: nothing allocated per call but this). */
+class Handle implements SpanHandle {
+  readonly #span: Otel.Span;
+  constructor(span: Otel.Span) {
+    this.#span = span;
+  }
+  set(attributes: SpanAttributes): void {
+    this.#span.setAttributes(attributes);
+  }
+  traceparent(): string {
+    return formatTraceparent(this.#span.spanContext());
+  }
+}
+
+function linksOf(traceparents: readonly string[]): Otel.Link[] {
+  const links: Otel.Link[] = [];
+  for (const tp of traceparents) {
+    const context = parseTraceparent(tp);
+    if (context) links.push({ context });
+  }
+  return links;
+}
+
+// Values of @opentelemetry/api's SpanKind and SpanStatusCode.ERROR (const enums in its types: the numbers
+// are its contract).
 const KINDS = { internal: 0, server: 1, client: 2, producer: 3, consumer: 4 } as const;
+const STATUS_ERROR = 2;
