@@ -11,9 +11,3 @@ export const openAlertsSql = (s: string): SqlQuery => ({
   text: `SELECT command_type AS type, count(*)::int AS n FROM ${s}.command_alerts WHERE resolved_at IS NULL GROUP BY command_type`,
   values: [],
 });
-
-/** The head request's trace context, stored with the command at submit. */
-export const traceContextSql = (s: string, id: string): SqlQuery => ({
-  text: `SELECT trace_context FROM ${s}.commands WHERE id = $1::uuid`,
-  values: [id],
-});

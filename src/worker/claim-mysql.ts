@@ -4,7 +4,7 @@ import type { MysqlExecutor } from '../db/mysql/join.js';
 import { tallyTable } from '../db/mysql/names.js';
 import type { SqlQuery } from '../db/types.js';
 import { TallyError } from '../errors.js';
-import type { ClaimDue } from './claim.js';
+import type { ClaimDue, Claimed } from './claim.js';
 
 /**
  * The due commands, locked with `FOR UPDATE SKIP LOCKED` (MySQL 8.0, MariaDB 10.6+): workers claiming side
@@ -13,7 +13,7 @@ import type { ClaimDue } from './claim.js';
  * locking at the LIMIT. A sorted scan would lock every due row it read and leave a second worker nothing.
  */
 const dueSql = (commands: string, c: ClaimDue): SqlQuery => ({
-  text: `SELECT id, type FROM ${commands} FORCE INDEX (commands_due)
+  text: `SELECT id, type, trace_context FROM ${commands} FORCE INDEX (commands_due)
           WHERE due_at <= ? AND type IN (?) AND (lease_owner IS NULL OR lease_until <= ?)
           ORDER BY due_at, id
           LIMIT ?
@@ -39,10 +39,7 @@ const claimedEventsSql = (events: string, ids: readonly string[], c: ClaimDue): 
  * MySQL/MariaDB: no `UPDATE … RETURNING`, so the claim is the locking read, then the lease and the
  * `claimed` events for what it read, in one transaction. A server without SKIP LOCKED is refused.
  */
-export async function claimDueMysql(
-  config: TallyConfig,
-  c: ClaimDue,
-): Promise<{ id: string; type: string }[]> {
+export async function claimDueMysql(config: TallyConfig, c: ClaimDue): Promise<Claimed[]> {
   const server = await (config.db as MysqlExecutor).server?.();
   if (server && !server.skipLocked) {
     throw new TallyError(
@@ -53,11 +50,15 @@ export async function claimDueMysql(
   const commands = tallyTable(config.schemaName, 'commands');
   const events = tallyTable(config.schemaName, 'command_events');
   return config.db.transaction(async (tx) => {
-    const due = await tx.query<{ id: string; type: string }>(dueSql(commands, c));
+    const due = await tx.query<Claimed>(dueSql(commands, c));
     if (due.length === 0) return [];
     const ids = due.map((r) => String(r.id));
     await tx.query(leaseSql(commands, ids, c));
     await tx.query(claimedEventsSql(events, ids, c));
-    return due.map((r) => ({ id: String(r.id), type: String(r.type) }));
+    return due.map((r) => ({
+      id: String(r.id),
+      type: String(r.type),
+      trace_context: r.trace_context == null ? null : String(r.trace_context),
+    }));
   });
 }

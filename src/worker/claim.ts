@@ -11,11 +11,17 @@ export interface ClaimDue {
   limit: number;
 }
 
-type Claimer = (config: TallyConfig, c: ClaimDue) => Promise<{ id: string; type: string }[]>;
+/** A claimed command, with the head request's trace context stored at submit (null when untraced). */
+export type Claimed = {
+  id: string;
+  type: string;
+  trace_context: string | null;
+};
+
+type Claimer = (config: TallyConfig, c: ClaimDue) => Promise<Claimed[]>;
 
 /** PostgreSQL and PGlite: one statement (lock with SKIP LOCKED, lease, `claimed` events). */
-const postgresClaim: Claimer = (config, c) =>
-  config.db.query<{ id: string; type: string }>(claimDueSql(config.s, c));
+const postgresClaim: Claimer = (config, c) => config.db.query<Claimed>(claimDueSql(config.s, c));
 
 const claimers = new WeakMap<TallyConfig, Claimer>();
 
@@ -26,7 +32,7 @@ const claimers = new WeakMap<TallyConfig, Claimer>();
  * @example
  * const claimed = await claimDue(config, { types: ['redeem'], owner: 'worker:1', now, until, limit: 16 });
  */
-export function claimDue(config: TallyConfig, c: ClaimDue): Promise<{ id: string; type: string }[]> {
+export function claimDue(config: TallyConfig, c: ClaimDue): Promise<Claimed[]> {
   let claim = claimers.get(config);
   if (!claim) {
     claim = config.db.dialect === 'mysql' ? claimDueMysql : postgresClaim;

@@ -151,7 +151,7 @@ export class Worker {
   async #commandsRound(): Promise<RoundResult> {
     const commands = this.#commands();
     if (commands.size === 0) return { claimed: 0, results: [], errors: 0 };
-    const { db, s, clock } = this.#config;
+    const { clock } = this.#config;
     await this.#handOver(commands);
     await this.#tendBreakers(commands);
     await this.#pruner?.tick({ config: this.#config }, [...commands.values()]);
@@ -172,7 +172,7 @@ export class Worker {
         try {
           const run = () => drive(commands.get(c.type)!.runtime, c.id, this.id);
           const o = this.#config.observer;
-          const row = await (o.tracing ? observedWorkerDrive(o, db, s, c, run) : run());
+          const row = await (o.tracing ? observedWorkerDrive(o, c, run) : run());
           results.push(toResult(row, true));
         } catch (err) {
           errors++; // the lease runs out and the command is claimed again later
