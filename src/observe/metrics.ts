@@ -162,9 +162,12 @@ export function routeDecisions(
   return out;
 }
 
+// Called for every counter and histogram update of every command: no array of the values per call.
 function labels(names: readonly string[], a?: string, b?: string, c?: string): Labels {
   const out: Labels = {};
-  const v = [a, b, c];
-  for (let i = 0; i < names.length; i++) out[names[i]!] = v[i] ?? '';
+  const n = names.length;
+  if (n > 0) out[names[0]!] = a ?? '';
+  if (n > 1) out[names[1]!] = b ?? '';
+  if (n > 2) out[names[2]!] = c ?? '';
   return out;
 }
