@@ -1,6 +1,6 @@
 // CI's run of the simulator (issue 18, decision 0157): 10,000 schedules of points-redemption on two
-// threads, none may break an invariant. About 6.5 CPU-minutes, 3.3 minutes of the 2-core machine when
-// nothing else runs (docs/simulator.md "Speed and CI's budget"). The seeds are fixed: a failure here is a
+// threads, none may break an invariant. About 4.8 CPU-minutes: 3 min 23 s of the 2-core machine at load
+// 2-4 (docs/simulator.md "Speed and CI's budget"). The seeds are fixed: a failure here is a
 // failure on every run, and replays with `tally sim --scenario points-redemption --seed S`.
 import { expect, it } from 'vitest';
 import { pointsRedemption, simulate } from '../../src/sim/index.js';
