@@ -122,7 +122,14 @@ async function next(
         const ctx = stepContext(tx, d, step.name);
         const o = config.observer; // off: the step runs as it did before observing existed (no wrapper)
         const out = o.on
-          ? await observedStep(o, spec.name, step.name, async () => inCommandScope(ctx, () => step.run(ctx)))
+          ? // No async wrapper: the span takes the step's value or promise as it is (a sync throw too), one
+            // promise fewer per step under tracing.
+            await observedStep(
+              o,
+              spec.name,
+              step.name,
+              () => inCommandScope(ctx, () => step.run(ctx)) as Promise<unknown>,
+            )
           : await inCommandScope(ctx, () => step.run(ctx));
         const output = asStored(out, `step ${step.name} output`);
         d.stepDone(step.name, output);
