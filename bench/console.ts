@@ -84,7 +84,8 @@ try {
   });
   await db.exec('ANALYZE');
 
-  const server = await startConsoleServer({ db, port: 0, consoleDir: null });
+  // No per-token rate limit (decision 0148): the bench times 300 lists in a row, not the limiter.
+  const server = await startConsoleServer({ db, port: 0, consoleDir: null, rateLimit: false });
   try {
     const get = async (path: string) => {
       const r = await fetch(`${server.url}${path}`);
