@@ -104,6 +104,12 @@ export {
 } from './evidence/archive-read.js';
 export { type ArchiveAudit, verifyArchivedLog } from './evidence/archive-verify.js';
 export {
+  checkSealedEntries,
+  type SealedEntriesOptions,
+  type SealedEntry,
+  type SealedState,
+} from './evidence/entries.js';
+export {
   type CheckpointFailure,
   type LogAudit,
   loadSealKey,
@@ -114,12 +120,6 @@ export {
   trustedKeys,
   verifyProof,
 } from './evidence/index.js';
-export {
-  checkSealedEntries,
-  type SealedEntriesOptions,
-  type SealedEntry,
-  type SealedState,
-} from './evidence/entries.js';
 export {
   type ConsistencyResult,
   type ProveFailure,

@@ -107,7 +107,10 @@ function pipelinedQuery(Query: QueryClass): Pipelined {
     }
     // prepare() ends with _getRows: Execute, then Sync. The statement after goes between the two.
     override _getRows(connection: PgConnection, rows?: number): void {
-      if (!this.#after || rows) return super._getRows(connection, rows);
+      if (!this.#after || rows) {
+        super._getRows(connection, rows);
+        return;
+      }
       connection.execute({ portal: '', rows: 0 });
       plain(connection, this.#after);
       connection.sync();
