@@ -39,6 +39,13 @@ export interface OpenPair {
 export interface Pair {
   readonly dialect: 'postgres' | 'mariadb' | 'mysql';
   readonly available: boolean;
+  /**
+   * How much of the configured delay a write is sure to wait, as a share of it: PostgreSQL's
+   * recovery_min_apply_delay counts in ms from the commit (1); MySQL's and MariaDB's MASTER_DELAY in
+   * whole seconds from the event's timestamp, itself in whole seconds, so a write waits anything from
+   * almost nothing to the full delay (0).
+   */
+  readonly sureDelayShare: number;
   /** `CREATE TABLE members (id, level)` and `n` rows at level 0. */
   readonly setup: (n: number) => SqlQuery[];
   readonly select: (id: number) => SqlQuery;
@@ -53,6 +60,7 @@ const ids = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 export const pairs: readonly Pair[] = [
   {
     dialect: 'postgres',
+    sureDelayShare: 1,
     available: replicaAvailable,
     setup: (n) => [
       { text: 'CREATE TABLE members (id int PRIMARY KEY, level int NOT NULL)' },
@@ -98,6 +106,7 @@ function mysqlPair(server: 'mariadb' | 'mysql'): Pair {
       : MYSQL8_REPLICA;
   return {
     dialect: server,
+    sureDelayShare: 0,
     available: server === 'mariadb' ? mariadbReplicaAvailable : mysql8ReplicaGiven,
     setup: (n) => [
       { text: 'CREATE TABLE members (id INT PRIMARY KEY, level INT NOT NULL)' },
