@@ -5,15 +5,8 @@ import { performCall, planCall, planFollowingCall } from './call.js';
 import { asStored } from './canonical.js';
 import { type CommandRuntime, describeError, inCommandScope, StepFailure, stepContext } from './context.js';
 import { commandStore } from './dialect/index.js';
-import {
-  ACTIVE,
-  CommandDuplicate,
-  CommandMoved,
-  Draft,
-  lockRow,
-  normalizeRow,
-  type Unrecorded,
-} from './machine.js';
+import type { InsertCommand } from './dialect/types.js';
+import { ACTIVE, CommandDuplicate, CommandMoved, Draft, lockRow, normalizeRow } from './machine.js';
 import { observedDrive, observedStep } from './observe-hooks.js';
 import type { Plan } from './plan.js';
 import type { CommandRow } from './sql.js';
@@ -28,7 +21,7 @@ export async function drive(
   id: string,
   owner: string,
   recorded?: CommandRow,
-  unrecorded: Unrecorded | null = null,
+  unrecorded: InsertCommand | null = null,
 ): Promise<CommandRow> {
   const o = rt.config.observer;
   return o.on
@@ -45,7 +38,7 @@ async function driveOnce(
   id: string,
   owner: string,
   recorded: CommandRow | undefined,
-  unrecorded: Unrecorded | null,
+  unrecorded: InsertCommand | null,
 ): Promise<CommandRow> {
   const queried = new Set<string>();
   let fresh = recorded ?? null;
@@ -79,7 +72,7 @@ async function next(
   owner: string,
   queried: ReadonlySet<string>,
   fresh: CommandRow | null = null,
-  unrecorded: Unrecorded | null = null,
+  unrecorded: InsertCommand | null = null,
 ): Promise<Plan> {
   const { config, spec } = rt;
   const store = commandStore(config);
@@ -92,7 +85,7 @@ async function next(
     spec.steps[fresh.step_index]?.kind === 'local';
   // Not recorded yet: the record opens the step's transaction (one round trip with the BEGIN, decision
   // 0125). A submit of the same key holding its record uncommitted makes this one wait for its commit.
-  const opening = unrecorded ? store.recordStatement!(unrecorded.insert) : undefined;
+  const opening = unrecorded ? store.recordStatement!(unrecorded) : undefined;
   let opened: Row[] | null = null;
   try {
     return await config.db.transaction(
@@ -168,12 +161,12 @@ async function next(
 }
 
 /** The plain record of a command whose first step did not commit (decision 0125). */
-async function recordAlone(rt: CommandRuntime, u: Unrecorded): Promise<void> {
+async function recordAlone(rt: CommandRuntime, record: InsertCommand): Promise<void> {
   const inserted = await commandStore(rt.config).insertCommand(rt.config.db, {
-    ...u.insert,
+    ...record,
     asyncRecord: false,
   });
-  if (!inserted) throw new CommandDuplicate(u.insert.id);
+  if (!inserted) throw new CommandDuplicate(record.id);
 }
 
 /** A step said no: its effects were rolled back; record the failure with the decisions that led to it. */

@@ -2,7 +2,6 @@ import type { Executor } from '../db/types.js';
 import { TallyError } from '../errors.js';
 import { backoffMs, type CommandSpec } from './definition.js';
 import type { CommandStore } from './dialect/index.js';
-import type { InsertCommand } from './dialect/types.js';
 import type { CallOutcome, NewCall, SaveExpectation } from './save-sql.js';
 import type { CommandRow, CommandStatus, EventIn } from './sql.js';
 
@@ -78,14 +77,6 @@ export class CommandDuplicate extends Error {
   constructor(readonly id: string) {
     super(`command ${id}: its key was recorded by another submit first; nothing of this one was kept`);
   }
-}
-
-/**
- * A command not recorded yet: its record opens its first local step's transaction, in the same round trip
- * as the BEGIN (decision 0125), instead of committing on its own before it.
- */
-export interface Unrecorded {
-  readonly insert: InsertCommand;
 }
 
 /** A command row being changed inside one locked transaction, with the events the change leaves. */

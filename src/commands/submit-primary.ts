@@ -45,9 +45,7 @@ export async function submitPrimary(
   if (recordWithStep && store.recordStatement && spec.steps[0]?.kind === 'local') {
     // The record opens the first step's transaction and commits with it (decision 0125).
     try {
-      const done = await drive(rt, insert.id, owner, undefined, {
-        insert: { ...insert, asyncRecord: false },
-      });
+      const done = await drive(rt, insert.id, owner, undefined, { ...insert, asyncRecord: false });
       onRecorded(insert.id);
       return toResult(done, false);
     } catch (err) {
